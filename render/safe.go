@@ -1,0 +1,73 @@
+// Package render turns socktrace's rows and events into text: netstat's
+// tables, the event log, and NDJSON.
+package render
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// Safe returns s with every byte a terminal could act on escaped as \xNN:
+// control characters (C0, DEL, C1) and invalid UTF-8. Process names and
+// paths are chosen by whoever started the process, so they are untrusted.
+// A backslash is escaped too, so the output is unambiguous.
+func Safe(s string) string {
+	if isClean(s) {
+		return s
+	}
+	return string(AppendSafe(make([]byte, 0, len(s)+8), s))
+}
+
+// AppendSafe appends the escaped form of s (see Safe) to b.
+func AppendSafe(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size <= 1 || needsEscape(r) {
+			for j := 0; j < size || j == 0; j++ {
+				b = appendHexByte(b, s[i+j])
+			}
+			i += max(size, 1)
+			continue
+		}
+		b = append(b, s[i:i+size]...)
+		i += size
+	}
+	return b
+}
+
+func isClean(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f || c == '\\' || c >= 0x80 {
+			if c >= 0x80 {
+				return cleanUTF8(s[i:])
+			}
+			return false
+		}
+	}
+	return true
+}
+
+func cleanUTF8(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || needsEscape(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func needsEscape(r rune) bool {
+	return r < 0x20 || r == 0x7f || r == '\\' || (r >= 0x80 && r < 0xa0)
+}
+
+func appendHexByte(b []byte, c byte) []byte {
+	if c == '\\' {
+		return append(b, '\\', '\\')
+	}
+	b = append(b, '\\', 'x')
+	if c < 0x10 {
+		b = append(b, '0')
+	}
+	return strconv.AppendUint(b, uint64(c), 16)
+}
