@@ -5,7 +5,8 @@ CLANG    ?= clang-14
 BIN      ?= bin/socktrace
 export CGO_ENABLED = 0
 
-.PHONY: all build generate check-generated test bench lint fuzz clean
+.PHONY: all build generate check-generated test bench bench-go bench-trace bench-snapshot lint fuzz clean
+FUZZTIME ?= 20s
 
 all: build
 
@@ -32,8 +33,28 @@ lint:
 		{ gofmt -l $$(git ls-files '*.go' | grep -v '_bpfel\.go$$'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 
-bench:
+# Speed and memory targets live here, never in timed tests.
+bench: bench-go bench-trace bench-snapshot
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Connection churn with the tracer off and on, in one run (needs root).
+bench-trace: build
+	./bench/trace.sh
+
+# 50k established connections: socktrace vs ss vs netstat (needs root).
+bench-snapshot: build
+	./bench/snapshot.sh
+
+# Every Go fuzz target, FUZZTIME each.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 clean:
 	rm -rf bin
