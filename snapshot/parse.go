@@ -1,0 +1,111 @@
+package snapshot
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// The /proc tables can hold hundreds of thousands of rows, so the parsers
+// walk the bytes by hand instead of allocating strings per field.
+
+var (
+	errEmpty  = errors.New("missing field")
+	errDigit  = errors.New("bad digit")
+	errBigNum = errors.New("number out of range")
+)
+
+// cutLine splits data at the first newline.
+func cutLine(data []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return data[:i], data[i+1:]
+	}
+	return data, nil
+}
+
+// fields yields the space-separated fields of a line.
+type fields struct{ b []byte }
+
+func (f *fields) next() []byte {
+	i := 0
+	for i < len(f.b) && (f.b[i] == ' ' || f.b[i] == '\t') {
+		i++
+	}
+	j := i
+	for j < len(f.b) && f.b[j] != ' ' && f.b[j] != '\t' {
+		j++
+	}
+	tok := f.b[i:j]
+	f.b = f.b[j:]
+	return tok
+}
+
+// rest returns what is left after one separator, untrimmed: unix socket
+// paths may contain spaces.
+func (f *fields) rest() []byte {
+	if len(f.b) > 0 && (f.b[0] == ' ' || f.b[0] == '\t') {
+		return f.b[1:]
+	}
+	return f.b
+}
+
+func parseHex(b []byte, bits uint) (uint64, error) {
+	if len(b) == 0 {
+		return 0, errEmpty
+	}
+	var v uint64
+	for _, c := range b {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, fmt.Errorf("%w in %q", errDigit, b)
+		}
+		if v>>(bits-4) != 0 {
+			return 0, fmt.Errorf("%w: %q", errBigNum, b)
+		}
+		v = v<<4 | uint64(d)
+	}
+	return v, nil
+}
+
+func parseDec(b []byte, bits uint) (uint64, error) {
+	if len(b) == 0 {
+		return 0, errEmpty
+	}
+	limit := uint64(1)<<bits - 1
+	if bits == 64 {
+		limit = ^uint64(0)
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%w in %q", errDigit, b)
+		}
+		d := uint64(c - '0')
+		if v > (limit-d)/10 {
+			return 0, fmt.Errorf("%w: %q", errBigNum, b)
+		}
+		v = v*10 + d
+	}
+	return v, nil
+}
+
+// parseHexPair parses "XXXXXXXX:YYYYYYYY".
+func parseHexPair(b []byte) (uint64, uint64, error) {
+	i := bytes.IndexByte(b, ':')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("no colon in %q", b)
+	}
+	x, err := parseHex(b[:i], 64)
+	if err != nil {
+		return 0, 0, err
+	}
+	y, err := parseHex(b[i+1:], 64)
+	return x, y, err
+}

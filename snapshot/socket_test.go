@@ -1,0 +1,146 @@
+package snapshot
+
+import (
+	"errors"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const fixtureNet = "testdata/proc/net"
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func TestReadTCP(t *testing.T) {
+	got, err := ReadTCP(fixtureNet)
+	var perr *ParseError
+	if !errors.As(err, &perr) {
+		t.Fatalf("ReadTCP error = %v, want a *ParseError for the bad line", err)
+	}
+	if perr.File != "testdata/proc/net/tcp" || perr.Line != 5 {
+		t.Errorf("parse error at %s line %d, want testdata/proc/net/tcp line 5", perr.File, perr.Line)
+	}
+	if !strings.Contains(err.Error(), "read testdata/proc/net/tcp line 5: ") {
+		t.Errorf("error text %q does not name file and line", err)
+	}
+	want := []Socket{
+		{Proto: TCP, Local: ap("0.0.0.0:80"), Remote: ap("0.0.0.0:0"), State: StateListen, Inode: 9974},
+		{Proto: TCP, Local: ap("127.0.0.1:22"), Remote: ap("127.0.0.1:47456"), State: StateEstablished,
+			RecvQ: 100, Timer: 2, TimerTicks: 0xa3c, UID: 1000, Inode: 9975},
+		{Proto: TCP, Local: ap("127.0.0.1:47456"), Remote: ap("127.0.0.1:22"), State: StateTimeWait,
+			Timer: 3, TimerTicks: 6000},
+		{Proto: TCP, Local: ap("10.0.2.15:41154"), Remote: ap("34.216.184.93:443"), State: StateEstablished,
+			SendQ: 16, Timer: 1, TimerTicks: 30, Retransmits: 2, UID: 101, Inode: 9990},
+		{Proto: TCP, V6: true, Local: ap("[::]:22"), Remote: ap("[::]:0"), State: StateListen, Inode: 9973},
+		{Proto: TCP, V6: true, Local: ap("[::1]:47458"), Remote: ap("[::1]:22"), State: StateEstablished, Inode: 9977},
+		{Proto: TCP, V6: true, Local: ap("[::ffff:127.0.0.1]:22"), Remote: ap("[::ffff:127.0.0.1]:54321"),
+			State: StateEstablished, Inode: 9978},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ReadTCP:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestReadInetOtherTables(t *testing.T) {
+	cases := []struct {
+		proto Proto
+		want  []Socket
+	}{
+		{UDP, []Socket{
+			{Proto: UDP, Local: ap("127.0.0.1:53"), Remote: ap("127.0.0.1:9"), State: StateEstablished, Inode: 9980},
+			{Proto: UDP, Local: ap("0.0.0.0:68"), Remote: ap("0.0.0.0:0"), State: StateClose, RecvQ: 512, UID: 100, Inode: 9981},
+			{Proto: UDP, V6: true, Local: ap("[::]:5353"), Remote: ap("[::]:0"), State: StateClose, Inode: 9982},
+		}},
+		{UDPLite, nil}, // header only, and no udplite6 file
+		{Raw, []Socket{
+			{Proto: Raw, Local: ap("0.0.0.0:1"), Remote: ap("0.0.0.0:0"), State: StateClose, Inode: 9979},
+			{Proto: Raw, V6: true, Local: ap("[::]:58"), Remote: ap("[::]:0"), State: StateClose, Inode: 9983},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.proto.String(), func(t *testing.T) {
+			got, err := ReadInet(fixtureNet, c.proto, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("got %+v\nwant %+v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestParseInetErrors(t *testing.T) {
+	header := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+	good := "   0: 0100007F:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n"
+	cases := []struct{ name, line, want string }{
+		{"no slot", "0100007F:0016 00000000:0000 0A", "missing slot number"},
+		{"short addr", "0: 0100:0016 00000000:0000 0A", "local address"},
+		{"bad port", "0: 0100007F:00G6 00000000:0000 0A", "local address: port"},
+		{"v6 addr in v4 file", "0: 00000000000000000000000000000000:0016 00000000:0000 0A", "local address"},
+		{"no queues", "0: 0100007F:0016 00000000:0000 0A 00000000", "queues"},
+		{"truncated", "0: 0100007F:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0", "timeout"},
+		{"uid overflow", "0: 0100007F:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000 4294967296 0 1", "uid"},
+		{"big hex", "0: 0100007F:10000 00000000:0000 0A", "local address: port: number out of range"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := header + good + c.line + "\n" + good
+			got, err := ParseInet([]byte(data), "tcp", TCP, false, nil)
+			if len(got) != 2 {
+				t.Errorf("kept %d rows, want the 2 good ones", len(got))
+			}
+			if err == nil || !strings.Contains(err.Error(), "read tcp line 3: "+c.want) {
+				t.Errorf("error = %v, want line 3 and %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestReadUnix(t *testing.T) {
+	got, err := ReadUnix(fixtureNet)
+	if err == nil || !strings.Contains(err.Error(), "unix line 5") {
+		t.Errorf("error = %v, want one for line 5", err)
+	}
+	want := []UnixSocket{
+		{RefCount: 2, Flags: UnixAcceptCon, Type: 1, State: UnixUnconnected, Inode: 9984, Path: "/run/probe.sock"},
+		{RefCount: 3, Type: 1, State: UnixConnected, Inode: 9985},
+		{RefCount: 2, Type: 2, State: UnixUnconnected, Inode: 9986, Path: "@abstract name"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if !got[0].Listening() || got[1].Listening() || got[2].Listening() {
+		t.Errorf("Listening() wrong: %v %v %v", got[0].Listening(), got[1].Listening(), got[2].Listening())
+	}
+}
+
+func TestReadOwners(t *testing.T) {
+	got, err := ReadOwners("testdata/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshd := Owner{PID: 100, Comm: "sshd", Program: "sshd"}
+	py := Owner{PID: 200, Comm: "python3", Program: "python3"}
+	want := map[uint64]Owner{9974: sshd, 9975: sshd, 9984: sshd, 9980: py}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestProgramName(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"/usr/sbin/sshd\x00-D\x00", "sshd"},
+		{"python3\x00x.py\x00", "python3"},
+		{"sshd: root@pts/0\x00", "sshd: root@pts/0"}, // relative: kept whole
+		{"", ""},
+		{"/", ""},
+		{"/a/b/\x00", ""},
+	}
+	for _, c := range cases {
+		if got := ProgramName([]byte(c.in)); got != c.want {
+			t.Errorf("ProgramName(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
