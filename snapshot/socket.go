@@ -100,14 +100,26 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // skipped and reported as *ParseError values joined into the error, next to
 // the rows that did parse.
 func ReadTCP(netDir string) ([]Socket, error) {
-	return ReadInet(netDir, TCP, nil)
+	return ReadInet(netDir, TCP, IPv4|IPv6, nil)
 }
 
-// ReadInet appends the rows of one protocol's IPv4 and IPv6 tables under
-// netDir to dst. See ReadTCP for how errors are reported.
-func ReadInet(netDir string, p Proto, dst []Socket) ([]Socket, error) {
+// Family selects the IPv4 table, the IPv6 table, or both.
+type Family uint8
+
+// The two halves of each Internet socket table.
+const (
+	IPv4 Family = 1 << iota
+	IPv6
+)
+
+// ReadInet appends the rows of one protocol's tables under netDir to dst,
+// for the families in fam. See ReadTCP for how errors are reported.
+func ReadInet(netDir string, p Proto, fam Family, dst []Socket) ([]Socket, error) {
 	var errs []error
 	for _, v6 := range []bool{false, true} {
+		if v6 && fam&IPv6 == 0 || !v6 && fam&IPv4 == 0 {
+			continue
+		}
 		name := p.String()
 		if v6 {
 			name += "6"

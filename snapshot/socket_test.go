@@ -60,7 +60,7 @@ func TestReadInetOtherTables(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.proto.String(), func(t *testing.T) {
-			got, err := ReadInet(fixtureNet, c.proto, nil)
+			got, err := ReadInet(fixtureNet, c.proto, IPv4|IPv6, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,24 +1,41 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 )
 
 // newRootCmd builds the root command: netstat's options and tables, with the
 // kernel-driven modes as subcommands.
 func newRootCmd() *cobra.Command {
+	var o netstatOptions
 	cmd := &cobra.Command{
-		Use:           "socktrace [netstat options]",
-		Short:         "netstat with a memory: TCP connections as the kernel sees them",
+		Use:   "socktrace [netstat options]",
+		Short: "netstat with a memory: TCP connections as the kernel sees them",
+		Long: `socktrace speaks netstat: the same options print the same tables, read from
+/proc. Sockets owned by other users show "-" under -p unless run as root.
+
+Without options it prints what netstat prints: connected Internet sockets
+and unix sockets.`,
+		Example: `  socktrace -tulpn        listening TCP/UDP sockets, numeric, with owners
+  socktrace -tan          every TCP socket, numeric
+  socktrace -tanp --json  the same as NDJSON, one object per socket
+  socktrace -4 -ta        IPv4 TCP only
+  socktrace -xa           unix sockets
+  socktrace -te -W        with User and Inode, addresses never cut
+  socktrace -tno -c 2     TCP with timers, every 2 seconds until Ctrl-C
+  socktrace -rn           routing table; -i interfaces; -s statistics
+  socktrace trace         stream every TCP state change as it happens`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("netstat mode: not built yet")
+			if err := o.parseArgs(args); err != nil {
+				return err
+			}
+			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
+	o.addFlags(cmd.Flags())
+	cmd.SetFlagErrorFunc(flagError)
 	cmd.AddCommand(newTraceCmd())
 	return cmd
 }

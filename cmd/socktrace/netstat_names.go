@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/snapshot"
+)
+
+// netstatNames implements render.Names with netstat's rules: each kind of
+// name can be turned off on its own (--numeric-hosts, --numeric-ports,
+// --numeric-users; -n turns off all three), the files are read only when a
+// name is needed, and host lookups are cached with a deadline.
+type netstatNames struct {
+	ctx                                      context.Context
+	etcRoot                                  string
+	numericHosts, numericPorts, numericUsers bool
+	hosts                                    snapshot.HostResolver
+
+	usersOnce    sync.Once
+	users        map[uint32]string
+	servicesOnce sync.Once
+	services     snapshot.Services
+}
+
+func newNetstatNames(ctx context.Context, o *netstatOptions) *netstatNames {
+	return &netstatNames{
+		ctx:          ctx,
+		etcRoot:      o.etcRoot,
+		numericHosts: o.numeric || o.numericHosts,
+		numericPorts: o.numeric || o.numericPorts,
+		numericUsers: o.numeric || o.numericUsers,
+		// A reverse lookup that takes longer than this is not worth
+		// stalling the table for: the address prints instead.
+		hosts: snapshot.HostResolver{Timeout: 500 * time.Millisecond},
+	}
+}
+
+// Host returns a name, "[::]" for the IPv6 wildcard as netstat prints it in
+// name mode, or "" for the numeric form. The IPv4 wildcard stays 0.0.0.0.
+func (n *netstatNames) Host(a netip.Addr) string {
+	if n.numericHosts {
+		return ""
+	}
+	if a.IsUnspecified() {
+		if a.Is6() {
+			return "[::]"
+		}
+		return ""
+	}
+	// PTR records are chosen by whoever controls the reverse zone.
+	return render.Safe(n.hosts.Name(n.ctx, a))
+}
+
+// prefetch resolves every address of rows at once, so that a table with
+// many peers waits for one lookup timeout instead of one per peer.
+func (n *netstatNames) prefetch(rows []snapshot.Socket) {
+	if n.numericHosts {
+		return
+	}
+	addrs := make([]netip.Addr, 0, 2*len(rows))
+	for i := range rows {
+		for _, a := range []netip.Addr{rows[i].Local.Addr(), rows[i].Remote.Addr()} {
+			if !a.IsUnspecified() {
+				addrs = append(addrs, a)
+			}
+		}
+	}
+	n.hosts.Prefetch(n.ctx, addrs)
+}
+
+func (n *netstatNames) Service(p snapshot.Proto, port uint16) string {
+	if n.numericPorts {
+		return ""
+	}
+	n.servicesOnce.Do(func() {
+		n.services = snapshot.ReadServices(filepath.Join(n.etcRoot, "services"), filepath.Join(n.etcRoot, "protocols"))
+	})
+	return n.services.Lookup(p, port)
+}
+
+func (n *netstatNames) User(uid uint32) string {
+	if n.numericUsers {
+		return ""
+	}
+	n.usersOnce.Do(func() {
+		// No passwd file means numbers, as getpwuid failing does in netstat.
+		n.users, _ = snapshot.ReadUsers(filepath.Join(n.etcRoot, "passwd"))
+	})
+	return n.users[uid]
+}

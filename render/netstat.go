@@ -1,0 +1,297 @@
+package render
+
+import (
+	"io"
+	"net/netip"
+	"strconv"
+
+	"github.com/socktrace/socktrace/snapshot"
+)
+
+// Names turns numbers into the names netstat prints. Each method returns ""
+// when there is no name or numeric output was asked for; the renderer then
+// prints the number.
+type Names interface {
+	Host(a netip.Addr) string
+	Service(p snapshot.Proto, port uint16) string
+	User(uid uint32) string
+}
+
+// Netstat writes netstat's socket tables byte for byte as net-tools 2.10
+// prints them: users compare the two, so the layout is netstat's printf
+// widths rather than a table library's. Columns are not realigned to fit
+// long values; netstat does not do that either.
+type Netstat struct {
+	Names    Names
+	Wide     bool // -W: never cut addresses
+	Extend   bool // -e: User and Inode columns
+	Programs bool // -p: PID/Program name column
+	Timers   bool // -o: Timer column
+	// Owners maps socket inodes to their process, for Programs.
+	Owners map[uint64]snapshot.Owner
+
+	buf, local, remote []byte // reused for every row
+}
+
+// The columns' widths in netstat: addresses are cut to fit 23 columns
+// (22 plus the colon) unless -W is given; "PID/Program name" is cut to 19
+// bytes and padded to 20.
+const (
+	addrShort  = 22
+	addrColumn = 23
+	progWidth  = 20
+)
+
+// InetHeader writes the title and column header of the Internet table.
+func (n *Netstat) InetHeader(w io.Writer, all, listening bool) error {
+	b := n.buf[:0]
+	b = append(b, "Active Internet connections "...)
+	b = appendScope(b, all, listening)
+	b = append(b, "\nProto Recv-Q Send-Q Local Address           Foreign Address         State      "...)
+	if n.Extend {
+		b = append(b, " User       Inode     "...)
+	}
+	if n.Programs {
+		b = append(b, ' ')
+		b = appendLeft(b, "PID/Program name", progWidth)
+	}
+	if n.Timers {
+		b = append(b, " Timer"...)
+	}
+	b = append(b, '\n')
+	n.buf = b
+	_, err := w.Write(b)
+	return err
+}
+
+func appendScope(b []byte, all, listening bool) []byte {
+	switch {
+	case all:
+		return append(b, "(servers and established)"...)
+	case listening:
+		return append(b, "(only servers)"...)
+	}
+	return append(b, "(w/o servers)"...)
+}
+
+// ProtoLabel is netstat's name for the table a socket came from.
+func ProtoLabel(s *snapshot.Socket) string {
+	switch s.Proto {
+	case snapshot.TCP:
+		return pick(s.V6, "tcp6", "tcp")
+	case snapshot.UDP:
+		return pick(s.V6, "udp6", "udp")
+	case snapshot.UDPLite:
+		return pick(s.V6, "udpl6", "udpl")
+	case snapshot.Raw:
+		return pick(s.V6, "raw6", "raw")
+	}
+	return "?"
+}
+
+func pick(c bool, a, b string) string {
+	if c {
+		return a
+	}
+	return b
+}
+
+var tcpStates = [...]string{"", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"}
+
+// StateName is the State column for an Internet socket: TCP state names,
+// ESTABLISHED or nothing for UDP, the number for raw sockets.
+func StateName(s *snapshot.Socket) string {
+	switch s.Proto {
+	case snapshot.TCP:
+		if int(s.State) < len(tcpStates) {
+			return tcpStates[s.State]
+		}
+		return "UNKNOWN"
+	case snapshot.Raw:
+		return strconv.Itoa(int(s.State))
+	}
+	switch s.State {
+	case snapshot.StateEstablished:
+		return "ESTABLISHED"
+	case snapshot.StateClose:
+		return ""
+	}
+	return "UNKNOWN"
+}
+
+// InetRow writes one Internet socket.
+func (n *Netstat) InetRow(w io.Writer, s *snapshot.Socket) error {
+	// netstat prints into fixed buffers: 128 bytes for tcp, 64 for the others.
+	limit := 63
+	if s.Proto == snapshot.TCP {
+		limit = 127
+	}
+	n.local = n.appendAddr(n.local[:0], s.Proto, s.Local, limit)
+	n.remote = n.appendAddr(n.remote[:0], s.Proto, s.Remote, limit)
+	local, remote := n.local, n.remote
+	b := n.buf[:0]
+	if s.Proto == snapshot.UDP || s.Proto == snapshot.UDPLite {
+		b = appendLeft(b, ProtoLabel(s), 5)
+		b = append(b, ' ')
+	} else {
+		b = appendLeft(b, ProtoLabel(s), 4)
+		b = append(b, ' ', ' ')
+	}
+	b = appendRight(b, s.RecvQ, 6)
+	b = append(b, ' ')
+	b = appendRight(b, s.SendQ, 6)
+	b = append(b, ' ')
+	b = appendLeftBytes(b, local, addrColumn)
+	b = append(b, ' ')
+	b = appendLeftBytes(b, remote, addrColumn)
+	b = append(b, ' ')
+	b = appendLeft(b, StateName(s), 11)
+	if n.Extend {
+		b = n.appendUser(b, s.UID)
+		b = appendLeft(b, strconv.FormatUint(s.Inode, 10), 10)
+	}
+	if n.Programs {
+		b = n.appendProgram(b, s.Inode)
+	}
+	if n.Timers {
+		b = append(b, ' ')
+		b = appendTimer(b, s)
+	}
+	b = append(b, '\n')
+	n.buf = b
+	_, err := w.Write(b)
+	return err
+}
+
+// appendAddr writes "host:port" the way netstat's addr_do_one does: when
+// the pair is longer than 22 bytes and -W is off, the port keeps at most 18
+// bytes and the host is cut to fill the rest.
+func (n *Netstat) appendAddr(b []byte, p snapshot.Proto, a netip.AddrPort, limit int) []byte {
+	start := len(b)
+	host := n.host(a.Addr())
+	port := "*"
+	if a.Port() != 0 {
+		if port = n.Names.Service(p, a.Port()); port == "" {
+			port = strconv.Itoa(int(a.Port()))
+		}
+	}
+	if !n.Wide && len(host)+len(port) > addrShort {
+		portLen := min(len(port), addrShort-4)
+		hostLen := min(addrShort-portLen, len(host))
+		b = append(b, host[:hostLen]...)
+		b = append(b, ':')
+		return append(b, port[:portLen]...)
+	}
+	b = append(b, host...)
+	b = append(b, ':')
+	b = append(b, port...)
+	if len(b)-start > limit {
+		b = b[:start+limit]
+	}
+	return b
+}
+
+// host is netstat's address text: names when resolved, "[::]" for the IPv6
+// wildcard in name mode, and inet_ntop's form otherwise.
+func (n *Netstat) host(a netip.Addr) string {
+	if name := n.Names.Host(a); name != "" {
+		return name
+	}
+	return a.String()
+}
+
+func (n *Netstat) appendUser(b []byte, uid uint32) []byte {
+	b = append(b, ' ')
+	name := n.Names.User(uid)
+	if name == "" {
+		name = strconv.FormatUint(uint64(uid), 10)
+	}
+	b = appendLeft(b, Safe(name), 10)
+	return append(b, ' ')
+}
+
+// appendProgram writes " pid/program", cut to 19 bytes like netstat's
+// buffer, padded to 20, or "-" when the owner is unknown.
+func (n *Netstat) appendProgram(b []byte, inode uint64) []byte {
+	b = append(b, ' ')
+	o, ok := n.Owners[inode]
+	if !ok || inode == 0 {
+		return appendLeft(b, "-", progWidth)
+	}
+	start := len(b)
+	b = strconv.AppendInt(b, int64(o.PID), 10)
+	b = append(b, '/')
+	b = append(b, o.Program...)
+	if len(b)-start > progWidth-1 {
+		b = b[:start+progWidth-1]
+	}
+	// Escape after cutting, so the cut never splits an escape sequence.
+	if name := string(b[start:]); !isClean(name) {
+		b = AppendSafe(b[:start], name)
+	}
+	for len(b)-start < progWidth {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+// appendTimer writes netstat's Timer column: kind (time left in seconds /
+// retransmits / unanswered probes).
+func appendTimer(b []byte, s *snapshot.Socket) []byte {
+	secs := float64(s.TimerTicks) / 100 // /proc/net prints USER_HZ ticks
+	retr, probes := s.Retransmits, s.Timeout
+	if s.Proto != snapshot.TCP {
+		retr = 0 // netstat does not show it for udp and raw
+	}
+	t := int(s.Timer)
+	switch {
+	case t == 0:
+		b = append(b, "off (0.00"...)
+		return appendTimerTail(b, retr, probes)
+	case s.Proto == snapshot.TCP && t <= 4:
+		b = append(b, [...]string{"", "on", "keepalive", "timewait", "probe"}[t]...)
+	case s.Proto != snapshot.TCP && t <= 2:
+		b = append(b, "on"...)
+		b = strconv.AppendInt(b, int64(t), 10)
+	default:
+		b = append(b, "unkn-"...)
+		b = strconv.AppendInt(b, int64(t), 10)
+	}
+	b = append(b, " ("...)
+	b = strconv.AppendFloat(b, secs, 'f', 2, 64)
+	return appendTimerTail(b, retr, probes)
+}
+
+func appendTimerTail(b []byte, retr, probes uint64) []byte {
+	b = append(b, '/')
+	b = strconv.AppendUint(b, retr, 10)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, probes, 10)
+	return append(b, ')')
+}
+
+func appendLeft(b []byte, s string, width int) []byte {
+	b = append(b, s...)
+	for i := len(s); i < width; i++ {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+func appendLeftBytes(b []byte, s []byte, width int) []byte {
+	b = append(b, s...)
+	for i := len(s); i < width; i++ {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+func appendRight(b []byte, v uint64, width int) []byte {
+	var tmp [20]byte
+	d := strconv.AppendUint(tmp[:0], v, 10)
+	for i := len(d); i < width; i++ {
+		b = append(b, ' ')
+	}
+	return append(b, d...)
+}

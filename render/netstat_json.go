@@ -1,0 +1,87 @@
+package render
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/socktrace/socktrace/snapshot"
+)
+
+// SocketJSON is one table row under --json (DESIGN.md's contract, plus the
+// family, timer and unix fields). Addresses are always numeric,
+// "addr:port" with IPv6 in brackets; pid is 0 and program "" when unknown.
+type SocketJSON struct {
+	Proto   string `json:"proto"`
+	RecvQ   uint64 `json:"recv_q"`
+	SendQ   uint64 `json:"send_q"`
+	Local   string `json:"local"`
+	Remote  string `json:"remote"`
+	State   string `json:"state"`
+	UID     uint32 `json:"uid"`
+	User    string `json:"user,omitempty"`
+	Inode   uint64 `json:"inode"`
+	PID     int    `json:"pid"`
+	Program string `json:"program"`
+	Comm    string `json:"comm,omitempty"`
+	Timer   string `json:"timer,omitempty"`
+
+	// Unix sockets only.
+	RefCount uint64 `json:"refcnt,omitempty"`
+	Type     string `json:"type,omitempty"`
+	Flags    string `json:"flags,omitempty"`
+	Path     string `json:"path,omitempty"`
+}
+
+// InetJSON writes s as one JSON line. Names are raw: JSON escapes control
+// characters itself.
+func (n *Netstat) InetJSON(w io.Writer, s *snapshot.Socket) error {
+	row := SocketJSON{
+		Proto:  ProtoLabel(s),
+		RecvQ:  s.RecvQ,
+		SendQ:  s.SendQ,
+		Local:  s.Local.String(),
+		Remote: s.Remote.String(),
+		State:  StateName(s),
+		UID:    s.UID,
+		Inode:  s.Inode,
+	}
+	if n.Names != nil {
+		row.User = n.Names.User(s.UID)
+	}
+	if n.Timers {
+		row.Timer = string(appendTimer(nil, s))
+	}
+	n.owner(&row, s.Inode)
+	return writeJSON(w, &row)
+}
+
+// UnixJSON writes u as one JSON line.
+func (n *Netstat) UnixJSON(w io.Writer, u *snapshot.UnixSocket) error {
+	row := SocketJSON{
+		Proto:    pick(u.Protocol == 0, "unix", "??"),
+		State:    UnixStateName(u),
+		Inode:    u.Inode,
+		RefCount: u.RefCount,
+		Type:     UnixTypeName(u),
+		Flags:    UnixFlags(u),
+		Path:     u.Path,
+		Local:    u.Path,
+	}
+	n.owner(&row, u.Inode)
+	return writeJSON(w, &row)
+}
+
+func (n *Netstat) owner(row *SocketJSON, inode uint64) {
+	if o, ok := n.Owners[inode]; ok && inode != 0 {
+		row.PID, row.Program, row.Comm = o.PID, o.Program, o.Comm
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
