@@ -195,6 +195,11 @@ func (n *Netstat) appendAddr(b []byte, p snapshot.Proto, a netip.AddrPort, limit
 // host is netstat's address text: names when resolved, "[::]" for the IPv6
 // wildcard in name mode, and inet_ntop's form otherwise.
 func (n *Netstat) host(a netip.Addr) string {
+	if a.Is4In6() {
+		// netstat prints IPv4-mapped addresses in dotted form and never
+		// finds a name for them.
+		return a.Unmap().String()
+	}
 	if name := n.Names.Host(a); name != "" {
 		return name
 	}

@@ -43,7 +43,7 @@ func newNetstatNames(ctx context.Context, o *netstatOptions) *netstatNames {
 // Host returns a name, "[::]" for the IPv6 wildcard as netstat prints it in
 // name mode, or "" for the numeric form. The IPv4 wildcard stays 0.0.0.0.
 func (n *netstatNames) Host(a netip.Addr) string {
-	if n.numericHosts {
+	if n.numericHosts || a.Is4In6() {
 		return ""
 	}
 	if a.IsUnspecified() {
@@ -65,7 +65,7 @@ func (n *netstatNames) prefetch(rows []snapshot.Socket) {
 	addrs := make([]netip.Addr, 0, 2*len(rows))
 	for i := range rows {
 		for _, a := range []netip.Addr{rows[i].Local.Addr(), rows[i].Remote.Addr()} {
-			if !a.IsUnspecified() {
+			if !a.IsUnspecified() && !a.Is4In6() {
 				addrs = append(addrs, a)
 			}
 		}

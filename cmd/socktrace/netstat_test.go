@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/socktrace/socktrace/internal/nstest"
+)
+
+// Peer roles run as separate processes inside a test namespace: the socket
+// holders (so -p must attribute sockets to the right pid) and socktrace
+// itself, which must read the namespace's /proc/net like netstat does.
+var peerRoles = map[string]func(args []string) error{
+	"netstat-server":  netstatServer,
+	"netstat-client":  netstatClient,
+	"socktrace-table": runSocktracePeer,
+}
+
+func TestMain(m *testing.M) {
+	nstest.RunPeer(peerRoles)
+	os.Exit(m.Run())
+}
+
+// peerLifetime bounds every peer: they exit when the test closes their
+// stdin, or after this long if the test died.
+const peerLifetime = 2 * time.Minute
+
+func holdUntilStdinCloses() {
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(peerLifetime):
+	}
+}
+
+// netstatServer holds listeners (TCP v4 and v6, UDP v4 and v6, UDP-Lite, a
+// raw ICMP socket, a unix stream listener at args[0]), accepts the client's
+// connections without reading them, and closes the one the client closes
+// first so the client side ends in TIME_WAIT.
+func netstatServer(args []string) error {
+	var keep []any
+	l4, err := net.Listen("tcp4", "127.0.0.1:8080")
+	if err != nil {
+		return err
+	}
+	l6, err := net.Listen("tcp", "[::]:22") // dual stack: IPv4 clients appear as ::ffff:a.b.c.d
+	if err != nil {
+		return err
+	}
+	u4, err := net.ListenPacket("udp4", "127.0.0.1:53")
+	if err != nil {
+		return err
+	}
+	u6, err := net.ListenPacket("udp6", "[::]:5353")
+	if err != nil {
+		return err
+	}
+	ux, err := net.Listen("unix", args[0])
+	if err != nil {
+		return err
+	}
+	keep = append(keep, l4, l6, u4, u6, ux)
+	for _, s := range []struct{ family, typ, proto int }{
+		{syscall.AF_INET, syscall.SOCK_RAW, syscall.IPPROTO_ICMP},
+		{syscall.AF_INET, syscall.SOCK_DGRAM, syscall.IPPROTO_UDPLITE},
+	} {
+		fd, err := syscall.Socket(s.family, s.typ, s.proto)
+		if err != nil {
+			return fmt.Errorf("socket %v: %w", s, err)
+		}
+		if s.proto == syscall.IPPROTO_UDPLITE {
+			if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: 9999}); err != nil {
+				return err
+			}
+		}
+		keep = append(keep, fd)
+	}
+	fmt.Println("ready")
+	go func() {
+		for {
+			c, err := ux.Accept()
+			if err != nil {
+				return
+			}
+			keep = append(keep, c)
+		}
+	}()
+	go acceptAndHold(l6, &keep)
+	// On l4, the first connection is the TIME_WAIT one: wait for the
+	// client's FIN, then close; the others are held unread.
+	first := true
+	for {
+		c, err := l4.Accept()
+		if err != nil {
+			break
+		}
+		if first {
+			first = false
+			go func() {
+				_, _ = io.Copy(io.Discard, c)
+				c.Close()
+			}()
+			continue
+		}
+		keep = append(keep, c)
+	}
+	return nil
+}
+
+func acceptAndHold(l net.Listener, keep *[]any) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		*keep = append(*keep, c)
+	}
+}
+
+// netstatClient makes the connections: one closed first (TIME_WAIT on this
+// side), established pairs over IPv4, IPv6 and IPv4-mapped IPv6 with unread
+// bytes in the server's receive queue, a connected UDP socket and a unix
+// stream connection to args[0].
+func netstatClient(args []string) error {
+	tw, err := net.Dial("tcp4", "127.0.0.1:8080")
+	if err != nil {
+		return err
+	}
+	tw.Close()
+	var keep []net.Conn
+	for _, d := range []struct {
+		network, addr string
+		unread        int
+	}{
+		{"tcp4", "127.0.0.1:8080", 100},
+		{"tcp6", "[::1]:22", 7},
+		{"tcp4", "127.0.0.1:22", 0}, // IPv4-mapped on the server side
+		{"udp4", "127.0.0.1:53", 0},
+		{"unix", args[0], 0},
+	} {
+		c, err := net.Dial(d.network, d.addr)
+		if err != nil {
+			return err
+		}
+		if d.unread > 0 {
+			if _, err := c.Write(bytes.Repeat([]byte("x"), d.unread)); err != nil {
+				return err
+			}
+		}
+		keep = append(keep, c)
+	}
+	// Wait for the TIME_WAIT socket to appear before saying ready.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		data, _ := os.ReadFile("/proc/net/tcp")
+		if bytes.Contains(data, []byte(" 06 ")) {
+			fmt.Println("ready")
+			holdUntilStdinCloses()
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("no TIME_WAIT socket after 5s")
+}
+
+// runSocktracePeer runs the root command in-process with args.
+func runSocktracePeer(args []string) error {
+	cmd := newRootCmd()
+	cmd.SetArgs(args)
+	return cmd.ExecuteContext(context.Background())
+}
+
+// startPeer starts a role and waits for its "ready" line.
+func startPeer(t *testing.T, ns *nstest.NS, role string, args ...string) {
+	t.Helper()
+	cmd := ns.Peer(role, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		ready <- line
+	}()
+	select {
+	case line := <-ready:
+		if line != "ready\n" {
+			t.Fatalf("peer %s: got %q, want ready", role, line)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("peer %s not ready after 10s", role)
+	}
+}
+
+// timerValue masks the seconds left in a Timer column: they tick between
+// the two runs.
+var timerValue = regexp.MustCompile(`\((\d+\.\d\d)/`)
+
+// normalize turns output into sorted lines with single spaces.
+func normalize(out string) []string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.Join(strings.Fields(l), " ")
+		if l == "" {
+			continue
+		}
+		lines = append(lines, timerValue.ReplaceAllString(l, "(T/"))
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+// netstatCases is every option netstat and socktrace share, alone and in the
+// combinations people type.
+var netstatCases = []string{
+	"", "-a", "-l", "-t", "-u", "-w", "-x", "-U",
+	"-ta", "-tl", "-ua", "-ul", "-wa", "-xa", "-xl", "-Ua",
+	"-n", "-an", "-tan", "-tanp", "-tulpn", "-tuwxa", "-tuUwxa",
+	"-ae", "-aee", "-ao", "-aW", "-aWn", "-ap", "-lp", "-xap", "-xlp",
+	"-4a", "-6a", "-4an", "-6anp", "--inet -a", "--inet6 -a", "-4x", "-t4", "-u6",
+	"--numeric-hosts -a", "--numeric-ports -a", "--numeric-users -ae",
+	"--numeric-hosts --numeric-ports -ae", "-av", "-tanpeoW", "-tunlp4", "-aeop",
+}
+
+func TestNetstatDifferential(t *testing.T) {
+	ns := nstest.New(t)
+	sock := filepath.Join(t.TempDir(), "netstat-test.sock")
+	startPeer(t, ns, "netstat-server", sock)
+	startPeer(t, ns, "netstat-client", sock)
+
+	// The namespace's sockets must be there, or every comparison would pass
+	// on two empty tables.
+	base, err := ns.Command("netstat", "-tuUwxanp").Output()
+	if err != nil {
+		t.Fatalf("netstat: %v", err)
+	}
+	for _, want := range []string{"TIME_WAIT", "LISTEN", "ESTABLISHED", ":::22", "127.0.0.1:8080",
+		"100 0 127.0.0.1:8080", "7 0 ::1:22", "[ ACC ]", "netstat-test.sock", "raw", "udpl"} {
+		if !strings.Contains(strings.Join(normalize(string(base)), "\n"), want) {
+			t.Fatalf("setup: netstat -tuUwxanp lacks %q:\n%s", want, base)
+		}
+	}
+
+	for _, c := range netstatCases {
+		t.Run(strings.ReplaceAll(c, " ", "_"), func(t *testing.T) {
+			args := strings.Fields(c)
+			want, werr := ns.Command("netstat", args...).Output()
+			if werr != nil {
+				t.Fatalf("netstat %s: %v", c, werr)
+			}
+			got, gerr := ns.Peer("socktrace-table", args...).Output()
+			if gerr != nil {
+				t.Fatalf("socktrace %s: %v", c, gerr)
+			}
+			w, g := normalize(string(want)), normalize(string(got))
+			if !slices.Equal(w, g) {
+				t.Errorf("socktrace %s differs from netstat:\n--- netstat\n%s\n--- socktrace\n%s",
+					c, strings.Join(w, "\n"), strings.Join(g, "\n"))
+			}
+		})
+	}
+}
