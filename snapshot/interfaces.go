@@ -159,9 +159,9 @@ func parseIfInet6Line(line []byte) (IfAddr6, error) {
 type Link struct {
 	Flags      uint16 // ifr_flags is a short: IFF_LOWER_UP and above are not in it
 	MTU        int
-	HWType     int // ARPHRD_*, -1 when unknown
-	HWAddr     [8]byte
-	TxQueueLen int // -1 when unknown
+	HWType     int      // ARPHRD_*, -1 when unknown
+	HWAddr     [16]byte // sa_data and the two bytes after it, as netstat copies them
+	TxQueueLen int      // -1 when unknown
 	// ifmap: device resources, set only for old ISA-style hardware.
 	MemStart, MemEnd uint64
 	BaseAddr         uint16

@@ -2,7 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/snapshot"
 )
 
 // tableOptions are the netstat options that the -r, -i and -s tables read.
@@ -23,13 +30,134 @@ type tableOptions struct {
 	udplite      bool // -s -U
 	raw          bool // -s -w
 	json         bool
+
+	// routeNames says where -r looks names up; the zero value means the
+	// system's files and DNS.
+	routeNames snapshot.RouteNamesConfig
+	// links reads interface flags and MTUs for -i; nil means ioctls in the
+	// caller's network namespace.
+	links snapshot.LinkReader
 }
 
-// runRoutes prints the kernel routing table (-r).
-func runRoutes(w io.Writer, o tableOptions) error { return errors.New("-r: not built yet") }
+func (o tableOptions) netDir() string {
+	root := o.procRoot
+	if root == "" {
+		root = "/proc"
+	}
+	return filepath.Join(root, "net")
+}
 
-// runInterfaces prints the interface table (-i).
-func runInterfaces(w io.Writer, o tableOptions) error { return errors.New("-i: not built yet") }
+// runRoutes prints the kernel routing table (-r): IPv4 by default, IPv6
+// with -6, both with -4 -6. Rows that parse are printed even when others
+// do not; the returned error then names the bad lines.
+func runRoutes(w io.Writer, o tableOptions) error {
+	v4, v6 := o.inet4 || !o.inet6, o.inet6
+	ro := render.RouteOptions{Extend: o.extend}
+	if !o.numericHosts && !o.json {
+		ro.Names = snapshot.NewRouteNames(o.routeNames)
+	}
+	var errs []error
+	if v4 {
+		rows, err := snapshot.ReadRoutes(o.netDir())
+		errs = append(errs, err)
+		if rows != nil || err == nil {
+			if o.json {
+				errs = append(errs, render.RoutesJSON(w, rows))
+			} else {
+				errs = append(errs, render.Routes(w, rows, ro))
+			}
+		}
+	}
+	if v6 {
+		rows, err := snapshot.ReadRoutes6(o.netDir())
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%w: IPv6 is not configured on this system", err)
+		}
+		errs = append(errs, err)
+		if rows != nil || err == nil {
+			if o.json {
+				errs = append(errs, render.Routes6JSON(w, rows))
+			} else {
+				errs = append(errs, render.Routes6(w, rows, ro))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
 
-// runStats prints per-protocol statistics (-s).
-func runStats(w io.Writer, o tableOptions) error { return errors.New("-s: not built yet") }
+// runInterfaces prints the interface table (-i), or with -e netstat's
+// ifconfig-style listing.
+func runInterfaces(w io.Writer, o tableOptions) error {
+	links := o.links
+	if links == nil {
+		l, err := snapshot.OpenIoctlLinks()
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		links = l
+	}
+	ifaces, err := snapshot.ListInterfaces(o.netDir(), links)
+	ifo := render.InterfaceOptions{All: o.all, Extend: o.extend}
+	if o.json {
+		return errors.Join(err, render.InterfacesJSON(w, ifaces, ifo))
+	}
+	if o.extend > 0 {
+		// Without IPv6 there is no if_inet6, and no inet6 lines to print.
+		addrs, aerr := snapshot.ReadIfInet6(o.netDir())
+		if !errors.Is(aerr, fs.ErrNotExist) {
+			err = errors.Join(err, aerr)
+		}
+		ifo.Addrs6 = addrs
+	}
+	return errors.Join(err, render.Interfaces(w, ifaces, ifo))
+}
+
+// runStats prints per-protocol statistics (-s): IPv4 by default, IPv6 with
+// -6. netstat has no combined listing, so -4 -6 is an error, as there.
+func runStats(w io.Writer, o tableOptions) error {
+	if o.inet4 && o.inet6 {
+		return errors.New("no statistics support for specified address family: inet,inet6")
+	}
+	so := render.StatsOptions{Raw: o.raw, TCP: o.tcp, UDP: o.udp}
+	if !o.tcp && !o.udp && !o.udplite && !o.raw {
+		so = render.StatsOptions{Raw: true, TCP: true, UDP: true, SCTP: true}
+	}
+	dir := o.netDir()
+	snmp, err := snapshot.ReadSNMP(dir)
+	errs := []error{err}
+	if o.inet6 {
+		snmp6, err := snapshot.ReadSNMP6(dir)
+		errs = append(errs, err)
+		var tcp []snapshot.StatGroup
+		for _, g := range snmp {
+			if strings.HasPrefix(g.Name, "Tcp") {
+				tcp = append(tcp, g)
+			}
+		}
+		if o.json {
+			errs = append(errs, render.StatsJSON(w, append(snmp6, tcp...), true, so))
+		} else {
+			errs = append(errs, render.Stats6(w, snmp6, snmp, so))
+		}
+		return errors.Join(errs...)
+	}
+	groups := snmp
+	// /proc/net/netstat and the SCTP counters are optional, as for netstat.
+	ext, err := snapshot.ReadNetstat(dir)
+	if !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	groups = append(groups, ext...)
+	sctp, err := snapshot.ReadSCTPStats(dir)
+	if !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
+		groups = append(groups, sctp)
+	}
+	if o.json {
+		errs = append(errs, render.StatsJSON(w, groups, false, so))
+	} else {
+		errs = append(errs, render.Stats(w, groups, so))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,273 @@
+package render
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+
+	"github.com/socktrace/socktrace/snapshot"
+)
+
+// RouteNamer names route addresses. Host and Network return "" when an
+// address has no name. *snapshot.RouteNames implements it.
+type RouteNamer interface {
+	Host(netip.Addr) string
+	Network(netip.Addr) string
+}
+
+// RouteOptions are the netstat options the routing tables read.
+type RouteOptions struct {
+	Extend int        // -e count
+	Names  RouteNamer // nil prints numbers, as -n does
+}
+
+// The IPv4 table's layouts. netstat 2.10 swaps -e and -ee internally, so
+// the plain table shows MSS/Window/irtt and -e shows Metric/Ref/Use.
+const (
+	routeHeadMSS    = "Destination     Gateway         Genmask         Flags   MSS Window  irtt Iface"
+	routeHeadMetric = "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface"
+	routeHeadFull   = "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface    MSS   Window irtt"
+	route6Head      = "Destination                    Next Hop                   Flag Met Ref  Use If"
+)
+
+// Routes prints the IPv4 routing table as netstat -r does. Rows without
+// RTF_UP are left out, as netstat leaves them out.
+func Routes(w io.Writer, rows []snapshot.Route, o RouteOptions) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, "Kernel IP routing table")
+	switch o.Extend {
+	case 0:
+		fmt.Fprintln(bw, routeHeadMSS)
+	case 1:
+		fmt.Fprintln(bw, routeHeadMetric)
+	case 2:
+		fmt.Fprintln(bw, routeHeadFull)
+	default:
+		// netstat -eee prints the title and nothing else.
+		return flushTable(bw)
+	}
+	for _, r := range rows {
+		if r.Flags&snapshot.RTFUp == 0 {
+			continue
+		}
+		dst, gw, mask := routeNames(r, o.Names)
+		flags := RouteFlags(r.Flags)
+		iface := Safe(r.Iface)
+		reject := r.Flags&snapshot.RTFReject != 0
+		switch {
+		case o.Extend == 0 && reject:
+			fmt.Fprintf(bw, "%-15s -               %-15s %-5s     - -          - -\n", dst, mask, flags)
+		case o.Extend == 0:
+			fmt.Fprintf(bw, "%-15s %-15s %-15s %-5s %5d %-5d %6d %s\n", dst, gw, mask, flags, r.MSS, r.Window, r.IRTT, iface)
+		case o.Extend == 1 && reject:
+			fmt.Fprintf(bw, "%-15s -               %-15s %-5s %-6d -  %7d -\n", dst, mask, flags, r.Metric, r.Use)
+		case o.Extend == 1:
+			fmt.Fprintf(bw, "%-15s %-15s %-15s %-5s %-6d %-2d %7d %s\n", dst, gw, mask, flags, r.Metric, r.RefCnt, r.Use, iface)
+		case reject:
+			fmt.Fprintf(bw, "%-15s -               %-15s %-5s %-6d -  %7d -        -     -      -\n", dst, mask, flags, r.Metric, r.Use)
+		default:
+			fmt.Fprintf(bw, "%-15s %-15s %-15s %-5s %-6d %-3d %6d %-6.6s   %-5d %-6d %d\n",
+				dst, gw, mask, flags, r.Metric, r.RefCnt, r.Use, iface, r.MSS, r.Window, r.IRTT)
+		}
+	}
+	return flushTable(bw)
+}
+
+// routeNames returns the destination, gateway and genmask columns. netstat
+// names a destination as a network unless it has host bits set or is a
+// host route, calls 0.0.0.0 "default" only as a destination, and cuts every
+// column to 15 bytes, -W or not.
+func routeNames(r snapshot.Route, names RouteNamer) (dst, gw, mask string) {
+	mask = r.Mask.String()
+	dst, gw = r.Dest.String(), r.Gateway.String()
+	if names != nil {
+		d, m := r.Dest.As4(), r.Mask.As4()
+		host := r.Flags&snapshot.RTFHost != 0
+		for i := range d {
+			host = host || d[i]&^m[i] != 0
+		}
+		switch {
+		case r.Dest.IsUnspecified():
+			dst = "default"
+		case host:
+			dst = orNumeric(names.Host(r.Dest), dst)
+		default:
+			dst = orNumeric(names.Network(r.Dest), dst)
+		}
+		if !r.Gateway.IsUnspecified() {
+			gw = orNumeric(names.Host(r.Gateway), gw)
+		}
+	}
+	return cut(Safe(dst), 15), cut(Safe(gw), 15), mask
+}
+
+func orNumeric(name, numeric string) string {
+	if name == "" {
+		return numeric
+	}
+	return name
+}
+
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// RouteFlags decodes IPv4 route flags into netstat's letters. A reject
+// route shows "!" in place of U and G.
+func RouteFlags(f uint32) string {
+	var b []byte
+	if f&snapshot.RTFUp != 0 {
+		b = append(b, 'U')
+	}
+	if f&snapshot.RTFGateway != 0 {
+		b = append(b, 'G')
+	}
+	if f&snapshot.RTFReject != 0 {
+		b = append(b[:0], '!')
+	}
+	for _, l := range []struct {
+		bit    uint32
+		letter byte
+	}{
+		{snapshot.RTFHost, 'H'}, {snapshot.RTFReinstate, 'R'}, {snapshot.RTFDynamic, 'D'},
+		{snapshot.RTFModified, 'M'}, {snapshot.RTFDefault, 'd'}, {snapshot.RTFAllOnLink, 'a'},
+		{snapshot.RTFAddrConf, 'c'}, {snapshot.RTFNoNextHop, 'o'}, {snapshot.RTFExpires, 'e'},
+		{snapshot.RTFCache, 'c'}, {snapshot.RTFFlow, 'f'}, {snapshot.RTFPolicy, 'p'},
+		{snapshot.RTFLocal, 'l'}, {snapshot.RTFMTU, 'u'}, {snapshot.RTFWindow, 'w'},
+		{snapshot.RTFIRTT, 'i'},
+	} {
+		if f&l.bit != 0 {
+			b = append(b, l.letter)
+		}
+	}
+	return string(b)
+}
+
+// Route6Flags decodes IPv6 route flags into netstat's letters.
+func Route6Flags(f uint32) string {
+	var b []byte
+	for _, l := range []struct {
+		bit    uint32
+		letter byte
+	}{
+		{snapshot.RTFUp, 'U'}, {snapshot.RTFReject, '!'}, {snapshot.RTFGateway, 'G'},
+		{snapshot.RTFHost, 'H'}, {snapshot.RTFDefault, 'D'}, {snapshot.RTFAddrConf, 'A'},
+		{snapshot.RTFCache, 'C'}, {snapshot.RTFAllOnLink, 'a'}, {snapshot.RTFExpires, 'e'},
+		{snapshot.RTFModified, 'm'}, {snapshot.RTFNoNextHop, 'n'}, {snapshot.RTFFlow, 'f'},
+	} {
+		if f&l.bit != 0 {
+			b = append(b, l.letter)
+		}
+	}
+	return string(b)
+}
+
+// Routes6 prints the IPv6 routing table as netstat -6 -r does. netstat
+// prints every row, cached routes excepted, and ignores -e here.
+func Routes6(w io.Writer, rows []snapshot.Route6, o RouteOptions) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, "Kernel IPv6 routing table")
+	fmt.Fprintln(bw, route6Head)
+	for _, r := range rows {
+		if r.Flags&snapshot.RTFCache != 0 {
+			continue
+		}
+		dst := fmt.Sprintf("%s/%d", route6Name(r.Dest.Addr(), o.Names), r.Dest.Bits())
+		fmt.Fprintf(bw, "%-30s %-26s %-4s %-3d %-1d %6d %s\n", dst, route6Name(r.NextHop, o.Names),
+			Route6Flags(r.Flags), int32(r.Metric), int32(r.RefCnt), int32(r.Use), Safe(r.Iface))
+	}
+	return flushTable(bw)
+}
+
+// route6Name is netstat's IPv6 address naming: without -n the unspecified
+// address is "[::]" and others go through getnameinfo, which falls back to
+// the number.
+func route6Name(a netip.Addr, names RouteNamer) string {
+	if names == nil {
+		return a.String()
+	}
+	if a.IsUnspecified() {
+		return "[::]"
+	}
+	return Safe(orNumeric(names.Host(a), a.String()))
+}
+
+// RouteJSON is one IPv4 route as printed by --json.
+type RouteJSON struct {
+	Family      string `json:"family"`
+	Destination string `json:"destination"`
+	Gateway     string `json:"gateway"`
+	Genmask     string `json:"genmask"`
+	Flags       string `json:"flags"`
+	Metric      int64  `json:"metric"`
+	Ref         int64  `json:"ref"`
+	Use         int64  `json:"use"`
+	Iface       string `json:"iface"`
+	MSS         int64  `json:"mss"`
+	Window      int64  `json:"window"`
+	IRTT        int64  `json:"irtt"`
+}
+
+// Route6JSON is one IPv6 route as printed by --json.
+type Route6JSON struct {
+	Family      string `json:"family"`
+	Destination string `json:"destination"`
+	NextHop     string `json:"next_hop"`
+	Flags       string `json:"flags"`
+	Metric      int32  `json:"metric"`
+	Ref         uint32 `json:"ref"`
+	Use         uint32 `json:"use"`
+	Iface       string `json:"iface"`
+}
+
+// RoutesJSON prints one object per IPv4 route that netstat would show.
+// Addresses are always numeric: JSON is for programs.
+func RoutesJSON(w io.Writer, rows []snapshot.Route) error {
+	enc := json.NewEncoder(w)
+	for _, r := range rows {
+		if r.Flags&snapshot.RTFUp == 0 {
+			continue
+		}
+		err := enc.Encode(RouteJSON{
+			Family: "inet", Destination: r.Dest.String(), Gateway: r.Gateway.String(),
+			Genmask: r.Mask.String(), Flags: RouteFlags(r.Flags), Metric: r.Metric,
+			Ref: r.RefCnt, Use: r.Use, Iface: r.Iface, MSS: r.MSS, Window: r.Window, IRTT: r.IRTT,
+		})
+		if err != nil {
+			return fmt.Errorf("write route: %w", err)
+		}
+	}
+	return nil
+}
+
+// Routes6JSON prints one object per IPv6 route that netstat would show.
+func Routes6JSON(w io.Writer, rows []snapshot.Route6) error {
+	enc := json.NewEncoder(w)
+	for _, r := range rows {
+		if r.Flags&snapshot.RTFCache != 0 {
+			continue
+		}
+		err := enc.Encode(Route6JSON{
+			Family: "inet6", Destination: r.Dest.String(), NextHop: r.NextHop.String(),
+			Flags: Route6Flags(r.Flags), Metric: int32(r.Metric), Ref: r.RefCnt, Use: r.Use, Iface: r.Iface,
+		})
+		if err != nil {
+			return fmt.Errorf("write route: %w", err)
+		}
+	}
+	return nil
+}
+
+// flushTable writes out a table printed into a bufio.Writer, whose error is
+// sticky, so the printing code need not check every line.
+func flushTable(bw *bufio.Writer) error {
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	return nil
+}
