@@ -1,0 +1,128 @@
+package render
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/socktrace/socktrace/snapshot"
+)
+
+// tablesFixture is the fixture tree shared with snapshot's tests; its
+// netstat/ directory holds real netstat output over the same files (see
+// regen.sh there).
+const tablesFixture = "../snapshot/testdata/tables"
+
+func golden(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(tablesFixture, "netstat", name+".txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func fixtureNames() *snapshot.RouteNames {
+	return snapshot.NewRouteNames(snapshot.RouteNamesConfig{
+		HostsFile:    filepath.Join(tablesFixture, "hosts"),
+		NetworksFile: filepath.Join(tablesFixture, "networks"),
+		NoDNS:        true,
+	})
+}
+
+// diffLines reports the first differing line, which says more than two
+// whole tables.
+func diffLines(t *testing.T, got, want string) {
+	t.Helper()
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			t.Fatalf("line %d:\n got %q\nwant %q\n\nwhole output:\n%s", i+1, gl, wl, got)
+		}
+	}
+}
+
+func TestRoutesMatchNetstat(t *testing.T) {
+	netDir := filepath.Join(tablesFixture, "proc", "net")
+	v4, err := snapshot.ReadRoutes(netDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v6, err := snapshot.ReadRoutes6(netDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		golden string
+		v6     bool
+		opts   RouteOptions
+	}{
+		{"rn", false, RouteOptions{}},
+		{"rne", false, RouteOptions{Extend: 1}},
+		{"rnee", false, RouteOptions{Extend: 2}},
+		{"r", false, RouteOptions{Names: fixtureNames()}},
+		{"6rn", true, RouteOptions{}},
+		{"6r", true, RouteOptions{Names: fixtureNames()}},
+	}
+	for _, c := range cases {
+		t.Run(c.golden, func(t *testing.T) {
+			var buf bytes.Buffer
+			if c.v6 {
+				err = Routes6(&buf, v6, c.opts)
+			} else {
+				err = Routes(&buf, v4, c.opts)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			diffLines(t, buf.String(), golden(t, c.golden))
+		})
+	}
+}
+
+func TestRouteFlags(t *testing.T) {
+	cases := []struct {
+		flags    uint32
+		v4, v6   string
+		describe string
+	}{
+		{0x0003, "UG", "UG", "gateway"},
+		{0x0205, "!H", "U!H", "reject host: IPv4 replaces U with !"},
+		{0x80200001, "Uol", "Un", "local: IPv6 shows only no-next-hop"},
+		{0x00200200, "!o", "!n", "IPv6 default reject"},
+	}
+	for _, c := range cases {
+		if got := RouteFlags(c.flags); got != c.v4 {
+			t.Errorf("%s: RouteFlags(%#x) = %q, want %q", c.describe, c.flags, got, c.v4)
+		}
+		if got := Route6Flags(c.flags); got != c.v6 {
+			t.Errorf("%s: Route6Flags(%#x) = %q, want %q", c.describe, c.flags, got, c.v6)
+		}
+	}
+}
+
+func TestRoutesJSON(t *testing.T) {
+	rows, err := snapshot.ParseRoutes([]byte("Iface\tDestination\n"+
+		"va\t00003C0A\t0200090A\t0003\t0\t0\t5\t0000FFFF\t1340\t1000\t0\n"+
+		"va\t00003D0A\t0200090A\t0002\t0\t0\t5\t0000FFFF\t0\t0\t0\n"), "route")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := RoutesJSON(&buf, rows); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"family":"inet","destination":"10.60.0.0","gateway":"10.9.0.2","genmask":"255.255.0.0","flags":"UG","metric":5,"ref":0,"use":0,"iface":"va","mss":1340,"window":1000,"irtt":0}` + "\n"
+	if buf.String() != want {
+		t.Errorf("got %s\nwant %s(the route without U must be left out, as netstat leaves it out)", buf.String(), want)
+	}
+}

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Regenerates netstat/*.txt: the output of the real net-tools netstat
+# (Debian 12's 2.10) over the fixture tree in proc/, with hosts and networks
+# from this directory. Needs root: netstat reads fixed paths, so it runs in a
+# private mount namespace with a tmpfs over /proc, inside a fresh network
+# namespace so reverse DNS fails fast. The render tests compare against it.
+set -eu
+cd "$(dirname "$0")"
+here=$(pwd)
+ns=socktrace-regen-$$
+ip netns add "$ns"
+trap 'ip netns del "$ns"' EXIT
+mkdir -p netstat
+run() {
+	out=$1
+	shift
+	ip netns exec "$ns" unshare -m sh -c '
+		mount --bind "$0/hosts" /etc/hosts
+		mount --bind "$0/networks" /etc/networks
+		mount -t tmpfs none /proc
+		mkdir /proc/net
+		cp "$0"/proc/net/* /proc/net/
+		exec netstat "$@"' "$here" "$@" >"netstat/$out.txt"
+}
+run rn -rn
+run rne -rne
+run rnee -rnee
+run r -r
+run 6rn -6 -rn
+run 6r -6 -r
+run s -s
+run st -st
+run su -su
+run sw -sw
+run sU -sU
+run s6 -s -6
+run s6t -s -6 -t
