@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The one definition of what the kernel side sends to userspace. Go uses the
+ * type bpf2go generates from struct event; nothing mirrors it by hand. */
+#ifndef SOCKTRACE_H
+#define SOCKTRACE_H
+
+#define TASK_COMM_LEN 16
+
+/* What an event reports. */
+enum event_kind {
+	KIND_STATE = 1,	   /* a TCP state transition (TIME_WAIT entry derived) */
+	KIND_ACCEPT = 2,   /* accept() handed the socket to a process */
+	KIND_TW_END = 3,   /* the timewait socket is gone (expired or reused) */
+};
+
+/* event.flags */
+enum event_flag {
+	FLAG_OWNER_KNOWN = 1 << 0, /* pid/tid/comm are the socket's owner */
+	FLAG_BORN_KNOWN = 1 << 1,  /* lifetime_ns is valid */
+	FLAG_PREV_KNOWN = 1 << 2,  /* state_ns is valid */
+	FLAG_TW_DERIVED = 1 << 3,  /* newstate TIME_WAIT was derived from timer events */
+	FLAG_TW_EXPIRED = 1 << 4,  /* KIND_TW_END: the timer ran out (else: killed early) */
+	FLAG_SUMMARY = 1 << 5,	   /* bytes/srtt/retrans were read from the socket */
+};
+
+/* Counters userspace reads from the per-CPU "counters" map. */
+enum counter {
+	CNT_RINGBUF_FULL = 0, /* an event could not be reserved: lost */
+	CNT_TW_UNMATCHED = 1, /* a timewait timer started with no matching close */
+	CNT_MAX = 2,
+};
+
+/* Fixed-width fields ordered large to small, addresses as bytes plus family,
+ * ports in host order, no unions. */
+struct event {
+	__u64 ts_ns;	      /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the transition */
+	__u64 sk;	      /* kernel socket address: the socket's identity while it lives */
+	__u64 state_ns;	      /* time spent in oldstate */
+	__u64 lifetime_ns;    /* since the socket was born (SYN_SENT, SYN_RECV or LISTEN) */
+	__u64 bytes_acked;    /* data bytes sent, retransmits not counted twice */
+	__u64 bytes_received; /* bytes received */
+	__u64 inode;	      /* socket inode, 0 once the socket has no file */
+	__u32 netns;	      /* network namespace inode */
+	__u32 pid;	      /* owner's process id (tgid) */
+	__u32 tid;	      /* owner's thread id */
+	__u32 uid;	      /* socket's uid */
+	__u32 srtt_us;	      /* smoothed RTT, microseconds */
+	__u32 retrans;	      /* total retransmitted segments */
+	__u16 sport;	      /* local port */
+	__u16 dport;	      /* remote port */
+	__u16 family;	      /* AF_INET or AF_INET6 */
+	__u16 error;	      /* sk_err: errno of a failed or reset connection */
+	__u8 saddr[16];	      /* local address (first 4 bytes for AF_INET) */
+	__u8 daddr[16];	      /* remote address */
+	__u8 kind;	      /* enum event_kind */
+	__u8 oldstate;	      /* kernel TCP_* state numbers */
+	__u8 newstate;
+	__u8 flags; /* enum event_flag */
+	char comm[TASK_COMM_LEN];
+	__u8 _pad[4];
+};
+
+_Static_assert(sizeof(struct event) == 144, "struct event layout changed: regenerate");
+
+#endif /* SOCKTRACE_H */

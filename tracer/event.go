@@ -1,0 +1,182 @@
+package tracer
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Kind says what an Event reports. The first three mirror enum event_kind in
+// bpf/socktrace.h.
+type Kind uint8
+
+const (
+	KindState       = Kind(socktraceEventKindKIND_STATE)  // a TCP state transition
+	KindAccept      = Kind(socktraceEventKindKIND_ACCEPT) // accept() gave the socket to a process
+	KindTimeWaitEnd = Kind(socktraceEventKindKIND_TW_END) // a TIME_WAIT socket is gone
+	KindLost        = KindTimeWaitEnd + 1                 // lost events (see Event.Lost); userspace only
+)
+
+// State is a kernel TCP state (include/net/tcp_states.h).
+type State uint8
+
+const (
+	Established State = 1 + iota
+	SynSent
+	SynRecv
+	FinWait1
+	FinWait2
+	TimeWait
+	Close
+	CloseWait
+	LastAck
+	Listen
+	Closing
+)
+
+// netstat's names, indexed by State.
+var stateNames = [...]string{
+	"", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+}
+
+func (s State) String() string {
+	if s == 0 || int(s) >= len(stateNames) {
+		return "UNKNOWN"
+	}
+	return stateNames[s]
+}
+
+// ParseState takes a netstat state name, in any case.
+func ParseState(name string) (State, error) {
+	for i, n := range stateNames {
+		if i > 0 && strings.EqualFold(n, name) {
+			return State(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown TCP state %q (want one of %s)", name, strings.Join(stateNames[1:], ", "))
+}
+
+// Flag is enum event_flag in bpf/socktrace.h.
+type Flag uint8
+
+const (
+	FlagOwnerKnown      = Flag(socktraceEventFlagFLAG_OWNER_KNOWN) // PID, TID and Comm are the socket's owner
+	FlagBornKnown       = Flag(socktraceEventFlagFLAG_BORN_KNOWN)  // Lifetime is valid
+	FlagPrevKnown       = Flag(socktraceEventFlagFLAG_PREV_KNOWN)  // InState is valid
+	FlagTimeWaitDerived = Flag(socktraceEventFlagFLAG_TW_DERIVED)  // New is TIME_WAIT, derived from the timewait timer
+	FlagExpired         = Flag(socktraceEventFlagFLAG_TW_EXPIRED)  // KindTimeWaitEnd: the timer ran out (else reused or killed)
+	FlagSummary         = Flag(socktraceEventFlagFLAG_SUMMARY)     // bytes, SRTT and retransmits were read at close
+)
+
+// Lost counts events the kernel produced but could not deliver.
+type Lost struct {
+	RingFull  uint64 // the ring buffer was full
+	Recursion uint64 // the kernel skipped a nested run of a program
+}
+
+// Total is all lost events.
+func (l Lost) Total() uint64 { return l.RingFull + l.Recursion }
+
+// Event is one decoded kernel event. It holds no pointers, so decoding into a
+// reused Event allocates nothing.
+type Event struct {
+	Time          time.Time
+	Kind          Kind
+	Flags         Flag
+	Old, New      State
+	Family        uint16 // syscall.AF_INET or syscall.AF_INET6
+	Local, Remote netip.AddrPort
+	PID, TID, UID uint32
+	Comm          Comm
+	Sock          uint64 // kernel socket address: identity while the socket lives
+	Inode         uint64
+	NetNS         uint32
+	InState       time.Duration // time spent in Old (FlagPrevKnown)
+	Lifetime      time.Duration // since SYN_SENT, SYN_RECV or LISTEN (FlagBornKnown)
+	BytesSent     uint64        // bytes sent and acknowledged (FlagSummary)
+	BytesReceived uint64
+	SRTT          time.Duration
+	Retrans       uint32
+	Err           syscall.Errno // sk_err: why a connection failed or was reset
+	Lost          Lost          // KindLost: lost since the previous KindLost
+}
+
+// Has reports whether all of f are set.
+func (e *Event) Has(f Flag) bool { return e.Flags&f == f }
+
+// Proto is netstat's protocol name: tcp or tcp6.
+func (e *Event) Proto() string {
+	if e.Family == syscall.AF_INET6 {
+		return "tcp6"
+	}
+	return "tcp"
+}
+
+// Comm is a kernel task name: up to 16 bytes, NUL-padded. Kept as an array
+// so that events carry no pointers.
+type Comm [16]byte
+
+func (c Comm) String() string {
+	n := 0
+	for n < len(c) && c[n] != 0 {
+		n++
+	}
+	return string(c[:n])
+}
+
+func commFrom(s string) Comm {
+	var c Comm
+	copy(c[:len(c)-1], s)
+	return c
+}
+
+const eventSize = int(unsafe.Sizeof(socktraceEvent{}))
+
+// decode reads a raw ring buffer record into ev without allocating. The
+// record is the C struct event, laid out as bpf2go's socktraceEvent.
+// monoToWall converts the kernel's CLOCK_MONOTONIC to wall-clock time.
+func decode(raw []byte, monoToWall int64, ev *Event) error {
+	if len(raw) < eventSize {
+		return fmt.Errorf("decode event: record of %d bytes, want %d", len(raw), eventSize)
+	}
+	k := (*socktraceEvent)(unsafe.Pointer(&raw[0]))
+	if k.Kind < uint8(KindState) || k.Kind > uint8(KindTimeWaitEnd) {
+		return fmt.Errorf("decode event: unknown kind %d", k.Kind)
+	}
+	*ev = Event{
+		Time:          time.Unix(0, int64(k.TsNs)+monoToWall),
+		Kind:          Kind(k.Kind),
+		Flags:         Flag(k.Flags),
+		Old:           State(k.Oldstate),
+		New:           State(k.Newstate),
+		Family:        k.Family,
+		Local:         netip.AddrPortFrom(addr(k.Family, &k.Saddr), k.Sport),
+		Remote:        netip.AddrPortFrom(addr(k.Family, &k.Daddr), k.Dport),
+		PID:           k.Pid,
+		TID:           k.Tid,
+		UID:           k.Uid,
+		Comm:          *(*Comm)(unsafe.Pointer(&k.Comm)),
+		Sock:          k.Sk,
+		Inode:         k.Inode,
+		NetNS:         k.Netns,
+		InState:       time.Duration(k.StateNs),
+		Lifetime:      time.Duration(k.LifetimeNs),
+		BytesSent:     k.BytesAcked,
+		BytesReceived: k.BytesReceived,
+		SRTT:          time.Duration(k.SrttUs) * time.Microsecond,
+		Retrans:       k.Retrans,
+		Err:           syscall.Errno(k.Error),
+	}
+	return nil
+}
+
+func addr(family uint16, b *[16]uint8) netip.Addr {
+	if family == syscall.AF_INET6 {
+		return netip.AddrFrom16(*b)
+	}
+	return netip.AddrFrom4([4]byte(b[:4]))
+}

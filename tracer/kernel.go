@@ -1,0 +1,66 @@
+package tracer
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// kernelSymbols finds the addresses of the given functions in /proc/kallsyms.
+// Missing names are absent from the result; addresses read as 0 when
+// kptr_restrict hides them from this process, and are dropped too.
+func kernelSymbols(path string, names ...string) (map[string]uint64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read kernel symbols: %w", err)
+	}
+	defer f.Close()
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	found := make(map[string]uint64, len(names))
+	sc := bufio.NewScanner(f)
+	for sc.Scan() && len(found) < len(names) {
+		// "ffffffff82006070 t tw_timer_handler" (modules add "\t[mod]")
+		addr, rest, ok := strings.Cut(sc.Text(), " ")
+		if !ok || len(rest) < 3 || (rest[0] != 't' && rest[0] != 'T') {
+			continue
+		}
+		name := rest[2:]
+		if !want[name] {
+			continue
+		}
+		if a, err := strconv.ParseUint(addr, 16, 64); err == nil && a != 0 {
+			found[name] = a
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read kernel symbols: %w", err)
+	}
+	return found, nil
+}
+
+const tracefsDir = "/sys/kernel/tracing"
+
+// ensureTracefs makes the classic tracepoints' ids readable. tracefs is not
+// mounted on a fresh machine here, and cilium/ebpf reads tracepoint ids from
+// it; tp_btf and raw tracepoints don't need it.
+func ensureTracefs() error {
+	if _, err := os.Stat(tracefsDir + "/events"); err == nil {
+		return nil
+	}
+	if _, err := os.Stat("/sys/kernel/debug/tracing/events"); err == nil {
+		return nil
+	}
+	err := unix.Mount("nodev", tracefsDir, "tracefs", 0, "")
+	if err != nil && !errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("mount tracefs on %s: %w", tracefsDir, err)
+	}
+	return nil
+}

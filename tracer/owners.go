@@ -1,0 +1,93 @@
+package tracer
+
+import "net/netip"
+
+// Owner is a process that holds a socket.
+type Owner struct {
+	PID  uint32
+	Comm Comm
+}
+
+type listenKey struct {
+	netns uint32
+	port  uint16
+}
+
+// maxRemembered bounds ownerBook.bySock. Entries leave at close; a close the
+// kernel skipped (recursion) would leave one behind, so when the map is full
+// it is simply cleared: the inode and listener tables still answer.
+const maxRemembered = 1 << 17
+
+type remembered struct {
+	owner         Owner
+	local, remote netip.AddrPort
+}
+
+// ownerBook attributes events whose owner the kernel did not know: sockets
+// older than socktrace. The kernel knows every socket it saw being connected,
+// listened on, or accepted; for the rest, the owner comes from the /proc
+// snapshot taken at start-up (socket inode -> process, listening port ->
+// process), and is remembered per socket for its later events, which may come
+// after the socket lost its file (inode 0).
+type ownerBook struct {
+	byInode    map[uint64]Owner
+	byListener map[listenKey]Owner
+	bySock     map[uint64]remembered
+}
+
+func newOwnerBook() *ownerBook {
+	return &ownerBook{
+		byInode:    make(map[uint64]Owner),
+		byListener: make(map[listenKey]Owner),
+		bySock:     make(map[uint64]remembered),
+	}
+}
+
+// resolve fills in ev's owner (and a tuple the kernel no longer had) when the
+// kernel could not, and forgets sockets that are gone.
+func (b *ownerBook) resolve(ev *Event) {
+	if ev.Kind == KindLost {
+		return
+	}
+	if !ev.Has(FlagOwnerKnown) {
+		b.fill(ev)
+	}
+	if ev.New == Close || ev.New == TimeWait || ev.Kind == KindTimeWaitEnd {
+		delete(b.bySock, ev.Sock)
+	}
+}
+
+func (b *ownerBook) fill(ev *Event) {
+	r, known := b.bySock[ev.Sock]
+	if !known {
+		o, ok := b.lookup(ev)
+		if !ok {
+			return
+		}
+		r = remembered{owner: o, local: ev.Local, remote: ev.Remote}
+		if len(b.bySock) >= maxRemembered {
+			clear(b.bySock)
+		}
+		b.bySock[ev.Sock] = r
+	}
+	ev.PID, ev.TID, ev.Comm = r.owner.PID, 0, r.owner.Comm
+	ev.Flags |= FlagOwnerKnown
+	// After an unhash the kernel may have zeroed the local port.
+	if ev.Local.Port() == 0 && r.local.Port() != 0 {
+		ev.Local = r.local
+	}
+	if ev.Remote.Port() == 0 && r.remote.Port() != 0 {
+		ev.Remote = r.remote
+	}
+}
+
+func (b *ownerBook) lookup(ev *Event) (Owner, bool) {
+	if ev.Inode != 0 {
+		if o, ok := b.byInode[ev.Inode]; ok {
+			return o, true
+		}
+	}
+	// A passive socket not yet accepted belongs to its listener's owner.
+	o, ok := b.byListener[listenKey{ev.NetNS, ev.Local.Port()}]
+	return o, ok
+}

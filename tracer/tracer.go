@@ -1,0 +1,238 @@
+// Package tracer loads socktrace's kernel programs, attaches them with
+// tracepoints only, and turns what they send into attributed Events.
+package tracer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+)
+
+// Config sets up a Tracer. The zero value traces everything.
+type Config struct {
+	Filter Filter
+	// RingBytes is the ring buffer size (a power of two, at least a page);
+	// default 8 MiB.
+	RingBytes int
+	// Latency bounds how long an event may wait in the ring buffer before
+	// Next returns it; default 50ms. Wakeups are batched: waking the reader
+	// per event costs more than the event.
+	Latency time.Duration
+	// Classic attaches the classic sock:inet_sock_set_state tracepoint
+	// instead of tp_btf, as on kernels where tp_btf is unavailable.
+	Classic bool
+	// ProcRoot is where the owners of sockets older than the tracer are
+	// read from; default "/proc".
+	ProcRoot string
+	// Debug keeps the verifier's full log in load errors.
+	Debug bool
+}
+
+// Stats are a Tracer's running totals.
+type Stats struct {
+	Delivered uint64 // events returned by Next
+	Lost      Lost   // events the kernel could not deliver
+	// TimerMisses counts skipped runs of the timer programs: TIME_WAIT
+	// entries or ends may be missing from the stream.
+	TimerMisses uint64
+}
+
+// Tracer streams kernel events. Next is for one goroutine; Stop and Close may
+// be called from another.
+type Tracer struct {
+	objs       socktraceObjects
+	links      []link.Link
+	reader     *ringbuf.Reader
+	rec        ringbuf.Record
+	filter     Filter
+	latency    time.Duration
+	monoToWall int64
+	owners     *ownerBook
+	// lossProgs lose events when they skip a run; timerProgs lose only
+	// TIME_WAIT detail.
+	lossProgs, timerProgs []*ebpf.Program
+	lastLoss              time.Time
+	stats                 Stats
+	warnings              []string
+	stopOnce              sync.Once
+}
+
+// ErrStopped is returned by Next after Stop, once every queued event has
+// been returned.
+var ErrStopped = io.EOF
+
+// New loads and attaches the kernel programs. Events start queueing at once;
+// read them with Next.
+func New(cfg Config) (*Tracer, error) {
+	cfg = withDefaults(cfg)
+	t := &Tracer{filter: cfg.Filter, latency: cfg.Latency, owners: newOwnerBook()}
+	t.monoToWall = monoToWallOffset()
+	spec, err := t.prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts := &ebpf.CollectionOptions{}
+	if cfg.Debug {
+		opts.Programs.LogLevel = ebpf.LogLevelInstruction
+	}
+	if err := spec.LoadAndAssign(&t.objs, opts); err != nil {
+		return nil, explainLoad(err, cfg.Debug)
+	}
+	if err := t.attach(cfg); err != nil {
+		t.Close()
+		return nil, err
+	}
+	if t.reader, err = ringbuf.NewReader(t.objs.Events); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("open ring buffer: %w", err)
+	}
+	// Attached first, then seeded: a socket born meanwhile is seen by the
+	// kernel; one that existed before is in the snapshot.
+	if err := t.seed(cfg.ProcRoot); err != nil {
+		t.warnf("owners of sockets older than socktrace are unknown: %v", err)
+	}
+	t.lastLoss = time.Now()
+	return t, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.RingBytes == 0 {
+		cfg.RingBytes = 8 << 20
+	}
+	if cfg.Latency == 0 {
+		cfg.Latency = 50 * time.Millisecond
+	}
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	return cfg
+}
+
+// Warnings are the features that could not be set up, one line each.
+func (t *Tracer) Warnings() []string { return t.warnings }
+
+func (t *Tracer) warnf(format string, args ...any) {
+	t.warnings = append(t.warnings, fmt.Sprintf(format, args...))
+}
+
+// Stats returns the running totals, refreshing the loss counters.
+func (t *Tracer) Stats() Stats {
+	t.pollLoss()
+	return t.stats
+}
+
+// Next blocks until the next event that passes the filter and decodes it
+// into ev. Every second or so, if the kernel lost events since the last
+// report, it returns a KindLost event instead. After Stop it returns the
+// events still queued, then ErrStopped.
+func (t *Tracer) Next(ev *Event) error {
+	for {
+		if time.Since(t.lastLoss) >= time.Second && t.lossEvent(ev) {
+			return nil
+		}
+		if t.reader.AvailableBytes() == 0 {
+			t.reader.SetDeadline(time.Now().Add(t.latency))
+		}
+		err := t.reader.ReadInto(&t.rec)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			continue
+		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, ringbuf.ErrClosed):
+			return ErrStopped
+		case err != nil:
+			return fmt.Errorf("read ring buffer: %w", err)
+		}
+		if err := decode(t.rec.RawSample, t.monoToWall, ev); err != nil {
+			return err
+		}
+		t.owners.resolve(ev)
+		if t.filter.Match(ev) {
+			t.stats.Delivered++
+			return nil
+		}
+	}
+}
+
+// Pending reports whether events are queued, so a caller can flush its
+// output when Next has caught up.
+func (t *Tracer) Pending() bool { return t.reader.AvailableBytes() > 0 }
+
+// Stop detaches the programs, so no new event is queued, and makes Next
+// return what is left, then ErrStopped.
+func (t *Tracer) Stop() {
+	t.stopOnce.Do(func() {
+		t.detach()
+		if t.reader != nil {
+			_ = t.reader.Flush()
+		}
+	})
+}
+
+// Close detaches and frees everything. Nothing stays in the kernel.
+func (t *Tracer) Close() error {
+	t.detach()
+	if t.reader != nil {
+		t.reader.Close()
+	}
+	return t.objs.Close()
+}
+
+func (t *Tracer) detach() {
+	for _, l := range t.links {
+		l.Close()
+	}
+	t.links = nil
+}
+
+// lossEvent fills ev with the losses since the last report, if any.
+func (t *Tracer) lossEvent(ev *Event) bool {
+	before := t.stats.Lost
+	t.pollLoss()
+	t.lastLoss = time.Now()
+	if t.stats.Lost == before {
+		return false
+	}
+	*ev = Event{Time: t.lastLoss, Kind: KindLost, Lost: Lost{
+		RingFull:  t.stats.Lost.RingFull - before.RingFull,
+		Recursion: t.stats.Lost.Recursion - before.Recursion,
+	}}
+	return true
+}
+
+func (t *Tracer) pollLoss() {
+	var perCPU []uint64
+	if t.objs.Counters.Lookup(uint32(cntRingbufFull), &perCPU) == nil {
+		var sum uint64
+		for _, v := range perCPU {
+			sum += v
+		}
+		t.stats.Lost.RingFull = sum
+	}
+	t.stats.Lost.Recursion = recursionMisses(t.lossProgs)
+	t.stats.TimerMisses = recursionMisses(t.timerProgs)
+}
+
+func recursionMisses(progs []*ebpf.Program) uint64 {
+	var n uint64
+	for _, p := range progs {
+		if s, err := p.Stats(); err == nil {
+			n += s.RecursionMisses
+		}
+	}
+	return n
+}
+
+// monoToWallOffset converts bpf_ktime_get_ns (CLOCK_MONOTONIC) to Unix time.
+func monoToWallOffset() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return time.Now().UnixNano() - ts.Nano()
+}
