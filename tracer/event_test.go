@@ -1,0 +1,216 @@
+package tracer
+
+import (
+	"net/netip"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// raw lays out k exactly as the kernel writes it into the ring buffer.
+func raw(k *socktraceEvent) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(k)), eventSize)
+}
+
+func kernelEvent() *socktraceEvent {
+	k := &socktraceEvent{
+		TsNs: 5_000_000_000, Sk: 0xffff888012345678, StateNs: 1500, LifetimeNs: 2_000_000,
+		BytesAcked: 10, BytesReceived: 20, Inode: 4242, Netns: 4026531840,
+		Pid: 100, Tid: 101, Uid: 1000, SrttUs: 35, Retrans: 2,
+		Sport: 40000, Dport: 443, Family: syscall.AF_INET6, Error: uint16(syscall.ECONNREFUSED),
+		Kind: uint8(KindState), Oldstate: uint8(SynSent), Newstate: uint8(Close),
+		Flags: uint8(FlagOwnerKnown | FlagSummary),
+	}
+	copy(k.Saddr[:], netip.MustParseAddr("fd00::1").AsSlice())
+	copy(k.Daddr[:], netip.MustParseAddr("2001:db8::2").AsSlice())
+	for i, c := range "curl" {
+		k.Comm[i] = int8(c)
+	}
+	return k
+}
+
+func TestDecode(t *testing.T) {
+	var ev Event
+	if err := decode(raw(kernelEvent()), 1_000, &ev); err != nil {
+		t.Fatal(err)
+	}
+	want := Event{
+		Time: time.Unix(0, 5_000_001_000), Kind: KindState, Flags: FlagOwnerKnown | FlagSummary,
+		Old: SynSent, New: Close, Family: syscall.AF_INET6,
+		Local:  netip.MustParseAddrPort("[fd00::1]:40000"),
+		Remote: netip.MustParseAddrPort("[2001:db8::2]:443"),
+		PID:    100, TID: 101, UID: 1000, Comm: commFrom("curl"),
+		Sock: 0xffff888012345678, Inode: 4242, NetNS: 4026531840,
+		InState: 1500, Lifetime: 2 * time.Millisecond, BytesSent: 10, BytesReceived: 20,
+		SRTT: 35 * time.Microsecond, Retrans: 2, Err: syscall.ECONNREFUSED,
+	}
+	if ev != want {
+		t.Errorf("decode:\n got %+v\nwant %+v", ev, want)
+	}
+	if ev.Proto() != "tcp6" || ev.Comm.String() != "curl" {
+		t.Errorf("proto %q comm %q", ev.Proto(), ev.Comm.String())
+	}
+}
+
+func TestDecodeIPv4(t *testing.T) {
+	k := kernelEvent()
+	k.Family = syscall.AF_INET
+	k.Saddr = [16]uint8{127, 0, 0, 1, 0xff, 0xff} // bytes past the 4th are not read
+	k.Daddr = [16]uint8{10, 1, 2, 3}
+	var ev Event
+	if err := decode(raw(k), 0, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Local.String() != "127.0.0.1:40000" || ev.Remote.String() != "10.1.2.3:443" || ev.Proto() != "tcp" {
+		t.Errorf("got %v %v %s", ev.Local, ev.Remote, ev.Proto())
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	var ev Event
+	if err := decode(raw(kernelEvent())[:eventSize-1], 0, &ev); err == nil {
+		t.Error("short record decoded")
+	}
+	k := kernelEvent()
+	k.Kind = 99
+	if err := decode(raw(k), 0, &ev); err == nil {
+		t.Error("unknown kind decoded")
+	}
+}
+
+func TestDecodeAllocatesNothing(t *testing.T) {
+	b := raw(kernelEvent())
+	var ev Event
+	if n := testing.AllocsPerRun(1000, func() { _ = decode(b, 0, &ev) }); n != 0 {
+		t.Errorf("decode allocated %v times per event", n)
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	r := raw(kernelEvent())
+	var ev Event
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := decode(r, 0, &ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestParseState(t *testing.T) {
+	for s := Established; s <= Closing; s++ {
+		got, err := ParseState(s.String())
+		if err != nil || got != s {
+			t.Errorf("ParseState(%q) = %v, %v", s.String(), got, err)
+		}
+	}
+	if got, _ := ParseState("time_wait"); got != TimeWait {
+		t.Errorf("lower case: %v", got)
+	}
+	if _, err := ParseState("TIMEWAIT"); err == nil {
+		t.Error("TIMEWAIT accepted")
+	}
+}
+
+func TestFilterMatch(t *testing.T) {
+	ev := Event{Kind: KindState, Old: SynSent, New: Established, Family: syscall.AF_INET,
+		Local: netip.MustParseAddrPort("10.0.0.1:5000"), Remote: netip.MustParseAddrPort("10.0.0.2:80"),
+		PID: 7, Comm: commFrom("nginx"), NetNS: 3}
+	cases := []struct {
+		f    Filter
+		want bool
+	}{
+		{Filter{}, true},
+		{Filter{Port: 80}, true},
+		{Filter{Port: 5000}, true},
+		{Filter{Port: 81}, false},
+		{Filter{PID: 7}, true},
+		{Filter{PID: 8}, false},
+		{Filter{Comm: "nginx"}, true},
+		{Filter{Comm: "ngin"}, false},
+		{Filter{Comm: "nginx2"}, false},
+		{Filter{States: []State{SynSent}}, true},
+		{Filter{States: []State{Established}}, true},
+		{Filter{States: []State{TimeWait, Close}}, false},
+		{Filter{Family: syscall.AF_INET6}, false},
+		{Filter{NetNS: 3}, true},
+		{Filter{NetNS: 4}, false},
+	}
+	for _, c := range cases {
+		if got := c.f.Match(&ev); got != c.want {
+			t.Errorf("%+v: got %v, want %v", c.f, got, c.want)
+		}
+	}
+	long := Event{Comm: commFrom("averyveryverylongname")}
+	if !(&Filter{Comm: "averyveryverylongname"}).Match(&long) {
+		t.Error("a name longer than the kernel keeps must match its first 15 bytes")
+	}
+}
+
+func TestOwnerBook(t *testing.T) {
+	b := newOwnerBook()
+	nginx := Owner{PID: 10, Comm: commFrom("nginx")}
+	b.byInode[555] = nginx
+	b.byListener[listenKey{netns: 1, port: 80}] = Owner{PID: 20, Comm: commFrom("haproxy")}
+
+	// An old socket with its file: owner by inode, and remembered.
+	ev := Event{Kind: KindState, Sock: 0xa, Inode: 555, NetNS: 1,
+		Local: netip.MustParseAddrPort("10.0.0.1:80"), Remote: netip.MustParseAddrPort("10.0.0.9:4000"),
+		Old: Established, New: CloseWait}
+	b.resolve(&ev)
+	if !ev.Has(FlagOwnerKnown) || ev.PID != 10 || ev.Comm != nginx.Comm {
+		t.Fatalf("by inode: %+v", ev)
+	}
+	// Later, orphaned (no inode) and with the local port already zeroed.
+	ev = Event{Kind: KindState, Sock: 0xa, NetNS: 1, Old: LastAck, New: Close,
+		Local: netip.MustParseAddrPort("10.0.0.1:0"), Remote: netip.MustParseAddrPort("10.0.0.9:4000")}
+	b.resolve(&ev)
+	if ev.PID != 10 || ev.Local.Port() != 80 {
+		t.Fatalf("remembered: pid %d local %v", ev.PID, ev.Local)
+	}
+	if _, ok := b.bySock[0xa]; ok {
+		t.Error("closed socket still remembered")
+	}
+	// A passive socket of an old listener, not accepted yet.
+	ev = Event{Kind: KindState, Sock: 0xb, NetNS: 1, Old: Listen, New: SynRecv,
+		Local: netip.MustParseAddrPort("10.0.0.1:80")}
+	b.resolve(&ev)
+	if ev.PID != 20 {
+		t.Errorf("by listener: pid %d", ev.PID)
+	}
+	// The kernel's owner wins.
+	ev = Event{Kind: KindState, Sock: 0xc, Inode: 555, Flags: FlagOwnerKnown, PID: 30}
+	b.resolve(&ev)
+	if ev.PID != 30 {
+		t.Errorf("kernel owner overridden: pid %d", ev.PID)
+	}
+	// Unknown stays unknown.
+	ev = Event{Kind: KindState, Sock: 0xd, Inode: 999, NetNS: 2, Local: netip.MustParseAddrPort("10.0.0.1:80")}
+	b.resolve(&ev)
+	if ev.Has(FlagOwnerKnown) {
+		t.Errorf("invented an owner: %+v", ev)
+	}
+}
+
+func TestKernelSymbols(t *testing.T) {
+	path := t.TempDir() + "/kallsyms"
+	data := "ffffffff81000000 T _text\n" +
+		"ffffffff82006070 t tw_timer_handler\n" +
+		"0000000000000000 t tcp_write_timer\n" + // hidden by kptr_restrict
+		"ffffffffc0000000 t tw_timer_handler_x\t[mod]\n" +
+		"garbage\n"
+	if err := writeFile(path, data); err != nil {
+		t.Fatal(err)
+	}
+	got, err := kernelSymbols(path, "tw_timer_handler", "tcp_write_timer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got["tw_timer_handler"] != 0xffffffff82006070 {
+		t.Errorf("got %x", got)
+	}
+}
+
+func writeFile(path, data string) error { return os.WriteFile(path, []byte(data), 0o644) }

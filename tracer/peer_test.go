@@ -1,0 +1,231 @@
+package tracer
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/socktrace/socktrace/internal/nstest"
+)
+
+func TestMain(m *testing.M) {
+	nstest.RunPeer(map[string]func([]string) error{
+		"server": runServer,
+		"client": runClient,
+	})
+	os.Exit(m.Run())
+}
+
+// A peer is a client or server process in the test's namespace, steered
+// line by line: it prints what it did, and waits for the test's go-ahead
+// before each step whose timing matters.
+type peer struct {
+	t   *testing.T
+	cmd interface{ Wait() error }
+	pid int
+	in  io.Writer
+	out *bufio.Scanner
+}
+
+func startPeer(t *testing.T, ns *nstest.NS, role string, args ...string) *peer {
+	t.Helper()
+	cmd := ns.Peer(role, args...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", role, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return &peer{t: t, cmd: cmd, pid: cmd.Process.Pid, in: in, out: bufio.NewScanner(out)}
+}
+
+// expect reads the peer's next line, which must start with word, and
+// returns the rest.
+func (p *peer) expect(word string) string {
+	p.t.Helper()
+	if !p.out.Scan() {
+		p.t.Fatalf("peer %d: no %q line: %v", p.pid, word, p.out.Err())
+	}
+	rest, ok := strings.CutPrefix(p.out.Text(), word)
+	if !ok {
+		p.t.Fatalf("peer %d: got %q, want %s...", p.pid, p.out.Text(), word)
+	}
+	return strings.TrimSpace(rest)
+}
+
+func (p *peer) port() uint16 {
+	p.t.Helper()
+	n, err := strconv.Atoi(p.expect("PORT"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return uint16(n)
+}
+
+func (p *peer) send(line string) {
+	p.t.Helper()
+	if _, err := fmt.Fprintln(p.in, line); err != nil {
+		p.t.Fatalf("peer %d: send %s: %v", p.pid, line, err)
+	}
+}
+
+// The peers' side. Each step prints one line; "wait" reads one line.
+func waitLine(r *bufio.Reader) { _, _ = r.ReadString('\n') }
+
+// runServer: listen on args[0], print PORT, accept, print ACCEPTED, then
+// args[1]: "wait-eof" (read to EOF, print EOF, wait, close), "close"
+// (wait, close) or "hold" (read until an error, print it).
+func runServer(args []string) error {
+	in := bufio.NewReader(os.Stdin)
+	ln, err := net.Listen("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	fmt.Printf("PORT %d\n", ln.Addr().(*net.TCPAddr).Port)
+	c, err := ln.Accept()
+	if err != nil {
+		return err
+	}
+	fmt.Println("ACCEPTED")
+	switch args[1] {
+	case "wait-eof":
+		_, err := io.Copy(io.Discard, c)
+		fmt.Println("EOF", errName(err))
+		waitLine(in)
+		c.Close()
+	case "close":
+		waitLine(in)
+		c.Close()
+	case "hold":
+		_, err := io.Copy(io.Discard, c)
+		fmt.Println("EOF", errName(err))
+	}
+	fmt.Println("CLOSED")
+	waitLine(in) // exit when told, so the listener's close comes last
+	return nil
+}
+
+// runClient: connect to args[0]; on failure print ERR and the errno name.
+// Then args[1]: "close" (wait, close), "wait-eof" (read to EOF, wait,
+// close), "linger0" (wait, close with a reset). Optional args[2] binds
+// the local port.
+func runClient(args []string) error {
+	in := bufio.NewReader(os.Stdin)
+	// SO_REUSEADDR on every client: binding a later client to the port of
+	// a TIME_WAIT socket needs it on both.
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+		})
+	}}
+	if len(args) > 2 {
+		port, _ := strconv.Atoi(args[2])
+		d.LocalAddr = &net.TCPAddr{Port: port}
+	}
+	c, err := d.Dial("tcp", args[0])
+	if err != nil {
+		fmt.Println("ERR", errName(err))
+		return nil
+	}
+	fmt.Printf("PORT %d\n", c.LocalAddr().(*net.TCPAddr).Port)
+	switch args[1] {
+	case "wait-eof":
+		_, err := io.Copy(io.Discard, c)
+		fmt.Println("EOF", errName(err))
+	case "linger0":
+		_ = c.(*net.TCPConn).SetLinger(0)
+	}
+	waitLine(in)
+	c.Close()
+	fmt.Println("CLOSED")
+	waitLine(in)
+	return nil
+}
+
+func errName(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return unix.ErrnoName(errno)
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "none"
+}
+
+// capture collects a tracer's events in the background.
+type capture struct {
+	tr     *Tracer
+	events chan Event
+	seen   []Event
+}
+
+func startCapture(t *testing.T, cfg Config) *capture {
+	t.Helper()
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatalf("start tracer: %v", err)
+	}
+	c := &capture{tr: tr, events: make(chan Event, 1024)}
+	go func() {
+		defer close(c.events)
+		var ev Event
+		for tr.Next(&ev) == nil {
+			c.events <- ev
+		}
+	}()
+	t.Cleanup(func() {
+		tr.Stop()
+		for range c.events {
+		}
+		tr.Close()
+	})
+	return c
+}
+
+// waitFor collects events until done says the story is complete, or fails
+// after timeout with what it saw.
+func (c *capture) waitFor(t *testing.T, timeout time.Duration, what string, done func([]Event) bool) []Event {
+	t.Helper()
+	deadline := time.After(timeout)
+	for !done(c.seen) {
+		select {
+		case ev, ok := <-c.events:
+			if !ok {
+				t.Fatalf("tracer stopped while waiting for %s", what)
+			}
+			c.seen = append(c.seen, ev)
+		case <-deadline:
+			t.Fatalf("no %s within %v; saw:\n%s", what, timeout, dump(c.seen))
+		}
+	}
+	return c.seen
+}
+
+func dump(evs []Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "  kind=%d %v -> %v %v->%v pid=%d known=%v err=%v\n",
+			e.Kind, e.Local, e.Remote, e.Old, e.New, e.PID, e.Has(FlagOwnerKnown), e.Err)
+	}
+	return b.String()
+}

@@ -1,0 +1,332 @@
+package tracer
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/socktrace/socktrace/internal/nstest"
+)
+
+// These tests run the real programs against real sockets in a fresh network
+// namespace, with client and server in separate processes, and assert the
+// exact transitions the kernel makes.
+
+// step is what a test expects of one event.
+type step struct {
+	kind     Kind
+	old, new State
+	pid      int
+	err      syscall.Errno
+}
+
+func st(old, new State, pid int) step { return step{kind: KindState, old: old, new: new, pid: pid} }
+
+func acc(s State, pid int) step { return step{kind: KindAccept, old: s, new: s, pid: pid} }
+
+// of returns the events of the socket with this local port (and remote
+// port, if not 0).
+func of(evs []Event, local, remote uint16) []Event {
+	var out []Event
+	for _, e := range evs {
+		if e.Kind != KindLost && e.Local.Port() == local && (remote == 0 || e.Remote.Port() == remote) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func has(local, remote uint16, old, new State) func([]Event) bool {
+	return func(evs []Event) bool {
+		for _, e := range of(evs, local, remote) {
+			if e.Kind == KindState && e.Old == old && e.New == new {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func all(preds ...func([]Event) bool) func([]Event) bool {
+	return func(evs []Event) bool {
+		for _, p := range preds {
+			if !p(evs) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func assertSteps(t *testing.T, who string, evs []Event, want []step) {
+	t.Helper()
+	got := make([]step, len(evs))
+	for i, e := range evs {
+		got[i] = step{kind: e.Kind, old: e.Old, new: e.New, pid: int(e.PID), err: e.Err}
+		if !e.Has(FlagOwnerKnown) {
+			got[i].pid = -1
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%s events:\n got %v\nwant %v\n%s", who, got, want, dump(evs))
+	}
+}
+
+func hostPort(listen string, port uint16) string {
+	host, _, _ := net.SplitHostPort(listen)
+	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+}
+
+func traceNS(t *testing.T, ns *nstest.NS, classic bool) *capture {
+	return startCapture(t, Config{Filter: Filter{NetNS: uint32(ns.Inode)}, Classic: classic, Latency: 10 * time.Millisecond})
+}
+
+const wait = 5 * time.Second
+
+// clientCloses runs one connection that the client closes first and checks
+// both sides. It returns the client's port and pid, for follow-up checks.
+func clientCloses(t *testing.T, ns *nstest.NS, c *capture, listen string) (srv *peer, sport, cport uint16, cpid int) {
+	srv = startPeer(t, ns, "server", listen, "wait-eof")
+	sport = srv.port()
+	cli := startPeer(t, ns, "client", hostPort(listen, sport), "close")
+	cport = cli.port()
+	srv.expect("ACCEPTED")
+	cli.send("close")
+	cli.expect("CLOSED")
+	srv.expect("EOF none")
+	// The server closes only once the client is in FIN_WAIT2, so the order
+	// of the two FINs, and with it every transition, is fixed.
+	c.waitFor(t, wait, "client FIN_WAIT2", has(cport, sport, FinWait1, FinWait2))
+	srv.send("close")
+	srv.expect("CLOSED")
+	evs := c.waitFor(t, wait, "both closes", all(
+		has(sport, cport, LastAck, Close), has(cport, sport, FinWait2, TimeWait)))
+
+	assertSteps(t, "client", of(evs, cport, sport), []step{
+		st(Close, SynSent, cli.pid), st(SynSent, Established, cli.pid),
+		st(Established, FinWait1, cli.pid), st(FinWait1, FinWait2, cli.pid),
+		st(FinWait2, TimeWait, cli.pid),
+	})
+	assertSteps(t, "server", of(evs, sport, cport), []step{
+		st(Listen, SynRecv, srv.pid), st(SynRecv, Established, srv.pid), acc(Established, srv.pid),
+		st(Established, CloseWait, srv.pid), st(CloseWait, LastAck, srv.pid), st(LastAck, Close, srv.pid),
+	})
+	return srv, sport, cport, cli.pid
+}
+
+func TestClientCloses(t *testing.T) {
+	for _, tc := range []struct {
+		name, listen string
+		classic      bool
+	}{
+		{"ipv4", "127.0.0.1:0", false},
+		{"ipv6", "[::1]:0", false},
+		{"classic-tracepoint", "127.0.0.1:0", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ns := nstest.New(t)
+			c := traceNS(t, ns, tc.classic)
+			_, sport, cport, _ := clientCloses(t, ns, c, tc.listen)
+			evs := of(c.seen, cport, sport)
+			tw := evs[len(evs)-1]
+			if !tw.Has(FlagTimeWaitDerived | FlagSummary | FlagBornKnown) {
+				t.Errorf("TIME_WAIT entry flags %b: want derived, summary, lifetime", tw.Flags)
+			}
+			if want := map[bool]uint16{false: syscall.AF_INET, true: syscall.AF_INET6}[tc.name == "ipv6"]; tw.Family != want {
+				t.Errorf("family %d, want %d", tw.Family, want)
+			}
+		})
+	}
+}
+
+func TestServerCloses(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	c := traceNS(t, ns, false)
+	srv := startPeer(t, ns, "server", "127.0.0.1:0", "close")
+	sport := srv.port()
+	cli := startPeer(t, ns, "client", hostPort("127.0.0.1:0", sport), "wait-eof")
+	cport := cli.port()
+	srv.expect("ACCEPTED")
+	srv.send("close")
+	srv.expect("CLOSED")
+	cli.expect("EOF none")
+	c.waitFor(t, wait, "server FIN_WAIT2", has(sport, cport, FinWait1, FinWait2))
+	cli.send("close")
+	cli.expect("CLOSED")
+	evs := c.waitFor(t, wait, "both closes", all(
+		has(cport, sport, LastAck, Close), has(sport, cport, FinWait2, TimeWait)))
+
+	assertSteps(t, "server", of(evs, sport, cport), []step{
+		st(Listen, SynRecv, srv.pid), st(SynRecv, Established, srv.pid), acc(Established, srv.pid),
+		st(Established, FinWait1, srv.pid), st(FinWait1, FinWait2, srv.pid), st(FinWait2, TimeWait, srv.pid),
+	})
+	assertSteps(t, "client", of(evs, cport, sport), []step{
+		st(Close, SynSent, cli.pid), st(SynSent, Established, cli.pid),
+		st(Established, CloseWait, cli.pid), st(CloseWait, LastAck, cli.pid), st(LastAck, Close, cli.pid),
+	})
+}
+
+func TestResetByLingerZero(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	c := traceNS(t, ns, false)
+	srv := startPeer(t, ns, "server", "127.0.0.1:0", "hold")
+	sport := srv.port()
+	cli := startPeer(t, ns, "client", hostPort("127.0.0.1:0", sport), "linger0")
+	cport := cli.port()
+	srv.expect("ACCEPTED")
+	cli.send("close")
+	cli.expect("CLOSED")
+	srv.expect("EOF ECONNRESET")
+	evs := c.waitFor(t, wait, "both closes", all(
+		has(cport, sport, Established, Close), has(sport, cport, Established, Close)))
+
+	assertSteps(t, "client", of(evs, cport, sport), []step{
+		st(Close, SynSent, cli.pid), st(SynSent, Established, cli.pid), st(Established, Close, cli.pid),
+	})
+	reset := st(Established, Close, srv.pid)
+	reset.err = syscall.ECONNRESET
+	assertSteps(t, "server", of(evs, sport, cport), []step{
+		st(Listen, SynRecv, srv.pid), st(SynRecv, Established, srv.pid), acc(Established, srv.pid), reset,
+	})
+}
+
+func TestRefusedConnect(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	c := traceNS(t, ns, false)
+	cli := startPeer(t, ns, "client", "127.0.0.1:9", "close")
+	cli.expect("ERR ECONNREFUSED")
+	evs := c.waitFor(t, wait, "refused connect", func(evs []Event) bool {
+		return len(evs) >= 2 && evs[len(evs)-1].New == Close
+	})
+	refused := st(SynSent, Close, cli.pid)
+	refused.err = syscall.ECONNREFUSED
+	assertSteps(t, "client", evs, []step{st(Close, SynSent, cli.pid), refused})
+	// The port is chosen after CLOSE->SYN_SENT fires: both events must
+	// still carry it.
+	if p := evs[0].Local.Port(); p == 0 || p != evs[1].Local.Port() {
+		t.Errorf("local ports %d and %d: want the same, non-zero", p, evs[1].Local.Port())
+	}
+}
+
+// An accept() that was already blocked before the tracer started: the
+// listener is older than the tracer, yet its connection is attributed to
+// the server from its first event.
+func TestAcceptBlockedBeforeStart(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	srv := startPeer(t, ns, "server", "127.0.0.1:0", "wait-eof")
+	sport := srv.port()
+	time.Sleep(100 * time.Millisecond) // let it block in accept()
+	c := traceNS(t, ns, false)
+	cli := startPeer(t, ns, "client", hostPort("127.0.0.1:0", sport), "close")
+	cport := cli.port()
+	srv.expect("ACCEPTED")
+	evs := c.waitFor(t, wait, "accept", func(evs []Event) bool {
+		for _, e := range of(evs, sport, cport) {
+			if e.Kind == KindAccept {
+				return true
+			}
+		}
+		return false
+	})
+	assertSteps(t, "server", of(evs, sport, cport), []step{
+		st(Listen, SynRecv, srv.pid), st(SynRecv, Established, srv.pid), acc(Established, srv.pid),
+	})
+}
+
+// A TIME_WAIT socket reused by a new connect from the same port: its end
+// is reported, as not expired, and owned by the process that closed it.
+func TestTimeWaitReused(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	c := traceNS(t, ns, false)
+	_, sport, cport, cpid := clientCloses(t, ns, c, "127.0.0.1:0")
+	// The kernel reuses a TIME_WAIT tuple for a new connect only after
+	// net.ipv4.tcp_tw_reuse_delay (1 s by default).
+	time.Sleep(1100 * time.Millisecond)
+	again := startPeer(t, ns, "client", hostPort("127.0.0.1:0", sport), "close", strconv.Itoa(int(cport)))
+	if p := again.port(); p != cport {
+		t.Fatalf("second client got port %d, want %d", p, cport)
+	}
+	evs := c.waitFor(t, wait, "TIME_WAIT end", func(evs []Event) bool {
+		for _, e := range of(evs, cport, sport) {
+			if e.Kind == KindTimeWaitEnd {
+				return true
+			}
+		}
+		return false
+	})
+	for _, e := range of(evs, cport, sport) {
+		if e.Kind != KindTimeWaitEnd {
+			continue
+		}
+		if e.Has(FlagExpired) || int(e.PID) != cpid || e.Old != TimeWait || e.New != Close {
+			t.Errorf("TIME_WAIT end: %s", dump([]Event{e}))
+		}
+		if e.InState < time.Second {
+			t.Errorf("TIME_WAIT lasted %v, want at least the 1 s reuse delay", e.InState)
+		}
+	}
+}
+
+// TIME_WAIT lasts TCP_TIMEWAIT_LEN (60 s, fixed in the kernel); its expiry
+// is reported.
+func TestTimeWaitExpires(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 60 s")
+	}
+	t.Parallel()
+	ns := nstest.New(t)
+	c := traceNS(t, ns, false)
+	_, sport, cport, cpid := clientCloses(t, ns, c, "127.0.0.1:0")
+	evs := c.waitFor(t, 75*time.Second, "TIME_WAIT expiry", func(evs []Event) bool {
+		for _, e := range of(evs, cport, sport) {
+			if e.Kind == KindTimeWaitEnd {
+				return true
+			}
+		}
+		return false
+	})
+	e := evs[len(evs)-1]
+	if !e.Has(FlagExpired) || int(e.PID) != cpid || e.InState < 59*time.Second || e.InState > 65*time.Second {
+		t.Errorf("TIME_WAIT expiry after %v: %s", e.InState, dump([]Event{e}))
+	}
+}
+
+// Stop and Close leave no program or link behind.
+func TestCloseLeavesNothing(t *testing.T) {
+	nstest.RequireRoot(t)
+	tr, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []ebpf.ProgramID
+	for _, p := range []*ebpf.Program{tr.objs.SetStateBtf, tr.objs.TimerStart, tr.objs.Accept4Exit} {
+		info, err := p.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := info.ID()
+		ids = append(ids, id)
+	}
+	tr.Stop()
+	var ev Event
+	for tr.Next(&ev) == nil {
+	}
+	tr.Close()
+	for _, id := range ids {
+		if p, err := ebpf.NewProgramFromID(id); err == nil {
+			p.Close()
+			t.Errorf("program %d still loaded after Close", id)
+		}
+	}
+}
