@@ -1,17 +1,190 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/tracer"
 )
 
+type traceOptions struct {
+	json    bool
+	pid     uint32
+	comm    string
+	port    uint16
+	states  []string
+	only4   bool
+	only6   bool
+	netns   string
+	debug   bool
+	classic bool
+	ringMiB int
+	latency time.Duration
+}
+
 func newTraceCmd() *cobra.Command {
-	return &cobra.Command{
+	o := &traceOptions{}
+	cmd := &cobra.Command{
 		Use:   "trace",
-		Short: "stream every TCP state transition as it happens",
+		Short: "Stream every TCP state change as it happens",
+		Long: `Stream every TCP state change on this host, from the kernel, one line per
+event: connects, accepts, every state transition (with the time spent in the
+previous state), TIME_WAIT entry and end, and at close the connection's
+lifetime, bytes, smoothed RTT and retransmits. Failed connects say why
+(ECONNREFUSED, ETIMEDOUT, ...).
+
+Every event is attributed to the process that owns the socket, also when the
+kernel handles it in softirq on behalf of nobody in particular.
+
+If the kernel has to drop events, socktrace counts them, says so on stderr
+(and as "lost" events with --json), and sums them up at exit.
+
+Needs root (CAP_BPF and CAP_PERFMON).`,
+		Example: `  socktrace trace                      # everything
+  socktrace trace --port 443           # one port, local or remote
+  socktrace trace --state SYN_SENT     # connects that are slow or failing
+  socktrace trace --state TIME_WAIT -4 # TIME_WAIT churn over IPv4
+  socktrace trace --comm nginx --json  # NDJSON for one program`,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("trace: not built yet")
+			return runTrace(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.json, "json", false, "print one JSON object per event (NDJSON)")
+	f.Uint32Var(&o.pid, "pid", 0, "only sockets owned by this process id")
+	f.StringVar(&o.comm, "comm", "", "only sockets owned by processes with this name (as in /proc/PID/comm)")
+	f.Uint16Var(&o.port, "port", 0, "only connections with this local or remote port")
+	f.StringSliceVar(&o.states, "state", nil, "only transitions from or to these states (comma-separated, e.g. SYN_SENT,TIME_WAIT)")
+	f.BoolVarP(&o.only4, "inet", "4", false, "only IPv4")
+	f.BoolVarP(&o.only6, "inet6", "6", false, "only IPv6")
+	f.StringVar(&o.netns, "netns", "", "only this network namespace: a path (/run/netns/NAME, /proc/PID/ns/net) or its inode number")
+	f.BoolVar(&o.debug, "debug", false, "show the kernel verifier's full log if loading fails")
+	f.IntVar(&o.ringMiB, "ring-mib", 8, "ring buffer size in MiB (a power of two); larger absorbs longer bursts")
+	f.DurationVar(&o.latency, "latency", 50*time.Millisecond, "longest time an event may wait in the ring buffer before it is printed")
+	f.BoolVar(&o.classic, "classic-tracepoint", false, "use the classic sock:inet_sock_set_state tracepoint instead of tp_btf")
+	_ = f.MarkHidden("classic-tracepoint")
+	return cmd
+}
+
+func (o *traceOptions) config() (tracer.Config, error) {
+	cfg := tracer.Config{Debug: o.debug, Classic: o.classic, Latency: o.latency}
+	if o.ringMiB < 1 || o.ringMiB&(o.ringMiB-1) != 0 {
+		return cfg, fmt.Errorf("--ring-mib %d: want a power of two (1, 2, 4, 8, ...)", o.ringMiB)
+	}
+	if o.latency <= 0 {
+		return cfg, fmt.Errorf("--latency %v: want a positive duration such as 50ms", o.latency)
+	}
+	cfg.RingBytes = o.ringMiB << 20
+	cfg.Filter = tracer.Filter{PID: o.pid, Comm: o.comm, Port: o.port, Family: tracer.FamilyOf(o.only4, o.only6)}
+	if len(o.comm) > 15 {
+		return cfg, fmt.Errorf("--comm %q: the kernel keeps only 15 bytes of a process name", o.comm)
+	}
+	for _, s := range o.states {
+		st, err := tracer.ParseState(strings.TrimSpace(s))
+		if err != nil {
+			return cfg, fmt.Errorf("--state: %w", err)
+		}
+		cfg.Filter.States = append(cfg.Filter.States, st)
+	}
+	ns, err := parseNetNS(o.netns)
+	cfg.Filter.NetNS = ns
+	return cfg, err
+}
+
+// parseNetNS takes a namespace inode number or a path to a namespace file.
+func parseNetNS(s string) (uint32, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(s, &st); err != nil {
+		return 0, fmt.Errorf("--netns %s: %w (want /run/netns/NAME, /proc/PID/ns/net or an inode number)", s, err)
+	}
+	return uint32(st.Ino), nil
+}
+
+func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) error {
+	cfg, err := o.config()
+	if err != nil {
+		return err
+	}
+	tr, err := tracer.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	for _, w := range tr.Warnings() {
+		fmt.Fprintf(stderr, "socktrace: warning: %s\n", w)
+	}
+	fmt.Fprintln(stderr, "socktrace: tracing TCP state changes; Ctrl-C to stop")
+	stop := context.AfterFunc(ctx, tr.Stop)
+	defer stop()
+
+	err = streamEvents(tr, stdout, stderr, o.json)
+	st := tr.Stats()
+	fmt.Fprintf(stderr, "socktrace: %d events, %d lost (%d ring buffer full, %d recursion misses)\n",
+		st.Delivered, st.Lost.Total(), st.Lost.RingFull, st.Lost.Recursion)
+	if st.TimerMisses > 0 {
+		fmt.Fprintf(stderr, "socktrace: timer hooks skipped %d runs: some TIME_WAIT entries or ends may be missing\n", st.TimerMisses)
+	}
+	if errors.Is(err, syscall.EPIPE) {
+		return nil // the reader went away (| head): not an error
+	}
+	return err
+}
+
+// streamEvents prints events until the tracer stops, flushing whenever the
+// tracer has caught up, so each line appears as its event happens.
+func streamEvents(tr *tracer.Tracer, stdout, stderr io.Writer, asJSON bool) error {
+	w := bufio.NewWriterSize(stdout, 64<<10)
+	if !asJSON {
+		w.WriteString(render.EventHeader)
+	}
+	var ev tracer.Event
+	buf := make([]byte, 0, 512)
+	for {
+		err := tr.Next(&ev)
+		if errors.Is(err, tracer.ErrStopped) {
+			return w.Flush()
+		}
+		if err != nil {
+			w.Flush()
+			return err
+		}
+		if ev.Kind == tracer.KindLost {
+			fmt.Fprintf(stderr, "socktrace: lost %d events (%d ring buffer full, %d recursion misses)\n",
+				ev.Lost.Total(), ev.Lost.RingFull, ev.Lost.Recursion)
+			if !asJSON {
+				continue
+			}
+		}
+		if asJSON {
+			buf = render.AppendEventJSON(buf[:0], &ev)
+		} else {
+			buf = render.AppendEventText(buf[:0], &ev)
+		}
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+		if !tr.Pending() {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+		}
 	}
 }

@@ -1,0 +1,265 @@
+package render
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/socktrace/socktrace/tracer"
+)
+
+// EventHeader is the column header of the event log.
+const EventHeader = "TIME            PID     COMM            PROTO LOCAL                  REMOTE                 TRANSITION              DETAIL\n"
+
+// EventName is the JSON "event" value: connect, state, close, accept,
+// timewait_end or lost.
+func EventName(ev *tracer.Event) string {
+	switch {
+	case ev.Kind == tracer.KindAccept:
+		return "accept"
+	case ev.Kind == tracer.KindTimeWaitEnd:
+		return "timewait_end"
+	case ev.Kind == tracer.KindLost:
+		return "lost"
+	case ev.Old == tracer.Close && ev.New == tracer.SynSent:
+		return "connect"
+	case ev.New == tracer.Close:
+		return "close"
+	}
+	return "state"
+}
+
+// AppendEventText appends one event-log line. Names are escaped (Safe).
+func AppendEventText(b []byte, ev *tracer.Event) []byte {
+	start := len(b)
+	b = ev.Time.AppendFormat(b, "15:04:05.000000")
+	b = pad(b, start, 16)
+	col := len(b)
+	if ev.Has(tracer.FlagOwnerKnown) {
+		b = strconv.AppendUint(b, uint64(ev.PID), 10)
+		b = pad(b, col, 8)
+		col = len(b)
+		b = AppendSafe(b, commString(&ev.Comm))
+	} else {
+		b = append(b, '-')
+		b = pad(b, col, 8)
+		col = len(b)
+		b = append(b, '-')
+	}
+	b = pad(b, col, 16)
+	col = len(b)
+	b = append(b, ev.Proto()...)
+	b = pad(b, col, 6)
+	col = len(b)
+	b = ev.Local.AppendTo(b)
+	b = pad(b, col, 23)
+	col = len(b)
+	b = ev.Remote.AppendTo(b)
+	b = pad(b, col, 23)
+	col = len(b)
+	b = appendTransition(b, ev)
+	b = pad(b, col, 24)
+	b = appendDetail(b, ev)
+	for len(b) > start && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return append(b, '\n')
+}
+
+func appendTransition(b []byte, ev *tracer.Event) []byte {
+	if ev.Kind == tracer.KindAccept {
+		return append(b, "accept"...)
+	}
+	b = append(b, ev.Old.String()...)
+	b = append(b, "->"...)
+	return append(b, ev.New.String()...)
+}
+
+func appendDetail(b []byte, ev *tracer.Event) []byte {
+	if ev.Err != 0 {
+		b = append(b, unix.ErrnoName(ev.Err)...)
+		b = append(b, ' ')
+	}
+	switch {
+	case ev.Kind == tracer.KindTimeWaitEnd && ev.Has(tracer.FlagExpired):
+		b = append(b, "expired"...)
+	case ev.Kind == tracer.KindTimeWaitEnd:
+		b = append(b, "reused or killed"...)
+	}
+	if ev.Has(tracer.FlagPrevKnown) && ev.Kind != tracer.KindAccept {
+		b = appendSep(b)
+		b = append(b, "after "...)
+		b = appendDuration(b, ev.InState)
+	}
+	if ev.Has(tracer.FlagSummary) {
+		b = appendSep(b)
+		if ev.Has(tracer.FlagBornKnown) {
+			b = append(b, "lived "...)
+			b = appendDuration(b, ev.Lifetime)
+			b = append(b, ", "...)
+		}
+		b = append(b, "sent "...)
+		b = strconv.AppendUint(b, ev.BytesSent, 10)
+		b = append(b, " B, received "...)
+		b = strconv.AppendUint(b, ev.BytesReceived, 10)
+		b = append(b, " B, rtt "...)
+		b = appendDuration(b, ev.SRTT)
+		b = append(b, ", retrans "...)
+		b = strconv.AppendUint(b, uint64(ev.Retrans), 10)
+	}
+	return b
+}
+
+func appendSep(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] != ' ' {
+		b = append(b, ", "...)
+	}
+	return b
+}
+
+// appendDuration prints with 3 significant digits, in ms below 10 s: what
+// people compare connection times in.
+func appendDuration(b []byte, d time.Duration) []byte {
+	switch {
+	case d < time.Millisecond:
+		b = strconv.AppendFloat(b, float64(d)/float64(time.Microsecond), 'f', 0, 64)
+		return append(b, "us"...)
+	case d < 10*time.Second:
+		b = strconv.AppendFloat(b, float64(d)/float64(time.Millisecond), 'f', 3, 64)
+		return append(b, "ms"...)
+	}
+	b = strconv.AppendFloat(b, d.Seconds(), 'f', 1, 64)
+	return append(b, 's')
+}
+
+// pad appends spaces until the column that started at start is width wide,
+// and always one space after it.
+func pad(b []byte, start, width int) []byte {
+	n := utf8.RuneCount(b[start:])
+	for ; n < width-1; n++ {
+		b = append(b, ' ')
+	}
+	return append(b, ' ')
+}
+
+// commString views a Comm as a string without allocating.
+func commString(c *tracer.Comm) string {
+	n := 0
+	for n < len(c) && c[n] != 0 {
+		n++
+	}
+	return unsafeString(c[:n])
+}
+
+// AppendEventJSON appends one NDJSON object: DESIGN.md's event contract,
+// plus the detail fields.
+func AppendEventJSON(b []byte, ev *tracer.Event) []byte {
+	b = append(b, `{"time":"`...)
+	b = ev.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000000Z07:00")
+	b = append(b, `","event":"`...)
+	b = append(b, EventName(ev)...)
+	b = append(b, '"')
+	if ev.Kind == tracer.KindLost {
+		b = appendUintField(b, "lost", ev.Lost.Total())
+		b = appendUintField(b, "lost_ring_full", ev.Lost.RingFull)
+		b = appendUintField(b, "lost_recursion", ev.Lost.Recursion)
+		return append(b, "}\n"...)
+	}
+	b = appendUintField(b, "pid", uint64(ev.PID))
+	b = appendUintField(b, "tid", uint64(ev.TID))
+	b = append(b, `,"comm":`...)
+	if ev.Has(tracer.FlagOwnerKnown) {
+		b = AppendJSONString(b, commString(&ev.Comm))
+	} else {
+		b = append(b, `""`...)
+	}
+	b = append(b, `,"proto":"`...)
+	b = append(b, ev.Proto()...)
+	b = append(b, `","local":"`...)
+	b = ev.Local.AppendTo(b)
+	b = append(b, `","remote":"`...)
+	b = ev.Remote.AppendTo(b)
+	b = append(b, `","old_state":"`...)
+	b = append(b, ev.Old.String()...)
+	b = append(b, `","new_state":"`...)
+	b = append(b, ev.New.String()...)
+	b = append(b, `","error":"`...)
+	if ev.Err != 0 {
+		b = append(b, unix.ErrnoName(ev.Err)...)
+	}
+	b = append(b, '"')
+	b = appendUintField(b, "uid", uint64(ev.UID))
+	b = appendUintField(b, "inode", ev.Inode)
+	b = appendUintField(b, "netns", uint64(ev.NetNS))
+	b = append(b, `,"sock":"0x`...)
+	b = strconv.AppendUint(b, ev.Sock, 16)
+	b = append(b, '"')
+	return appendJSONDetail(b, ev)
+}
+
+func appendJSONDetail(b []byte, ev *tracer.Event) []byte {
+	if ev.Has(tracer.FlagPrevKnown) && ev.Kind != tracer.KindAccept {
+		b = appendUintField(b, "in_state_ns", uint64(ev.InState))
+	}
+	if ev.Has(tracer.FlagBornKnown) && (ev.Has(tracer.FlagSummary) || ev.Kind == tracer.KindTimeWaitEnd) {
+		b = appendUintField(b, "lifetime_ns", uint64(ev.Lifetime))
+	}
+	if ev.Has(tracer.FlagSummary) {
+		b = appendUintField(b, "bytes_sent", ev.BytesSent)
+		b = appendUintField(b, "bytes_received", ev.BytesReceived)
+		b = appendUintField(b, "srtt_us", uint64(ev.SRTT/time.Microsecond))
+		b = appendUintField(b, "retrans", uint64(ev.Retrans))
+	}
+	if ev.Kind == tracer.KindTimeWaitEnd {
+		b = append(b, `,"reason":"`...)
+		if ev.Has(tracer.FlagExpired) {
+			b = append(b, "expired"...)
+		} else {
+			b = append(b, "reused"...)
+		}
+		b = append(b, '"')
+	}
+	return append(b, "}\n"...)
+}
+
+func appendUintField(b []byte, name string, v uint64) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return strconv.AppendUint(b, v, 10)
+}
+
+// AppendJSONString appends s as a JSON string. Control characters and
+// invalid UTF-8 are escaped, so the output is safe on a terminal too.
+func AppendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			b = append(b, `\ufffd`...)
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			b = append(b, `\u00`...)
+			b = append(b, hexDigits[r>>4], hexDigits[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += max(size, 1)
+	}
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// unsafeString views b as a string; b must not change while it is used.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
