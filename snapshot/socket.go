@@ -124,19 +124,10 @@ func ReadInet(netDir string, p Proto, fam Family, dst []Socket) ([]Socket, error
 		if v6 {
 			name += "6"
 		}
-		path := filepath.Join(netDir, name)
-		data, err := readProcFile(path)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				continue
-			}
+		var err error
+		dst, err = readInetFile(filepath.Join(netDir, name), p, v6, dst)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
-			continue
-		}
-		var perr error
-		dst, perr = ParseInet(data, path, p, v6, dst)
-		if perr != nil {
-			errs = append(errs, perr)
 		}
 	}
 	return dst, errors.Join(errs...)
@@ -146,26 +137,95 @@ func ReadInet(netDir string, p Proto, fam Family, dst []Socket) ([]Socket, error
 // (header line included) and appends its rows to dst. file names the table
 // in errors.
 func ParseInet(data []byte, file string, p Proto, v6 bool, dst []Socket) ([]Socket, error) {
-	var errs []error
-	lineNo := 0
+	ip := inetParser{file: file, proto: p, v6: v6}
+	dst = ip.lines(data, dst)
+	return dst, errors.Join(ip.errs...)
+}
+
+// inetParser parses a table a chunk of whole lines at a time.
+type inetParser struct {
+	file   string
+	proto  Proto
+	v6     bool
+	lineNo int
+	errs   []error
+}
+
+func (ip *inetParser) lines(data []byte, dst []Socket) []Socket {
 	for len(data) > 0 {
 		var line []byte
 		line, data = cutLine(data)
-		lineNo++
-		if lineNo == 1 {
+		ip.lineNo++
+		if ip.lineNo == 1 || len(bytes.TrimSpace(line)) == 0 {
 			continue // header
 		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		s, err := parseInetLine(line, p, v6)
+		s, err := parseInetLine(line, ip.proto, ip.v6)
 		if err != nil {
-			errs = append(errs, &ParseError{File: file, Line: lineNo, Err: err})
+			ip.errs = append(ip.errs, &ParseError{File: ip.file, Line: ip.lineNo, Err: err})
 			continue
 		}
 		dst = append(dst, s)
 	}
-	return dst, errors.Join(errs...)
+	return dst
+}
+
+// readInetFile reads and parses one table. With 100k sockets the kernel
+// spends as long generating the text as we spend parsing it, so a reader
+// goroutine keeps the kernel busy on one CPU while this one parses.
+func readInetFile(path string, p Proto, v6 bool, dst []Socket) ([]Socket, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return dst, err
+	}
+	defer f.Close()
+	const nbuf, bufSize = 4, 256 << 10
+	free := make(chan []byte, nbuf)
+	for range nbuf {
+		free <- make([]byte, bufSize)
+	}
+	chunks := make(chan []byte, nbuf)
+	var readErr error
+	go func() {
+		defer close(chunks)
+		for {
+			buf := <-free
+			n, err := f.Read(buf)
+			if n > 0 {
+				chunks <- buf[:n]
+			} else {
+				free <- buf
+			}
+			if err != nil {
+				if err != io.EOF {
+					readErr = fmt.Errorf("read %s: %w", path, err)
+				}
+				return
+			}
+		}
+	}()
+	ip := inetParser{file: path, proto: p, v6: v6}
+	var carry []byte // a line cut across two reads
+	for c := range chunks {
+		data := c
+		if len(carry) > 0 {
+			carry = append(carry, c...)
+			data = carry
+		}
+		end := bytes.LastIndexByte(data, '\n') + 1
+		dst = ip.lines(data[:end], dst)
+		rest := data[end:]
+		if len(carry) > 0 {
+			carry = carry[:copy(carry, rest)]
+		} else {
+			carry = append(carry, rest...)
+		}
+		free <- c[:cap(c)]
+	}
+	dst = ip.lines(carry, dst)
+	if readErr != nil {
+		ip.errs = append(ip.errs, readErr)
+	}
+	return dst, errors.Join(ip.errs...)
 }
 
 // parseInetLine parses one row, like

@@ -1,0 +1,65 @@
+package snapshot
+
+import (
+	"os"
+	"testing"
+)
+
+// The parsers read text the kernel (or a fixture, or a file an admin edited)
+// produced; whatever they get, they must return rows or errors, never panic.
+
+func seedFile(f *testing.F, path string) {
+	if data, err := os.ReadFile(path); err == nil {
+		f.Add(data)
+	}
+}
+
+func FuzzParseInet(f *testing.F) {
+	for _, name := range []string{"tcp", "tcp6", "udp", "udp6", "raw", "raw6"} {
+		seedFile(f, "testdata/proc/net/"+name)
+	}
+	f.Add([]byte("h\n 0: 0100007F:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, v6 := range []bool{false, true} {
+			rows, err := ParseInet(data, "f", TCP, v6, nil)
+			for _, s := range rows {
+				if s.Local.Addr().Is6() != v6 {
+					t.Fatalf("row %+v has the wrong family for v6=%v", s, v6)
+				}
+			}
+			_ = err
+		}
+	})
+}
+
+func FuzzParseUnix(f *testing.F) {
+	seedFile(f, "testdata/proc/net/unix")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = ParseUnix(data, "unix")
+	})
+}
+
+func FuzzParseUsers(f *testing.F) {
+	seedFile(f, "testdata/etc/passwd")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = ParseUsers(data)
+	})
+}
+
+func FuzzParseServices(f *testing.F) {
+	services, _ := os.ReadFile("testdata/etc/services")
+	protocols, _ := os.ReadFile("testdata/etc/protocols")
+	f.Add(services, protocols)
+	f.Fuzz(func(t *testing.T, services, protocols []byte) {
+		_ = ParseServices(services, protocols)
+	})
+}
+
+func FuzzFdLink(f *testing.F) {
+	f.Add([]byte("socket:[12345]"), []byte("/usr/bin/x\x00-a\x00"))
+	f.Add([]byte("pipe:[1]"), []byte(""))
+	f.Fuzz(func(t *testing.T, link, cmdline []byte) {
+		_, _ = socketInode(link)
+		_ = ProgramName(cmdline)
+	})
+}
