@@ -32,6 +32,9 @@ type ClientConfig struct {
 	// MaxConns stops the run after this many connection attempts; 0 means
 	// no cap (Duration still bounds the run).
 	MaxConns int64
+	// Rate paces the clients to about this many connections per second in
+	// all; 0 means as fast as possible.
+	Rate float64
 }
 
 // Result is what a client run did.
@@ -104,7 +107,20 @@ func RunClients(ctx context.Context, cfg ClientConfig) (Result, error) {
 				sas[j] = unix.SockaddrInet4{Addr: a.As4(), Port: cfg.Port}
 			}
 			next := i
+			// Each loop keeps its share of Rate on its own schedule, so
+			// pacing costs no shared state.
+			var interval time.Duration
+			if cfg.Rate > 0 {
+				interval = time.Duration(float64(clients) / cfg.Rate * float64(time.Second))
+			}
+			due := time.Now()
 			for !stop.Load() {
+				if interval > 0 {
+					if d := time.Until(due); d > 0 {
+						time.Sleep(d)
+					}
+					due = due.Add(interval)
+				}
 				if cfg.MaxConns > 0 && attempts.Add(1) > cfg.MaxConns {
 					return
 				}

@@ -35,6 +35,7 @@ type options struct {
 	addr      string
 	addrs     int
 	port      int
+	rate      float64
 }
 
 func main() {
@@ -47,6 +48,7 @@ func main() {
 	flag.StringVar(&o.addr, "addr", "127.0.0.1", "first server address (loopback IPv4)")
 	flag.IntVar(&o.addrs, "addrs", 8, "number of consecutive server addresses from -addr; each one has its own ephemeral port range")
 	flag.IntVar(&o.port, "port", 9000, "server port, shared by all addresses")
+	flag.Float64Var(&o.rate, "rate", 0, "pace the clients to about this many connections per second (0: max rate)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -159,7 +161,7 @@ func runBoth(ctx context.Context, o options, addrs []netip.Addr) error {
 func clientConfig(o options, addrs []netip.Addr, port int) churn.ClientConfig {
 	return churn.ClientConfig{
 		Addrs: addrs, Port: port, Clients: o.clients,
-		Duration: o.duration, MaxConns: o.conns,
+		Duration: o.duration, MaxConns: o.conns, Rate: o.rate,
 	}
 }
 
