@@ -51,12 +51,13 @@ field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
 # counted after the last ')' because comm may hold spaces.
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 
+# new_netns PHASE: a fresh namespace with loopback up, named in $ns. Not run
+# in a subshell, so that cleanup learns of it even when the phase fails.
 new_netns() {
-	local ns="socktrace-bench-$$-$1"
-	ip netns add "$ns"
+	ns="socktrace-bench-$$-$1"
 	netns+=("$ns")
+	ip netns add "$ns"
 	ip -n "$ns" link set lo up
-	echo "$ns"
 }
 
 del_netns() { ip netns del "$1"; }
@@ -143,7 +144,7 @@ rows=()
 
 run_off() {
 	local name=$1 ns res
-	ns=$(new_netns "$name")
+	new_netns "$name"
 	res=$(churn "$ns" "$PORT" -duration "$DURATION")
 	echo "  $name: $res"
 	rows+=("$name $(field conn_per_s "$res") $(field conns "$res") $(field cpu_pct "$res") - - - - - $(tw_overflow "$ns")")
@@ -155,7 +156,7 @@ run_on() {
 	shift
 	# Called as 'run_on ... || failed=1', where set -e is off: every step
 	# that can fail returns explicitly.
-	ns=$(new_netns "$name") || return 1
+	new_netns "$name" || return 1
 	start_tracer "$tmp/$name.err" /dev/null "$@" --port "$PORT" || return 1
 	c0=$(cpu_ticks "$tracer_pid")
 	t0=$(date +%s.%N)
@@ -175,7 +176,7 @@ run_on() {
 # kernel transitions of a loopback connection against the connections made.
 run_check() {
 	local ns res conns events="$tmp/events.json"
-	ns=$(new_netns check)
+	new_netns check
 	start_tracer "$tmp/check.err" "$events" --json --port "$CHECK_PORT"
 	res=$(churn "$ns" "$CHECK_PORT" -duration 3s -conns "$CHECK_CONNS" -rate "$CHECK_RATE")
 	stop_tracer "$tmp/check.err"
