@@ -14,6 +14,11 @@ type Filter struct {
 	NetNS  uint32  // network namespace inode; 0: any
 }
 
+// Any reports whether the filter selects anything less than everything.
+func (f *Filter) Any() bool {
+	return f.PID != 0 || f.Comm != "" || f.Port != 0 || len(f.States) > 0 || f.Family != 0 || f.NetNS != 0
+}
+
 func (f *Filter) stateMask() uint32 {
 	var m uint32
 	for _, s := range f.States {

@@ -64,3 +64,22 @@ func ensureTracefs() error {
 	}
 	return nil
 }
+
+// ErrPrivileges is returned by New when the process may not load BPF
+// programs.
+var ErrPrivileges = errors.New("tracing needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run socktrace as root, e.g. sudo socktrace trace")
+
+// checkPrivileges fails early and clearly, instead of with the first map
+// creation's EPERM.
+func checkPrivileges() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return nil // let the load itself tell
+	}
+	has := func(c int) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	if has(unix.CAP_SYS_ADMIN) || has(unix.CAP_BPF) && has(unix.CAP_PERFMON) {
+		return nil
+	}
+	return ErrPrivileges
+}

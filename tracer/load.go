@@ -16,6 +16,9 @@ const cntRingbufFull = socktraceCounterCNT_RINGBUF_FULL
 // prepare checks the kernel, and writes the configuration into the
 // collection spec before it is loaded.
 func (t *Tracer) prepare(cfg Config) (*ebpf.CollectionSpec, error) {
+	if err := checkPrivileges(); err != nil {
+		return nil, err
+	}
 	if _, err := btf.LoadKernelSpec(); err != nil {
 		return nil, fmt.Errorf("this kernel has no BTF (%w): socktrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y", err)
 	}
@@ -140,8 +143,10 @@ func explainLoad(err error, debug bool) error {
 		return fmt.Errorf("the kernel's verifier rejected socktrace's program: %+v", ve)
 	case errors.As(err, &ve):
 		return fmt.Errorf("the kernel's verifier rejected socktrace's program: %v (rerun with --debug for the full verifier log)", ve)
+	case errors.Is(err, os.ErrPermission) && debug:
+		return fmt.Errorf("%w: %v", ErrPrivileges, err)
 	case errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("loading BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run socktrace as root (%w)", err)
+		return ErrPrivileges
 	}
 	return fmt.Errorf("load BPF programs: %w", err)
 }

@@ -61,6 +61,9 @@ Needs root (CAP_BPF and CAP_PERFMON).`,
 			return runTrace(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w (see 'socktrace trace --help')", err)
+	})
 	f := cmd.Flags()
 	f.BoolVar(&o.json, "json", false, "print one JSON object per event (NDJSON)")
 	f.Uint32Var(&o.pid, "pid", 0, "only sockets owned by this process id")
@@ -139,6 +142,9 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 	st := tr.Stats()
 	fmt.Fprintf(stderr, "socktrace: %d events, %d lost (%d ring buffer full, %d recursion misses)\n",
 		st.Delivered, st.Lost.Total(), st.Lost.RingFull, st.Lost.Recursion)
+	if st.Lost.Recursion > 0 && cfg.Filter.Any() {
+		fmt.Fprintln(stderr, "socktrace: recursion misses are counted host-wide: some may be events your filters would have dropped")
+	}
 	if st.TimerMisses > 0 {
 		fmt.Fprintf(stderr, "socktrace: timer hooks skipped %d runs: some TIME_WAIT entries or ends may be missing\n", st.TimerMisses)
 	}

@@ -1,0 +1,163 @@
+package render
+
+import (
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/socktrace/socktrace/tracer"
+)
+
+func comm(s string) tracer.Comm {
+	var c tracer.Comm
+	copy(c[:15], s)
+	return c
+}
+
+func closeEvent() tracer.Event {
+	return tracer.Event{
+		Time: time.Date(2026, 11, 22, 10, 1, 2, 123456789, time.UTC), Kind: tracer.KindState,
+		Flags: tracer.FlagOwnerKnown | tracer.FlagPrevKnown | tracer.FlagBornKnown | tracer.FlagSummary,
+		Old:   tracer.SynSent, New: tracer.Close, Family: syscall.AF_INET6,
+		Local:  netip.MustParseAddrPort("[fd00::1]:40000"),
+		Remote: netip.MustParseAddrPort("[2001:db8::2]:443"),
+		PID:    4242, TID: 4243, UID: 1000, Comm: comm("curl"), Sock: 0xffff8880deadbeef, Inode: 77, NetNS: 4026531840,
+		InState: 1500 * time.Microsecond, Lifetime: 1500 * time.Microsecond,
+		BytesSent: 0, BytesReceived: 0, SRTT: 0, Err: syscall.ECONNREFUSED,
+	}
+}
+
+func TestEventJSONContract(t *testing.T) {
+	ev := closeEvent()
+	line := AppendEventJSON(nil, &ev)
+	if !strings.HasSuffix(string(line), "}\n") || strings.Count(string(line), "\n") != 1 {
+		t.Fatalf("not one line: %q", line)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(line, &got); err != nil {
+		t.Fatalf("invalid JSON %s: %v", line, err)
+	}
+	want := map[string]any{
+		"time": "2026-11-22T10:01:02.123456789Z", "event": "close", "pid": 4242.0, "tid": 4243.0,
+		"comm": "curl", "proto": "tcp6", "local": "[fd00::1]:40000", "remote": "[2001:db8::2]:443",
+		"old_state": "SYN_SENT", "new_state": "CLOSE", "error": "ECONNREFUSED", "uid": 1000.0,
+		"inode": 77.0, "netns": 4026531840.0, "sock": "0xffff8880deadbeef", "in_state_ns": 1.5e6,
+		"lifetime_ns": 1.5e6, "bytes_sent": 0.0, "bytes_received": 0.0, "srtt_us": 0.0, "retrans": 0.0,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v (%T), want %v", k, got[k], got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("fields %v, want exactly %d", got, len(want))
+	}
+}
+
+func TestEventNames(t *testing.T) {
+	cases := []struct {
+		ev   tracer.Event
+		want string
+	}{
+		{tracer.Event{Kind: tracer.KindState, Old: tracer.Close, New: tracer.SynSent}, "connect"},
+		{tracer.Event{Kind: tracer.KindState, Old: tracer.SynSent, New: tracer.Established}, "state"},
+		{tracer.Event{Kind: tracer.KindState, Old: tracer.FinWait2, New: tracer.TimeWait}, "state"},
+		{tracer.Event{Kind: tracer.KindState, Old: tracer.LastAck, New: tracer.Close}, "close"},
+		{tracer.Event{Kind: tracer.KindAccept}, "accept"},
+		{tracer.Event{Kind: tracer.KindTimeWaitEnd}, "timewait_end"},
+		{tracer.Event{Kind: tracer.KindLost}, "lost"},
+	}
+	for _, c := range cases {
+		if got := EventName(&c.ev); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.ev, got, c.want)
+		}
+	}
+}
+
+func TestLostJSON(t *testing.T) {
+	ev := tracer.Event{Time: time.Unix(0, 0), Kind: tracer.KindLost, Lost: tracer.Lost{RingFull: 3, Recursion: 4}}
+	var got map[string]any
+	if err := json.Unmarshal(AppendEventJSON(nil, &ev), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["event"] != "lost" || got["lost"] != 7.0 || got["lost_ring_full"] != 3.0 || got["lost_recursion"] != 4.0 {
+		t.Errorf("got %v", got)
+	}
+}
+
+// A process can name itself anything: escape sequences must not reach the
+// terminal, and JSON must stay valid.
+func TestHostileCommIsEscaped(t *testing.T) {
+	ev := closeEvent()
+	ev.Comm = comm("x\x1b]0;pwn\x07\n")
+	text := string(AppendEventText(nil, &ev))
+	if strings.ContainsAny(text[:len(text)-1], "\x1b\x07\n") {
+		t.Errorf("raw control characters in %q", text)
+	}
+	if !strings.Contains(text, `x\x1b]0;pwn\x07\x0a`) {
+		t.Errorf("escaped name missing from %q", text)
+	}
+	js := AppendEventJSON(nil, &ev)
+	var got map[string]any
+	if err := json.Unmarshal(js, &got); err != nil {
+		t.Fatalf("invalid JSON %q: %v", js, err)
+	}
+	if got["comm"] != "x\x1b]0;pwn\x07\n" {
+		t.Errorf("comm round-trip: %q", got["comm"])
+	}
+	if strings.ContainsAny(string(js[:len(js)-1]), "\x1b\x07\n") {
+		t.Errorf("raw control characters in JSON %q", js)
+	}
+}
+
+func TestEventText(t *testing.T) {
+	ev := closeEvent()
+	ev.Time = time.Date(2026, 11, 22, 10, 1, 2, 123456789, time.Local)
+	got := string(AppendEventText(nil, &ev))
+	want := "10:01:02.123456 4242    curl            tcp6  [fd00::1]:40000        [2001:db8::2]:443      SYN_SENT->CLOSE         " +
+		"ECONNREFUSED after 1.500ms, lived 1.500ms, sent 0 B, received 0 B, rtt 0us, retrans 0\n"
+	if got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	ev.Flags &^= tracer.FlagOwnerKnown
+	if got := string(AppendEventText(nil, &ev)); !strings.HasPrefix(got, "10:01:02.123456 -       -               tcp6") {
+		t.Errorf("unknown owner: %q", got)
+	}
+	tw := tracer.Event{Time: ev.Time, Kind: tracer.KindTimeWaitEnd, Flags: tracer.FlagOwnerKnown | tracer.FlagPrevKnown | tracer.FlagExpired,
+		Old: tracer.TimeWait, New: tracer.Close, Family: syscall.AF_INET, PID: 1, Comm: comm("a"),
+		Local: netip.MustParseAddrPort("127.0.0.1:5"), Remote: netip.MustParseAddrPort("127.0.0.1:6"), InState: 60 * time.Second}
+	if got := string(AppendEventText(nil, &tw)); !strings.HasSuffix(got, "TIME_WAIT->CLOSE        expired, after 60.0s\n") {
+		t.Errorf("timewait end: %q", got)
+	}
+}
+
+func TestAppendEventAllocatesNothing(t *testing.T) {
+	ev := closeEvent()
+	buf := make([]byte, 0, 1024)
+	for name, f := range map[string]func([]byte, *tracer.Event) []byte{"text": AppendEventText, "json": AppendEventJSON} {
+		if n := testing.AllocsPerRun(200, func() { buf = f(buf[:0], &ev) }); n != 0 {
+			t.Errorf("%s: %v allocations per event", name, n)
+		}
+	}
+}
+
+func BenchmarkAppendEventJSON(b *testing.B) {
+	ev := closeEvent()
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendEventJSON(buf[:0], &ev)
+	}
+}
+
+func BenchmarkAppendEventText(b *testing.B) {
+	ev := closeEvent()
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendEventText(buf[:0], &ev)
+	}
+}
