@@ -74,21 +74,15 @@ func ParseServices(services, protocols []byte) Services {
 // keeps its service list newest-first, so a later line for the same port
 // wins; the same here.
 func (s Services) parseServices(data []byte) {
-	for len(data) > 0 {
-		var line []byte
-		line, data = cutLine(data)
-		if i := bytes.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		f := fields{b: line}
+	eachConfigLine(data, func(f *fields) {
 		name, pp := f.next(), f.next()
 		slash := bytes.IndexByte(pp, '/')
 		if len(name) == 0 || slash < 0 {
-			continue
+			return
 		}
 		port, err := parseDec(pp[:slash], 16)
 		if err != nil {
-			continue
+			return
 		}
 		switch string(pp[slash+1:]) {
 		case "tcp":
@@ -96,28 +90,22 @@ func (s Services) parseServices(data []byte) {
 		case "udp":
 			s.UDP[uint16(port)] = string(name)
 		}
-	}
+	})
 }
 
 // parseProtocols reads "name number aliases" lines; the first line for a
 // number wins, as with getprotobynumber.
 func (s Services) parseProtocols(data []byte) {
-	for len(data) > 0 {
-		var line []byte
-		line, data = cutLine(data)
-		if i := bytes.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		f := fields{b: line}
+	eachConfigLine(data, func(f *fields) {
 		name, num := f.next(), f.next()
 		n, err := parseDec(num, 16)
 		if len(name) == 0 || err != nil {
-			continue
+			return
 		}
 		if _, dup := s.Raw[uint16(n)]; !dup {
 			s.Raw[uint16(n)] = string(name)
 		}
-	}
+	})
 }
 
 // Lookup returns the service name for port under p, or "" when none.

@@ -109,3 +109,40 @@ func parseHexPair(b []byte) (uint64, uint64, error) {
 	y, err := parseHex(b[i+1:], 64)
 	return x, y, err
 }
+
+// parseTable parses a /proc table with one header line, one row per line.
+// Bad lines become *ParseError values naming file and line; the good rows
+// are returned regardless.
+func parseTable[T any](data []byte, file string, parseLine func([]byte) (T, error)) ([]T, error) {
+	var rows []T
+	var errs []error
+	lineNo := 0
+	for len(data) > 0 {
+		var line []byte
+		line, data = cutLine(data)
+		lineNo++
+		if lineNo == 1 || len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		r, err := parseLine(line)
+		if err != nil {
+			errs = append(errs, &ParseError{File: file, Line: lineNo, Err: err})
+			continue
+		}
+		rows = append(rows, r)
+	}
+	return rows, errors.Join(errs...)
+}
+
+// eachConfigLine calls fn with the fields of every line of a files-database
+// (services, protocols), comments removed.
+func eachConfigLine(data []byte, fn func(f *fields)) {
+	for len(data) > 0 {
+		var line []byte
+		line, data = cutLine(data)
+		if i := bytes.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		fn(&fields{b: line})
+	}
+}

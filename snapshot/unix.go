@@ -50,24 +50,7 @@ func ReadUnix(netDir string) ([]UnixSocket, error) {
 
 // ParseUnix parses the contents of /proc/net/unix, header included.
 func ParseUnix(data []byte, file string) ([]UnixSocket, error) {
-	var out []UnixSocket
-	var errs []error
-	lineNo := 0
-	for len(data) > 0 {
-		var line []byte
-		line, data = cutLine(data)
-		lineNo++
-		if lineNo == 1 || len(line) == 0 {
-			continue
-		}
-		u, err := parseUnixLine(line)
-		if err != nil {
-			errs = append(errs, &ParseError{File: file, Line: lineNo, Err: err})
-			continue
-		}
-		out = append(out, u)
-	}
-	return out, errors.Join(errs...)
+	return parseTable(data, file, parseUnixLine)
 }
 
 // parseUnixLine parses

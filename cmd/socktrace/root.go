@@ -27,6 +27,8 @@ and unix sockets.`,
   socktrace trace         stream every TCP state change as it happens`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// parseArgs accepts -c's interval and rejects anything else.
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.parseArgs(args); err != nil {
 				return err
