@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 )
 
 // DevStats is one row of /proc/net/dev: an interface's counters.
@@ -20,12 +19,7 @@ type DevStats struct {
 // *ParseError values joined into the error, next to the rows that did
 // parse.
 func ReadNetDev(netDir string) ([]DevStats, error) {
-	path := filepath.Join(netDir, "dev")
-	data, err := readProcFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseNetDev(data, path)
+	return readNetFile(netDir, "dev", ParseNetDev)
 }
 
 // ParseNetDev parses the contents of /proc/net/dev: two header lines, then
@@ -35,24 +29,7 @@ func ReadNetDev(netDir string) ([]DevStats, error) {
 // with receive then transmit counters, in the layout every kernel since
 // 2.2 prints (the one with the "compressed" columns).
 func ParseNetDev(data []byte, file string) ([]DevStats, error) {
-	var rows []DevStats
-	var errs []error
-	lineNo := 0
-	for len(data) > 0 {
-		var line []byte
-		line, data = cutLine(data)
-		lineNo++
-		if lineNo <= 2 || len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		s, err := parseNetDevLine(line)
-		if err != nil {
-			errs = append(errs, &ParseError{File: file, Line: lineNo, Err: err})
-			continue
-		}
-		rows = append(rows, s)
-	}
-	return rows, errors.Join(errs...)
+	return parseRows(data, file, 2, parseNetDevLine)
 }
 
 func parseNetDevLine(line []byte) (DevStats, error) {
@@ -90,12 +67,7 @@ type IfAddr6 struct {
 
 // ReadIfInet6 reads netDir/if_inet6. See ReadNetDev for errors.
 func ReadIfInet6(netDir string) ([]IfAddr6, error) {
-	path := filepath.Join(netDir, "if_inet6")
-	data, err := readProcFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseIfInet6(data, path)
+	return readNetFile(netDir, "if_inet6", ParseIfInet6)
 }
 
 // ParseIfInet6 parses the contents of /proc/net/if_inet6, which has no
@@ -105,24 +77,7 @@ func ReadIfInet6(netDir string) ([]IfAddr6, error) {
 //
 // address, ifindex, prefix length, scope and flags in hex, then the device.
 func ParseIfInet6(data []byte, file string) ([]IfAddr6, error) {
-	var rows []IfAddr6
-	var errs []error
-	lineNo := 0
-	for len(data) > 0 {
-		var line []byte
-		line, data = cutLine(data)
-		lineNo++
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		a, err := parseIfInet6Line(line)
-		if err != nil {
-			errs = append(errs, &ParseError{File: file, Line: lineNo, Err: err})
-			continue
-		}
-		rows = append(rows, a)
-	}
-	return rows, errors.Join(errs...)
+	return parseRows(data, file, 0, parseIfInet6Line)
 }
 
 func parseIfInet6Line(line []byte) (IfAddr6, error) {

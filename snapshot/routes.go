@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 )
 
 // Route flags as the kernel prints them in /proc/net/route and
@@ -64,34 +63,12 @@ type Route6 struct {
 // lines are skipped and reported as *ParseError values joined into the
 // error, next to the rows that did parse.
 func ReadRoutes(netDir string) ([]Route, error) {
-	path := filepath.Join(netDir, "route")
-	data, err := readProcFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseRoutes(data, path)
+	return readNetFile(netDir, "route", ParseRoutes)
 }
 
 // ParseRoutes parses the contents of /proc/net/route, header included.
 func ParseRoutes(data []byte, file string) ([]Route, error) {
-	var rows []Route
-	var errs []error
-	lineNo := 0
-	for len(data) > 0 {
-		var line []byte
-		line, data = cutLine(data)
-		lineNo++
-		if lineNo == 1 || len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		r, err := parseRouteLine(line)
-		if err != nil {
-			errs = append(errs, &ParseError{File: file, Line: lineNo, Err: err})
-			continue
-		}
-		rows = append(rows, r)
-	}
-	return rows, errors.Join(errs...)
+	return parseTable(data, file, parseRouteLine)
 }
 
 // parseRouteLine parses one row, like
@@ -177,28 +154,29 @@ func parseSigned(b []byte) (int64, error) {
 // missing file (IPv6 disabled) is returned as an error wrapping
 // fs.ErrNotExist; malformed lines are reported as in ReadRoutes.
 func ReadRoutes6(netDir string) ([]Route6, error) {
-	path := filepath.Join(netDir, "ipv6_route")
-	data, err := readProcFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseRoutes6(data, path)
+	return readNetFile(netDir, "ipv6_route", ParseRoutes6)
 }
 
 // ParseRoutes6 parses the contents of /proc/net/ipv6_route, which has no
 // header line.
 func ParseRoutes6(data []byte, file string) ([]Route6, error) {
-	var rows []Route6
+	return parseRows(data, file, 0, parseRoute6Line)
+}
+
+// parseRows is parseTable for tables with some other number of header
+// lines than one.
+func parseRows[T any](data []byte, file string, headers int, parseLine func([]byte) (T, error)) ([]T, error) {
+	var rows []T
 	var errs []error
 	lineNo := 0
 	for len(data) > 0 {
 		var line []byte
 		line, data = cutLine(data)
 		lineNo++
-		if len(bytes.TrimSpace(line)) == 0 {
+		if lineNo <= headers || len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		r, err := parseRoute6Line(line)
+		r, err := parseLine(line)
 		if err != nil {
 			errs = append(errs, &ParseError{File: file, Line: lineNo, Err: err})
 			continue

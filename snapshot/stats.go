@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 )
 
 // StatGroup is one protocol's counters from a statistics file, in the
@@ -28,33 +29,35 @@ type Counter struct {
 // ReadSNMP reads netDir/snmp (the "Ip:", "Tcp:"... line pairs). Malformed
 // pairs are skipped and reported as *ParseError values joined into the
 // error, next to the groups that did parse.
-func ReadSNMP(netDir string) ([]StatGroup, error) { return readStats(netDir, "snmp", ParseSNMP) }
+func ReadSNMP(netDir string) ([]StatGroup, error) { return readNetFile(netDir, "snmp", ParseSNMP) }
 
 // ReadNetstat reads netDir/netstat ("TcpExt:", "IpExt:"...), which has the
 // same layout as snmp.
 func ReadNetstat(netDir string) ([]StatGroup, error) {
-	return readStats(netDir, "netstat", ParseSNMP)
+	return readNetFile(netDir, "netstat", ParseSNMP)
 }
 
 // ReadSCTPStats reads netDir/sctp/snmp, which exists while the sctp module
 // is loaded, as the group "Sctp".
 func ReadSCTPStats(netDir string) (StatGroup, error) {
-	path := filepath.Join(netDir, "sctp", "snmp")
-	data, err := readProcFile(path)
-	if err != nil {
-		return StatGroup{Name: "Sctp"}, err
-	}
-	return ParseNameValues(data, path, "Sctp")
+	g, err := readNetFile(netDir, filepath.Join("sctp", "snmp"), func(data []byte, path string) (StatGroup, error) {
+		return ParseNameValues(data, path, "Sctp")
+	})
+	g.Name = "Sctp"
+	return g, err
 }
 
 // ReadSNMP6 reads netDir/snmp6.
-func ReadSNMP6(netDir string) ([]StatGroup, error) { return readStats(netDir, "snmp6", ParseSNMP6) }
+func ReadSNMP6(netDir string) ([]StatGroup, error) { return readNetFile(netDir, "snmp6", ParseSNMP6) }
 
-func readStats(netDir, name string, parse func([]byte, string) ([]StatGroup, error)) ([]StatGroup, error) {
+// readNetFile reads netDir/name and parses it with parse; see
+// ReadRoutes for how errors are reported.
+func readNetFile[T any](netDir, name string, parse func([]byte, string) (T, error)) (T, error) {
 	path := filepath.Join(netDir, name)
 	data, err := readProcFile(path)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
 	return parse(data, path)
 }
@@ -130,57 +133,35 @@ func parseCounter(b []byte) (uint64, error) {
 // counter's name up to and including the first '6' ("Icmp6InMsgs" gives
 // "Icmp6"), and lasts while the counter names contain that title.
 func ParseSNMP6(data []byte, file string) ([]StatGroup, error) {
+	counters, err := parseRows(data, file, 0, parseNameValue)
 	var groups []StatGroup
-	var errs []error
-	lineNo := 0
-	for len(data) > 0 {
-		var line []byte
-		line, data = cutLine(data)
-		lineNo++
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		f := fields{b: line}
-		name, text := f.next(), f.next()
-		v, err := parseCounter(text)
-		if err != nil {
-			errs = append(errs, &ParseError{File: file, Line: lineNo, Err: fmt.Errorf("%s: %w", name, err)})
-			continue
-		}
-		if len(groups) == 0 || !bytes.Contains(name, []byte(groups[len(groups)-1].Name)) {
-			title := name
-			if i := bytes.IndexByte(name, '6'); i >= 0 {
-				title = name[:i+1]
+	for _, c := range counters {
+		if len(groups) == 0 || !strings.Contains(c.Name, groups[len(groups)-1].Name) {
+			title := c.Name
+			if i := strings.IndexByte(c.Name, '6'); i >= 0 {
+				title = c.Name[:i+1]
 			}
-			groups = append(groups, StatGroup{Name: string(title)})
+			groups = append(groups, StatGroup{Name: title})
 		}
 		g := &groups[len(groups)-1]
-		g.Counters = append(g.Counters, Counter{Name: string(name), Value: v, Text: string(text)})
+		g.Counters = append(g.Counters, c)
 	}
-	return groups, errors.Join(errs...)
+	return groups, err
 }
 
 // ParseNameValues parses a file of "Name value" lines as one group, like
 // /proc/net/sctp/snmp.
 func ParseNameValues(data []byte, file, group string) (StatGroup, error) {
-	g := StatGroup{Name: group}
-	var errs []error
-	lineNo := 0
-	for len(data) > 0 {
-		var line []byte
-		line, data = cutLine(data)
-		lineNo++
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		f := fields{b: line}
-		name, text := f.next(), f.next()
-		v, err := parseCounter(text)
-		if err != nil {
-			errs = append(errs, &ParseError{File: file, Line: lineNo, Err: fmt.Errorf("%s: %w", name, err)})
-			continue
-		}
-		g.Counters = append(g.Counters, Counter{Name: string(name), Value: v, Text: string(text)})
+	counters, err := parseRows(data, file, 0, parseNameValue)
+	return StatGroup{Name: group, Counters: counters}, err
+}
+
+func parseNameValue(line []byte) (Counter, error) {
+	f := fields{b: line}
+	name, text := f.next(), f.next()
+	v, err := parseCounter(text)
+	if err != nil {
+		return Counter{}, fmt.Errorf("%s: %w", name, err)
 	}
-	return g, errors.Join(errs...)
+	return Counter{Name: string(name), Value: v, Text: string(text)}, nil
 }
