@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/socktrace/socktrace/internal/nstest"
+)
+
+// Ctrl-C and SIGTERM cancel the command's context: the trace must detach,
+// print its summary and return without error within a second.
+func TestTraceStopsOnCancel(t *testing.T) {
+	nstest.RequireRoot(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runTrace(ctx, &out, &errOut, &traceOptions{ringMiB: 1, latency: 50 * time.Millisecond, port: 1})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(errOut.String(), "tracing TCP state changes") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never started: %q", errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	start := time.Now()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("trace returned %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("trace still running a second after cancel")
+	}
+	t.Logf("stopped in %v", time.Since(start))
+	if !regexp.MustCompile(`(?m)^socktrace: \d+ events, \d+ lost \(\d+ ring buffer full, \d+ recursion misses\)$`).MatchString(errOut.String()) {
+		t.Errorf("no loss summary in %q", errOut.String())
+	}
+	if !strings.HasPrefix(out.String(), "TIME ") {
+		t.Errorf("no header: %q", out.String())
+	}
+}
+
+func TestTraceRejectsBadFlags(t *testing.T) {
+	for _, o := range []traceOptions{
+		{ringMiB: 3, latency: time.Millisecond},
+		{ringMiB: 1, latency: 0},
+		{ringMiB: 1, latency: time.Millisecond, states: []string{"TIMEWAIT"}},
+		{ringMiB: 1, latency: time.Millisecond, comm: "a-name-longer-than-15"},
+		{ringMiB: 1, latency: time.Millisecond, netns: "/no/such/ns"},
+	} {
+		if _, err := o.config(); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%+v: err %v, want a one-line error", o, err)
+		}
+	}
+}
