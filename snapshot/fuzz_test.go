@@ -2,7 +2,10 @@ package snapshot
 
 import (
 	"os"
+	"slices"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // The parsers read text the kernel (or a fixture, or a file an admin edited)
@@ -61,5 +64,21 @@ func FuzzFdLink(f *testing.F) {
 	f.Fuzz(func(t *testing.T, link, cmdline []byte) {
 		_, _ = socketInode(link)
 		_ = ProgramName(cmdline)
+	})
+}
+
+func FuzzParseDiag(f *testing.F) {
+	f.Add(slices.Concat(
+		nlMsg(unix.SOCK_DIAG_BY_FAMILY, 1, diagRow{family: unix.AF_INET6, state: StateEstablished,
+			local: "[::1]:22", remote: "[::1]:5000", tcpInfo: []byte{1, 0, 2, 3}}.bytes()),
+		nlMsg(unix.NLMSG_DONE, 1, make([]byte, 4))))
+	f.Add(nlMsg(unix.NLMSG_ERROR, 1, errnoPayload(unix.ENOENT)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rows, _, _ := parseDiagBatch(data, 1, TCP, nil)
+		for _, s := range rows {
+			if s.Local.Addr().Is6() != s.V6 {
+				t.Fatalf("row %+v has the wrong family", s)
+			}
+		}
 	})
 }

@@ -1,0 +1,261 @@
+package snapshot
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+)
+
+// Diag reads Internet sockets from the kernel's sock_diag netlink interface
+// (NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY): the rows /proc/net/tcp would
+// show, as binary structs. With 100k sockets the kernel spends about a third
+// of the time it needs to print /proc/net/tcp{,6}, and nothing is parsed
+// from text. Netlink only sees the caller's network namespace, which is
+// what /proc/net shows too; other namespaces need the /proc reader on
+// /proc/<pid>/net.
+type Diag struct {
+	// TCPInfo also asks for each TCP socket's struct tcp_info. Without it
+	// the kernel reports one counter, idiag_retrans, whose meaning follows
+	// the timer (retransmits while the retransmit timer runs, unanswered
+	// probes under the keepalive and zero window timers, 0 without a
+	// timer), so Retransmits and Timeout can differ from /proc's in the
+	// rare rows where the other counter is not 0. With it both are exact,
+	// at the price of a socket lock and ~4× the bytes per socket.
+	TCPInfo bool
+}
+
+// Layout of the kernel's structs (include/uapi/linux/inet_diag.h). x/sys
+// has no Go types for them; they are read by offset with length checks.
+const (
+	sizeofDiagReq = 56 // struct inet_diag_req_v2
+	sizeofDiagMsg = 72 // struct inet_diag_msg
+	sizeofRtAttr  = 4
+
+	// Offsets in struct inet_diag_msg: family, state, timer, retrans (u8),
+	// then struct inet_diag_sockid (sport, dport (be16), src, dst (be32[4]),
+	// if, cookie[2]), expires, rqueue, wqueue, uid, inode (u32).
+	offSport   = 4
+	offDport   = 6
+	offSrc     = 8
+	offDst     = 24
+	offExpires = 52
+	offRqueue  = 56
+	offWqueue  = 60
+	offUID     = 64
+	offInode   = 68
+
+	inetDiagInfo = 2 // INET_DIAG_INFO: struct tcp_info
+
+	// TCP_ESTABLISHED … TCP_CLOSING. Bit 13 (TCP_BOUND_INACTIVE, 6.7+) would
+	// add bound but unhashed sockets, which /proc/net/tcp never lists.
+	diagStates = 0xffe
+
+	// 32 KB is the largest batch the kernel puts in one dump message.
+	diagBufSize = 64 << 10
+)
+
+// ErrDiagProto is returned for tables sock_diag cannot dump (raw sockets
+// need a filter on the protocol number that /proc/net/raw does not need).
+var ErrDiagProto = errors.New("sock_diag: protocol not supported")
+
+// ReadInet appends the rows of one protocol's tables to dst, for the
+// families in fam, in the same form as the /proc reader's. On error dst
+// holds whatever was read before; callers that fall back to /proc should
+// cut it back.
+func (d Diag) ReadInet(p Proto, fam Family, dst []Socket) ([]Socket, error) {
+	ipproto, ok := diagProto(p)
+	if !ok {
+		return dst, ErrDiagProto
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return dst, fmt.Errorf("sock_diag socket: %w", err)
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, diagBufSize)
+	for _, f := range []struct {
+		fam    Family
+		family uint8
+	}{{IPv4, unix.AF_INET}, {IPv6, unix.AF_INET6}} {
+		if fam&f.fam == 0 {
+			continue
+		}
+		dr := diagDump{proto: p, seq: uint32(f.family)}
+		if err := dr.request(fd, f.family, ipproto, d.TCPInfo); err != nil {
+			return dst, err
+		}
+		if dst, err = dr.receive(fd, buf, dst); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+func diagProto(p Proto) (uint8, bool) {
+	switch p {
+	case TCP:
+		return unix.IPPROTO_TCP, true
+	case UDP:
+		return unix.IPPROTO_UDP, true
+	case UDPLite:
+		return unix.IPPROTO_UDPLITE, true
+	}
+	return 0, false
+}
+
+// diagDump is one dump: its request and the parsing of its replies.
+type diagDump struct {
+	proto Proto
+	seq   uint32
+}
+
+func (dr *diagDump) request(fd int, family, ipproto uint8, info bool) error {
+	var req [unix.SizeofNlMsghdr + sizeofDiagReq]byte
+	ne := binary.NativeEndian
+	ne.PutUint32(req[0:], uint32(len(req)))
+	ne.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
+	ne.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	ne.PutUint32(req[8:], dr.seq)
+	r := req[unix.SizeofNlMsghdr:]
+	r[0], r[1] = family, ipproto
+	if info && dr.proto == TCP {
+		r[2] = 1 << (inetDiagInfo - 1)
+	}
+	ne.PutUint32(r[4:], diagStates)
+	err := unix.Sendto(fd, req[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+	if err != nil {
+		return fmt.Errorf("sock_diag request: %w", err)
+	}
+	return nil
+}
+
+func (dr *diagDump) receive(fd int, buf []byte, dst []Socket) ([]Socket, error) {
+	for {
+		n, err := unix.Read(fd, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return dst, fmt.Errorf("sock_diag receive: %w", err)
+		}
+		var done bool
+		dst, done, err = parseDiagBatch(buf[:n], dr.seq, dr.proto, dst)
+		if err != nil || done {
+			return dst, err
+		}
+		if n == 0 {
+			return dst, errors.New("sock_diag receive: end of stream before NLMSG_DONE")
+		}
+	}
+}
+
+// parseDiagBatch appends the sockets of one received batch of netlink
+// messages to dst. It reports done at NLMSG_DONE, and turns NLMSG_ERROR into
+// an error. Messages of another sequence number (a stale dump) are skipped.
+func parseDiagBatch(b []byte, seq uint32, p Proto, dst []Socket) ([]Socket, bool, error) {
+	ne := binary.NativeEndian
+	for len(b) >= unix.SizeofNlMsghdr {
+		l := int(ne.Uint32(b[0:]))
+		if l < unix.SizeofNlMsghdr || l > len(b) {
+			return dst, false, fmt.Errorf("sock_diag: bad message length %d", l)
+		}
+		typ, msgSeq := ne.Uint16(b[4:]), ne.Uint32(b[8:])
+		msg := b[unix.SizeofNlMsghdr:l]
+		b = b[min(nlmAlign(l), len(b)):]
+		if msgSeq != seq {
+			continue
+		}
+		switch typ {
+		case unix.NLMSG_DONE:
+			return dst, true, diagErrno(msg, "dump")
+		case unix.NLMSG_ERROR:
+			if err := diagErrno(msg, "request"); err != nil {
+				return dst, false, err
+			}
+			return dst, false, errors.New("sock_diag: unexpected ack")
+		case unix.SOCK_DIAG_BY_FAMILY:
+			s, err := parseDiagMsg(msg, p)
+			if err != nil {
+				return dst, false, err
+			}
+			dst = append(dst, s)
+		}
+	}
+	return dst, false, nil
+}
+
+// diagErrno reads the int that starts NLMSG_DONE and NLMSG_ERROR payloads:
+// 0 or a negative errno.
+func diagErrno(msg []byte, what string) error {
+	if len(msg) < 4 {
+		return nil
+	}
+	if e := int32(binary.NativeEndian.Uint32(msg)); e < 0 {
+		return fmt.Errorf("sock_diag %s: %w", what, unix.Errno(-e))
+	}
+	return nil
+}
+
+func nlmAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
+
+// parseDiagMsg turns one struct inet_diag_msg (and its attributes) into the
+// row /proc/net would print for the same socket.
+func parseDiagMsg(m []byte, p Proto) (Socket, error) {
+	if len(m) < sizeofDiagMsg {
+		return Socket{}, fmt.Errorf("sock_diag: short message (%d bytes)", len(m))
+	}
+	ne, be := binary.NativeEndian, binary.BigEndian
+	s := Socket{Proto: p, State: m[1], Timer: m[2]}
+	switch m[0] {
+	case unix.AF_INET:
+		s.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(m[offSrc:])), be.Uint16(m[offSport:]))
+		s.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte(m[offDst:])), be.Uint16(m[offDport:]))
+	case unix.AF_INET6:
+		s.V6 = true
+		s.Local = netip.AddrPortFrom(netip.AddrFrom16([16]byte(m[offSrc:])), be.Uint16(m[offSport:]))
+		s.Remote = netip.AddrPortFrom(netip.AddrFrom16([16]byte(m[offDst:])), be.Uint16(m[offDport:]))
+	default:
+		return s, fmt.Errorf("sock_diag: unexpected family %d", m[0])
+	}
+	// idiag_expires is in ms; /proc prints USER_HZ (1/100 s) ticks.
+	s.TimerTicks = uint64(ne.Uint32(m[offExpires:])) / 10
+	s.RecvQ = uint64(ne.Uint32(m[offRqueue:]))
+	s.SendQ = uint64(ne.Uint32(m[offWqueue:]))
+	s.UID = ne.Uint32(m[offUID:])
+	s.Inode = uint64(ne.Uint32(m[offInode:]))
+	if p == TCP && s.State == StateListen {
+		// inet_diag reports a listener's backlog limit as its send queue
+		// (ss prints it); /proc/net/tcp prints write_seq - snd_una, 0.
+		s.SendQ = 0
+	}
+	switch retrans := uint64(m[3]); s.Timer {
+	case 1:
+		s.Retransmits = retrans
+	case 2, 4:
+		s.Timeout = retrans
+	}
+	if info := diagAttr(m[sizeofDiagMsg:], inetDiagInfo); len(info) >= 4 {
+		// struct tcp_info starts state, ca_state, retransmits, probes (u8).
+		s.Retransmits, s.Timeout = uint64(info[2]), uint64(info[3])
+	}
+	return s, nil
+}
+
+// diagAttr returns the payload of the first attribute of type typ, or nil.
+func diagAttr(b []byte, typ uint16) []byte {
+	ne := binary.NativeEndian
+	for len(b) >= sizeofRtAttr {
+		l := int(ne.Uint16(b[0:]))
+		if l < sizeofRtAttr || l > len(b) {
+			return nil
+		}
+		if ne.Uint16(b[2:]) == typ {
+			return b[sizeofRtAttr:l]
+		}
+		b = b[min(nlmAlign(l), len(b)):]
+	}
+	return nil
+}

@@ -1,0 +1,348 @@
+package snapshot
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/socktrace/socktrace/internal/nstest"
+)
+
+// nlMsg builds one netlink message with the given type, sequence number and
+// payload, padded to NLMSG_ALIGNTO.
+func nlMsg(typ uint16, seq uint32, payload []byte) []byte {
+	b := make([]byte, unix.SizeofNlMsghdr, unix.SizeofNlMsghdr+len(payload)+4)
+	ne := binary.NativeEndian
+	ne.PutUint32(b[0:], uint32(unix.SizeofNlMsghdr+len(payload)))
+	ne.PutUint16(b[4:], typ)
+	ne.PutUint32(b[8:], seq)
+	b = append(b, payload...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// diagRow is the fields of a struct inet_diag_msg a test sets.
+type diagRow struct {
+	family, state, timer, retrans uint8
+	local, remote                 string
+	expires, rq, wq, uid, inode   uint32
+	tcpInfo                       []byte // INET_DIAG_INFO payload, if any
+}
+
+func (r diagRow) bytes() []byte {
+	m := make([]byte, sizeofDiagMsg)
+	m[0], m[1], m[2], m[3] = r.family, r.state, r.timer, r.retrans
+	l, rm := ap(r.local), ap(r.remote)
+	binary.BigEndian.PutUint16(m[offSport:], l.Port())
+	binary.BigEndian.PutUint16(m[offDport:], rm.Port())
+	if r.family == unix.AF_INET {
+		a, b := l.Addr().As4(), rm.Addr().As4()
+		copy(m[offSrc:], a[:])
+		copy(m[offDst:], b[:])
+	} else {
+		a, b := l.Addr().As16(), rm.Addr().As16()
+		copy(m[offSrc:], a[:])
+		copy(m[offDst:], b[:])
+	}
+	ne := binary.NativeEndian
+	for _, f := range []struct {
+		off int
+		v   uint32
+	}{{offExpires, r.expires}, {offRqueue, r.rq}, {offWqueue, r.wq}, {offUID, r.uid}, {offInode, r.inode}} {
+		ne.PutUint32(m[f.off:], f.v)
+	}
+	if r.tcpInfo != nil {
+		attr := make([]byte, sizeofRtAttr, sizeofRtAttr+len(r.tcpInfo))
+		ne.PutUint16(attr[0:], uint16(sizeofRtAttr+len(r.tcpInfo)))
+		ne.PutUint16(attr[2:], inetDiagInfo)
+		m = append(m, append(attr, r.tcpInfo...)...)
+	}
+	return m
+}
+
+func errnoPayload(e syscall.Errno) []byte {
+	b := make([]byte, 4)
+	binary.NativeEndian.PutUint32(b, uint32(-int32(e)))
+	return b
+}
+
+func TestParseDiagBatch(t *testing.T) {
+	const seq = 7
+	batch := slices.Concat(
+		nlMsg(unix.SOCK_DIAG_BY_FAMILY, seq, diagRow{family: unix.AF_INET, state: StateListen,
+			local: "0.0.0.0:80", remote: "0.0.0.0:0", rq: 3, wq: 4096, inode: 99}.bytes()),
+		nlMsg(unix.SOCK_DIAG_BY_FAMILY, seq, diagRow{family: unix.AF_INET6, state: StateEstablished,
+			timer: 2, retrans: 1, expires: 7199, local: "[::ffff:127.0.0.1]:22",
+			remote: "[::ffff:127.0.0.1]:5000", rq: 5, wq: 6, uid: 1000, inode: 100}.bytes()),
+		nlMsg(unix.SOCK_DIAG_BY_FAMILY, seq+1, diagRow{family: unix.AF_INET, local: "1.2.3.4:5",
+			remote: "0.0.0.0:0"}.bytes()), // another dump's: skipped
+		nlMsg(unix.SOCK_DIAG_BY_FAMILY, seq, diagRow{family: unix.AF_INET, state: StateEstablished,
+			timer: 1, retrans: 2, expires: 209, local: "10.0.0.1:40000", remote: "10.0.0.2:443",
+			tcpInfo: []byte{1, 0, 3, 1}}.bytes()),
+		nlMsg(unix.NLMSG_DONE, seq, make([]byte, 4)),
+	)
+	got, done, err := parseDiagBatch(batch, seq, TCP, nil)
+	if err != nil || !done {
+		t.Fatalf("parseDiagBatch: done %v, err %v", done, err)
+	}
+	want := []Socket{
+		{Proto: TCP, Local: ap("0.0.0.0:80"), Remote: ap("0.0.0.0:0"), State: StateListen, RecvQ: 3, Inode: 99},
+		{Proto: TCP, V6: true, Local: ap("[::ffff:127.0.0.1]:22"), Remote: ap("[::ffff:127.0.0.1]:5000"),
+			State: StateEstablished, Timer: 2, TimerTicks: 719, Timeout: 1, RecvQ: 5, SendQ: 6, UID: 1000, Inode: 100},
+		{Proto: TCP, Local: ap("10.0.0.1:40000"), Remote: ap("10.0.0.2:443"), State: StateEstablished,
+			Timer: 1, TimerTicks: 20, Retransmits: 3, Timeout: 1},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParseDiagBatchErrors(t *testing.T) {
+	row := nlMsg(unix.SOCK_DIAG_BY_FAMILY, 1, diagRow{family: unix.AF_INET, local: "1.2.3.4:5", remote: "0.0.0.0:0"}.bytes())
+	for _, c := range []struct {
+		name  string
+		batch []byte
+		errno syscall.Errno
+		rows  int
+	}{
+		{"request error", nlMsg(unix.NLMSG_ERROR, 1, errnoPayload(unix.ENOENT)), unix.ENOENT, 0},
+		{"dump error", slices.Concat(row, nlMsg(unix.NLMSG_DONE, 1, errnoPayload(unix.EINTR))), unix.EINTR, 1},
+		{"short row", nlMsg(unix.SOCK_DIAG_BY_FAMILY, 1, make([]byte, sizeofDiagMsg-1)), 0, 0},
+		{"bad family", nlMsg(unix.SOCK_DIAG_BY_FAMILY, 1, make([]byte, sizeofDiagMsg)), 0, 0},
+		{"length past end", slices.Concat(row, row[:len(row)-1]), 0, 1},
+		{"length below header", slices.Concat(row, make([]byte, unix.SizeofNlMsghdr)), 0, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows, done, err := parseDiagBatch(c.batch, 1, TCP, nil)
+			if err == nil {
+				t.Fatalf("done %v, no error: want one", done)
+			}
+			if c.errno != 0 && !errors.Is(err, c.errno) {
+				t.Errorf("err %v, want %v", err, c.errno)
+			}
+			if len(rows) != c.rows {
+				t.Errorf("%d rows before the error, want %d", len(rows), c.rows)
+			}
+		})
+	}
+}
+
+// TestDiagMatchesProc holds a known set of sockets in a fresh namespace and
+// checks that sock_diag and /proc/net return the same rows for them.
+func TestDiagMatchesProc(t *testing.T) {
+	ns := nstest.New(t)
+	errc := make(chan error, 1)
+	go func() {
+		// This thread enters the namespace and is never unlocked, so it
+		// ends with the goroutine instead of going back to the pool.
+		runtime.LockOSThread()
+		errc <- compareInNS(ns.Name)
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func compareInNS(name string) error {
+	f, err := os.Open(filepath.Join("/run/netns", name))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("setns: %w", err)
+	}
+	closers, err := holdSockets()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	// /proc/net follows the process's leader thread; this thread's
+	// namespace is under thread-self.
+	const netDir = "/proc/thread-self/net"
+	for _, p := range []Proto{TCP, UDP} {
+		for _, info := range []bool{false, true} {
+			if err := compareTables(netDir, p, Diag{TCPInfo: info}); err != nil {
+				return fmt.Errorf("%v (tcp_info %v): %w", p, info, err)
+			}
+		}
+	}
+	return nil
+}
+
+// compareTables compares one protocol's rows from both sources. The zero
+// window probe timer of the full send queue may fire between the two reads
+// and restart with a new timeout: a few tries get two reads in between.
+func compareTables(netDir string, p Proto, d Diag) error {
+	var err error
+	for range 5 {
+		var proc, diag []Socket
+		if proc, err = ReadInet(netDir, p, IPv4|IPv6, nil); err != nil {
+			return err
+		}
+		if diag, err = d.ReadInet(p, IPv4|IPv6, nil); err != nil {
+			return err
+		}
+		if p == TCP && len(proc) < 10 {
+			return fmt.Errorf("only %d rows in /proc: setup failed", len(proc))
+		}
+		if err = sameRows(proc, diag); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
+}
+
+func sameRows(proc, diag []Socket) error {
+	key := func(a, b Socket) int {
+		return cmp.Or(cmp.Compare(a.Inode, b.Inode), a.Local.Compare(b.Local), a.Remote.Compare(b.Remote))
+	}
+	slices.SortFunc(proc, key)
+	slices.SortFunc(diag, key)
+	if len(proc) != len(diag) {
+		return fmt.Errorf("/proc has %d rows, sock_diag %d:\n%+v\n%+v", len(proc), len(diag), proc, diag)
+	}
+	for i := range proc {
+		p, d := proc[i], diag[i]
+		// The two reads are a few ms apart: timers tick in between.
+		if p.TimerTicks+5 >= d.TimerTicks && d.TimerTicks+5 >= p.TimerTicks {
+			d.TimerTicks = p.TimerTicks
+		}
+		if p != d {
+			return fmt.Errorf("rows differ:\n /proc    %+v\n sock_diag %+v", p, d)
+		}
+	}
+	return nil
+}
+
+// holdSockets opens, in the current thread's namespace: v4 and dual-stack
+// v6 listeners, one with connections waiting in its accept queue; pairs
+// over IPv4, IPv6 and IPv4-mapped IPv6 with unread data, one with a full
+// send queue and one with keepalive on; a TIME_WAIT socket; bound and
+// connected UDP sockets in both families.
+func holdSockets() (closers []func(), err error) {
+	keep := func(c interface{ Close() error }) { closers = append(closers, func() { c.Close() }) }
+	l4, err := net.Listen("tcp4", "127.0.0.1:8080")
+	if err != nil {
+		return closers, err
+	}
+	keep(l4)
+	l6, err := net.Listen("tcp", "[::]:22")
+	if err != nil {
+		return closers, err
+	}
+	keep(l6)
+	backlog, err := net.Listen("tcp4", "127.0.0.1:9000") // never accepts
+	if err != nil {
+		return closers, err
+	}
+	keep(backlog)
+	for range 2 {
+		c, err := net.Dial("tcp4", "127.0.0.1:9000")
+		if err != nil {
+			return closers, err
+		}
+		keep(c)
+	}
+	pairs := []struct {
+		network, addr string
+		l             net.Listener
+		unread        int
+	}{
+		{"tcp4", "127.0.0.1:8080", l4, 100},
+		{"tcp6", "[::1]:22", l6, 7},
+		{"tcp4", "127.0.0.1:22", l6, 0},
+		{"tcp4", "127.0.0.1:8080", l4, 4 << 20}, // fills the send queue
+	}
+	for _, p := range pairs {
+		c, s, err := dialPair(p.network, p.addr, p.l)
+		if err != nil {
+			return closers, err
+		}
+		keep(c)
+		keep(s)
+		if err := c.(*net.TCPConn).SetKeepAlivePeriod(time.Hour); err != nil {
+			return closers, err
+		}
+		if p.unread > 0 {
+			_ = c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+			_, _ = c.Write(make([]byte, p.unread)) // a full send queue times out
+		}
+	}
+	if err := timeWait(l4); err != nil {
+		return closers, err
+	}
+	for _, u := range []struct{ network, laddr, raddr string }{
+		{"udp4", "127.0.0.1:53", ""}, {"udp6", "[::]:5353", ""}, {"udp4", "", "127.0.0.1:53"},
+	} {
+		var c net.Conn
+		var err error
+		if u.raddr != "" {
+			c, err = net.Dial(u.network, u.raddr)
+		} else {
+			c, err = net.ListenUDP(u.network, net.UDPAddrFromAddrPort(ap(u.laddr)))
+		}
+		if err != nil {
+			return closers, err
+		}
+		keep(c)
+	}
+	return closers, nil
+}
+
+func dialPair(network, addr string, l net.Listener) (net.Conn, net.Conn, error) {
+	c, err := net.Dial(network, addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := l.Accept()
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, s, nil
+}
+
+// timeWait leaves one client socket in TIME_WAIT: the client closes first,
+// the server answers with its own FIN.
+func timeWait(l net.Listener) error {
+	c, s, err := dialPair("tcp4", l.Addr().String(), l)
+	if err != nil {
+		return err
+	}
+	c.Close()
+	_ = s.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := s.Read(make([]byte, 1)); err == nil {
+		return errors.New("time_wait: read data, want EOF")
+	}
+	s.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		rows, _ := ReadInet("/proc/thread-self/net", TCP, IPv4, nil)
+		for _, r := range rows {
+			if r.State == StateTimeWait {
+				return nil
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return errors.New("no TIME_WAIT socket after 5s")
+}
