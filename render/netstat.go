@@ -30,7 +30,7 @@ type Netstat struct {
 	// Owners maps socket inodes to their process, for Programs.
 	Owners map[uint64]snapshot.Owner
 
-	buf, local, remote []byte // reused for every row
+	buf, local, remote, scratch []byte // reused for every row
 }
 
 // The columns' widths in netstat: addresses are cut to fit 23 columns
@@ -149,7 +149,7 @@ func (n *Netstat) InetRow(w io.Writer, s *snapshot.Socket) error {
 	b = appendLeft(b, StateName(s), 11)
 	if n.Extend {
 		b = n.appendUser(b, s.UID)
-		b = appendLeft(b, strconv.FormatUint(s.Inode, 10), 10)
+		b = appendLeftUint(b, s.Inode, 10)
 	}
 	if n.Programs {
 		b = n.appendProgram(b, s.Inode)
@@ -169,13 +169,17 @@ func (n *Netstat) InetRow(w io.Writer, s *snapshot.Socket) error {
 // bytes and the host is cut to fill the rest.
 func (n *Netstat) appendAddr(b []byte, p snapshot.Proto, a netip.AddrPort, limit int) []byte {
 	start := len(b)
-	host := n.host(a.Addr())
-	port := "*"
-	if a.Port() != 0 {
-		if port = n.Names.Service(p, a.Port()); port == "" {
-			port = strconv.Itoa(int(a.Port()))
-		}
+	// Host and port go to scratch space first: the cut depends on both.
+	n.scratch = n.appendHost(n.scratch[:0], a.Addr())
+	hostEnd := len(n.scratch)
+	if a.Port() == 0 {
+		n.scratch = append(n.scratch, '*')
+	} else if name := n.Names.Service(p, a.Port()); name != "" {
+		n.scratch = append(n.scratch, name...)
+	} else {
+		n.scratch = strconv.AppendUint(n.scratch, uint64(a.Port()), 10)
 	}
+	host, port := n.scratch[:hostEnd], n.scratch[hostEnd:]
 	if !n.Wide && len(host)+len(port) > addrShort {
 		portLen := min(len(port), addrShort-4)
 		hostLen := min(addrShort-portLen, len(host))
@@ -192,27 +196,27 @@ func (n *Netstat) appendAddr(b []byte, p snapshot.Proto, a netip.AddrPort, limit
 	return b
 }
 
-// host is netstat's address text: names when resolved, "[::]" for the IPv6
-// wildcard in name mode, and inet_ntop's form otherwise.
-func (n *Netstat) host(a netip.Addr) string {
+// appendHost writes netstat's address text: names when resolved, "[::]"
+// for the IPv6 wildcard in name mode, and inet_ntop's form otherwise.
+func (n *Netstat) appendHost(b []byte, a netip.Addr) []byte {
 	if a.Is4In6() {
 		// netstat prints IPv4-mapped addresses in dotted form and never
 		// finds a name for them.
-		return a.Unmap().String()
+		return a.Unmap().AppendTo(b)
 	}
 	if name := n.Names.Host(a); name != "" {
-		return name
+		return append(b, name...)
 	}
-	return a.String()
+	return a.AppendTo(b)
 }
 
 func (n *Netstat) appendUser(b []byte, uid uint32) []byte {
 	b = append(b, ' ')
-	name := n.Names.User(uid)
-	if name == "" {
-		name = strconv.FormatUint(uint64(uid), 10)
+	if name := n.Names.User(uid); name != "" {
+		b = appendLeft(b, Safe(name), 10)
+	} else {
+		b = appendLeftUint(b, uint64(uid), 10)
 	}
-	b = appendLeft(b, Safe(name), 10)
 	return append(b, ' ')
 }
 
@@ -287,6 +291,15 @@ func appendLeft(b []byte, s string, width int) []byte {
 func appendLeftBytes(b []byte, s []byte, width int) []byte {
 	b = append(b, s...)
 	for i := len(s); i < width; i++ {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+func appendLeftUint(b []byte, v uint64, width int) []byte {
+	start := len(b)
+	b = strconv.AppendUint(b, v, 10)
+	for len(b)-start < width {
 		b = append(b, ' ')
 	}
 	return b

@@ -1,0 +1,34 @@
+package render
+
+import (
+	"io"
+	"net/netip"
+	"testing"
+
+	"github.com/socktrace/socktrace/snapshot"
+)
+
+// numericNames is -n: every name is the number.
+type numericNames struct{}
+
+func (numericNames) Host(netip.Addr) string                { return "" }
+func (numericNames) Service(snapshot.Proto, uint16) string { return "" }
+func (numericNames) User(uint32) string                    { return "" }
+
+// BenchmarkInetRow renders -tanp rows, the loop that runs once per socket.
+func BenchmarkInetRow(b *testing.B) {
+	rows := []snapshot.Socket{
+		{Proto: snapshot.TCP, Local: netip.MustParseAddrPort("127.0.0.11:5000"),
+			Remote: netip.MustParseAddrPort("127.0.0.11:40312"), State: snapshot.StateEstablished, Inode: 123456},
+		{Proto: snapshot.TCP, V6: true, Local: netip.MustParseAddrPort("[::ffff:127.0.0.1]:22"),
+			Remote: netip.MustParseAddrPort("[::ffff:127.0.0.1]:54321"), State: snapshot.StateEstablished, Inode: 123457},
+	}
+	owners := map[uint64]snapshot.Owner{123456: {PID: 4242, Program: "connhold"}, 123457: {PID: 4243, Program: "sshd"}}
+	n := &Netstat{Names: numericNames{}, Programs: true, Owners: owners}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := n.InetRow(io.Discard, &rows[i%len(rows)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
