@@ -60,21 +60,23 @@ const (
 )
 
 // Socket is one row of /proc/net/{tcp,tcp6,udp,udp6,udplite,udplite6,raw,raw6}.
+// Tables hold up to hundreds of thousands of rows: the small fields are
+// grouped to keep the struct at 120 bytes.
 type Socket struct {
-	Proto  Proto
-	V6     bool // read from the IPv6 file; IPv4-mapped addresses stay IPv6
-	Local  netip.AddrPort
-	Remote netip.AddrPort
-	State  uint8 // kernel state, StateEstablished … StateClosing
-	SendQ  uint64
-	RecvQ  uint64
+	Proto Proto
+	V6    bool  // read from the IPv6 file; IPv4-mapped addresses stay IPv6
+	State uint8 // kernel state, StateEstablished … StateClosing
 	// Timer is the kernel's timer_active: 0 none, 1 retransmit, 2 keepalive,
 	// 3 TIME_WAIT, 4 zero window probe. TimerTicks is the time left in
 	// USER_HZ (1/100 s) ticks.
 	Timer       uint8
+	UID         uint32
+	Local       netip.AddrPort
+	Remote      netip.AddrPort
+	SendQ       uint64
+	RecvQ       uint64
 	TimerTicks  uint64
 	Retransmits uint64
-	UID         uint32
 	Timeout     uint64 // unanswered probes (tcp) or 0
 	Inode       uint64 // 0 for TIME_WAIT and other sockets without a file
 }

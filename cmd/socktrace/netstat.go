@@ -196,25 +196,7 @@ func (o *netstatOptions) sockets(ctx context.Context, w io.Writer, stderr io.Wri
 
 	inet := !named || o.tcp || o.udp || o.udplite || o.raw
 	if inet {
-		var rows []snapshot.Socket
-		for _, p := range []struct {
-			on    bool
-			proto snapshot.Proto
-		}{{o.tcp, snapshot.TCP}, {o.udp, snapshot.UDP}, {o.udplite, snapshot.UDPLite}, {o.raw, snapshot.Raw}} {
-			if named && !p.on {
-				continue
-			}
-			var fam snapshot.Family
-			if !named || o.inet4 {
-				fam |= snapshot.IPv4
-			}
-			if !named || o.inet6 {
-				fam |= snapshot.IPv6
-			}
-			var err error
-			rows, err = o.readInet(netDir, p.proto, fam, rows)
-			reportReadError(stderr, err)
-		}
+		rows := o.readInetTables(netDir, named, stderr)
 		rows = o.filterInet(rows)
 		names.prefetch(rows)
 		waitOwners()
@@ -261,6 +243,39 @@ func (o *netstatOptions) sockets(ctx context.Context, w io.Writer, stderr io.Wri
 	}
 	waitOwners()
 	return nil
+}
+
+// readInetTables reads the Internet tables asked for, or all of them when
+// none is named.
+func (o *netstatOptions) readInetTables(netDir string, named bool, stderr io.Writer) []snapshot.Socket {
+	var fam snapshot.Family
+	if !named || o.inet4 {
+		fam |= snapshot.IPv4
+	}
+	if !named || o.inet6 {
+		fam |= snapshot.IPv6
+	}
+	var protos []snapshot.Proto
+	for _, p := range []struct {
+		on    bool
+		proto snapshot.Proto
+	}{{o.tcp, snapshot.TCP}, {o.udp, snapshot.UDP}, {o.udplite, snapshot.UDPLite}, {o.raw, snapshot.Raw}} {
+		if p.on || !named {
+			protos = append(protos, p.proto)
+		}
+	}
+	n := 0
+	for _, p := range protos {
+		n += snapshot.CountInet(netDir, p, fam)
+	}
+	// Room for sockets opened between counting and reading.
+	rows := make([]snapshot.Socket, 0, n+n/16+16)
+	for _, p := range protos {
+		var err error
+		rows, err = o.readInet(netDir, p, fam, rows)
+		reportReadError(stderr, err)
+	}
+	return rows
 }
 
 // readInet appends one protocol's rows to dst. TCP in the live system's

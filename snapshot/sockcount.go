@@ -1,0 +1,52 @@
+package snapshot
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// CountInet estimates how many rows ReadInet or Diag.ReadInet will return
+// for p and fam, from the namespace's socket counters in netDir/sockstat and
+// netDir/sockstat6. With 100k sockets, sizing the row slice once instead of
+// letting append grow it saves allocating and copying the rows about five
+// times over. It returns 0 when the counters cannot be read.
+func CountInet(netDir string, p Proto, fam Family) int {
+	label := strings.ToUpper(p.String())
+	n := 0
+	if fam&IPv4 != 0 {
+		// "TCP: inuse 3 orphan 0 tw 2 alloc 5 mem 1": tw counts TIME_WAIT
+		// sockets of both families, which inuse leaves out.
+		n += sockstatCount(filepath.Join(netDir, "sockstat"), label, p == TCP)
+	}
+	if fam&IPv6 != 0 {
+		n += sockstatCount(filepath.Join(netDir, "sockstat6"), label+"6", false)
+	}
+	return n
+}
+
+// sockstatCount returns the inuse counter (and the tw counter, if asked)
+// of the line that starts with label.
+func sockstatCount(path, label string, tw bool) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for len(data) > 0 {
+		var line []byte
+		line, data = cutLine(data)
+		f := fields{b: line}
+		if name := f.next(); len(name) != len(label)+1 || string(name[:len(label)]) != label {
+			continue
+		}
+		for key := f.next(); len(key) > 0; key = f.next() {
+			v, err := parseDec(f.next(), 32)
+			if err == nil && (bytes.Equal(key, []byte("inuse")) || tw && bytes.Equal(key, []byte("tw"))) {
+				n += int(v)
+			}
+		}
+	}
+	return n
+}

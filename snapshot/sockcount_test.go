@@ -1,0 +1,35 @@
+package snapshot
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestCountInet(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"sockstat": "sockets: used 11\nTCP: inuse 4 orphan 0 tw 2 alloc 9 mem 1\n" +
+			"UDP: inuse 3 mem 0\nUDPLITE: inuse 1\nRAW: inuse 0\n",
+		"sockstat6": "TCP6: inuse 5\nUDP6: inuse 6\nUDPLITE6: inuse 0\nRAW6: inuse x\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		p    Proto
+		fam  Family
+		want int
+	}{
+		{TCP, IPv4 | IPv6, 11}, {TCP, IPv4, 6}, {TCP, IPv6, 5},
+		{UDP, IPv4 | IPv6, 9}, {UDPLite, IPv4, 1}, {Raw, IPv4 | IPv6, 0},
+	} {
+		if got := CountInet(dir, c.p, c.fam); got != c.want {
+			t.Errorf("CountInet(%v, %d) = %d, want %d", c.p, c.fam, got, c.want)
+		}
+	}
+	if got := CountInet(filepath.Join(dir, "missing"), TCP, IPv4); got != 0 {
+		t.Errorf("CountInet without files = %d, want 0", got)
+	}
+}
