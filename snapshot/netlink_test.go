@@ -194,6 +194,7 @@ func compareTables(netDir string, p Proto, d Diag) error {
 	var err error
 	for range 5 {
 		var proc, diag []Socket
+		start := time.Now()
 		if proc, err = ReadInet(netDir, p, IPv4|IPv6, nil); err != nil {
 			return err
 		}
@@ -203,7 +204,9 @@ func compareTables(netDir string, p Proto, d Diag) error {
 		if p == TCP && len(proc) < 10 {
 			return fmt.Errorf("only %d rows in /proc: setup failed", len(proc))
 		}
-		if err = sameRows(proc, diag); err == nil {
+		// Timers tick between the two reads: USER_HZ ticks are 10 ms.
+		slack := uint64(time.Since(start)/(10*time.Millisecond)) + 2
+		if err = sameRows(proc, diag, slack); err == nil {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -211,7 +214,7 @@ func compareTables(netDir string, p Proto, d Diag) error {
 	return err
 }
 
-func sameRows(proc, diag []Socket) error {
+func sameRows(proc, diag []Socket, slack uint64) error {
 	key := func(a, b Socket) int {
 		return cmp.Or(cmp.Compare(a.Inode, b.Inode), a.Local.Compare(b.Local), a.Remote.Compare(b.Remote))
 	}
@@ -222,8 +225,7 @@ func sameRows(proc, diag []Socket) error {
 	}
 	for i := range proc {
 		p, d := proc[i], diag[i]
-		// The two reads are a few ms apart: timers tick in between.
-		if p.TimerTicks+5 >= d.TimerTicks && d.TimerTicks+5 >= p.TimerTicks {
+		if p.TimerTicks+slack >= d.TimerTicks && d.TimerTicks+slack >= p.TimerTicks {
 			d.TimerTicks = p.TimerTicks
 		}
 		if p != d {
