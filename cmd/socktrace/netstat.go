@@ -284,7 +284,7 @@ func (o *netstatOptions) readInetTables(netDir string, named bool, stderr io.Wri
 // without inet_diag/tcp_diag read the /proc text. Both see the namespace of
 // this process, so they list the same sockets.
 func (o *netstatOptions) readInet(netDir string, p snapshot.Proto, fam snapshot.Family, dst []snapshot.Socket) ([]snapshot.Socket, error) {
-	if o.procRoot == "/proc" && p == snapshot.TCP {
+	if filepath.Clean(o.procRoot) == "/proc" && p == snapshot.TCP {
 		n := len(dst)
 		// Only -o prints the counters that need tcp_info to be exact.
 		rows, err := snapshot.Diag{TCPInfo: o.timers}.ReadInet(p, fam, dst)
