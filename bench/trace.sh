@@ -21,6 +21,8 @@ CHECK_RATE=${CHECK_RATE:-5000}   # conn/s of the check run, below socktrace's li
 SOCKTRACE=${SOCKTRACE:-bin/socktrace}
 GO=${GO:-go}
 READY_TIMEOUT=${READY_TIMEOUT:-30} # seconds for socktrace to attach
+WARMUP=${WARMUP:-3s}             # unmeasured churn first: the first run of a boot is slower
+SETTLE=${SETTLE:-2}              # seconds between phases
 
 if [[ $(id -u) != 0 ]]; then
 	echo "bench/trace.sh: needs root (network namespaces, eBPF)" >&2
@@ -60,7 +62,12 @@ new_netns() {
 	ip -n "$ns" link set lo up
 }
 
-del_netns() { ip netns del "$1"; }
+# The kernel tears a namespace down in a workqueue, purging its ~100k
+# TIME_WAIT sockets; let that finish before the next phase is measured.
+del_netns() {
+	ip netns del "$1"
+	sleep "$SETTLE"
+}
 
 # churn NS PORT ARGS...: one churn run in NS; prints its result line.
 churn() {
@@ -238,6 +245,9 @@ echo "socktrace trace benchmark: $DURATION of loopback churn per phase," \
 	"$CLIENTS clients, $ADDRS addresses, port $PORT; load average $load"
 
 failed=
+new_netns warmup
+churn "$ns" "$PORT" -duration "$WARMUP" >/dev/null
+del_netns "$ns"
 run_off off-before
 run_on json --json || failed=1
 if [[ -z $failed ]]; then
