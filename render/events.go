@@ -32,10 +32,16 @@ func EventName(ev *tracer.Event) string {
 	return "state"
 }
 
-// AppendEventText appends one event-log line. Names are escaped (Safe).
-func AppendEventText(b []byte, ev *tracer.Event) []byte {
+// EventFormatter renders events as event-log lines or NDJSON. It keeps
+// state that makes formatting cheap, so one formatter serves one stream.
+type EventFormatter struct {
+	clock clockCache
+}
+
+// AppendText appends one event-log line. Names are escaped (Safe).
+func (f *EventFormatter) AppendText(b []byte, ev *tracer.Event) []byte {
 	start := len(b)
-	b = ev.Time.AppendFormat(b, "15:04:05.000000")
+	b = f.clock.appendText(b, ev.Time)
 	b = pad(b, start, 16)
 	col := len(b)
 	if ev.Has(tracer.FlagOwnerKnown) {
@@ -154,11 +160,11 @@ func commString(c *tracer.Comm) string {
 	return unsafeString(c[:n])
 }
 
-// AppendEventJSON appends one NDJSON object: DESIGN.md's event contract,
-// plus the detail fields.
-func AppendEventJSON(b []byte, ev *tracer.Event) []byte {
+// AppendJSON appends one NDJSON object: DESIGN.md's event contract, plus
+// the detail fields.
+func (f *EventFormatter) AppendJSON(b []byte, ev *tracer.Event) []byte {
 	b = append(b, `{"time":"`...)
-	b = ev.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000000Z07:00")
+	b = f.clock.appendJSON(b, ev.Time)
 	b = append(b, `","event":"`...)
 	b = append(b, EventName(ev)...)
 	b = append(b, '"')

@@ -32,7 +32,7 @@ func closeEvent() tracer.Event {
 
 func TestEventJSONContract(t *testing.T) {
 	ev := closeEvent()
-	line := AppendEventJSON(nil, &ev)
+	line := new(EventFormatter).AppendJSON(nil, &ev)
 	if !strings.HasSuffix(string(line), "}\n") || strings.Count(string(line), "\n") != 1 {
 		t.Fatalf("not one line: %q", line)
 	}
@@ -80,7 +80,7 @@ func TestEventNames(t *testing.T) {
 func TestLostJSON(t *testing.T) {
 	ev := tracer.Event{Time: time.Unix(0, 0), Kind: tracer.KindLost, Lost: tracer.Lost{RingFull: 3, Recursion: 4}}
 	var got map[string]any
-	if err := json.Unmarshal(AppendEventJSON(nil, &ev), &got); err != nil {
+	if err := json.Unmarshal(new(EventFormatter).AppendJSON(nil, &ev), &got); err != nil {
 		t.Fatal(err)
 	}
 	if got["event"] != "lost" || got["lost"] != 7.0 || got["lost_ring_full"] != 3.0 || got["lost_recursion"] != 4.0 {
@@ -93,14 +93,14 @@ func TestLostJSON(t *testing.T) {
 func TestHostileCommIsEscaped(t *testing.T) {
 	ev := closeEvent()
 	ev.Comm = comm("x\x1b]0;pwn\x07\n")
-	text := string(AppendEventText(nil, &ev))
+	text := string(new(EventFormatter).AppendText(nil, &ev))
 	if strings.ContainsAny(text[:len(text)-1], "\x1b\x07\n") {
 		t.Errorf("raw control characters in %q", text)
 	}
 	if !strings.Contains(text, `x\x1b]0;pwn\x07\x0a`) {
 		t.Errorf("escaped name missing from %q", text)
 	}
-	js := AppendEventJSON(nil, &ev)
+	js := new(EventFormatter).AppendJSON(nil, &ev)
 	var got map[string]any
 	if err := json.Unmarshal(js, &got); err != nil {
 		t.Fatalf("invalid JSON %q: %v", js, err)
@@ -116,20 +116,20 @@ func TestHostileCommIsEscaped(t *testing.T) {
 func TestEventText(t *testing.T) {
 	ev := closeEvent()
 	ev.Time = time.Date(2026, 11, 22, 10, 1, 2, 123456789, time.Local)
-	got := string(AppendEventText(nil, &ev))
+	got := string(new(EventFormatter).AppendText(nil, &ev))
 	want := "10:01:02.123456 4242    curl            tcp6  [fd00::1]:40000        [2001:db8::2]:443      SYN_SENT->CLOSE         " +
 		"ECONNREFUSED after 1.500ms, lived 1.500ms, sent 0 B, received 0 B, rtt 0us, retrans 0\n"
 	if got != want {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
 	}
 	ev.Flags &^= tracer.FlagOwnerKnown
-	if got := string(AppendEventText(nil, &ev)); !strings.HasPrefix(got, "10:01:02.123456 -       -               tcp6") {
+	if got := string(new(EventFormatter).AppendText(nil, &ev)); !strings.HasPrefix(got, "10:01:02.123456 -       -               tcp6") {
 		t.Errorf("unknown owner: %q", got)
 	}
 	tw := tracer.Event{Time: ev.Time, Kind: tracer.KindTimeWaitEnd, Flags: tracer.FlagOwnerKnown | tracer.FlagPrevKnown | tracer.FlagExpired,
 		Old: tracer.TimeWait, New: tracer.Close, Family: syscall.AF_INET, PID: 1, Comm: comm("a"),
 		Local: netip.MustParseAddrPort("127.0.0.1:5"), Remote: netip.MustParseAddrPort("127.0.0.1:6"), InState: 60 * time.Second}
-	if got := string(AppendEventText(nil, &tw)); !strings.HasSuffix(got, "TIME_WAIT->CLOSE        expired, after 60.0s\n") {
+	if got := string(new(EventFormatter).AppendText(nil, &tw)); !strings.HasSuffix(got, "TIME_WAIT->CLOSE        expired, after 60.0s\n") {
 		t.Errorf("timewait end: %q", got)
 	}
 }
@@ -137,7 +137,8 @@ func TestEventText(t *testing.T) {
 func TestAppendEventAllocatesNothing(t *testing.T) {
 	ev := closeEvent()
 	buf := make([]byte, 0, 1024)
-	for name, f := range map[string]func([]byte, *tracer.Event) []byte{"text": AppendEventText, "json": AppendEventJSON} {
+	fm := new(EventFormatter)
+	for name, f := range map[string]func([]byte, *tracer.Event) []byte{"text": fm.AppendText, "json": fm.AppendJSON} {
 		if n := testing.AllocsPerRun(200, func() { buf = f(buf[:0], &ev) }); n != 0 {
 			t.Errorf("%s: %v allocations per event", name, n)
 		}
@@ -147,17 +148,19 @@ func TestAppendEventAllocatesNothing(t *testing.T) {
 func BenchmarkAppendEventJSON(b *testing.B) {
 	ev := closeEvent()
 	buf := make([]byte, 0, 1024)
+	var f EventFormatter
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendEventJSON(buf[:0], &ev)
+		buf = f.AppendJSON(buf[:0], &ev)
 	}
 }
 
 func BenchmarkAppendEventText(b *testing.B) {
 	ev := closeEvent()
 	buf := make([]byte, 0, 1024)
+	var f EventFormatter
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendEventText(buf[:0], &ev)
+		buf = f.AppendText(buf[:0], &ev)
 	}
 }

@@ -162,6 +162,7 @@ func streamEvents(tr *tracer.Tracer, stdout, stderr io.Writer, asJSON bool) erro
 		w.WriteString(render.EventHeader)
 	}
 	var ev tracer.Event
+	var f render.EventFormatter
 	buf := make([]byte, 0, 512)
 	for {
 		err := tr.Next(&ev)
@@ -180,9 +181,9 @@ func streamEvents(tr *tracer.Tracer, stdout, stderr io.Writer, asJSON bool) erro
 			}
 		}
 		if asJSON {
-			buf = render.AppendEventJSON(buf[:0], &ev)
+			buf = f.AppendJSON(buf[:0], &ev)
 		} else {
-			buf = render.AppendEventText(buf[:0], &ev)
+			buf = f.AppendText(buf[:0], &ev)
 		}
 		if _, err := w.Write(buf); err != nil {
 			return err
