@@ -60,10 +60,15 @@ type Tracer struct {
 	// TIME_WAIT detail.
 	lossProgs, timerProgs []*ebpf.Program
 	lastLoss              time.Time
+	sinceCheck            int
 	stats                 Stats
 	warnings              []string
 	stopOnce              sync.Once
 }
+
+// lossCheckEvents is how many events Next returns between two looks at the
+// clock for a due loss report.
+const lossCheckEvents = 4096
 
 // ErrStopped is returned by Next after Stop, once every queued event has
 // been returned.
@@ -135,8 +140,14 @@ func (t *Tracer) Stats() Stats {
 // events still queued, then ErrStopped.
 func (t *Tracer) Next(ev *Event) error {
 	for {
-		if time.Since(t.lastLoss) >= time.Second && t.lossEvent(ev) {
-			return nil
+		// Reading the clock per event was a measurable cost; the loss
+		// counters are due every second, checked every lossCheckEvents
+		// events and whenever the ring runs dry.
+		if t.sinceCheck++; t.sinceCheck >= lossCheckEvents {
+			t.sinceCheck = 0
+			if time.Since(t.lastLoss) >= time.Second && t.lossEvent(ev) {
+				return nil
+			}
 		}
 		if t.reader.AvailableBytes() == 0 {
 			t.reader.SetDeadline(time.Now().Add(t.latency))
@@ -144,6 +155,7 @@ func (t *Tracer) Next(ev *Event) error {
 		err := t.reader.ReadInto(&t.rec)
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
+			t.sinceCheck = lossCheckEvents
 			continue
 		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, ringbuf.ErrClosed):
 			return ErrStopped
