@@ -114,6 +114,11 @@ func parseHexPair(b []byte) (uint64, uint64, error) {
 // Bad lines become *ParseError values naming file and line; the good rows
 // are returned regardless.
 func parseTable[T any](data []byte, file string, parseLine func([]byte) (T, error)) ([]T, error) {
+	return parseRows(data, file, 1, parseLine)
+}
+
+// parseRows is parseTable for tables with any number of header lines.
+func parseRows[T any](data []byte, file string, headers int, parseLine func([]byte) (T, error)) ([]T, error) {
 	var rows []T
 	var errs []error
 	lineNo := 0
@@ -121,7 +126,7 @@ func parseTable[T any](data []byte, file string, parseLine func([]byte) (T, erro
 		var line []byte
 		line, data = cutLine(data)
 		lineNo++
-		if lineNo == 1 || len(bytes.TrimSpace(line)) == 0 {
+		if lineNo <= headers || len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		r, err := parseLine(line)

@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -161,29 +160,6 @@ func ReadRoutes6(netDir string) ([]Route6, error) {
 // header line.
 func ParseRoutes6(data []byte, file string) ([]Route6, error) {
 	return parseRows(data, file, 0, parseRoute6Line)
-}
-
-// parseRows is parseTable for tables with some other number of header
-// lines than one.
-func parseRows[T any](data []byte, file string, headers int, parseLine func([]byte) (T, error)) ([]T, error) {
-	var rows []T
-	var errs []error
-	lineNo := 0
-	for len(data) > 0 {
-		var line []byte
-		line, data = cutLine(data)
-		lineNo++
-		if lineNo <= headers || len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		r, err := parseLine(line)
-		if err != nil {
-			errs = append(errs, &ParseError{File: file, Line: lineNo, Err: err})
-			continue
-		}
-		rows = append(rows, r)
-	}
-	return rows, errors.Join(errs...)
 }
 
 // parseRoute6Line parses one row, like
