@@ -286,7 +286,7 @@ static __always_inline void set_owner(struct event *e, const struct sock_info *s
 
 /* Close summary, read from the full socket. A plain cast to tcp_sock is
  * rejected for direct loads; bpf_skc_to_tcp_sock gives a typed one. */
-static __always_inline void read_summary(struct event *e, const struct sock *sk, bool direct)
+static __always_inline void read_summary(struct event *e, const struct sock *sk, int old, bool direct)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 
@@ -298,6 +298,10 @@ static __always_inline void read_summary(struct event *e, const struct sock *sk,
 	/* Data octets only: bytes_acked would count the SYN and FIN too. */
 	e->bytes_acked = READ(direct, tp, bytes_sent) - READ(direct, tp, bytes_retrans);
 	e->bytes_received = READ(direct, tp, bytes_received);
+	/* bytes_received also counts the peer's FIN (rcv_nxt moves past
+	 * it). A socket closing from these states has had it. */
+	if (e->bytes_received && (old == TCP_CLOSE_WAIT || old == TCP_LAST_ACK || old == TCP_CLOSING))
+		e->bytes_received--;
 	e->srtt_us = READ(direct, tp, srtt_us) >> 3;
 	e->retrans = READ(direct, tp, total_retrans);
 	e->error = READ(direct, sk, sk_err);
@@ -382,6 +386,11 @@ static __always_inline void enter_timewait(struct event *e, __u64 timer)
 		count(CNT_TW_UNMATCHED);
 		return;
 	}
+	/* From FIN_WAIT2, substate TIME_WAIT means the peer's FIN came
+	 * (FIN_WAIT2 means it is still awaited): uncount it as above. */
+	if (e->oldstate == TCP_FIN_WAIT2 && e->bytes_received &&
+	    BPF_CORE_READ(tw, tw_substate) == TCP_TIME_WAIT)
+		e->bytes_received--;
 	e->newstate = TCP_TIME_WAIT;
 	e->flags |= FLAG_TW_DERIVED;
 	bpf_map_update_elem(&timewaits, &timer, e, BPF_ANY);
@@ -489,7 +498,7 @@ static __always_inline int on_set_state(const struct sock *sk, int old, int new,
 	if (new == TCP_LISTEN || (old == TCP_LISTEN && new == TCP_CLOSE))
 		update_listener(&e);
 	if (new == TCP_CLOSE) {
-		read_summary(&e, sk, direct);
+		read_summary(&e, sk, old, direct);
 		if (tw_timer && (old == TCP_FIN_WAIT2 || old == TCP_CLOSING))
 			enter_timewait(&e, tw_timer);
 		bpf_map_delete_elem(&socks, &skp);

@@ -116,6 +116,12 @@ func clientCloses(t *testing.T, ns *nstest.NS, c *capture, listen string) (srv *
 		st(Listen, SynRecv, srv.pid), st(SynRecv, Established, srv.pid), acc(Established, srv.pid),
 		st(Established, CloseWait, srv.pid), st(CloseWait, LastAck, srv.pid), st(LastAck, Close, srv.pid),
 	})
+	// No data crossed: the summaries must say 0 bytes, FINs not counted.
+	for _, e := range evs {
+		if e.Has(FlagSummary) && (e.BytesSent != 0 || e.BytesReceived != 0) {
+			t.Errorf("%v->%v of %v: sent %d, received %d bytes, want 0", e.Old, e.New, e.Local, e.BytesSent, e.BytesReceived)
+		}
+	}
 	return srv, sport, cport, cli.pid
 }
 
