@@ -26,82 +26,29 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// A peer is a client or server process in the test's namespace, steered
-// line by line: it prints what it did, and waits for the test's go-ahead
-// before each step whose timing matters.
-type peer struct {
-	t   *testing.T
-	cmd interface{ Wait() error }
-	pid int
-	in  io.Writer
-	out *bufio.Scanner
-}
-
-func startPeer(t *testing.T, ns *nstest.NS, role string, args ...string) *peer {
+// portOf reads a peer's PORT line.
+func portOf(t *testing.T, p *nstest.Peer) uint16 {
 	t.Helper()
-	cmd := ns.Peer(role, args...)
-	in, err := cmd.StdinPipe()
+	n, err := strconv.Atoi(p.Expect("PORT"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", role, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return &peer{t: t, cmd: cmd, pid: cmd.Process.Pid, in: in, out: bufio.NewScanner(out)}
-}
-
-// expect reads the peer's next line, which must start with word, and
-// returns the rest.
-func (p *peer) expect(word string) string {
-	p.t.Helper()
-	if !p.out.Scan() {
-		p.t.Fatalf("peer %d: no %q line: %v", p.pid, word, p.out.Err())
-	}
-	rest, ok := strings.CutPrefix(p.out.Text(), word)
-	if !ok {
-		p.t.Fatalf("peer %d: got %q, want %s...", p.pid, p.out.Text(), word)
-	}
-	return strings.TrimSpace(rest)
-}
-
-func (p *peer) port() uint16 {
-	p.t.Helper()
-	n, err := strconv.Atoi(p.expect("PORT"))
-	if err != nil {
-		p.t.Fatal(err)
 	}
 	return uint16(n)
-}
-
-func (p *peer) send(line string) {
-	p.t.Helper()
-	if _, err := fmt.Fprintln(p.in, line); err != nil {
-		p.t.Fatalf("peer %d: send %s: %v", p.pid, line, err)
-	}
 }
 
 // The peers' side. Each step prints one line; "wait" reads one line.
 func waitLine(r *bufio.Reader) { _, _ = r.ReadString('\n') }
 
-// runServer: listen on args[0], print PORT, accept, print ACCEPTED, then
-// args[1]: "wait-eof" (read to EOF, print EOF, wait, close), "close"
+// runServer: listen on args[0], print PORT, accept (args[2] "blocking":
+// in a blocking accept4 syscall), print ACCEPTED, then args[1]: "wait-eof" (read to EOF, print EOF, wait, close), "close"
 // (wait, close) or "hold" (read until an error, print it).
 func runServer(args []string) error {
 	in := bufio.NewReader(os.Stdin)
-	ln, err := net.Listen("tcp", args[0])
-	if err != nil {
-		return err
+	accept := netAccept
+	if len(args) > 2 && args[2] == "blocking" {
+		accept = blockingAccept
 	}
-	fmt.Printf("PORT %d\n", ln.Addr().(*net.TCPAddr).Port)
-	c, err := ln.Accept()
+	c, err := accept(args[0])
 	if err != nil {
 		return err
 	}
@@ -122,6 +69,44 @@ func runServer(args []string) error {
 	fmt.Println("CLOSED")
 	waitLine(in) // exit when told, so the listener's close comes last
 	return nil
+}
+
+// netAccept listens on addr, prints PORT and accepts one connection the Go
+// way: a non-blocking accept4 after the netpoller says one is ready.
+func netAccept(addr string) (net.Conn, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("PORT %d\n", ln.Addr().(*net.TCPAddr).Port)
+	return ln.Accept()
+}
+
+// blockingAccept is netAccept with a thread blocked inside accept4(2),
+// as in a classic C server. IPv4 loopback only.
+func blockingAccept(string) (net.Conn, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return nil, err
+	}
+	if err := unix.Listen(fd, 8); err != nil {
+		return nil, err
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("PORT %d\n", sa.(*unix.SockaddrInet4).Port)
+	nfd, _, err := unix.Accept4(fd, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(nfd), "accepted")
+	defer f.Close()
+	return net.FileConn(f)
 }
 
 // runClient: connect to args[0]; on failure print ERR and the errno name.

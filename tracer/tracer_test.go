@@ -3,12 +3,16 @@ package tracer
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/socktrace/socktrace/internal/nstest"
 )
@@ -90,31 +94,31 @@ const wait = 5 * time.Second
 
 // clientCloses runs one connection that the client closes first and checks
 // both sides. It returns the client's port and pid, for follow-up checks.
-func clientCloses(t *testing.T, ns *nstest.NS, c *capture, listen string) (srv *peer, sport, cport uint16, cpid int) {
-	srv = startPeer(t, ns, "server", listen, "wait-eof")
-	sport = srv.port()
-	cli := startPeer(t, ns, "client", hostPort(listen, sport), "close")
-	cport = cli.port()
-	srv.expect("ACCEPTED")
-	cli.send("close")
-	cli.expect("CLOSED")
-	srv.expect("EOF none")
+func clientCloses(t *testing.T, ns *nstest.NS, c *capture, listen string) (srv *nstest.Peer, sport, cport uint16, cpid int) {
+	srv = ns.StartPeer(t, "server", listen, "wait-eof")
+	sport = portOf(t, srv)
+	cli := ns.StartPeer(t, "client", hostPort(listen, sport), "close")
+	cport = portOf(t, cli)
+	srv.Expect("ACCEPTED")
+	cli.Send("close")
+	cli.Expect("CLOSED")
+	srv.Expect("EOF none")
 	// The server closes only once the client is in FIN_WAIT2, so the order
 	// of the two FINs, and with it every transition, is fixed.
 	c.waitFor(t, wait, "client FIN_WAIT2", has(cport, sport, FinWait1, FinWait2))
-	srv.send("close")
-	srv.expect("CLOSED")
+	srv.Send("close")
+	srv.Expect("CLOSED")
 	evs := c.waitFor(t, wait, "both closes", all(
 		has(sport, cport, LastAck, Close), has(cport, sport, FinWait2, TimeWait)))
 
 	assertSteps(t, "client", of(evs, cport, sport), []step{
-		st(Close, SynSent, cli.pid), st(SynSent, Established, cli.pid),
-		st(Established, FinWait1, cli.pid), st(FinWait1, FinWait2, cli.pid),
-		st(FinWait2, TimeWait, cli.pid),
+		st(Close, SynSent, cli.PID), st(SynSent, Established, cli.PID),
+		st(Established, FinWait1, cli.PID), st(FinWait1, FinWait2, cli.PID),
+		st(FinWait2, TimeWait, cli.PID),
 	})
 	assertSteps(t, "server", of(evs, sport, cport), []step{
-		st(Listen, SynRecv, srv.pid), st(SynRecv, Established, srv.pid), acc(Established, srv.pid),
-		st(Established, CloseWait, srv.pid), st(CloseWait, LastAck, srv.pid), st(LastAck, Close, srv.pid),
+		st(Listen, SynRecv, srv.PID), st(SynRecv, Established, srv.PID), acc(Established, srv.PID),
+		st(Established, CloseWait, srv.PID), st(CloseWait, LastAck, srv.PID), st(LastAck, Close, srv.PID),
 	})
 	// No data crossed: the summaries must say 0 bytes, FINs not counted.
 	for _, e := range evs {
@@ -122,7 +126,7 @@ func clientCloses(t *testing.T, ns *nstest.NS, c *capture, listen string) (srv *
 			t.Errorf("%v->%v of %v: sent %d, received %d bytes, want 0", e.Old, e.New, e.Local, e.BytesSent, e.BytesReceived)
 		}
 	}
-	return srv, sport, cport, cli.pid
+	return srv, sport, cport, cli.PID
 }
 
 func TestClientCloses(t *testing.T) {
@@ -155,27 +159,27 @@ func TestServerCloses(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
 	c := traceNS(t, ns, false)
-	srv := startPeer(t, ns, "server", "127.0.0.1:0", "close")
-	sport := srv.port()
-	cli := startPeer(t, ns, "client", hostPort("127.0.0.1:0", sport), "wait-eof")
-	cport := cli.port()
-	srv.expect("ACCEPTED")
-	srv.send("close")
-	srv.expect("CLOSED")
-	cli.expect("EOF none")
+	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "close")
+	sport := portOf(t, srv)
+	cli := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "wait-eof")
+	cport := portOf(t, cli)
+	srv.Expect("ACCEPTED")
+	srv.Send("close")
+	srv.Expect("CLOSED")
+	cli.Expect("EOF none")
 	c.waitFor(t, wait, "server FIN_WAIT2", has(sport, cport, FinWait1, FinWait2))
-	cli.send("close")
-	cli.expect("CLOSED")
+	cli.Send("close")
+	cli.Expect("CLOSED")
 	evs := c.waitFor(t, wait, "both closes", all(
 		has(cport, sport, LastAck, Close), has(sport, cport, FinWait2, TimeWait)))
 
 	assertSteps(t, "server", of(evs, sport, cport), []step{
-		st(Listen, SynRecv, srv.pid), st(SynRecv, Established, srv.pid), acc(Established, srv.pid),
-		st(Established, FinWait1, srv.pid), st(FinWait1, FinWait2, srv.pid), st(FinWait2, TimeWait, srv.pid),
+		st(Listen, SynRecv, srv.PID), st(SynRecv, Established, srv.PID), acc(Established, srv.PID),
+		st(Established, FinWait1, srv.PID), st(FinWait1, FinWait2, srv.PID), st(FinWait2, TimeWait, srv.PID),
 	})
 	assertSteps(t, "client", of(evs, cport, sport), []step{
-		st(Close, SynSent, cli.pid), st(SynSent, Established, cli.pid),
-		st(Established, CloseWait, cli.pid), st(CloseWait, LastAck, cli.pid), st(LastAck, Close, cli.pid),
+		st(Close, SynSent, cli.PID), st(SynSent, Established, cli.PID),
+		st(Established, CloseWait, cli.PID), st(CloseWait, LastAck, cli.PID), st(LastAck, Close, cli.PID),
 	})
 }
 
@@ -183,24 +187,24 @@ func TestResetByLingerZero(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
 	c := traceNS(t, ns, false)
-	srv := startPeer(t, ns, "server", "127.0.0.1:0", "hold")
-	sport := srv.port()
-	cli := startPeer(t, ns, "client", hostPort("127.0.0.1:0", sport), "linger0")
-	cport := cli.port()
-	srv.expect("ACCEPTED")
-	cli.send("close")
-	cli.expect("CLOSED")
-	srv.expect("EOF ECONNRESET")
+	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "hold")
+	sport := portOf(t, srv)
+	cli := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "linger0")
+	cport := portOf(t, cli)
+	srv.Expect("ACCEPTED")
+	cli.Send("close")
+	cli.Expect("CLOSED")
+	srv.Expect("EOF ECONNRESET")
 	evs := c.waitFor(t, wait, "both closes", all(
 		has(cport, sport, Established, Close), has(sport, cport, Established, Close)))
 
 	assertSteps(t, "client", of(evs, cport, sport), []step{
-		st(Close, SynSent, cli.pid), st(SynSent, Established, cli.pid), st(Established, Close, cli.pid),
+		st(Close, SynSent, cli.PID), st(SynSent, Established, cli.PID), st(Established, Close, cli.PID),
 	})
-	reset := st(Established, Close, srv.pid)
+	reset := st(Established, Close, srv.PID)
 	reset.err = syscall.ECONNRESET
 	assertSteps(t, "server", of(evs, sport, cport), []step{
-		st(Listen, SynRecv, srv.pid), st(SynRecv, Established, srv.pid), acc(Established, srv.pid), reset,
+		st(Listen, SynRecv, srv.PID), st(SynRecv, Established, srv.PID), acc(Established, srv.PID), reset,
 	})
 }
 
@@ -208,14 +212,14 @@ func TestRefusedConnect(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
 	c := traceNS(t, ns, false)
-	cli := startPeer(t, ns, "client", "127.0.0.1:9", "close")
-	cli.expect("ERR ECONNREFUSED")
+	cli := ns.StartPeer(t, "client", "127.0.0.1:9", "close")
+	cli.Expect("ERR ECONNREFUSED")
 	evs := c.waitFor(t, wait, "refused connect", func(evs []Event) bool {
 		return len(evs) >= 2 && evs[len(evs)-1].New == Close
 	})
-	refused := st(SynSent, Close, cli.pid)
+	refused := st(SynSent, Close, cli.PID)
 	refused.err = syscall.ECONNREFUSED
-	assertSteps(t, "client", evs, []step{st(Close, SynSent, cli.pid), refused})
+	assertSteps(t, "client", evs, []step{st(Close, SynSent, cli.PID), refused})
 	// The port is chosen after CLOSE->SYN_SENT fires: both events must
 	// still carry it.
 	if p := evs[0].Local.Port(); p == 0 || p != evs[1].Local.Port() {
@@ -229,13 +233,13 @@ func TestRefusedConnect(t *testing.T) {
 func TestAcceptBlockedBeforeStart(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
-	srv := startPeer(t, ns, "server", "127.0.0.1:0", "wait-eof")
-	sport := srv.port()
-	time.Sleep(100 * time.Millisecond) // let it block in accept()
+	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "wait-eof", "blocking")
+	sport := portOf(t, srv)
+	waitInSyscall(t, srv.PID, unix.SYS_ACCEPT4)
 	c := traceNS(t, ns, false)
-	cli := startPeer(t, ns, "client", hostPort("127.0.0.1:0", sport), "close")
-	cport := cli.port()
-	srv.expect("ACCEPTED")
+	cli := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "close")
+	cport := portOf(t, cli)
+	srv.Expect("ACCEPTED")
 	evs := c.waitFor(t, wait, "accept", func(evs []Event) bool {
 		for _, e := range of(evs, sport, cport) {
 			if e.Kind == KindAccept {
@@ -245,8 +249,23 @@ func TestAcceptBlockedBeforeStart(t *testing.T) {
 		return false
 	})
 	assertSteps(t, "server", of(evs, sport, cport), []step{
-		st(Listen, SynRecv, srv.pid), st(SynRecv, Established, srv.pid), acc(Established, srv.pid),
+		st(Listen, SynRecv, srv.PID), st(SynRecv, Established, srv.PID), acc(Established, srv.PID),
 	})
+}
+
+// waitInSyscall waits until a thread of pid is inside syscall nr.
+func waitInSyscall(t *testing.T, pid int, nr uintptr) {
+	t.Helper()
+	want := strconv.Itoa(int(nr)) + " "
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+		for _, f := range tasks {
+			if b, err := os.ReadFile(f); err == nil && strings.HasPrefix(string(b), want) {
+				return
+			}
+		}
+	}
+	t.Fatalf("no thread of %d in syscall %d within %v", pid, nr, wait)
 }
 
 // A TIME_WAIT socket reused by a new connect from the same port: its end
@@ -259,8 +278,8 @@ func TestTimeWaitReused(t *testing.T) {
 	// The kernel reuses a TIME_WAIT tuple for a new connect only after
 	// net.ipv4.tcp_tw_reuse_delay (1 s by default).
 	time.Sleep(1100 * time.Millisecond)
-	again := startPeer(t, ns, "client", hostPort("127.0.0.1:0", sport), "close", strconv.Itoa(int(cport)))
-	if p := again.port(); p != cport {
+	again := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "close", strconv.Itoa(int(cport)))
+	if p := portOf(t, again); p != cport {
 		t.Fatalf("second client got port %d, want %d", p, cport)
 	}
 	evs := c.waitFor(t, wait, "TIME_WAIT end", func(evs []Event) bool {

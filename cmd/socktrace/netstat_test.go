@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -189,36 +188,7 @@ func runSocktracePeer(args []string) error {
 // startPeer starts a role and waits for its "ready" line.
 func startPeer(t *testing.T, ns *nstest.NS, role string, args ...string) {
 	t.Helper()
-	cmd := ns.Peer(role, args...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	ready := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		ready <- line
-	}()
-	select {
-	case line := <-ready:
-		if line != "ready\n" {
-			t.Fatalf("peer %s: got %q, want ready", role, line)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("peer %s not ready after 10s", role)
-	}
+	ns.StartPeer(t, role, args...).Expect("ready")
 }
 
 // timerValue masks the seconds left in a Timer column: they tick between

@@ -1,0 +1,84 @@
+package nstest
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// lineTimeout bounds every wait for a peer's line, so a peer that hangs
+// fails the test instead of stalling it.
+const lineTimeout = 10 * time.Second
+
+// Peer is a started peer process, steered line by line: it prints what it
+// did, and reads the test's go-ahead before each step whose timing matters.
+type Peer struct {
+	t     testing.TB
+	role  string
+	PID   int
+	in    io.WriteCloser
+	lines chan string
+}
+
+// StartPeer starts role (see Peer and RunPeer) in the namespace. It is
+// killed when t ends.
+func (ns *NS) StartPeer(t testing.TB, role string, args ...string) *Peer {
+	t.Helper()
+	cmd := ns.Peer(role, args...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start peer %s: %v", role, err)
+	}
+	p := &Peer{t: t, role: role, PID: cmd.Process.Pid, in: in, lines: make(chan string, 16)}
+	go func() {
+		defer close(p.lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		in.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return p
+}
+
+// Expect reads the peer's next line, which must start with word, and
+// returns the rest.
+func (p *Peer) Expect(word string) string {
+	p.t.Helper()
+	select {
+	case line, ok := <-p.lines:
+		if !ok {
+			p.t.Fatalf("peer %s (%d) ended before printing %q", p.role, p.PID, word)
+		}
+		rest, found := strings.CutPrefix(line, word)
+		if !found {
+			p.t.Fatalf("peer %s (%d): got %q, want %s...", p.role, p.PID, line, word)
+		}
+		return strings.TrimSpace(rest)
+	case <-time.After(lineTimeout):
+		p.t.Fatalf("peer %s (%d): no %q within %v", p.role, p.PID, word, lineTimeout)
+	}
+	return ""
+}
+
+// Send writes one line to the peer.
+func (p *Peer) Send(line string) {
+	p.t.Helper()
+	if _, err := fmt.Fprintln(p.in, line); err != nil {
+		p.t.Fatalf("peer %s (%d): send %q: %v", p.role, p.PID, line, err)
+	}
+}
