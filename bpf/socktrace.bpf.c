@@ -39,6 +39,10 @@ const volatile __u32 filter_states = 0; /* bit (1 << state): old or new state ma
 const volatile __u16 filter_family = 0;
 const volatile __u16 filter_port = 0; /* local or remote */
 const volatile __u8 filter_comm_set = 0;
+/* Send only what a connection table needs: connects, listens, accepts and
+ * closes (TIME_WAIT entry and end included). The transitions between are
+ * still tracked here (time in state, lifetime) but not sent. */
+const volatile __u8 table_only = 0;
 const volatile char filter_comm[TASK_COMM_LEN] = {};
 
 struct owner {
@@ -474,6 +478,11 @@ static __always_inline int on_set_state(const struct sock *sk, int old, int new,
 	si = bpf_map_lookup_elem(&socks, &skp);
 	if (si && (si->flags & SI_CONNECT_PENDING))
 		emit_connect(sk, si, direct);
+	if (table_only && si && new != TCP_CLOSE && new != TCP_LISTEN) {
+		si->state_ns = now;
+		si->flags |= SI_STATE;
+		return 0;
+	}
 
 	e.kind = KIND_STATE;
 	e.ts_ns = now;
@@ -502,6 +511,8 @@ static __always_inline int on_set_state(const struct sock *sk, int old, int new,
 		if (tw_timer && (old == TCP_FIN_WAIT2 || old == TCP_CLOSING))
 			enter_timewait(&e, tw_timer);
 		bpf_map_delete_elem(&socks, &skp);
+	} else if (table_only && new != TCP_LISTEN) {
+		return 0; /* first sight of an older socket: tracked, not sent */
 	}
 	emit(&e);
 	return 0;

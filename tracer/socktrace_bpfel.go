@@ -131,6 +131,7 @@ const (
 	socktraceVarFilterPid          = "filter_pid"
 	socktraceVarFilterPort         = "filter_port"
 	socktraceVarFilterStates       = "filter_states"
+	socktraceVarTableOnly          = "table_only"
 	socktraceVarTcpWriteTimerAddr  = "tcp_write_timer_addr"
 	socktraceVarTwTimerHandlerAddr = "tw_timer_handler_addr"
 	socktraceVarUnusedCounter      = "unused_counter"
@@ -213,6 +214,7 @@ type socktraceVariableSpecs struct {
 	FilterPid          *ebpf.VariableSpec `ebpf:"filter_pid"`
 	FilterPort         *ebpf.VariableSpec `ebpf:"filter_port"`
 	FilterStates       *ebpf.VariableSpec `ebpf:"filter_states"`
+	TableOnly          *ebpf.VariableSpec `ebpf:"table_only"`
 	TcpWriteTimerAddr  *ebpf.VariableSpec `ebpf:"tcp_write_timer_addr"`
 	TwTimerHandlerAddr *ebpf.VariableSpec `ebpf:"tw_timer_handler_addr"`
 	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
@@ -271,6 +273,7 @@ type socktraceVariables struct {
 	FilterPid          *ebpf.Variable `ebpf:"filter_pid"`
 	FilterPort         *ebpf.Variable `ebpf:"filter_port"`
 	FilterStates       *ebpf.Variable `ebpf:"filter_states"`
+	TableOnly          *ebpf.Variable `ebpf:"table_only"`
 	TcpWriteTimerAddr  *ebpf.Variable `ebpf:"tcp_write_timer_addr"`
 	TwTimerHandlerAddr *ebpf.Variable `ebpf:"tw_timer_handler_addr"`
 	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`

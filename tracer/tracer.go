@@ -34,6 +34,10 @@ type Config struct {
 	ProcRoot string
 	// Debug keeps the verifier's full log in load errors.
 	Debug bool
+	// TableOnly sends only what a connection table needs: connects,
+	// listens, accepts and closes, TIME_WAIT entry and end included. The
+	// kernel still times every state; the transitions between are not sent.
+	TableOnly bool
 }
 
 // Stats are a Tracer's running totals.

@@ -355,3 +355,37 @@ func TestCloseLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TableOnly: the kernel still sees every transition, but sends a table only
+// the opening, the accept and the close of each side, with the close's
+// summary timed from the last state.
+func TestTableOnly(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	c := startCapture(t, Config{Filter: Filter{NetNS: uint32(ns.Inode)}, TableOnly: true, Latency: 10 * time.Millisecond})
+	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "wait-eof")
+	sport := portOf(t, srv)
+	cli := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "close")
+	cport := portOf(t, cli)
+	srv.Expect("ACCEPTED")
+	cli.Send("close")
+	cli.Expect("CLOSED")
+	srv.Expect("EOF none")
+	srv.Send("close")
+	srv.Expect("CLOSED")
+	evs := c.waitFor(t, wait, "both closes", all(
+		has(sport, cport, LastAck, Close), has(cport, sport, FinWait2, TimeWait)))
+
+	assertSteps(t, "listener", of(evs, sport, 0)[:1], []step{st(Close, Listen, srv.PID)})
+	assertSteps(t, "client", of(evs, cport, sport), []step{
+		st(Close, SynSent, cli.PID), st(FinWait2, TimeWait, cli.PID),
+	})
+	assertSteps(t, "server", of(evs, sport, cport), []step{
+		acc(Established, srv.PID), st(LastAck, Close, srv.PID),
+	})
+	for _, e := range of(evs, cport, sport)[1:] {
+		if !e.Has(FlagPrevKnown|FlagBornKnown) || e.InState <= 0 || e.Lifetime < e.InState {
+			t.Errorf("client close: in state %v, lifetime %v, flags %b: want both timed", e.InState, e.Lifetime, e.Flags)
+		}
+	}
+}
