@@ -1,0 +1,236 @@
+# Shared by the churn benchmarks (bench/trace.sh, bench/table.sh); sourced,
+# never run. It holds what they have in common: the knobs, root check and
+# cleanup, one fresh network namespace per phase, the churn generator and
+# its result line, a process's CPU and memory from /proc, starting and
+# stopping socktrace, and the result table. See bench/README.md.
+#
+# A script sets its own knobs, sources this file, calls bench_init, and
+# then runs phases; the table columns between conns and churn % are its own
+# (table_cols, table_widths).
+
+DURATION=${DURATION:-10s}          # measured phases
+CLIENTS=${CLIENTS:-8}              # churn connect loops
+ACCEPTORS=${ACCEPTORS:-1}          # churn accept loops per server address
+ADDRS=${ADDRS:-8}                  # server addresses 127.0.0.1..; each adds an ephemeral port range
+PORT=${PORT:-9511}                 # outside the ephemeral range, so host clients can't match --port
+SOCKTRACE=${SOCKTRACE:-bin/socktrace}
+GO=${GO:-go}
+READY_TIMEOUT=${READY_TIMEOUT:-30} # seconds for socktrace to get ready
+WARMUP=${WARMUP:-3s}               # unmeasured churn first: the first run of a boot is slower
+SETTLE=${SETTLE:-2}                # seconds between phases
+
+bench=bench/$(basename "$0") # the name in every message
+tmp=
+netns=()
+tracer_pid=   # the socktrace under measurement; cleanup stops it
+extra_pids=() # other background processes of the script; cleanup kills them
+clk_tck=$(getconf CLK_TCK)
+
+# fail MSG...: one line on stderr, prefixed with the script's name.
+fail() { echo "$bench: $*" >&2; }
+
+cleanup() {
+	if [[ -n $tracer_pid ]] && kill -0 "$tracer_pid" 2>/dev/null; then
+		kill -INT "$tracer_pid" 2>/dev/null || true
+		sleep 1
+		kill -KILL "$tracer_pid" 2>/dev/null || true
+	fi
+	local p
+	for p in "${extra_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	local ns
+	for ns in "${netns[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+	[[ -z $tmp ]] || rm -rf "$tmp"
+}
+
+# bench_init: root check, scratch directory, cleanup on any exit, and the
+# churn generator built into $tmp/churn.
+bench_init() {
+	if [[ $(id -u) != 0 ]]; then
+		fail "needs root (network namespaces, eBPF)"
+		exit 1
+	fi
+	tmp=$(mktemp -d /tmp/socktrace-bench.XXXXXX)
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	"$GO" build -o "$tmp/churn" ./bench/cmd/churn
+	# Another benchmark on the same two cores moves every number.
+	local others
+	others=$(pgrep -x churn | tr '\n' ' ' || true)
+	if [[ -n $others ]]; then
+		fail "warning: another churn generator is running (pid $others): the numbers will be off"
+	fi
+}
+
+# need_socktrace: the binary under test exists.
+need_socktrace() {
+	if [[ ! -x $SOCKTRACE ]]; then
+		fail "$SOCKTRACE not found: run 'make build'"
+		return 1
+	fi
+}
+
+# field KEY LINE: the value of KEY=value in a churn result line.
+field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
+
+# now: wall clock in seconds, with nanoseconds.
+now() { date +%s.%N; }
+
+# cpu_ticks PID: utime+stime of a process, in clock ticks. The fields are
+# counted after the last ')' because comm may hold spaces.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+
+# cpu_pct TICKS T0 T1: TICKS of CPU over the wall time T0..T1, in % of one core.
+cpu_pct() {
+	awk -v c="$1" -v hz="$clk_tck" -v t0="$2" -v t1="$3" 'BEGIN { printf "%.1f", 100 * c / hz / (t1 - t0) }'
+}
+
+# status_kb PID KEY: a memory line of /proc/PID/status (VmRSS, VmHWM), in KiB.
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+# wchar PID: bytes the process has passed to write(2) so far, /dev/null
+# included (/proc/PID/io).
+wchar() { awk '$1 == "wchar:" { print $2 }' "/proc/$1/io"; }
+
+# new_netns PHASE: a fresh namespace with loopback up, named in $ns. Not run
+# in a subshell, so that cleanup learns of it even when the phase fails.
+new_netns() {
+	ns="socktrace-bench-$$-$1"
+	netns+=("$ns")
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+}
+
+# The kernel tears a namespace down in a workqueue, purging its ~100k
+# TIME_WAIT sockets; let that finish before the next phase is measured.
+del_netns() {
+	ip netns del "$1"
+	sleep "$SETTLE"
+}
+
+# churn NS PORT ARGS...: one churn run in NS; prints its result line.
+churn() {
+	local ns=$1 port=$2
+	shift 2
+	ip netns exec "$ns" "$tmp/churn" -role both -clients "$CLIENTS" -acceptors "$ACCEPTORS" \
+		-addrs "$ADDRS" -port "$port" "$@"
+}
+
+# tw_overflow NS: connections that got no TIME_WAIT socket because the
+# namespace's TIME_WAIT table was full (net.ipv4.tcp_max_tw_buckets).
+tw_overflow() {
+	ip netns exec "$1" awk '/^TcpExt:/ { if (!h) { split($0, k); h = 1 } else { split($0, v);
+		for (i in k) if (k[i] == "TCPTimeWaitOverflow") print v[i] } }' /proc/net/netstat
+}
+
+# warmup: unmeasured churn in its own namespace.
+warmup() {
+	new_netns warmup
+	churn "$ns" "$PORT" -duration "$WARMUP" >/dev/null
+	del_netns "$ns"
+}
+
+# start_tracer OUT ERR READY CMD...: starts CMD (socktrace, possibly behind
+# 'ip netns exec', which execs it under the same pid) with stdout to OUT and
+# stderr to ERR, and polls 'READY PID ERR' every 0.1 s until it succeeds;
+# sets tracer_pid.
+start_tracer() {
+	local out=$1 err=$2 ready=$3
+	shift 3
+	need_socktrace || return 1
+	: >"$err" # exists before the poll below, whoever runs first
+	"$@" >"$out" 2>"$err" &
+	tracer_pid=$!
+	local waited=0 what="$*"
+	what=${what#ip netns exec * } # the command as the user would type it
+	what=${what#"$SOCKTRACE" }
+	until "$ready" "$tracer_pid" "$err"; do
+		if ! kill -0 "$tracer_pid" 2>/dev/null; then
+			wait "$tracer_pid" || true
+			tracer_pid=
+			fail "'socktrace $what' exited before it was ready:"
+			sed 's/^/    /' "$err" | tail -20 >&2
+			return 1
+		fi
+		if ((waited >= READY_TIMEOUT * 10)); then
+			fail "'socktrace $what' was not ready within ${READY_TIMEOUT}s"
+			return 1
+		fi
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+}
+
+# stop_tracer ERR: SIGINT, then wait for socktrace to exit with status 0.
+stop_tracer() {
+	local err=$1 rc=0
+	kill -INT "$tracer_pid"
+	# socktrace must exit within a second of SIGINT; allow 10 before KILL.
+	for _ in $(seq 100); do kill -0 "$tracer_pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$tracer_pid" 2>/dev/null; then
+		fail "socktrace did not exit within 10s of SIGINT; killing it"
+		kill -KILL "$tracer_pid" 2>/dev/null || true
+	fi
+	wait "$tracer_pid" || rc=$?
+	tracer_pid=
+	if ((rc != 0)); then
+		fail "socktrace exited with status $rc:"
+		tail -5 "$err" | sed 's/^/    /' >&2
+		return 1
+	fi
+}
+
+# The result table: one row per phase, with the script's own columns between
+# conns and churn %. table_cols and table_widths name and size them; rows
+# hold the values already formatted, '-' where a phase has none.
+table_cols=()
+table_widths=()
+rows=()
+
+# add_row NAME RESULT VALUES...: a phase's row from its churn result line,
+# its namespace's TIME_WAIT overflow ($ns) and the script's column values.
+add_row() {
+	local name=$1 res=$2
+	shift 2
+	rows+=("$name $(field conn_per_s "$res") $(field conns "$res") $(field cpu_pct "$res") $(tw_overflow "$ns") $*")
+}
+
+# run_off NAME: churn alone, in a fresh namespace.
+run_off() {
+	local name=$1 res
+	new_netns "$name"
+	res=$(churn "$ns" "$PORT" -duration "$DURATION")
+	echo "  $name: $res"
+	local dashes=()
+	for _ in "${table_cols[@]}"; do dashes+=(-); done
+	add_row "$name" "$res" "${dashes[@]}"
+	del_netns "$ns"
+}
+
+# print_table: the rows, each conn/s as a ratio of the mean of the off runs.
+print_table() {
+	local widths="${table_widths[*]}" header
+	header=$(printf '%s\t' "${table_cols[@]}")
+	awk -v rows="$(printf '%s\n' "${rows[@]}")" -v widths="$widths" -v header="${header%$'\t'}" 'BEGIN {
+	n = split(rows, line, "\n")
+	nc = split(widths, w, " ")
+	split(header, h, "\t")
+	for (i = 1; i <= n; i++) if (line[i] ~ /^off/) { split(line[i], f, " "); base += f[2]; nb++ }
+	base = nb ? base / nb : 0
+	printf "%-11s %9s %6s %9s", "phase", "conn/s", "ratio", "conns"
+	for (c = 1; c <= nc; c++) printf " %" w[c] "s", h[c]
+	printf " %9s\n", "churn %"
+	for (i = 1; i <= n; i++) {
+		# name rate conns churn_cpu tw_overflow values...
+		split(line[i], f, " ")
+		printf "%-11s %9.1f %6s %9d", f[1], f[2], base ? sprintf("%.2f", f[2] / base) : "-", f[3]
+		for (c = 1; c <= nc; c++) printf " %" w[c] "s", f[5 + c]
+		printf " %9.1f\n", f[4]
+		if (f[5] > 0) printf "  warning: %s: %d connections got no TIME_WAIT socket (TIME_WAIT table full)\n", f[1], f[5]
+	}
+	printf "baseline: mean of the off runs, %.1f conn/s\n", base
+	# Other work on the machine moves every number; two off runs that
+	# disagree say so.
+	for (i = 1; i <= n; i++) if (line[i] ~ /^off/) { split(line[i], f, " "); if (f[2] < 0.9 * base || f[2] > 1.1 * base) noisy = 1 }
+	if (noisy) print "warning: the off runs differ by more than 10 %: the machine is busy, ratios are unreliable"
+}'
+}
