@@ -122,6 +122,25 @@ func StateName(s *snapshot.Socket) string {
 
 // InetRow writes one Internet socket.
 func (n *Netstat) InetRow(w io.Writer, s *snapshot.Socket) error {
+	o, known := n.ownerOf(s.Inode)
+	b := n.appendInetRow(n.buf[:0], s, o, known)
+	b = append(b, '\n')
+	n.buf = b
+	_, err := w.Write(b)
+	return err
+}
+
+// ownerOf is the process holding a socket's file, if known.
+func (n *Netstat) ownerOf(inode uint64) (snapshot.Owner, bool) {
+	if inode == 0 {
+		return snapshot.Owner{}, false
+	}
+	o, ok := n.Owners[inode]
+	return o, ok
+}
+
+// appendInetRow appends one Internet socket's columns, without the newline.
+func (n *Netstat) appendInetRow(b []byte, s *snapshot.Socket, owner snapshot.Owner, known bool) []byte {
 	// netstat prints into fixed buffers: 128 bytes for tcp, 64 for the others.
 	limit := 63
 	if s.Proto == snapshot.TCP {
@@ -130,7 +149,6 @@ func (n *Netstat) InetRow(w io.Writer, s *snapshot.Socket) error {
 	n.local = n.appendAddr(n.local[:0], s.Proto, s.Local, limit)
 	n.remote = n.appendAddr(n.remote[:0], s.Proto, s.Remote, limit)
 	local, remote := n.local, n.remote
-	b := n.buf[:0]
 	if s.Proto == snapshot.UDP || s.Proto == snapshot.UDPLite {
 		b = appendLeft(b, ProtoLabel(s), 5)
 		b = append(b, ' ')
@@ -152,16 +170,13 @@ func (n *Netstat) InetRow(w io.Writer, s *snapshot.Socket) error {
 		b = appendLeftUint(b, s.Inode, 10)
 	}
 	if n.Programs {
-		b = n.appendProgram(b, s.Inode)
+		b = appendProgram(b, owner, known)
 	}
 	if n.Timers {
 		b = append(b, ' ')
 		b = appendTimer(b, s)
 	}
-	b = append(b, '\n')
-	n.buf = b
-	_, err := w.Write(b)
-	return err
+	return b
 }
 
 // appendAddr writes "host:port" the way netstat's addr_do_one does: when
@@ -222,10 +237,9 @@ func (n *Netstat) appendUser(b []byte, uid uint32) []byte {
 
 // appendProgram writes " pid/program", cut to 19 bytes like netstat's
 // buffer, padded to 20, or "-" when the owner is unknown.
-func (n *Netstat) appendProgram(b []byte, inode uint64) []byte {
+func appendProgram(b []byte, o snapshot.Owner, known bool) []byte {
 	b = append(b, ' ')
-	o, ok := n.Owners[inode]
-	if !ok || inode == 0 {
+	if !known {
 		return appendLeft(b, "-", progWidth)
 	}
 	start := len(b)

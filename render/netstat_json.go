@@ -25,6 +25,12 @@ type SocketJSON struct {
 	Comm    string `json:"comm,omitempty"`
 	Timer   string `json:"timer,omitempty"`
 
+	// Live table (-c) rows of connections that are gone.
+	Gone       bool   `json:"gone,omitempty"`
+	LifetimeNS int64  `json:"lifetime_ns,omitempty"`
+	Error      string `json:"error,omitempty"`
+	Healed     bool   `json:"healed,omitempty"` // gone without a close event
+
 	// Unix sockets only.
 	RefCount uint64 `json:"refcnt,omitempty"`
 	Type     string `json:"type,omitempty"`
@@ -35,6 +41,12 @@ type SocketJSON struct {
 // InetJSON writes s as one JSON line. Names are raw: JSON escapes control
 // characters itself.
 func (n *Netstat) InetJSON(w io.Writer, s *snapshot.Socket) error {
+	row := n.socketJSON(s)
+	n.owner(&row, s.Inode)
+	return writeJSON(w, &row)
+}
+
+func (n *Netstat) socketJSON(s *snapshot.Socket) SocketJSON {
 	row := SocketJSON{
 		Proto:  ProtoLabel(s),
 		RecvQ:  s.RecvQ,
@@ -51,8 +63,7 @@ func (n *Netstat) InetJSON(w io.Writer, s *snapshot.Socket) error {
 	if n.Timers {
 		row.Timer = string(appendTimer(nil, s))
 	}
-	n.owner(&row, s.Inode)
-	return writeJSON(w, &row)
+	return row
 }
 
 // UnixJSON writes u as one JSON line.

@@ -83,7 +83,8 @@ func (n *Netstat) UnixRow(w io.Writer, u *snapshot.UnixSocket) error {
 	b = append(b, ' ')
 	b = appendLeft(b, strconv.FormatUint(u.Inode, 10), 8)
 	if n.Programs {
-		b = n.appendProgram(b, u.Inode)
+		o, known := n.ownerOf(u.Inode)
+		b = appendProgram(b, o, known)
 	}
 	b = append(b, ' ')
 	b = AppendSafe(b, u.Path)

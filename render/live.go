@@ -1,0 +1,178 @@
+package render
+
+import (
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/socktrace/socktrace/snapshot"
+	"golang.org/x/sys/unix"
+)
+
+// Live is what the live table (-c) adds to a socket row: an owner from the
+// tracer, and for a connection that is gone, how it ended.
+type Live struct {
+	Owner    snapshot.Owner // PID 0: unknown
+	Gone     bool
+	Lifetime time.Duration // for a gone row; 0 when its birth was not seen
+	Err      syscall.Errno // why a connect failed or a connection was reset
+	Healed   bool          // gone without a close event: the kernel lost it
+}
+
+// LiveRow writes one row of the live table: netstat's columns, and for a
+// gone connection a note after them, "(gone, lived 3.2ms, ECONNREFUSED)".
+// The State column of a gone row is the last state it was in.
+func (n *Netstat) LiveRow(w io.Writer, s *snapshot.Socket, l *Live) error {
+	b := n.appendInetRow(n.buf[:0], s, l.Owner, l.Owner.PID != 0)
+	if l.Gone {
+		b = appendGone(append(b, ' '), l)
+	}
+	b = append(b, '\n')
+	n.buf = b
+	_, err := w.Write(b)
+	return err
+}
+
+func appendGone(b []byte, l *Live) []byte {
+	b = append(b, "(gone"...)
+	if l.Lifetime > 0 {
+		b = append(b, ", lived "...)
+		b = appendDuration(b, l.Lifetime)
+	}
+	if l.Err != 0 {
+		b = append(b, ", "...)
+		b = append(b, unix.ErrnoName(l.Err)...)
+	}
+	if l.Healed {
+		b = append(b, ", close not seen"...)
+	}
+	return append(b, ')')
+}
+
+// LiveJSON writes one row of the live table as JSON: the snapshot row's
+// fields, and for a gone connection "gone": true with its lifetime and
+// error.
+func (n *Netstat) LiveJSON(w io.Writer, s *snapshot.Socket, l *Live) error {
+	row := n.socketJSON(s)
+	if l.Owner.PID != 0 {
+		row.PID, row.Program, row.Comm = l.Owner.PID, l.Owner.Program, l.Owner.Comm
+	}
+	if l.Gone {
+		row.Gone = true
+		row.LifetimeNS = int64(l.Lifetime)
+		row.Healed = l.Healed
+		if l.Err != 0 {
+			row.Error = unix.ErrnoName(l.Err)
+		}
+	}
+	return writeJSON(w, &row)
+}
+
+// Summary is the line after each live table: what happened during the
+// interval, and the states that pile up under churn.
+type Summary struct {
+	Time                      time.Time // end of the interval
+	Connects, Accepts, Closes uint64
+	Failed                    map[syscall.Errno]uint64 // failed connects by reason; 0: aborted by the caller
+	SynSent, SynRecv          int
+	TimeWait                  int
+	Lost                      uint64 // events the kernel could not deliver
+	Healed                    uint64 // rows ended without their close event
+}
+
+// SummaryLine writes s as one line of text.
+func SummaryLine(w io.Writer, s *Summary) error {
+	b := make([]byte, 0, 256)
+	b = append(b, "-- "...)
+	b = s.Time.AppendFormat(b, "15:04:05")
+	b = append(b, ": "...)
+	b = strconv.AppendUint(b, s.Connects, 10)
+	b = append(b, " connects, "...)
+	b = strconv.AppendUint(b, s.Accepts, 10)
+	b = append(b, " accepts, "...)
+	b = strconv.AppendUint(b, s.Closes, 10)
+	b = append(b, " closes, "...)
+	b = appendFailed(b, s.Failed)
+	b = append(b, "; now "...)
+	b = strconv.AppendInt(b, int64(s.SynSent), 10)
+	b = append(b, " SYN_SENT, "...)
+	b = strconv.AppendInt(b, int64(s.SynRecv), 10)
+	b = append(b, " SYN_RECV, "...)
+	b = strconv.AppendInt(b, int64(s.TimeWait), 10)
+	b = append(b, " TIME_WAIT; "...)
+	b = strconv.AppendUint(b, s.Lost, 10)
+	b = append(b, " events lost"...)
+	if s.Healed > 0 {
+		b = append(b, ", "...)
+		b = strconv.AppendUint(b, s.Healed, 10)
+		b = append(b, " rows healed"...)
+	}
+	b = append(b, '\n')
+	_, err := w.Write(b)
+	return err
+}
+
+// appendFailed writes "N failed" and the reasons, "(ECONNREFUSED 2, ...)".
+func appendFailed(b []byte, failed map[syscall.Errno]uint64) []byte {
+	reasons := failureReasons(failed)
+	var total uint64
+	for _, r := range reasons {
+		total += r.count
+	}
+	b = strconv.AppendUint(b, total, 10)
+	b = append(b, " failed"...)
+	for i, r := range reasons {
+		b = append(b, pick(i == 0, " (", ", ")...)
+		b = append(b, r.name...)
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, r.count, 10)
+	}
+	if len(reasons) > 0 {
+		b = append(b, ')')
+	}
+	return b
+}
+
+type failure struct {
+	name  string
+	count uint64
+}
+
+// failureReasons names the reasons, sorted by name for a stable line.
+func failureReasons(failed map[syscall.Errno]uint64) []failure {
+	out := make([]failure, 0, len(failed))
+	for errno, n := range failed {
+		name := "aborted" // closed by the caller before an answer came
+		if errno != 0 {
+			name = unix.ErrnoName(errno)
+		}
+		out = append(out, failure{name, n})
+	}
+	slices.SortFunc(out, func(a, b failure) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// SummaryJSON writes s as one JSON object: {"summary": true, ...}.
+func SummaryJSON(w io.Writer, s *Summary) error {
+	failed := map[string]uint64{}
+	for _, r := range failureReasons(s.Failed) {
+		failed[r.name] = r.count
+	}
+	return writeJSON(w, &struct {
+		Summary  bool              `json:"summary"`
+		Time     string            `json:"time"`
+		Connects uint64            `json:"connects"`
+		Accepts  uint64            `json:"accepts"`
+		Closes   uint64            `json:"closes"`
+		Failed   map[string]uint64 `json:"failed"`
+		SynSent  int               `json:"syn_sent"`
+		SynRecv  int               `json:"syn_recv"`
+		TimeWait int               `json:"time_wait"`
+		Lost     uint64            `json:"lost"`
+		Healed   uint64            `json:"healed"`
+	}{true, s.Time.Format(time.RFC3339Nano), s.Connects, s.Accepts, s.Closes, failed,
+		s.SynSent, s.SynRecv, s.TimeWait, s.Lost, s.Healed})
+}

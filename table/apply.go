@@ -1,0 +1,146 @@
+package table
+
+import (
+	"syscall"
+	"time"
+
+	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tracer"
+)
+
+// Apply brings one tracer event into the table. It takes the full event
+// stream as well as the tracer's TableOnly subset: connects, listens,
+// accepts, closes, TIME_WAIT entry and end.
+func (t *Table) Apply(ev *tracer.Event) {
+	switch {
+	case ev.Kind == tracer.KindLost:
+		t.counts.Lost += ev.Lost.Total()
+	case ev.Kind == tracer.KindTimeWaitEnd:
+		t.endTimeWait(ev)
+	case ev.New == tracer.Close:
+		t.close(ev)
+	default:
+		t.update(ev)
+	}
+}
+
+// update records a connection that opened or changed state.
+func (t *Table) update(ev *tracer.Event) {
+	k := eventKey(ev)
+	c := t.live[k]
+	if c != nil && c.Socket.State == uint8(tracer.TimeWait) && ev.New != tracer.TimeWait {
+		// A new connection took over the tuple of a TIME_WAIT.
+		t.finish(k, c, ev.Time)
+		c = nil
+	}
+	if c == nil {
+		if h := t.healed[k]; h != nil && !ev.Time.After(h.GoneAt) {
+			return // a late event of a row that reconciliation ended
+		}
+		c = newConn(ev)
+		t.live[k] = c
+	}
+	c.Socket.State = uint8(ev.New)
+	if ev.New == tracer.TimeWait {
+		c.Socket.Inode = 0 // the timewait socket has no file
+	} else if ev.Inode != 0 {
+		c.Socket.Inode = ev.Inode
+	}
+	t.touch(c, ev)
+	switch {
+	case ev.Kind == tracer.KindAccept:
+		t.counts.Accepts++
+	case ev.Old == tracer.Close && ev.New == tracer.SynSent:
+		t.counts.Connects++
+	case ev.New == tracer.TimeWait:
+		t.counts.Closes++
+	}
+}
+
+func newConn(ev *tracer.Event) *Conn {
+	c := &Conn{}
+	c.Socket.Proto = snapshot.TCP
+	c.Socket.V6 = ev.Family == syscall.AF_INET6
+	c.Socket.Local, c.Socket.Remote = ev.Local, ev.Remote
+	c.Socket.UID = ev.UID
+	c.Socket.Inode = ev.Inode
+	return c
+}
+
+// touch takes the event's owner, birth and time.
+func (t *Table) touch(c *Conn, ev *tracer.Event) {
+	if ev.Has(tracer.FlagOwnerKnown) {
+		c.Owner = Owner{PID: ev.PID, Comm: ev.Comm}
+	}
+	if ev.Has(tracer.FlagBornKnown) && c.Born.IsZero() {
+		c.Born = ev.Time.Add(-ev.Lifetime)
+	}
+	if ev.Time.After(c.lastEvent) {
+		c.lastEvent = ev.Time
+	}
+}
+
+// close ends a connection: the kernel's ->CLOSE. A connection whose opening
+// the table never saw (born and gone between two events drains) is created
+// here, so it is shown once, as gone.
+func (t *Table) close(ev *tracer.Event) {
+	k := eventKey(ev)
+	if h := t.healed[k]; h != nil {
+		// Reconciliation ended it already; the close came late.
+		t.complete(h, ev)
+		delete(t.healed, k)
+		return
+	}
+	c := t.live[k]
+	if c == nil {
+		c = newConn(ev)
+	}
+	c.Socket.State = uint8(ev.Old) // the last state it was seen in
+	t.complete(c, ev)
+	t.finish(k, c, ev.Time)
+	switch ev.Old {
+	case tracer.SynSent:
+		t.counts.Failed[ev.Err]++
+	case tracer.Listen:
+	default:
+		t.counts.Closes++
+	}
+}
+
+// complete adds what only the close event knows.
+func (t *Table) complete(c *Conn, ev *tracer.Event) {
+	t.touch(c, ev)
+	c.Err = ev.Err
+	c.Socket.RecvQ, c.Socket.SendQ = 0, 0 // a closed socket's queues are purged
+}
+
+// endTimeWait ends a TIME_WAIT row when the kernel's timewait socket goes.
+func (t *Table) endTimeWait(ev *tracer.Event) {
+	k := eventKey(ev)
+	if h := t.healed[k]; h != nil {
+		h.Expired = ev.Has(tracer.FlagExpired)
+		delete(t.healed, k)
+		return
+	}
+	// Only a row without a file can be the timewait socket. (The kernel's
+	// timewait socket may still show FIN_WAIT2, its substate, in a
+	// snapshot; a new connection on the tuple has a file.)
+	c := t.live[k]
+	if c == nil || c.Socket.Inode != 0 {
+		return // healed and swept already, or the tuple is in use again
+	}
+	t.touch(c, ev)
+	c.Expired = ev.Has(tracer.FlagExpired)
+	t.finish(k, c, ev.Time)
+}
+
+// finish moves a live connection to the gone list.
+func (t *Table) finish(k Key, c *Conn, at time.Time) {
+	if t.live[k] == c {
+		delete(t.live, k)
+	}
+	c.Gone = true
+	c.GoneAt = at
+	t.gone = append(t.gone, c)
+	t.closedSince[k] = at
+}

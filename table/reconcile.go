@@ -1,0 +1,97 @@
+package table
+
+import (
+	"time"
+
+	"github.com/socktrace/socktrace/snapshot"
+)
+
+// Reconcile makes the table agree with a snapshot of the namespace's TCP
+// sockets. at is when the dump began, on the events' clock, and every event
+// queued before the dump began must have been applied. Rows take the
+// snapshot's state and queues; a row the snapshot lists but no event
+// announced is added (its owner from the seed); a row that no longer exists
+// and had no event since the previous snapshot is ended as healed: the
+// kernel lost its close. Rows with newer events are left for the next round,
+// because their events may still be on the way.
+func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time) {
+	t.gen++
+	t.order = t.order[:0]
+	for i := range rows {
+		s := &rows[i]
+		if s.Proto != snapshot.TCP {
+			continue
+		}
+		k := socketKey(s)
+		c := t.live[k]
+		if c == nil {
+			if end, ok := t.closedSince[k]; ok && end.After(at) {
+				continue // listed just before it closed: it is gone already
+			}
+			c = &Conn{Owner: t.seedOwner(s.Inode)}
+			t.live[k] = c
+		}
+		if c.seen == t.gen {
+			continue
+		}
+		c.Socket = *s
+		c.seen = t.gen
+		t.order = append(t.order, c)
+	}
+	for k, c := range t.live {
+		switch {
+		case c.seen == t.gen:
+		case c.lastEvent.After(t.prevSnap):
+			t.order = append(t.order, c) // newer than what the kernel last showed
+		default:
+			t.heal(k, c, at)
+		}
+	}
+	clear(t.closedSince)
+	t.prevSnap = at
+}
+
+// heal ends a row the kernel no longer has.
+func (t *Table) heal(k Key, c *Conn, at time.Time) {
+	c.Healed = true
+	t.finish(k, c, at)
+	t.healed[k] = c
+	t.counts.Healed++
+}
+
+func (t *Table) seedOwner(inode uint64) Owner {
+	o, ok := t.seed[inode]
+	if !ok || inode == 0 {
+		return Owner{}
+	}
+	return Owner{PID: uint32(o.PID), Comm: commOf(o.Comm)}
+}
+
+// Live returns the rows that exist now, in the snapshot's order, then the
+// rows born since. Valid until the next Reconcile.
+func (t *Table) Live() []*Conn { return t.order }
+
+// Gone returns the rows that ended since the last Sweep (and, with a
+// linger, those that ended less than linger ago), in the order they ended.
+func (t *Table) Gone() []*Conn { return t.gone }
+
+// Sweep forgets the rows that ended more than linger before now, and
+// starts a new interval's counts.
+func (t *Table) Sweep(now time.Time, linger time.Duration) {
+	kept := t.gone[:0]
+	for _, c := range t.gone {
+		if linger > 0 && now.Sub(c.GoneAt) < linger {
+			kept = append(kept, c)
+		}
+	}
+	clear(t.gone[len(kept):])
+	t.gone = kept
+	// A healed row waits one interval for a close event that was late
+	// rather than lost.
+	for k, c := range t.healed {
+		if c.GoneAt.Before(t.prevSnap) {
+			delete(t.healed, k)
+		}
+	}
+	t.counts = Counts{Failed: clearCounts(t.counts.Failed)}
+}

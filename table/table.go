@@ -1,0 +1,168 @@
+// Package table is socktrace's live connection table: the TCP sockets of one
+// network namespace, seeded from a snapshot, kept current by tracer events,
+// and healed against a fresh snapshot before each print.
+//
+// A snapshot alone misses every connection born and gone between two looks;
+// events alone drift when the kernel skips one (recursion misses). The table
+// takes rows, queues and states from the snapshot, and from the events what
+// the snapshot cannot see: owners, connections that are already gone, and
+// why they ended.
+package table
+
+import (
+	"net/netip"
+	"syscall"
+	"time"
+
+	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tracer"
+)
+
+// Key identifies a connection: events and snapshot rows meet on it. The
+// kernel address in events is not in /proc, and the inode is 0 once a
+// socket loses its file, so the tuple is the key. Listeners in a
+// SO_REUSEPORT group share a tuple; their inode tells them apart.
+type Key struct {
+	Local, Remote [16]byte
+	LPort, RPort  uint16
+	V6            bool
+	Inode         uint64 // listeners only
+}
+
+func keyOf(v6 bool, local, remote netip.AddrPort, inode uint64) Key {
+	k := Key{Local: local.Addr().As16(), Remote: remote.Addr().As16(),
+		LPort: local.Port(), RPort: remote.Port(), V6: v6}
+	if k.RPort == 0 {
+		k.Inode = inode
+	}
+	return k
+}
+
+func eventKey(ev *tracer.Event) Key {
+	return keyOf(ev.Family == syscall.AF_INET6, ev.Local, ev.Remote, ev.Inode)
+}
+
+func socketKey(s *snapshot.Socket) Key {
+	return keyOf(s.V6, s.Local, s.Remote, s.Inode)
+}
+
+// Owner is the process a connection belongs to, as the tracer attributed it.
+type Owner struct {
+	PID  uint32 // 0: unknown
+	Comm tracer.Comm
+}
+
+// Conn is one connection: its latest row and what the events added.
+type Conn struct {
+	Socket snapshot.Socket // the last snapshot row, or built from events
+	Owner  Owner
+	Born   time.Time // zero: older than socktrace, or its opening was lost
+
+	// Set once the connection is gone.
+	Gone    bool
+	GoneAt  time.Time
+	Err     syscall.Errno // why a connect failed or a connection was reset
+	Healed  bool          // gone from the kernel without a close event (lost)
+	Expired bool          // a TIME_WAIT that ran out (not reused or killed)
+
+	lastEvent time.Time // the newest event applied to it
+	seen      uint64    // the last snapshot generation that listed it
+}
+
+// Lifetime is how long a gone connection lived, or 0 when its birth was not
+// seen.
+func (c *Conn) Lifetime() time.Duration {
+	if c.Born.IsZero() || !c.Gone {
+		return 0
+	}
+	return c.GoneAt.Sub(c.Born)
+}
+
+// Counts are what happened during one interval.
+type Counts struct {
+	Connects, Accepts, Closes uint64
+	Failed                    map[syscall.Errno]uint64 // failed connects by reason (0: closed by the caller)
+	Lost                      uint64                   // events the kernel could not deliver
+	Healed                    uint64                   // rows ended by reconciliation
+}
+
+// Table holds one namespace's TCP connections. It is not safe for
+// concurrent use.
+type Table struct {
+	live map[Key]*Conn
+	// gone holds the connections that ended since the last Sweep, in the
+	// order they ended; a tuple may be reused within one interval, so a
+	// map would lose one of them.
+	gone []*Conn
+	// closedSince: when each tuple that ended since the last Reconcile
+	// ended, so a snapshot taken just before the close does not bring the
+	// connection back to life.
+	closedSince map[Key]time.Time
+	// healed: rows ended by reconciliation until the next Sweep, so a
+	// close event that comes late completes the row instead of doubling it.
+	healed map[Key]*Conn
+
+	seed     map[uint64]snapshot.Owner // owners of older sockets, by inode
+	programs *programs
+	gen      uint64
+	prevSnap time.Time
+	order    []*Conn // live rows in the last snapshot's order, then newer ones
+	counts   Counts
+}
+
+// Config sets up a Table.
+type Config struct {
+	// Seed maps the inodes of sockets older than the tracer to their
+	// owners (snapshot.ReadOwners); may be nil.
+	Seed map[uint64]snapshot.Owner
+	// ProcRoot is where program names are read; default "/proc".
+	ProcRoot string
+}
+
+// New returns an empty table.
+func New(cfg Config) *Table {
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	t := &Table{
+		live:        make(map[Key]*Conn),
+		closedSince: make(map[Key]time.Time),
+		healed:      make(map[Key]*Conn),
+		seed:        cfg.Seed,
+		programs:    newPrograms(cfg.ProcRoot),
+		counts:      Counts{Failed: map[syscall.Errno]uint64{}},
+	}
+	for _, o := range cfg.Seed {
+		t.programs.learn(Owner{PID: uint32(o.PID), Comm: commOf(o.Comm)}, o.Program)
+	}
+	return t
+}
+
+// Counts returns the interval's counters so far.
+func (t *Table) Counts() *Counts { return &t.counts }
+
+// States counts the live rows in the states that pile up under churn.
+func (t *Table) States() (synSent, synRecv, timeWait int) {
+	for _, c := range t.order {
+		switch tracer.State(c.Socket.State) {
+		case tracer.SynSent:
+			synSent++
+		case tracer.SynRecv:
+			synRecv++
+		case tracer.TimeWait:
+			timeWait++
+		}
+	}
+	return
+}
+
+func clearCounts(m map[syscall.Errno]uint64) map[syscall.Errno]uint64 {
+	clear(m)
+	return m
+}
+
+func commOf(s string) tracer.Comm {
+	var c tracer.Comm
+	copy(c[:len(c)-1], s)
+	return c
+}
