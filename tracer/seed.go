@@ -20,6 +20,7 @@ func (t *Tracer) seed(procRoot string) error {
 	if err != nil && !errors.Is(err, snapshot.ErrNotAllOwners) {
 		return err
 	}
+	t.seeded = owners
 	var errs []error
 	for netns, pid := range namespaces(procRoot) {
 		socks, err := snapshot.ReadTCP(filepath.Join(procRoot, strconv.Itoa(pid), "net"))

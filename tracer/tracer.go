@@ -14,6 +14,8 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
+
+	"github.com/socktrace/socktrace/snapshot"
 )
 
 // Config sets up a Tracer. The zero value traces everything.
@@ -60,6 +62,7 @@ type Tracer struct {
 	latency    time.Duration
 	monoToWall int64
 	owners     *ownerBook
+	seeded     map[uint64]snapshot.Owner // the start-up owner scan, by inode
 	// lossProgs lose events when they skip a run; timerProgs lose only
 	// TIME_WAIT detail.
 	lossProgs, timerProgs []*ebpf.Program
@@ -123,6 +126,19 @@ func withDefaults(cfg Config) Config {
 		cfg.ProcRoot = "/proc"
 	}
 	return cfg
+}
+
+// SeededOwners is the owner scan New made after attaching: the processes
+// holding each socket inode (every kind of socket) at start-up. Callers
+// that keep a table of older sockets use it instead of scanning again.
+func (t *Tracer) SeededOwners() map[uint64]snapshot.Owner { return t.seeded }
+
+// Clock is the current time on the events' clock. Comparing it with event
+// times is immune to wall-clock steps after start-up.
+func (t *Tracer) Clock() time.Time {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return time.Unix(0, ts.Nano()+t.monoToWall)
 }
 
 // Warnings are the features that could not be set up, one line each.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -130,6 +131,13 @@ func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 		return usageError("-r, -i and -s cannot be combined")
 	}
 	named := o.normalize()
+	if o.continuous > 0 && modes == 0 && (!named || o.tcp) {
+		l, err := o.startLive(ctx, named)
+		if err == nil {
+			return l.run(ctx, stdout, stderr)
+		}
+		fmt.Fprintf(stderr, "socktrace: -c without the kernel tracer (%v): connections born and gone between two tables are not shown\n", err)
+	}
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	for {
 		var err error
@@ -196,7 +204,7 @@ func (o *netstatOptions) sockets(ctx context.Context, w io.Writer, stderr io.Wri
 
 	inet := !named || o.tcp || o.udp || o.udplite || o.raw
 	if inet {
-		rows := o.readInetTables(netDir, named, stderr)
+		rows := o.readInetTables(netDir, named, stderr, nil)
 		rows = o.filterInet(rows)
 		names.prefetch(rows)
 		waitOwners()
@@ -221,33 +229,42 @@ func (o *netstatOptions) sockets(ctx context.Context, w io.Writer, stderr io.Wri
 		rows, err := snapshot.ReadUnix(netDir)
 		reportReadError(stderr, err)
 		waitOwners()
-		if !o.json {
-			if err := r.UnixHeader(w, o.all, o.listening); err != nil {
-				return err
-			}
-		}
-		for i := range rows {
-			u := &rows[i]
-			if !o.all && u.Listening() != o.listening {
-				continue
-			}
-			if o.json {
-				err = r.UnixJSON(w, u)
-			} else {
-				err = r.UnixRow(w, u)
-			}
-			if err != nil {
-				return err
-			}
+		if err := o.printUnix(w, r, rows); err != nil {
+			return err
 		}
 	}
 	waitOwners()
 	return nil
 }
 
+// printUnix prints the unix socket table.
+func (o *netstatOptions) printUnix(w io.Writer, r *render.Netstat, rows []snapshot.UnixSocket) error {
+	if !o.json {
+		if err := r.UnixHeader(w, o.all, o.listening); err != nil {
+			return err
+		}
+	}
+	for i := range rows {
+		u := &rows[i]
+		if !o.all && u.Listening() != o.listening {
+			continue
+		}
+		var err error
+		if o.json {
+			err = r.UnixJSON(w, u)
+		} else {
+			err = r.UnixRow(w, u)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readInetTables reads the Internet tables asked for, or all of them when
 // none is named.
-func (o *netstatOptions) readInetTables(netDir string, named bool, stderr io.Writer) []snapshot.Socket {
+func (o *netstatOptions) readInetTables(netDir string, named bool, stderr io.Writer, rows []snapshot.Socket) []snapshot.Socket {
 	var fam snapshot.Family
 	if !named || o.inet4 {
 		fam |= snapshot.IPv4
@@ -269,7 +286,7 @@ func (o *netstatOptions) readInetTables(netDir string, named bool, stderr io.Wri
 		n += snapshot.CountInet(netDir, p, fam)
 	}
 	// Room for sockets opened between counting and reading.
-	rows := make([]snapshot.Socket, 0, n+n/16+16)
+	rows = slices.Grow(rows[:0], n+n/16+16)
 	for _, p := range protos {
 		var err error
 		rows, err = o.readInet(netDir, p, fam, rows)
@@ -296,25 +313,34 @@ func (o *netstatOptions) readInet(netDir string, p snapshot.Proto, fam snapshot.
 	return snapshot.ReadInet(netDir, p, fam, dst)
 }
 
-// filterInet keeps the rows netstat shows for -a/-l: TCP by whether the
-// remote port is set, UDP and raw by whether the remote address is.
+// filterInet keeps the rows netstat shows for -a/-l.
 func (o *netstatOptions) filterInet(rows []snapshot.Socket) []snapshot.Socket {
 	if o.all {
 		return rows
 	}
 	kept := rows[:0]
 	for _, s := range rows {
-		var server bool
-		if s.Proto == snapshot.TCP {
-			server = s.Remote.Port() == 0
-		} else {
-			server = s.Remote.Addr().IsUnspecified()
-		}
-		if server == o.listening {
+		if o.shows(&s) {
 			kept = append(kept, s)
 		}
 	}
 	return kept
+}
+
+// shows reports whether netstat shows s under -a/-l: TCP servers are the
+// sockets without a remote port, UDP and raw ones those without a remote
+// address.
+func (o *netstatOptions) shows(s *snapshot.Socket) bool {
+	if o.all {
+		return true
+	}
+	var server bool
+	if s.Proto == snapshot.TCP {
+		server = s.Remote.Port() == 0
+	} else {
+		server = s.Remote.Addr().IsUnspecified()
+	}
+	return server == o.listening
 }
 
 // printOwnerNote prints netstat's note when -p could not see every process.
