@@ -1,0 +1,249 @@
+package table
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tracer"
+)
+
+var (
+	sshd = sock{local: "0.0.0.0:22", remote: "0.0.0.0:0", inode: 700}
+	// A connection older than socktrace: no event announced it.
+	older = sock{local: "10.0.0.2:22", remote: "10.0.0.9:50000", inode: 701}
+	// A client socktrace saw connect.
+	known = sock{local: "10.0.0.1:40010", remote: "10.0.0.2:80", inode: 1010, pid: 100, comm: "curl"}
+	// A server connection older than socktrace, closed around the first
+	// snapshot, and a new one on its tuple.
+	oldServed = sock{local: "10.0.0.2:80", remote: "10.0.0.1:40001", inode: 900, pid: 201, comm: "worker"}
+	newServed = sock{local: "10.0.0.2:80", remote: "10.0.0.1:40001", inode: 901}
+)
+
+// withQueues is a snapshot row with receive and send queues.
+func withQueues(r snapshot.Socket, recvQ, sendQ uint64) snapshot.Socket {
+	r.RecvQ, r.SendQ = recvQ, sendQ
+	return r
+}
+
+// capture keeps the first gone row, for checks after it has been swept.
+func capture(into **Conn) func(*testing.T, *Table) {
+	return func(t *testing.T, tbl *Table) {
+		g := tbl.Gone()
+		if len(g) == 0 {
+			t.Fatal("no gone row to keep")
+		}
+		*into = g[0]
+	}
+}
+
+func TestReconcile(t *testing.T) {
+	var healed *Conn
+	tests := []struct {
+		name   string
+		seed   map[uint64]snapshot.Owner
+		prints []print
+	}{{
+		name: "snapshot rows: owners from the seed, state and queues from the snapshot, its order, then newer rows",
+		seed: map[uint64]snapshot.Owner{700: {PID: 50, Comm: "sshd", Program: "sshd"}},
+		prints: []print{{
+			events: []*tracer.Event{
+				known.connect(500 * time.Millisecond),
+				// After the dump began: not in it, shown after its rows.
+				client.connect(2100 * time.Millisecond),
+			},
+			rows: []snapshot.Socket{
+				sshd.row(tracer.Listen, 700),
+				withQueues(older.row(tracer.Established, 701), 10, 0),
+				{Proto: snapshot.UDP, State: snapshot.StateClose, Local: older.row(0, 0).Local, Inode: 702},
+				withQueues(known.row(tracer.Established, 1010), 3, 4),
+				// A socket that moved in the hash while the dump ran can
+				// be listed twice.
+				withQueues(older.row(tracer.Established, 701), 10, 0),
+			},
+			at: 2 * time.Second,
+			live: []string{
+				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				"10.0.0.2:22>10.0.0.9:50000 ESTABLISHED inode=701 q=10/0 owner=0/",
+				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
+				"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1001 q=0/0 owner=100/curl born=2.1s",
+			},
+			states: states{synSent: 1},
+			counts: Counts{Connects: 2},
+		}, {
+			// The next snapshot lists them in another order; the older
+			// connection is gone without a close event: healed at once,
+			// as no event of it can still be on the way.
+			rows: []snapshot.Socket{
+				client.row(tracer.Established, 1001),
+				withQueues(known.row(tracer.CloseWait, 1010), 1, 0),
+				sshd.row(tracer.Listen, 700),
+			},
+			at: 3 * time.Second,
+			live: []string{
+				"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=2.1s",
+				"10.0.0.1:40010>10.0.0.2:80 CLOSE_WAIT inode=1010 q=1/0 owner=100/curl born=500ms",
+				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+			},
+			gone:   []string{"10.0.0.2:22>10.0.0.9:50000 ESTABLISHED inode=701 q=10/0 owner=0/ gone=3s lived=0s healed"},
+			counts: Counts{Healed: 1},
+		}},
+	}, {
+		name: "start-up race: closed after the dump began, still listed: gone once, never live",
+		prints: []print{{
+			events: []*tracer.Event{oldServed.close(2100*time.Millisecond, tracer.LastAck, 0, 0)},
+			rows:   []snapshot.Socket{oldServed.row(tracer.LastAck, 900)},
+			at:     2 * time.Second,
+			gone:   []string{"10.0.0.2:80>10.0.0.1:40001 LAST_ACK inode=900 q=0/0 owner=201/worker gone=2.1s lived=0s"},
+			counts: Counts{Closes: 1},
+		}, {
+			at: 3 * time.Second,
+		}},
+	}, {
+		name: "a row known from events, closed after the dump began and still listed",
+		prints: []print{{
+			events: []*tracer.Event{client.connect(1 * time.Second)},
+			rows:   []snapshot.Socket{client.row(tracer.SynSent, 1001)},
+			at:     1500 * time.Millisecond,
+			live:   []string{clientSynSent},
+			states: states{synSent: 1},
+			counts: Counts{Connects: 1},
+		}, {
+			events: []*tracer.Event{client.close(2100*time.Millisecond, tracer.Established, syscall.ECONNRESET, 1100*time.Millisecond)},
+			rows:   []snapshot.Socket{withQueues(client.row(tracer.Established, 1001), 5, 6)},
+			at:     2 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=2.1s lived=1.1s err=ECONNRESET"},
+			counts: Counts{Closes: 1},
+		}, {
+			at: 3 * time.Second,
+		}},
+	}, {
+		name: "a tuple closed before the dump began and listed is a new connection",
+		seed: map[uint64]snapshot.Owner{901: {PID: 202, Comm: "worker2"}},
+		prints: []print{{
+			events: []*tracer.Event{oldServed.close(1900*time.Millisecond, tracer.LastAck, 0, 0)},
+			rows:   []snapshot.Socket{newServed.row(tracer.Established, 901)},
+			at:     2 * time.Second,
+			live:   []string{"10.0.0.2:80>10.0.0.1:40001 ESTABLISHED inode=901 q=0/0 owner=202/worker2"},
+			gone:   []string{"10.0.0.2:80>10.0.0.1:40001 LAST_ACK inode=900 q=0/0 owner=201/worker gone=1.9s lived=0s"},
+			counts: Counts{Closes: 1},
+		}, {
+			rows: []snapshot.Socket{newServed.row(tracer.Established, 901)},
+			at:   3 * time.Second,
+			live: []string{"10.0.0.2:80>10.0.0.1:40001 ESTABLISHED inode=901 q=0/0 owner=202/worker2"},
+		}},
+	}, {
+		name: "healing: a row missing from a snapshot survives one round, then is healed; a late close completes it",
+		prints: []print{{
+			at: 500 * time.Millisecond,
+		}, {
+			events: []*tracer.Event{client.connect(1 * time.Second)},
+			at:     2 * time.Second,
+			// Newer than the previous snapshot: its close may be on the way.
+			live:   []string{clientSynSent},
+			states: states{synSent: 1},
+			counts: Counts{Connects: 1},
+		}, {
+			at:     3 * time.Second,
+			gone:   []string{clientSynSent + " gone=3s lived=2s healed"},
+			counts: Counts{Healed: 1},
+			then:   capture(&healed),
+		}, {
+			events: []*tracer.Event{client.close(2900*time.Millisecond, tracer.SynSent, syscall.ECONNREFUSED, 1900*time.Millisecond)},
+			at:     4 * time.Second,
+			then: func(t *testing.T, tbl *Table) {
+				if got, want := show(healed), clientSynSent+" gone=3s lived=2s err=ECONNREFUSED healed"; got != want {
+					t.Errorf("healed row after its late close:\n got %q\nwant %q", got, want)
+				}
+				if len(tbl.healed) != 0 {
+					t.Errorf("healed rows waiting for a close: %d, want 0", len(tbl.healed))
+				}
+			},
+		}, {
+			at: 5 * time.Second,
+		}},
+	}, {
+		name: "healing: a late TIME_WAIT end completes the healed row",
+		prints: []print{{
+			at: 500 * time.Millisecond,
+		}, {
+			events: []*tracer.Event{
+				client.connect(1 * time.Second),
+				client.timeWait(1500*time.Millisecond, tracer.FinWait2, 500*time.Millisecond),
+			},
+			at:     2 * time.Second,
+			live:   []string{clientTW},
+			states: states{timeWait: 1},
+			counts: Counts{Connects: 1, Closes: 1},
+		}, {
+			at:     3 * time.Second,
+			gone:   []string{clientTW + " gone=3s lived=2s healed"},
+			counts: Counts{Healed: 1},
+			then:   capture(&healed),
+		}, {
+			events: []*tracer.Event{client.timeWaitEnd(2900*time.Millisecond, true)},
+			at:     4 * time.Second,
+			then: func(t *testing.T, tbl *Table) {
+				if got, want := show(healed), clientTW+" gone=3s lived=2s healed expired"; got != want {
+					t.Errorf("healed row after its late TIME_WAIT end:\n got %q\nwant %q", got, want)
+				}
+				if len(tbl.healed) != 0 {
+					t.Errorf("healed rows waiting for a close: %d, want 0", len(tbl.healed))
+				}
+			},
+		}},
+	}, {
+		name: "healing: late events older than the healing are dropped, newer ones are a new row",
+		prints: []print{{
+			at: 500 * time.Millisecond,
+		}, {
+			events: []*tracer.Event{client.connect(1 * time.Second)},
+			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			at:     2 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
+			counts: Counts{Connects: 1},
+		}, {
+			at:     3 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=3s lived=2s healed"},
+			counts: Counts{Healed: 1},
+		}, {
+			events: []*tracer.Event{
+				client.timeWait(2900*time.Millisecond, tracer.FinWait2, 1900*time.Millisecond),
+				client2.connect(3500 * time.Millisecond),
+			},
+			rows:   []snapshot.Socket{client2.row(tracer.SynSent, 1002)},
+			at:     4 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1002 q=0/0 owner=101/wget born=3.5s"},
+			states: states{synSent: 1},
+			counts: Counts{Connects: 1},
+		}},
+	}, {
+		name: "healing: a row with an event since the previous snapshot is kept",
+		prints: []print{{
+			events: []*tracer.Event{client.connect(1 * time.Second)},
+			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			at:     2 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
+			counts: Counts{Connects: 1},
+		}, {
+			// Entered TIME_WAIT after the previous snapshot; this one
+			// missed the timewait socket (it was being hashed).
+			events: []*tracer.Event{client.timeWait(2500*time.Millisecond, tracer.FinWait2, 1500*time.Millisecond)},
+			at:     3 * time.Second,
+			live:   []string{clientTW},
+			states: states{timeWait: 1},
+			counts: Counts{Closes: 1},
+		}, {
+			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+			at:     4 * time.Second,
+			live:   []string{clientTW},
+			states: states{timeWait: 1},
+		}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run(t, New(Config{Seed: tt.seed, ProcRoot: t.TempDir()}), tt.prints)
+		})
+	}
+}

@@ -1,0 +1,559 @@
+package table
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tracer"
+)
+
+// The tests build events as the tracer's TableOnly mode sends them and
+// snapshot rows as /proc/net/tcp shows them, then drive the table the way
+// socktrace -c does: apply events, Reconcile, print Live and Gone, Sweep.
+
+// base is time zero of every test; times are offsets from it.
+var base = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func at(d time.Duration) time.Time { return base.Add(d) }
+
+// sock is one socket's identity and owner, as events and rows carry them.
+type sock struct {
+	local, remote string // "addr:port"; remote port 0 for a listener
+	inode         uint64
+	pid           uint32
+	comm          string
+}
+
+func (s sock) event(kind tracer.Kind, d time.Duration, old, new tracer.State, flags tracer.Flag) *tracer.Event {
+	local, remote := netip.MustParseAddrPort(s.local), netip.MustParseAddrPort(s.remote)
+	family := uint16(syscall.AF_INET)
+	if local.Addr().Is6() {
+		family = syscall.AF_INET6
+	}
+	ev := &tracer.Event{Time: at(d), Kind: kind, Flags: flags, Old: old, New: new,
+		Family: family, Local: local, Remote: remote, Inode: s.inode, UID: 1000}
+	if s.pid != 0 {
+		ev.Flags |= tracer.FlagOwnerKnown
+		ev.PID, ev.TID, ev.Comm = s.pid, s.pid, commOf(s.comm)
+	}
+	return ev
+}
+
+// connect is CLOSE->SYN_SENT: sent when the socket next changes state,
+// stamped with the connect's time, with the real local port.
+func (s sock) connect(d time.Duration) *tracer.Event {
+	return s.event(tracer.KindState, d, tracer.Close, tracer.SynSent, tracer.FlagBornKnown)
+}
+
+func (s sock) listen(d time.Duration) *tracer.Event {
+	return s.event(tracer.KindState, d, tracer.Close, tracer.Listen, tracer.FlagBornKnown)
+}
+
+// accept is accept() handing the socket, in state, to its owner.
+func (s sock) accept(d time.Duration, state tracer.State) *tracer.Event {
+	return s.event(tracer.KindAccept, d, state, state, 0)
+}
+
+// close is old->CLOSE; lived is the Lifetime the kernel knew (0: unknown).
+func (s sock) close(d time.Duration, old tracer.State, err syscall.Errno, lived time.Duration) *tracer.Event {
+	ev := s.event(tracer.KindState, d, old, tracer.Close, 0)
+	ev.Err = err
+	if lived > 0 {
+		ev.Flags |= tracer.FlagBornKnown
+		ev.Lifetime = lived
+	}
+	return ev
+}
+
+// timeWait is the active closer's ->CLOSE turned into old->TIME_WAIT by the
+// tracer. The inode is the full socket's, read before it went.
+func (s sock) timeWait(d time.Duration, old tracer.State, lived time.Duration) *tracer.Event {
+	ev := s.event(tracer.KindState, d, old, tracer.TimeWait, tracer.FlagTimeWaitDerived)
+	if lived > 0 {
+		ev.Flags |= tracer.FlagBornKnown
+		ev.Lifetime = lived
+	}
+	return ev
+}
+
+// timeWaitEnd is the timewait socket going: expired, or killed (reused).
+func (s sock) timeWaitEnd(d time.Duration, expired bool) *tracer.Event {
+	ev := s.event(tracer.KindTimeWaitEnd, d, tracer.TimeWait, tracer.Close, tracer.FlagPrevKnown)
+	if expired {
+		ev.Flags |= tracer.FlagExpired
+	}
+	return ev
+}
+
+// row is the socket's line in /proc/net/tcp; inode 0 for a timewait socket.
+func (s sock) row(state tracer.State, inode uint64) snapshot.Socket {
+	local, remote := netip.MustParseAddrPort(s.local), netip.MustParseAddrPort(s.remote)
+	return snapshot.Socket{Proto: snapshot.TCP, V6: local.Addr().Is6(), State: uint8(state),
+		UID: 1000, Local: local, Remote: remote, Inode: inode}
+}
+
+func lost(d time.Duration, ringFull, recursion uint64) *tracer.Event {
+	return &tracer.Event{Time: at(d), Kind: tracer.KindLost, Lost: tracer.Lost{RingFull: ringFull, Recursion: recursion}}
+}
+
+// show is one row as the assertions compare it: every fact the table adds.
+func show(c *Conn) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v>%v %v inode=%d q=%d/%d owner=%d/%s",
+		c.Socket.Local, c.Socket.Remote, tracer.State(c.Socket.State), c.Socket.Inode,
+		c.Socket.RecvQ, c.Socket.SendQ, c.Owner.PID, c.Owner.Comm)
+	if !c.Born.IsZero() {
+		fmt.Fprintf(&b, " born=%v", c.Born.Sub(base))
+	}
+	if c.Gone {
+		fmt.Fprintf(&b, " gone=%v lived=%v", c.GoneAt.Sub(base), c.Lifetime())
+	}
+	if c.Err != 0 {
+		fmt.Fprintf(&b, " err=%s", errName(c.Err))
+	}
+	if c.Healed {
+		b.WriteString(" healed")
+	}
+	if c.Expired {
+		b.WriteString(" expired")
+	}
+	return b.String()
+}
+
+// errName names the errnos the tests use.
+func errName(e syscall.Errno) string {
+	switch e {
+	case syscall.ECONNREFUSED:
+		return "ECONNREFUSED"
+	case syscall.ECONNRESET:
+		return "ECONNRESET"
+	case syscall.ETIMEDOUT:
+		return "ETIMEDOUT"
+	}
+	return fmt.Sprintf("errno(%d)", int(e))
+}
+
+func shows(cs []*Conn) []string {
+	out := []string{}
+	for _, c := range cs {
+		out = append(out, show(c))
+	}
+	return out
+}
+
+// states is States() as one comparable value.
+type states struct{ synSent, synRecv, timeWait int }
+
+// print is one table of socktrace -c: the events applied since the previous
+// one, the snapshot taken at at, and what the table shows then.
+type print struct {
+	events []*tracer.Event
+	rows   []snapshot.Socket
+	at     time.Duration
+	live   []string
+	gone   []string
+	states states
+	counts Counts // Failed nil: none
+	// then, if set, checks more after the print and before the Sweep.
+	then func(t *testing.T, tbl *Table)
+}
+
+// run drives tbl through the prints, checking each, and sweeps after each
+// print as socktrace -c does.
+func run(t *testing.T, tbl *Table, prints []print) {
+	t.Helper()
+	for i, p := range prints {
+		for _, ev := range p.events {
+			tbl.Apply(ev)
+		}
+		tbl.Reconcile(p.rows, at(p.at))
+		check(t, fmt.Sprintf("print %d at %v", i+1, p.at), tbl, p)
+		if p.then != nil {
+			p.then(t, tbl)
+		}
+		tbl.Sweep(at(p.at), 0)
+	}
+}
+
+func check(t *testing.T, where string, tbl *Table, p print) {
+	t.Helper()
+	if got := shows(tbl.Live()); !slices.Equal(got, orEmpty(p.live)) {
+		t.Errorf("%s: live rows\n got %q\nwant %q", where, got, p.live)
+	}
+	if got := shows(tbl.Gone()); !slices.Equal(got, orEmpty(p.gone)) {
+		t.Errorf("%s: gone rows\n got %q\nwant %q", where, got, p.gone)
+	}
+	var got states
+	got.synSent, got.synRecv, got.timeWait = tbl.States()
+	if got != p.states {
+		t.Errorf("%s: States() = %+v, want %+v", where, got, p.states)
+	}
+	if c := tbl.Counts(); !sameCounts(c, &p.counts) {
+		t.Errorf("%s: Counts() = %+v, want %+v", where, *c, p.counts)
+	}
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func sameCounts(a, b *Counts) bool {
+	return a.Connects == b.Connects && a.Accepts == b.Accepts && a.Closes == b.Closes &&
+		a.Lost == b.Lost && a.Healed == b.Healed && maps.Equal(a.Failed, b.Failed)
+}
+
+var (
+	// A client on 10.0.0.1 and a server on 10.0.0.2:80, in different
+	// processes.
+	client = sock{local: "10.0.0.1:40000", remote: "10.0.0.2:80", inode: 1001, pid: 100, comm: "curl"}
+	// The same tuple used again by a new socket of another process.
+	client2  = sock{local: "10.0.0.1:40000", remote: "10.0.0.2:80", inode: 1002, pid: 101, comm: "wget"}
+	listener = sock{local: "10.0.0.2:80", remote: "0.0.0.0:0", inode: 500, pid: 200, comm: "nginx"}
+	served   = sock{local: "10.0.0.2:80", remote: "10.0.0.1:40001", inode: 2001, pid: 201, comm: "worker"}
+)
+
+// Rows as show prints them.
+const (
+	clientSynSent = "10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1001 q=0/0 owner=100/curl born=1s"
+	clientTW      = "10.0.0.1:40000>10.0.0.2:80 TIME_WAIT inode=0 q=0/0 owner=100/curl born=1s"
+	listenerRow   = "10.0.0.2:80>0.0.0.0:0 LISTEN inode=500 q=0/0 owner=200/nginx"
+)
+
+func TestConnectionLives(t *testing.T) {
+	tests := []struct {
+		name   string
+		seed   map[uint64]snapshot.Owner
+		prints []print
+	}{{
+		name: "client from events only: connect, TIME_WAIT, expiry",
+		prints: []print{{
+			events: []*tracer.Event{client.connect(1 * time.Second)},
+			at:     1500 * time.Millisecond,
+			live:   []string{clientSynSent},
+			states: states{synSent: 1},
+			counts: Counts{Connects: 1},
+		}, {
+			// Listed by no snapshot, but its last event is newer than
+			// the previous snapshot: kept.
+			events: []*tracer.Event{client.timeWait(2*time.Second, tracer.FinWait2, time.Second)},
+			at:     2500 * time.Millisecond,
+			live:   []string{clientTW},
+			states: states{timeWait: 1},
+			counts: Counts{Closes: 1},
+		}, {
+			events: []*tracer.Event{client.timeWaitEnd(62*time.Second, true)},
+			at:     62500 * time.Millisecond,
+			gone:   []string{clientTW + " gone=1m2s lived=1m1s expired"},
+		}, {
+			at: 63 * time.Second,
+		}},
+	}, {
+		name: "client born and gone between two prints",
+		prints: []print{{
+			at: 500 * time.Millisecond,
+		}, {
+			events: []*tracer.Event{
+				client.connect(1 * time.Second),
+				client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
+				client.timeWaitEnd(62*time.Second, true),
+			},
+			at:     63 * time.Second,
+			gone:   []string{clientTW + " gone=1m2s lived=1m1s expired"},
+			counts: Counts{Connects: 1, Closes: 1},
+		}},
+	}, {
+		name: "client seen by snapshots: they give state and queues, events the rest",
+		prints: []print{{
+			events: []*tracer.Event{client.connect(1 * time.Second)},
+			rows: []snapshot.Socket{func() snapshot.Socket {
+				r := client.row(tracer.Established, 1001)
+				r.SendQ = 7
+				return r
+			}()},
+			at:     1500 * time.Millisecond,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/7 owner=100/curl born=1s"},
+			counts: Counts{Connects: 1},
+		}, {
+			// The active closer: FIN_WAIT1 -> FIN_WAIT2 -> TIME_WAIT; the
+			// snapshot shows the timewait socket, without a file.
+			events: []*tracer.Event{client.timeWait(2*time.Second, tracer.FinWait2, time.Second)},
+			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+			at:     2500 * time.Millisecond,
+			live:   []string{clientTW},
+			states: states{timeWait: 1},
+			counts: Counts{Closes: 1},
+		}, {
+			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+			at:     30 * time.Second,
+			live:   []string{clientTW},
+			states: states{timeWait: 1},
+		}, {
+			events: []*tracer.Event{client.timeWaitEnd(62*time.Second, true)},
+			at:     62500 * time.Millisecond,
+			gone:   []string{clientTW + " gone=1m2s lived=1m1s expired"},
+		}},
+	}, {
+		name: "the timewait socket shown as FIN_WAIT2 still ends on TIME_WAIT end",
+		prints: []print{{
+			events: []*tracer.Event{
+				client.connect(1 * time.Second),
+				// FIN_WAIT2 timed out waiting for the peer's FIN: the kernel
+				// hands it to a timewait socket in substate FIN_WAIT2.
+				client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
+			},
+			rows:   []snapshot.Socket{client.row(tracer.FinWait2, 0)},
+			at:     3 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			counts: Counts{Connects: 1, Closes: 1},
+		}, {
+			events: []*tracer.Event{client.timeWaitEnd(60*time.Second, true)},
+			at:     61 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s gone=1m0s lived=59s expired"},
+		}},
+	}, {
+		name: "a TIME_WAIT taken over by a new connect: the old one ends, the new one lives",
+		prints: []print{{
+			events: []*tracer.Event{
+				client.connect(1 * time.Second),
+				client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
+			},
+			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+			at:     3 * time.Second,
+			live:   []string{clientTW},
+			states: states{timeWait: 1},
+			counts: Counts{Connects: 1, Closes: 1},
+		}, {
+			events: []*tracer.Event{
+				client2.connect(4 * time.Second),
+				// The kernel kills the timewait socket it reused.
+				client.timeWaitEnd(4*time.Second+time.Microsecond, false),
+			},
+			rows:   []snapshot.Socket{client2.row(tracer.Established, 1002)},
+			at:     5 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=4s"},
+			gone:   []string{clientTW + " gone=4s lived=3s"},
+			counts: Counts{Connects: 1},
+		}, {
+			rows: []snapshot.Socket{client2.row(tracer.Established, 1002)},
+			at:   6 * time.Second,
+			live: []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=4s"},
+		}},
+	}, {
+		name: "server connection accepted and closed between two snapshots",
+		seed: map[uint64]snapshot.Owner{500: {PID: 200, Comm: "nginx", Program: "nginx"}},
+		prints: []print{{
+			rows: []snapshot.Socket{listener.row(tracer.Listen, 500)},
+			at:   1 * time.Second,
+			live: []string{listenerRow},
+		}, {
+			events: []*tracer.Event{
+				served.accept(2*time.Second, tracer.Established),
+				// The peer closed first: CLOSE_WAIT, then LAST_ACK.
+				served.close(3*time.Second, tracer.LastAck, 0, 1500*time.Millisecond),
+			},
+			rows:   []snapshot.Socket{listener.row(tracer.Listen, 500)},
+			at:     4 * time.Second,
+			live:   []string{listenerRow},
+			gone:   []string{"10.0.0.2:80>10.0.0.1:40001 LAST_ACK inode=2001 q=0/0 owner=201/worker born=1.5s gone=3s lived=1.5s"},
+			counts: Counts{Accepts: 1, Closes: 1},
+		}, {
+			rows: []snapshot.Socket{listener.row(tracer.Listen, 500)},
+			at:   5 * time.Second,
+			live: []string{listenerRow},
+		}},
+	}, {
+		name: "refused connect",
+		prints: []print{{
+			events: []*tracer.Event{
+				client.connect(1 * time.Second),
+				client.close(1*time.Second+time.Millisecond, tracer.SynSent, syscall.ECONNREFUSED, time.Millisecond),
+			},
+			at:     2 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1001 q=0/0 owner=100/curl born=1s gone=1.001s lived=1ms err=ECONNREFUSED"},
+			counts: Counts{Connects: 1, Failed: map[syscall.Errno]uint64{syscall.ECONNREFUSED: 1}},
+		}, {
+			at: 3 * time.Second,
+		}},
+	}, {
+		name: "connects closed by the caller and timed out count as failed by reason",
+		prints: []print{{
+			events: []*tracer.Event{
+				client.connect(1 * time.Second),
+				client.close(2*time.Second, tracer.SynSent, 0, time.Second),
+				client2.connect(3 * time.Second),
+				client2.close(4*time.Second, tracer.SynSent, syscall.ETIMEDOUT, time.Second),
+			},
+			at: 5 * time.Second,
+			gone: []string{
+				"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1001 q=0/0 owner=100/curl born=1s gone=2s lived=1s",
+				"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1002 q=0/0 owner=101/wget born=3s gone=4s lived=1s err=ETIMEDOUT",
+			},
+			counts: Counts{Connects: 2, Failed: map[syscall.Errno]uint64{0: 1, syscall.ETIMEDOUT: 1}},
+		}},
+	}, {
+		name: "SO_REUSEPORT listeners share a tuple and are two rows",
+		prints: []print{{
+			events: []*tracer.Event{
+				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0", inode: 501, pid: 300, comm: "srv"}.listen(1 * time.Second),
+				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0", inode: 502, pid: 301, comm: "srv"}.listen(1 * time.Second),
+			},
+			rows: []snapshot.Socket{
+				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0"}.row(tracer.Listen, 501),
+				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0"}.row(tracer.Listen, 502),
+			},
+			at: 2 * time.Second,
+			live: []string{
+				"0.0.0.0:8080>0.0.0.0:0 LISTEN inode=501 q=0/0 owner=300/srv born=1s",
+				"0.0.0.0:8080>0.0.0.0:0 LISTEN inode=502 q=0/0 owner=301/srv born=1s",
+			},
+		}, {
+			events: []*tracer.Event{
+				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0", inode: 501, pid: 300, comm: "srv"}.close(3*time.Second, tracer.Listen, 0, 2*time.Second),
+			},
+			rows: []snapshot.Socket{
+				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0"}.row(tracer.Listen, 502),
+			},
+			at:   4 * time.Second,
+			live: []string{"0.0.0.0:8080>0.0.0.0:0 LISTEN inode=502 q=0/0 owner=301/srv born=1s"},
+			// A listener closing is neither a close nor a failed connect.
+			gone: []string{"0.0.0.0:8080>0.0.0.0:0 LISTEN inode=501 q=0/0 owner=300/srv born=1s gone=3s lived=2s"},
+		}},
+	}, {
+		name: "IPv6 client",
+		prints: []print{{
+			events: []*tracer.Event{
+				sock{local: "[fd00::1]:40000", remote: "[fd00::2]:443", inode: 3001, pid: 100, comm: "curl"}.connect(1 * time.Second),
+			},
+			rows:   []snapshot.Socket{sock{local: "[fd00::1]:40000", remote: "[fd00::2]:443"}.row(tracer.SynSent, 3001)},
+			at:     2 * time.Second,
+			live:   []string{"[fd00::1]:40000>[fd00::2]:443 SYN_SENT inode=3001 q=0/0 owner=100/curl born=1s"},
+			states: states{synSent: 1},
+			counts: Counts{Connects: 1},
+		}},
+	}, {
+		name: "lost events are counted per interval",
+		prints: []print{{
+			events: []*tracer.Event{lost(1*time.Second, 3, 1), lost(2*time.Second, 0, 2)},
+			at:     3 * time.Second,
+			counts: Counts{Lost: 6},
+		}, {
+			at: 4 * time.Second,
+		}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run(t, New(Config{Seed: tt.seed, ProcRoot: t.TempDir()}), tt.prints)
+		})
+	}
+}
+
+func TestSweep(t *testing.T) {
+	tbl := New(Config{ProcRoot: t.TempDir()})
+	for i, s := range []sock{
+		{local: "10.0.0.1:40001", remote: "10.0.0.2:80", inode: 11},
+		{local: "10.0.0.1:40002", remote: "10.0.0.2:80", inode: 12},
+		{local: "10.0.0.1:40003", remote: "10.0.0.2:80", inode: 13},
+	} {
+		d := time.Duration(i+1) * time.Second
+		tbl.Apply(s.connect(d - time.Millisecond))
+		tbl.Apply(s.close(d, tracer.SynSent, syscall.ECONNREFUSED, time.Millisecond))
+	}
+	tbl.Reconcile(nil, at(3*time.Second))
+	goneAt := func() []time.Duration {
+		var out []time.Duration
+		for _, c := range tbl.Gone() {
+			out = append(out, c.GoneAt.Sub(base))
+		}
+		return out
+	}
+	steps := []struct {
+		now    time.Duration
+		linger time.Duration
+		want   []time.Duration
+	}{
+		{now: 3500 * time.Millisecond, linger: 2 * time.Second, want: []time.Duration{2 * time.Second, 3 * time.Second}},
+		{now: 4 * time.Second, linger: 2 * time.Second, want: []time.Duration{3 * time.Second}},
+		{now: 4 * time.Second, linger: 2 * time.Second, want: []time.Duration{3 * time.Second}},
+		{now: 5 * time.Second, linger: 2 * time.Second, want: nil},
+	}
+	for _, st := range steps {
+		tbl.Sweep(at(st.now), st.linger)
+		if got := goneAt(); !slices.Equal(got, st.want) {
+			t.Errorf("Sweep(%v, %v): gone rows ended at %v, want %v", st.now, st.linger, got, st.want)
+		}
+		if c := tbl.Counts(); !sameCounts(c, &Counts{}) {
+			t.Errorf("Sweep(%v, %v): counts not reset: %+v", st.now, st.linger, *c)
+		}
+	}
+
+	// Without a linger every gone row goes at once.
+	tbl.Apply(client.connect(6 * time.Second))
+	tbl.Apply(client.close(7*time.Second, tracer.SynSent, syscall.ECONNREFUSED, time.Second))
+	if n := len(tbl.Gone()); n != 1 {
+		t.Fatalf("gone rows before Sweep: %d, want 1", n)
+	}
+	tbl.Sweep(at(7*time.Second), 0)
+	if n := len(tbl.Gone()); n != 0 {
+		t.Errorf("gone rows after Sweep(now, 0): %d, want 0", n)
+	}
+}
+
+// TestBounded runs many intervals of connections that are born and gone
+// between two snapshots, some of whose ends are lost, and checks that the
+// table holds nothing once they are all shown.
+func TestBounded(t *testing.T) {
+	tbl := New(Config{ProcRoot: t.TempDir()})
+	const rounds, perRound = 200, 50
+	port := 0
+	next := func() sock {
+		port++
+		return sock{local: fmt.Sprintf("10.0.%d.%d:%d", port>>16&0xff, port>>8&0xff, 1024+port&0xff),
+			remote: "10.1.0.1:80", inode: uint64(port), pid: 100, comm: "churn"}
+	}
+	for r := range rounds {
+		start := time.Duration(r) * time.Second
+		for i := range perRound {
+			s := next()
+			d := start + time.Duration(i)*time.Millisecond
+			tbl.Apply(s.connect(d))
+			switch i % 5 {
+			case 0: // refused
+				tbl.Apply(s.close(d+100*time.Microsecond, tracer.SynSent, syscall.ECONNREFUSED, 100*time.Microsecond))
+			case 1: // passive close
+				tbl.Apply(s.close(d+200*time.Microsecond, tracer.LastAck, 0, 200*time.Microsecond))
+			case 2: // active close, TIME_WAIT run out
+				tbl.Apply(s.timeWait(d+200*time.Microsecond, tracer.FinWait2, 200*time.Microsecond))
+				tbl.Apply(s.timeWaitEnd(d+300*time.Microsecond, true))
+			case 3: // reset
+				tbl.Apply(s.close(d+200*time.Microsecond, tracer.Established, syscall.ECONNRESET, 200*time.Microsecond))
+			case 4: // the close was lost: reconciliation heals it
+			}
+		}
+		tbl.Reconcile(nil, at(start+900*time.Millisecond))
+		tbl.Sweep(at(start+900*time.Millisecond), 0)
+	}
+	// Two more rounds: the last ones are healed, then forgotten.
+	for r := range 2 {
+		now := at(time.Duration(rounds+r) * time.Second)
+		tbl.Reconcile(nil, now)
+		tbl.Sweep(now, 0)
+	}
+	if len(tbl.live) != 0 || len(tbl.gone) != 0 || len(tbl.closedSince) != 0 ||
+		len(tbl.healed) != 0 || len(tbl.order) != 0 {
+		t.Errorf("table holds live=%d gone=%d closedSince=%d healed=%d order=%d after everything ended, want all 0",
+			len(tbl.live), len(tbl.gone), len(tbl.closedSince), len(tbl.healed), len(tbl.order))
+	}
+	if c := tbl.Counts(); !sameCounts(c, &Counts{}) {
+		t.Errorf("counts after the last Sweep: %+v, want zero", *c)
+	}
+}
