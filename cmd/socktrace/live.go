@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/table"
+	"github.com/socktrace/socktrace/tracer"
+)
+
+// live is -c driven by the kernel: TCP rows come from a connection table
+// that tracer events keep current, so every connection of the interval is
+// printed, including those born and gone between two tables. Other
+// protocols are read from /proc each interval, as netstat does.
+type live struct {
+	o      *netstatOptions
+	named  bool
+	tr     *tracer.Tracer
+	mu     sync.Mutex // guards tbl: events arrive on the reader goroutine
+	tbl    *table.Table
+	names  *netstatNames
+	r      *render.Netstat
+	rows   []snapshot.Socket // reused between intervals
+	done   chan error        // the reader's end: nil after Stop, else why
+	rescan time.Time         // last owner scan, for non-TCP rows
+}
+
+// ownerRescanEvery bounds how often unknown non-TCP sockets make -p rescan
+// /proc/*/fd. TCP owners come from the tracer and never need it.
+const ownerRescanEvery = 10 * time.Second
+
+// startLive loads the tracer for this network namespace and starts reading
+// its events. Events queue from the moment the tracer is attached, before
+// any snapshot is read, so nothing that happens during start-up is missed.
+func (o *netstatOptions) startLive(ctx context.Context, named bool) (*live, error) {
+	netns, err := ownNetNS(o.procRoot)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := tracer.New(tracer.Config{
+		Filter:    tracer.Filter{NetNS: netns, Family: tracer.FamilyOf(o.inet4, o.inet6)},
+		TableOnly: true,
+		ProcRoot:  o.procRoot,
+	})
+	if err != nil {
+		return nil, err
+	}
+	l := &live{
+		o: o, named: named, tr: tr,
+		tbl:    table.New(table.Config{Seed: tr.SeededOwners(), ProcRoot: o.procRoot}),
+		names:  newNetstatNames(ctx, o),
+		done:   make(chan error, 1),
+		rescan: time.Now(),
+	}
+	l.r = &render.Netstat{Names: l.names, Wide: o.wide, Extend: o.extend > 0,
+		Programs: o.programs, Timers: o.timers, Owners: tr.SeededOwners()}
+	go l.read()
+	return l, nil
+}
+
+func ownNetNS(procRoot string) (uint32, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(procRoot, "self", "ns", "net"), &st); err != nil {
+		return 0, fmt.Errorf("find this network namespace: %w", err)
+	}
+	return uint32(st.Ino), nil
+}
+
+// read applies events to the table until the tracer stops.
+func (l *live) read() {
+	var ev tracer.Event
+	for {
+		err := l.tr.Next(&ev)
+		if err != nil {
+			if errors.Is(err, tracer.ErrStopped) {
+				err = nil
+			}
+			l.done <- err
+			return
+		}
+		l.mu.Lock()
+		l.tbl.Apply(&ev)
+		l.mu.Unlock()
+	}
+}
+
+// run prints a table now and every interval until ctx ends, then one last
+// table with what happened since the previous one.
+func (l *live) run(ctx context.Context, stdout, stderr io.Writer) error {
+	defer l.tr.Close()
+	for _, w := range l.tr.Warnings() {
+		fmt.Fprintf(stderr, "socktrace: %s\n", w)
+	}
+	w := bufio.NewWriterSize(stdout, 256<<10)
+	tick := time.NewTicker(time.Duration(l.o.continuous) * time.Second)
+	defer tick.Stop()
+	for {
+		if err := l.print(w, stderr); err != nil {
+			return err
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			l.tr.Stop()
+			if err := <-l.done; err != nil {
+				return err
+			}
+			if err := l.print(w, stderr); err != nil {
+				return err
+			}
+			return w.Flush()
+		case err := <-l.done:
+			return fmt.Errorf("read kernel events: %w", err)
+		case <-tick.C:
+		}
+	}
+}
+
+// print reconciles the table with a fresh snapshot and prints it.
+func (l *live) print(w io.Writer, stderr io.Writer) error {
+	at := l.tr.Clock()
+	l.rows = l.o.readInetTables(filepath.Join(l.o.procRoot, "net"), l.named, stderr, l.rows[:0])
+	l.waitForEvents()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tbl.Reconcile(l.rows, at)
+	if err := l.printInet(w, stderr); err != nil {
+		return err
+	}
+	if !l.named || l.o.unix {
+		rows, err := snapshot.ReadUnix(filepath.Join(l.o.procRoot, "net"))
+		reportReadError(stderr, err)
+		if err := l.o.printUnix(w, l.r, rows); err != nil {
+			return err
+		}
+	}
+	if err := l.summary(w); err != nil {
+		return err
+	}
+	l.tbl.Sweep(l.tr.Clock(), 0)
+	return nil
+}
+
+// waitForEvents gives the reader a moment to apply what the kernel queued
+// before the snapshot; the table tolerates a straggler, so this is bounded.
+func (l *live) waitForEvents() {
+	for i := 0; i < 50 && l.tr.Pending(); i++ {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// printInet prints the Internet table: live TCP rows, the TCP rows gone
+// since the last table, then the other protocols' rows.
+func (l *live) printInet(w io.Writer, stderr io.Writer) error {
+	if l.named && !l.o.tcp && !l.o.udp && !l.o.udplite && !l.o.raw {
+		return nil
+	}
+	if !l.o.json {
+		if err := l.r.InetHeader(w, l.o.all, l.o.listening); err != nil {
+			return err
+		}
+	}
+	for _, rows := range [][]*table.Conn{l.tbl.Live(), l.tbl.Gone()} {
+		for _, c := range rows {
+			if err := l.printConn(w, c); err != nil {
+				return err
+			}
+		}
+	}
+	l.refreshOwners(stderr)
+	for i := range l.rows {
+		s := &l.rows[i]
+		if s.Proto == snapshot.TCP || !l.o.shows(s) {
+			continue
+		}
+		var err error
+		if l.o.json {
+			err = l.r.InetJSON(w, s)
+		} else {
+			err = l.r.InetRow(w, s)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *live) printConn(w io.Writer, c *table.Conn) error {
+	if !l.o.shows(&c.Socket) {
+		return nil
+	}
+	x := render.Live{Gone: c.Gone, Lifetime: c.Lifetime(), Err: c.Err, Healed: c.Healed}
+	if c.Owner.PID != 0 && l.o.programs {
+		x.Owner = snapshot.Owner{PID: int(c.Owner.PID), Comm: c.Owner.Comm.String(), Program: l.tbl.Program(c.Owner)}
+	}
+	if l.o.json {
+		return l.r.LiveJSON(w, &c.Socket, &x)
+	}
+	return l.r.LiveRow(w, &c.Socket, &x)
+}
+
+// refreshOwners rescans /proc/*/fd for -p when a non-TCP socket's owner is
+// unknown, at most every ownerRescanEvery.
+func (l *live) refreshOwners(stderr io.Writer) {
+	if !l.o.programs || time.Since(l.rescan) < ownerRescanEvery {
+		return
+	}
+	for i := range l.rows {
+		s := &l.rows[i]
+		if _, ok := l.r.Owners[s.Inode]; s.Proto != snapshot.TCP && s.Inode != 0 && !ok {
+			owners, err := snapshot.ReadOwners(l.o.procRoot)
+			if err != nil && !errors.Is(err, snapshot.ErrNotAllOwners) {
+				fmt.Fprintf(stderr, "socktrace: -p: %v\n", err)
+			}
+			if owners != nil {
+				l.r.Owners = owners
+			}
+			l.rescan = time.Now()
+			return
+		}
+	}
+}
+
+// summary prints the line after each table.
+func (l *live) summary(w io.Writer) error {
+	c := l.tbl.Counts()
+	s := render.Summary{Time: time.Now(), Connects: c.Connects, Accepts: c.Accepts,
+		Closes: c.Closes, Failed: c.Failed, Lost: c.Lost, Healed: c.Healed}
+	s.SynSent, s.SynRecv, s.TimeWait = l.tbl.States()
+	if l.o.json {
+		return render.SummaryJSON(w, &s)
+	}
+	return render.SummaryLine(w, &s)
+}
