@@ -106,6 +106,10 @@ func New(cfg Config) (*Tracer, error) {
 		t.Close()
 		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
+	// Next sets a deadline only when the ring is empty. Without one, a first
+	// read with events already queued (they queue while New seeds) would
+	// wait for a wakeup that batched events do not send.
+	t.reader.SetDeadline(time.Now())
 	// Attached first, then seeded: a socket born meanwhile is seen by the
 	// kernel; one that existed before is in the snapshot.
 	if err := t.seed(cfg.ProcRoot); err != nil {

@@ -389,3 +389,34 @@ func TestTableOnly(t *testing.T) {
 		}
 	}
 }
+
+// Events queued before the first Next (as during a caller's start-up) are
+// delivered within the latency, without the wakeup that batched events
+// never send.
+func TestEventsQueuedBeforeFirstRead(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	tr, err := New(Config{Filter: Filter{NetNS: uint32(ns.Inode)}, Latency: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "wait-eof")
+	sport := portOf(t, srv)
+	ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "close")
+	srv.Expect("ACCEPTED")
+	got := make(chan error, 1)
+	go func() {
+		var ev Event
+		got <- tr.Next(&ev)
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		tr.Stop()
+		t.Fatal("queued events not delivered within 2s")
+	}
+}
