@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -25,6 +26,8 @@ var peerRoles = map[string]func(args []string) error{
 	"netstat-server":  netstatServer,
 	"netstat-client":  netstatClient,
 	"socktrace-table": runSocktracePeer,
+	"live-server":     liveServer,
+	"live-client":     liveClient,
 }
 
 func TestMain(m *testing.M) {
@@ -178,11 +181,14 @@ func netstatClient(args []string) error {
 	return fmt.Errorf("no TIME_WAIT socket after 5s")
 }
 
-// runSocktracePeer runs the root command in-process with args.
+// runSocktracePeer runs the root command in-process with args, stopped by
+// SIGINT as main's is.
 func runSocktracePeer(args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	cmd := newRootCmd()
 	cmd.SetArgs(args)
-	return cmd.ExecuteContext(context.Background())
+	return cmd.ExecuteContext(ctx)
 }
 
 // startPeer starts a role and waits for its "ready" line.

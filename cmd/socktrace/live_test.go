@@ -1,0 +1,453 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/socktrace/socktrace/internal/nstest"
+	"github.com/socktrace/socktrace/snapshot"
+)
+
+// These tests run `socktrace -c` for real in a fresh network namespace, with
+// the workload's client and server in other processes, and check its tables
+// against what the workload did and what the kernel shows.
+
+// liveServer accepts connections on 127.0.0.1, prints "ready <port>", and
+// for each connection either waits for the client's FIN and closes (args[0]
+// "wait") or, with "mixed", closes first half of the time after a short
+// random hold. It runs until its stdin closes.
+func liveServer(args []string) error {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Println("ready", l.Addr().(*net.TCPAddr).Port)
+	mixed := len(args) > 0 && args[0] == "mixed"
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				if mixed && rand.IntN(2) == 0 {
+					time.Sleep(time.Duration(5+rand.IntN(100)) * time.Millisecond)
+				} else {
+					_, _ = io.Copy(io.Discard, c)
+				}
+				c.Close()
+			}()
+		}
+	}()
+	holdUntilStdinCloses()
+	return nil
+}
+
+// liveClient makes args[1] connections to args[0] from args[4] workers,
+// each held between args[2] and args[3] milliseconds, then closed. After
+// each close it prints "port <local port> <close time, Unix ns>"; at the end
+// "done".
+func liveClient(args []string) error {
+	n, _ := strconv.Atoi(args[1])
+	minMS, _ := strconv.Atoi(args[2])
+	maxMS, _ := strconv.Atoi(args[3])
+	workers, _ := strconv.Atoi(args[4])
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	next := 0
+	for range workers {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if next >= n || firstErr != nil {
+					mu.Unlock()
+					return
+				}
+				next++
+				mu.Unlock()
+				c, err := net.Dial("tcp4", args[0])
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					return
+				}
+				time.Sleep(time.Duration(minMS+rand.IntN(maxMS-minMS+1)) * time.Millisecond)
+				port := c.LocalAddr().(*net.TCPAddr).Port
+				c.Close()
+				mu.Lock()
+				fmt.Println("port", port, time.Now().UnixNano())
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	fmt.Println("done")
+	holdUntilStdinCloses()
+	return nil
+}
+
+// liveRun is a running `socktrace -c --json` peer writing to a file.
+type liveRun struct {
+	cmd     *exec.Cmd
+	out     string
+	started time.Time
+}
+
+// liveRow is one line of `-c --json` output: a table row or a summary.
+type liveRow struct {
+	Summary  bool   `json:"summary"`
+	Time     string `json:"time"`
+	Connects uint64 `json:"connects"`
+	Accepts  uint64 `json:"accepts"`
+	Closes   uint64 `json:"closes"`
+	Lost     uint64 `json:"lost"`
+	Healed   uint64 `json:"healed"`
+
+	Proto      string `json:"proto"`
+	Local      string `json:"local"`
+	Remote     string `json:"remote"`
+	State      string `json:"state"`
+	Inode      uint64 `json:"inode"`
+	PID        int    `json:"pid"`
+	Gone       bool   `json:"gone"`
+	LifetimeNS int64  `json:"lifetime_ns"`
+}
+
+// liveTable is the rows printed before one summary line, and the summary.
+type liveTable struct {
+	rows    []liveRow
+	summary liveRow
+}
+
+func startLive(t *testing.T, ns *nstest.NS, args ...string) *liveRun {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "live.json")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := &liveRun{cmd: ns.Peer("socktrace-table", args...), out: out, started: time.Now()}
+	r.cmd.Stdout = f
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("start socktrace: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+	})
+	r.waitTables(t, 1)
+	return r
+}
+
+// tables parses the complete tables printed so far.
+func (r *liveRun) tables(t *testing.T) []liveTable {
+	t.Helper()
+	b, err := os.ReadFile(r.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []liveTable
+	var cur liveTable
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var row liveRow
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			break // a line still being written
+		}
+		if row.Summary {
+			cur.summary = row
+			tables = append(tables, cur)
+			cur = liveTable{}
+			continue
+		}
+		cur.rows = append(cur.rows, row)
+	}
+	return tables
+}
+
+// waitTables waits until n tables have been printed, and returns them.
+func (r *liveRun) waitTables(t *testing.T, n int) []liveTable {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if tables := r.tables(t); len(tables) >= n {
+			return tables
+		}
+		if time.Now().After(deadline) {
+			_ = r.cmd.Process.Signal(syscall.SIGQUIT) // its goroutines, on stderr
+			time.Sleep(300 * time.Millisecond)
+			b, _ := os.ReadFile(r.out)
+			t.Fatalf("socktrace printed %d tables in 15s, want %d; output ends %q", len(r.tables(t)), n, b[max(0, len(b)-400):])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// stop interrupts socktrace, which prints a last table and exits 0.
+func (r *liveRun) stop(t *testing.T) []liveTable {
+	t.Helper()
+	if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("socktrace -c exited with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("socktrace -c still running 10s after SIGINT")
+	}
+	return r.tables(t)
+}
+
+// closed is one client connection: its local port and when it was closed.
+type closed struct {
+	port uint16
+	at   time.Time
+}
+
+func readClosed(t *testing.T, cli *nstest.Peer, n int) []closed {
+	t.Helper()
+	out := make([]closed, 0, n)
+	for range n {
+		var port uint16
+		var ns int64
+		if _, err := fmt.Sscan(cli.Expect("port"), &port, &ns); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, closed{port, time.Unix(0, ns)})
+	}
+	cli.Expect("done")
+	return out
+}
+
+func addr(port any) string { return fmt.Sprintf("127.0.0.1:%v", port) }
+
+// Every connection of a burst of short-lived ones (1-5 ms each, client and
+// server in two processes) is in the tables with its owner: the client's
+// side as TIME_WAIT, the server's side once, as gone from LAST_ACK.
+func TestLiveShowsShortConnections(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	srv := ns.StartPeer(t, "live-server", "wait")
+	sport := srv.Expect("ready")
+	run := startLive(t, ns, "-tanpc", "--json")
+	const n = 200
+	cli := ns.StartPeer(t, "live-client", addr(sport), strconv.Itoa(n), "1", "5", "4")
+	conns := readClosed(t, cli, n)
+	before := len(run.tables(t))
+	run.waitTables(t, before+1) // a table that began after the last close
+	tables := run.stop(t)
+
+	type side struct{ seen, gone, wrongOwner int }
+	client, server := map[string]*side{}, map[string]*side{}
+	for _, c := range conns {
+		client[addr(c.port)], server[addr(c.port)] = &side{}, &side{}
+	}
+	var sum liveRow
+	for _, tb := range tables {
+		for _, r := range tb.rows {
+			s, pid := client[r.Local], cli.PID
+			if r.Local == addr(sport) {
+				s, pid = server[r.Remote], srv.PID
+			}
+			if s == nil {
+				continue
+			}
+			s.seen++
+			if r.Gone {
+				s.gone++
+			}
+			if r.PID != pid {
+				s.wrongOwner++
+				t.Errorf("%s -> %s %s: pid %d, want %d", r.Local, r.Remote, r.State, r.PID, pid)
+			}
+			if r.Local == addr(sport) && (!r.Gone || r.State != "LAST_ACK" || r.LifetimeNS <= 0) {
+				t.Errorf("server side %+v: want gone from LAST_ACK, with its lifetime", r)
+			}
+		}
+		sum.Connects += tb.summary.Connects
+		sum.Accepts += tb.summary.Accepts
+		sum.Closes += tb.summary.Closes
+		sum.Lost += tb.summary.Lost
+	}
+	for a, s := range client {
+		if s.seen == 0 {
+			t.Errorf("client %s never shown", a)
+		}
+		if server[a].gone != 1 {
+			t.Errorf("server side of %s shown gone %d times, want 1", a, server[a].gone)
+		}
+	}
+	t.Logf("%d connections in %d tables; summaries: %d connects, %d accepts, %d closes, %d lost",
+		n, len(tables), sum.Connects, sum.Accepts, sum.Closes, sum.Lost)
+	// Lost events are counted host-wide: with none, the counts are exact.
+	if sum.Lost == 0 && (sum.Connects != n || sum.Accepts != n || sum.Closes != 2*n) {
+		t.Errorf("summaries count %d connects, %d accepts, %d closes; want %d, %d, %d",
+			sum.Connects, sum.Accepts, sum.Closes, n, n, 2*n)
+	}
+}
+
+// Connections that open and close while socktrace starts are neither lost
+// nor doubled: each server side closed after the first table is shown gone
+// exactly once, none closed before socktrace started is shown gone, and the
+// last table lists every client side once, in TIME_WAIT.
+func TestLiveStartUp(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	srv := ns.StartPeer(t, "live-server", "wait")
+	sport := srv.Expect("ready")
+	const n = 600
+	cli := ns.StartPeer(t, "live-client", addr(sport), strconv.Itoa(n), "1", "3", "2")
+	for range 50 { // churn is under way before socktrace starts
+		cli.Expect("port")
+	}
+	run := startLive(t, ns, "-tanc", "--json")
+	conns := readClosed(t, cli, n-50)
+	before := len(run.tables(t))
+	run.waitTables(t, before+1)
+	tables := run.stop(t)
+	first, err := time.Parse(time.RFC3339Nano, tables[0].summary.Time)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	gone := map[string]int{}
+	for _, tb := range tables {
+		for _, r := range tb.rows {
+			if r.Gone && r.Local == addr(sport) {
+				gone[r.Remote]++
+			}
+		}
+	}
+	inStartUp := 0
+	for _, c := range conns {
+		switch a := addr(c.port); {
+		case gone[a] > 1:
+			t.Errorf("%s shown gone %d times", a, gone[a])
+		case c.at.Before(run.started) && gone[a] != 0:
+			t.Errorf("%s closed before socktrace started, but shown gone", a)
+		case c.at.After(first) && gone[a] != 1:
+			t.Errorf("%s closed %v after the first table, shown gone %d times", a, c.at.Sub(first), gone[a])
+		case !c.at.Before(run.started) && !c.at.After(first):
+			inStartUp++
+		}
+	}
+	last := map[string]int{}
+	for _, r := range tables[len(tables)-1].rows {
+		if r.Remote == addr(sport) && r.State == "TIME_WAIT" && !r.Gone {
+			last[r.Local]++
+		}
+	}
+	for _, c := range conns {
+		if a := addr(c.port); last[a] != 1 {
+			t.Errorf("client %s is %d times in the last table's TIME_WAIT rows, want 1", a, last[a])
+		}
+	}
+	t.Logf("%d connections closed during start-up (%v), of %d", inStartUp, first.Sub(run.started), len(conns))
+}
+
+// At several instants during a randomised workload (three client processes,
+// connections held 10-300 ms, either side closing first), the live rows of
+// the table just printed match the kernel's own TCP table, read right
+// after, and their owners match /proc/*/fd. Only sockets that changed
+// between the two reads may differ, and the test reports how many did.
+func TestLiveMatchesKernel(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	srv := ns.StartPeer(t, "live-server", "mixed")
+	sport := srv.Expect("ready")
+	run := startLive(t, ns, "-tanpc", "--json")
+	for range 3 {
+		ns.StartPeer(t, "live-client", addr(sport), "400", "10", "300", "8")
+	}
+	netDir := filepath.Join("/proc", strconv.Itoa(srv.PID), "net")
+	var compared, changed int
+	for i := range 5 {
+		tables := run.waitTables(t, i+2)
+		// Owners first: a socket with the same inode and state in the
+		// table and in the kernel's later read was held all along (a
+		// closed fd orphans the socket: inode 0), so the scan in between
+		// must name its holder.
+		owners, err := snapshot.ReadOwners("/proc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kernel, err := snapshot.ReadTCP(netDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, d := compareLive(t, tables[len(tables)-1].rows, kernel, owners)
+		compared += c
+		changed += d
+	}
+	run.stop(t)
+	t.Logf("compared %d rows at 5 instants: %d changed between the two reads (%.1f%%), 0 mismatched",
+		compared, changed, 100*float64(changed)/float64(max(compared, 1)))
+	if compared < 100 {
+		t.Errorf("only %d rows compared: the workload did not run", compared)
+	}
+	// The allowance: sockets that changed in the few ms between socktrace's
+	// snapshot and the test's. A table that drifted would differ by far more.
+	if changed*5 > compared {
+		t.Errorf("%d of %d rows differ from the kernel's: more than changes between two reads explain", changed, compared)
+	}
+}
+
+// compareLive compares the live rows of a table with the kernel's TCP rows.
+// A row in one and not the other, or in another state, changed between the
+// reads; a row in both, in the same state, with a file, must have the
+// owner /proc/*/fd names. It returns the rows compared and changed.
+func compareLive(t *testing.T, rows []liveRow, kernel []snapshot.Socket, owners map[uint64]snapshot.Owner) (compared, changed int) {
+	t.Helper()
+	type row struct {
+		state string
+		inode uint64
+	}
+	k := map[string]row{}
+	for _, s := range kernel {
+		k[s.Local.String()+" "+s.Remote.String()] = row{tcpStateNames[s.State], s.Inode}
+	}
+	live := 0
+	for _, r := range rows {
+		if r.Gone {
+			continue
+		}
+		live++
+		kr, ok := k[r.Local+" "+r.Remote]
+		delete(k, r.Local+" "+r.Remote)
+		if !ok || kr.state != r.State || kr.inode != r.Inode {
+			changed++
+			continue
+		}
+		if r.Inode != 0 && owners[r.Inode].PID != r.PID {
+			t.Errorf("%s -> %s %s inode %d: pid %d, /proc/*/fd says %d", r.Local, r.Remote, r.State, r.Inode, r.PID, owners[r.Inode].PID)
+		}
+	}
+	return live + len(k), changed + len(k)
+}
+
+var tcpStateNames = [...]string{"", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"}
