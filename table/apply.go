@@ -17,6 +17,8 @@ func (t *Table) Apply(ev *tracer.Event) {
 		t.counts.Lost += ev.Lost.Total()
 	case ev.Kind == tracer.KindTimeWaitEnd:
 		t.endTimeWait(ev)
+	case ev.Kind == tracer.KindAccept && ev.New == tracer.Close:
+		t.acceptClosed(ev)
 	case ev.New == tracer.Close:
 		t.close(ev)
 	default:
@@ -39,6 +41,9 @@ func (t *Table) update(ev *tracer.Event) {
 		}
 		c = newConn(ev)
 		t.live[k] = c
+		// The tuple is in use again: what comes next on it is this
+		// connection's (the kernel sent the old one's close first).
+		delete(t.healed, k)
 	}
 	c.Socket.State = uint8(ev.New)
 	if ev.New == tracer.TimeWait {
@@ -104,6 +109,23 @@ func (t *Table) close(ev *tracer.Event) {
 	case tracer.Listen:
 	default:
 		t.counts.Closes++
+	}
+}
+
+// acceptClosed takes an accept of a socket that was already closed: the peer
+// reset it while it waited in the accept queue, and its close came first.
+// The accept only says who got it.
+func (t *Table) acceptClosed(ev *tracer.Event) {
+	t.counts.Accepts++
+	if !ev.Has(tracer.FlagOwnerKnown) {
+		return
+	}
+	k := eventKey(ev)
+	for i := len(t.gone) - 1; i >= 0; i-- {
+		if c := t.gone[i]; socketKey(&c.Socket) == k {
+			c.Owner = Owner{PID: ev.PID, Comm: ev.Comm}
+			return
+		}
 	}
 }
 

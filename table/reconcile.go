@@ -9,8 +9,10 @@ import (
 // Reconcile makes the table agree with a snapshot of the namespace's TCP
 // sockets. at is when the dump began, on the events' clock, and every event
 // queued before the dump began must have been applied. Rows take the
-// snapshot's state and queues; a row the snapshot lists but no event
-// announced is added (its owner from the seed); a row that no longer exists
+// snapshot's state and queues, except that a row with an event since the
+// dump began keeps the state and inode that event gave it (the dump may have
+// read the socket before); a row the snapshot lists but no event announced
+// is added (its owner from the seed); a row that no longer exists
 // and had no event since the previous snapshot is ended as healed: the
 // kernel lost its close. Rows with newer events are left for the next round,
 // because their events may still be on the way.
@@ -34,7 +36,13 @@ func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time) {
 		if c.seen == t.gen {
 			continue
 		}
+		state, inode := c.Socket.State, c.Socket.Inode
 		c.Socket = *s
+		if c.lastEvent.After(at) {
+			// Say, the full socket read just before it became a
+			// timewait socket: its file would hide the TIME_WAIT end.
+			c.Socket.State, c.Socket.Inode = state, inode
+		}
 		c.seen = t.gen
 		t.order = append(t.order, c)
 	}

@@ -1,0 +1,130 @@
+package table
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tracer"
+)
+
+// TestRaces covers event orders that only churn produces: a snapshot read
+// just before an event, a tuple reused right after a row was healed, and
+// accept() returning a socket the peer already reset.
+func TestRaces(t *testing.T) {
+	// The child socket the listener's process sees its close event for
+	// (the tracer gives a child its listener's owner until accept).
+	reset := sock{local: "10.0.0.2:80", remote: "10.0.0.1:40001", pid: 200, comm: "nginx"}
+	tests := []struct {
+		name   string
+		seed   map[uint64]snapshot.Owner
+		prints []print
+	}{{
+		name: "a snapshot read before the TIME_WAIT entry does not undo it",
+		prints: []print{{
+			events: []*tracer.Event{client.connect(1 * time.Second)},
+			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			at:     1500 * time.Millisecond,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
+			counts: Counts{Connects: 1},
+		}, {
+			// The dump began at 2s and read the full socket, still in
+			// FIN_WAIT2 with its file, before it went at 2.1s.
+			events: []*tracer.Event{client.timeWait(2100*time.Millisecond, tracer.FinWait2, 1100*time.Millisecond)},
+			rows:   []snapshot.Socket{client.row(tracer.FinWait2, 1001)},
+			at:     2 * time.Second,
+			live:   []string{clientTW},
+			states: states{timeWait: 1},
+			counts: Counts{Closes: 1},
+		}, {
+			// A new connect reuses the tuple: the kernel kills the
+			// timewait socket, then sends the connect.
+			events: []*tracer.Event{
+				client.timeWaitEnd(2500*time.Millisecond+time.Microsecond, false),
+				client2.connect(2500 * time.Millisecond),
+			},
+			rows:   []snapshot.Socket{client2.row(tracer.Established, 1002)},
+			at:     3 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=2.5s"},
+			gone:   []string{clientTW + " gone=2.500001s lived=1.500001s"},
+			counts: Counts{Connects: 1},
+		}},
+	}, {
+		name: "a close after healing belongs to the new connection on the tuple",
+		prints: []print{{
+			events: []*tracer.Event{client.connect(1 * time.Second)},
+			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			at:     2 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
+			counts: Counts{Connects: 1},
+		}, {
+			// Its close was lost.
+			at:     3 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=3s lived=2s healed"},
+			counts: Counts{Healed: 1},
+		}, {
+			events: []*tracer.Event{
+				client2.connect(3200 * time.Millisecond),
+				client2.close(3800*time.Millisecond, tracer.Established, syscall.ECONNRESET, 600*time.Millisecond),
+			},
+			at:     4 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=3.2s gone=3.8s lived=600ms err=ECONNRESET"},
+			counts: Counts{Connects: 1, Closes: 1},
+		}, {
+			at: 5 * time.Second,
+		}},
+	}, {
+		name: "a TIME_WAIT end after healing belongs to the new connection on the tuple",
+		prints: []print{{
+			events: []*tracer.Event{client.connect(1 * time.Second)},
+			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			at:     2 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
+			counts: Counts{Connects: 1},
+		}, {
+			at:     3 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=3s lived=2s healed"},
+			counts: Counts{Healed: 1},
+		}, {
+			events: []*tracer.Event{
+				client2.connect(3200 * time.Millisecond),
+				client2.timeWait(3500*time.Millisecond, tracer.FinWait2, 300*time.Millisecond),
+				client2.timeWaitEnd(3800*time.Millisecond, false),
+			},
+			at:     4 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 TIME_WAIT inode=0 q=0/0 owner=101/wget born=3.2s gone=3.8s lived=600ms"},
+			counts: Counts{Connects: 1, Closes: 1},
+		}, {
+			at: 5 * time.Second,
+		}},
+	}, {
+		name: "accept of a socket the peer reset first: one gone row, the accepting owner",
+		seed: map[uint64]snapshot.Owner{500: {PID: 200, Comm: "nginx", Program: "nginx"}},
+		prints: []print{{
+			rows: []snapshot.Socket{listener.row(tracer.Listen, 500)},
+			at:   1 * time.Second,
+			live: []string{listenerRow},
+		}, {
+			events: []*tracer.Event{
+				// Reset in the accept queue: no file yet.
+				reset.close(1500*time.Millisecond, tracer.Established, syscall.ECONNRESET, 100*time.Millisecond),
+				served.accept(1600*time.Millisecond, tracer.Close),
+			},
+			rows:   []snapshot.Socket{listener.row(tracer.Listen, 500)},
+			at:     2 * time.Second,
+			live:   []string{listenerRow},
+			gone:   []string{"10.0.0.2:80>10.0.0.1:40001 ESTABLISHED inode=0 q=0/0 owner=201/worker born=1.4s gone=1.5s lived=100ms err=ECONNRESET"},
+			counts: Counts{Accepts: 1, Closes: 1},
+		}, {
+			rows: []snapshot.Socket{listener.row(tracer.Listen, 500)},
+			at:   3 * time.Second,
+			live: []string{listenerRow},
+		}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run(t, New(Config{Seed: tt.seed, ProcRoot: t.TempDir()}), tt.prints)
+		})
+	}
+}
