@@ -148,7 +148,7 @@ func (l *live) print(w io.Writer, stderr io.Writer) error {
 	if err := l.summary(w); err != nil {
 		return err
 	}
-	l.tbl.Sweep(l.tr.Clock(), 0)
+	l.tbl.Sweep(l.tr.Clock(), l.o.linger)
 	return nil
 }
 

@@ -32,6 +32,7 @@ type netstatOptions struct {
 	verbose                      bool
 	route, interfaces, stats     bool
 	continuous                   int // seconds between tables; 0: once
+	linger                       time.Duration
 	json                         bool
 
 	procRoot string // "/proc"; hidden flag for fixture tests
@@ -60,8 +61,9 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.route, "route", "r", false, "kernel routing table")
 	fs.BoolVarP(&o.interfaces, "interfaces", "i", false, "interface table")
 	fs.BoolVarP(&o.stats, "statistics", "s", false, "per-protocol statistics")
-	fs.IntVarP(&o.continuous, "continuous", "c", 0, "repeat every `secs` seconds (default 1)")
+	fs.IntVarP(&o.continuous, "continuous", "c", 0, "print the table every `secs` seconds (default 1), with the TCP connections born and gone in between (kernel tracer; needs root)")
 	fs.Lookup("continuous").NoOptDefVal = "1"
+	fs.DurationVar(&o.linger, "linger", 0, "with -c: keep showing gone connections this long (default: in one table)")
 	fs.BoolVar(&o.json, "json", false, "one JSON object per row")
 	fs.StringVar(&o.procRoot, "proc-root", "/proc", "proc file system to read")
 	fs.StringVar(&o.etcRoot, "etc-root", "/etc", "directory with passwd, services, protocols")
@@ -86,6 +88,9 @@ func (o *netstatOptions) normalize() (named bool) {
 
 // parseArgs validates the positional arguments: only -c's interval.
 func (o *netstatOptions) parseArgs(args []string) error {
+	if o.linger < 0 || (o.linger > 0 && o.continuous == 0) {
+		return usageError("--linger takes a positive duration, and needs -c")
+	}
 	if len(args) == 0 {
 		return nil
 	}

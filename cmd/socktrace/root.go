@@ -15,14 +15,24 @@ func newRootCmd() *cobra.Command {
 /proc. Sockets owned by other users show "-" under -p unless run as root.
 
 Without options it prints what netstat prints: connected Internet sockets
-and unix sockets.`,
+and unix sockets.
+
+With -c it differs from netstat, which polls: the TCP table is driven by the
+kernel (eBPF; needs root), so each table also lists every connection that
+existed since the previous one and is gone now, marked "(gone, lived 3.21ms)"
+with its last state, its owner and why it failed, if it did. A summary line
+follows each table: connects, accepts, closes, failed connects by reason,
+sockets in SYN_SENT, SYN_RECV and TIME_WAIT, and events the kernel lost.
+Without root, -c falls back to netstat's polling and says so.`,
 		Example: `  socktrace -tulpn        listening TCP/UDP sockets, numeric, with owners
   socktrace -tan          every TCP socket, numeric
   socktrace -tanp --json  the same as NDJSON, one object per socket
   socktrace -4 -ta        IPv4 TCP only
   socktrace -xa           unix sockets
   socktrace -te -W        with User and Inode, addresses never cut
-  socktrace -tno -c 2     TCP with timers, every 2 seconds until Ctrl-C
+  socktrace -tanpc        every TCP connection each second, born-and-gone ones too
+  socktrace -tnc 2 --linger 10s
+                          every 2 seconds; gone connections stay listed for 10s
   socktrace -rn           routing table; -i interfaces; -s statistics
   socktrace trace         stream every TCP state change as it happens`,
 		SilenceUsage:  true,
