@@ -17,6 +17,7 @@ import (
 
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tracer"
 )
 
 // netstatOptions are the root command's flags, with netstat's meanings.
@@ -141,7 +142,10 @@ func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 		if err == nil {
 			return l.run(ctx, stdout, stderr)
 		}
-		fmt.Fprintf(stderr, "socktrace: -c without the kernel tracer (%v): connections born and gone between two tables are not shown\n", err)
+		if errors.Is(err, tracer.ErrPrivileges) {
+			err = errors.New("the kernel tracer needs root (CAP_BPF and CAP_PERFMON)")
+		}
+		fmt.Fprintf(stderr, "socktrace: -c polls, as netstat does: %v; connections born and gone between two tables are not shown\n", err)
 	}
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	for {
