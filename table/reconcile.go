@@ -1,6 +1,7 @@
 package table
 
 import (
+	"slices"
 	"time"
 
 	"github.com/socktrace/socktrace/snapshot"
@@ -12,9 +13,9 @@ import (
 // snapshot's state and queues, except that a row with an event since the
 // dump began keeps the state and inode that event gave it (the dump may have
 // read the socket before); a row the snapshot lists but no event announced
-// is added (its owner from the seed); a row that no longer exists
-// and had no event since the previous snapshot is ended as healed: the
-// kernel lost its close. Rows with newer events are left for the next round,
+// is added (its owner from the seed); a row that two snapshots in a row
+// did not list, with no event since the previous snapshot, is ended as
+// healed: the kernel lost its close. Rows with newer events are left for the next round,
 // because their events may still be on the way.
 func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time) {
 	t.gen++
@@ -46,15 +47,24 @@ func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time) {
 		c.seen = t.gen
 		t.order = append(t.order, c)
 	}
+	listed := len(t.order)
 	for k, c := range t.live {
 		switch {
 		case c.seen == t.gen:
+			c.missed = 0
 		case c.lastEvent.After(t.prevSnap):
 			t.order = append(t.order, c) // newer than what the kernel last showed
+		case c.missed == 0:
+			// A dump can skip a socket while its hash chain changes
+			// under it: only a second miss in a row heals.
+			c.missed++
+			t.order = append(t.order, c)
 		default:
 			t.heal(k, c, at)
 		}
 	}
+	// Map order is random: keep the unlisted rows' order stable.
+	slices.SortFunc(t.order[listed:], func(a, b *Conn) int { return a.lastEvent.Compare(b.lastEvent) })
 	clear(t.closedSince)
 	t.prevSnap = at
 }

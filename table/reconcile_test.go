@@ -72,9 +72,10 @@ func TestReconcile(t *testing.T) {
 			states: states{synSent: 1},
 			counts: Counts{Connects: 2},
 		}, {
-			// The next snapshot lists them in another order; the older
-			// connection is gone without a close event: healed at once,
-			// as no event of it can still be on the way.
+			// The next snapshot lists them in another order and misses
+			// the older connection: gone without a close event, or
+			// skipped by the dump. It stays, after the listed rows, with
+			// the last state and queues a snapshot gave it.
 			rows: []snapshot.Socket{
 				client.row(tracer.Established, 1001),
 				withQueues(known.row(tracer.CloseWait, 1010), 1, 0),
@@ -85,8 +86,23 @@ func TestReconcile(t *testing.T) {
 				"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=2.1s",
 				"10.0.0.1:40010>10.0.0.2:80 CLOSE_WAIT inode=1010 q=1/0 owner=100/curl born=500ms",
 				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				"10.0.0.2:22>10.0.0.9:50000 ESTABLISHED inode=701 q=10/0 owner=0/",
 			},
-			gone:   []string{"10.0.0.2:22>10.0.0.9:50000 ESTABLISHED inode=701 q=10/0 owner=0/ gone=3s lived=0s healed"},
+		}, {
+			// Missed twice in a row, with no event: healed, as no event
+			// of it can still be on the way.
+			rows: []snapshot.Socket{
+				client.row(tracer.Established, 1001),
+				withQueues(known.row(tracer.CloseWait, 1010), 1, 0),
+				sshd.row(tracer.Listen, 700),
+			},
+			at: 4 * time.Second,
+			live: []string{
+				"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=2.1s",
+				"10.0.0.1:40010>10.0.0.2:80 CLOSE_WAIT inode=1010 q=1/0 owner=100/curl born=500ms",
+				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+			},
+			gone:   []string{"10.0.0.2:22>10.0.0.9:50000 ESTABLISHED inode=701 q=10/0 owner=0/ gone=4s lived=0s healed"},
 			counts: Counts{Healed: 1},
 		}},
 	}, {
@@ -134,7 +150,7 @@ func TestReconcile(t *testing.T) {
 			live: []string{"10.0.0.2:80>10.0.0.1:40001 ESTABLISHED inode=901 q=0/0 owner=202/worker2"},
 		}},
 	}, {
-		name: "healing: a row missing from a snapshot survives one round, then is healed; a late close completes it",
+		name: "healing: a row missing from snapshots survives its newer round and one miss, then is healed; a late close completes it",
 		prints: []print{{
 			at: 500 * time.Millisecond,
 		}, {
@@ -145,15 +161,21 @@ func TestReconcile(t *testing.T) {
 			states: states{synSent: 1},
 			counts: Counts{Connects: 1},
 		}, {
+			// A first miss with no event since the previous snapshot:
+			// the dump may have skipped it.
 			at:     3 * time.Second,
-			gone:   []string{clientSynSent + " gone=3s lived=2s healed"},
+			live:   []string{clientSynSent},
+			states: states{synSent: 1},
+		}, {
+			at:     4 * time.Second,
+			gone:   []string{clientSynSent + " gone=4s lived=3s healed"},
 			counts: Counts{Healed: 1},
 			then:   capture(&healed),
 		}, {
-			events: []*tracer.Event{client.close(2900*time.Millisecond, tracer.SynSent, syscall.ECONNREFUSED, 1900*time.Millisecond)},
-			at:     4 * time.Second,
+			events: []*tracer.Event{client.close(3900*time.Millisecond, tracer.SynSent, syscall.ECONNREFUSED, 2900*time.Millisecond)},
+			at:     5 * time.Second,
 			then: func(t *testing.T, tbl *Table) {
-				if got, want := show(healed), clientSynSent+" gone=3s lived=2s err=ECONNREFUSED healed"; got != want {
+				if got, want := show(healed), clientSynSent+" gone=4s lived=3s err=ECONNREFUSED healed"; got != want {
 					t.Errorf("healed row after its late close:\n got %q\nwant %q", got, want)
 				}
 				if len(tbl.healed) != 0 {
@@ -161,7 +183,7 @@ func TestReconcile(t *testing.T) {
 				}
 			},
 		}, {
-			at: 5 * time.Second,
+			at: 6 * time.Second,
 		}},
 	}, {
 		name: "healing: a late TIME_WAIT end completes the healed row",
@@ -177,15 +199,20 @@ func TestReconcile(t *testing.T) {
 			states: states{timeWait: 1},
 			counts: Counts{Connects: 1, Closes: 1},
 		}, {
+			// Missed once: kept.
 			at:     3 * time.Second,
-			gone:   []string{clientTW + " gone=3s lived=2s healed"},
+			live:   []string{clientTW},
+			states: states{timeWait: 1},
+		}, {
+			at:     4 * time.Second,
+			gone:   []string{clientTW + " gone=4s lived=3s healed"},
 			counts: Counts{Healed: 1},
 			then:   capture(&healed),
 		}, {
-			events: []*tracer.Event{client.timeWaitEnd(2900*time.Millisecond, true)},
-			at:     4 * time.Second,
+			events: []*tracer.Event{client.timeWaitEnd(3900*time.Millisecond, true)},
+			at:     5 * time.Second,
 			then: func(t *testing.T, tbl *Table) {
-				if got, want := show(healed), clientTW+" gone=3s lived=2s healed expired"; got != want {
+				if got, want := show(healed), clientTW+" gone=4s lived=3s healed expired"; got != want {
 					t.Errorf("healed row after its late TIME_WAIT end:\n got %q\nwant %q", got, want)
 				}
 				if len(tbl.healed) != 0 {
@@ -204,17 +231,21 @@ func TestReconcile(t *testing.T) {
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
 			counts: Counts{Connects: 1},
 		}, {
-			at:     3 * time.Second,
-			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=3s lived=2s healed"},
+			// Missed once: kept.
+			at:   3 * time.Second,
+			live: []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
+		}, {
+			at:     4 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=4s lived=3s healed"},
 			counts: Counts{Healed: 1},
 		}, {
 			events: []*tracer.Event{
-				client.timeWait(2900*time.Millisecond, tracer.FinWait2, 1900*time.Millisecond),
-				client2.connect(3500 * time.Millisecond),
+				client.timeWait(3900*time.Millisecond, tracer.FinWait2, 2900*time.Millisecond),
+				client2.connect(4500 * time.Millisecond),
 			},
 			rows:   []snapshot.Socket{client2.row(tracer.SynSent, 1002)},
-			at:     4 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1002 q=0/0 owner=101/wget born=3.5s"},
+			at:     5 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1002 q=0/0 owner=101/wget born=4.5s"},
 			states: states{synSent: 1},
 			counts: Counts{Connects: 1},
 		}},
@@ -239,6 +270,149 @@ func TestReconcile(t *testing.T) {
 			at:     4 * time.Second,
 			live:   []string{clientTW},
 			states: states{timeWait: 1},
+		}},
+	}, {
+		name: "healing: a long-lived row one snapshot skipped is not healed: it stays live and keeps its owner and birth",
+		seed: map[uint64]snapshot.Owner{700: {PID: 50, Comm: "sshd", Program: "sshd"}},
+		prints: []print{{
+			events: []*tracer.Event{known.connect(500 * time.Millisecond)},
+			rows: []snapshot.Socket{
+				sshd.row(tracer.Listen, 700),
+				withQueues(known.row(tracer.Established, 1010), 3, 4),
+			},
+			at: 2 * time.Second,
+			live: []string{
+				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
+			},
+			counts: Counts{Connects: 1},
+		}, {
+			rows: []snapshot.Socket{
+				sshd.row(tracer.Listen, 700),
+				withQueues(known.row(tracer.Established, 1010), 3, 4),
+			},
+			at: 10 * time.Second,
+			live: []string{
+				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
+			},
+		}, {
+			// The dump skipped it (its hash chain changed under the
+			// dump); its last event is long before the previous
+			// snapshot. It stays, after the listed rows, with its last
+			// queues; the unlisted rows are in the order of their last
+			// events, so the client newer than the previous snapshot
+			// comes after it.
+			events: []*tracer.Event{client.connect(19 * time.Second)},
+			rows:   []snapshot.Socket{sshd.row(tracer.Listen, 700)},
+			at:     20 * time.Second,
+			live: []string{
+				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
+				"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1001 q=0/0 owner=100/curl born=19s",
+			},
+			states: states{synSent: 1},
+			counts: Counts{Connects: 1},
+		}, {
+			// Listed again: the same row, not one rebuilt from the
+			// snapshot (that would have no owner and no birth).
+			rows: []snapshot.Socket{
+				sshd.row(tracer.Listen, 700),
+				client.row(tracer.Established, 1001),
+				withQueues(known.row(tracer.Established, 1010), 0, 1),
+			},
+			at: 30 * time.Second,
+			live: []string{
+				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=19s",
+				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=0/1 owner=100/curl born=500ms",
+			},
+		}, {
+			// Being listed reset its misses: one more skip is again a
+			// first miss, not a second.
+			rows: []snapshot.Socket{
+				sshd.row(tracer.Listen, 700),
+				client.row(tracer.Established, 1001),
+			},
+			at: 40 * time.Second,
+			live: []string{
+				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=19s",
+				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=0/1 owner=100/curl born=500ms",
+			},
+		}, {
+			rows: []snapshot.Socket{
+				sshd.row(tracer.Listen, 700),
+				client.row(tracer.Established, 1001),
+				withQueues(known.row(tracer.Established, 1010), 0, 1),
+			},
+			at: 50 * time.Second,
+			live: []string{
+				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=19s",
+				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=0/1 owner=100/curl born=500ms",
+			},
+		}},
+	}, {
+		name: "healing: a long-lived row two snapshots in a row missed is healed, with its owner and birth",
+		seed: map[uint64]snapshot.Owner{700: {PID: 50, Comm: "sshd", Program: "sshd"}},
+		prints: []print{{
+			events: []*tracer.Event{known.connect(500 * time.Millisecond)},
+			rows: []snapshot.Socket{
+				sshd.row(tracer.Listen, 700),
+				withQueues(known.row(tracer.Established, 1010), 3, 4),
+			},
+			at: 2 * time.Second,
+			live: []string{
+				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
+			},
+			counts: Counts{Connects: 1},
+		}, {
+			rows: []snapshot.Socket{
+				sshd.row(tracer.Listen, 700),
+				withQueues(known.row(tracer.Established, 1010), 3, 4),
+			},
+			at: 10 * time.Second,
+			live: []string{
+				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
+			},
+		}, {
+			// Its close was lost. First miss: kept.
+			rows: []snapshot.Socket{sshd.row(tracer.Listen, 700)},
+			at:   20 * time.Second,
+			live: []string{
+				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
+			},
+		}, {
+			// Second miss in a row, no event since: healed.
+			rows:   []snapshot.Socket{sshd.row(tracer.Listen, 700)},
+			at:     30 * time.Second,
+			live:   []string{"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd"},
+			gone:   []string{"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms gone=30s lived=29.5s healed"},
+			counts: Counts{Healed: 1},
+		}, {
+			// It waits one interval for a close that was late rather
+			// than lost, then is forgotten.
+			rows: []snapshot.Socket{sshd.row(tracer.Listen, 700)},
+			at:   40 * time.Second,
+			live: []string{"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd"},
+			then: func(t *testing.T, tbl *Table) {
+				if len(tbl.healed) != 1 {
+					t.Errorf("healed rows waiting for a close: %d, want 1", len(tbl.healed))
+				}
+			},
+		}, {
+			rows: []snapshot.Socket{sshd.row(tracer.Listen, 700)},
+			at:   50 * time.Second,
+			live: []string{"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd"},
+			then: func(t *testing.T, tbl *Table) {
+				if len(tbl.healed) != 0 {
+					t.Errorf("healed rows waiting for a close: %d, want 0", len(tbl.healed))
+				}
+			},
 		}},
 	}}
 	for _, tt := range tests {

@@ -67,6 +67,7 @@ type Conn struct {
 
 	lastEvent time.Time // the newest event applied to it
 	seen      uint64    // the last snapshot generation that listed it
+	missed    uint8     // snapshots in a row that did not list it
 }
 
 // Lifetime is how long a gone connection lived, or 0 when its birth was not

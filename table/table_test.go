@@ -542,8 +542,9 @@ func TestBounded(t *testing.T) {
 		tbl.Reconcile(nil, at(start+900*time.Millisecond))
 		tbl.Sweep(at(start+900*time.Millisecond), 0)
 	}
-	// Two more rounds: the last ones are healed, then forgotten.
-	for r := range 2 {
+	// Three more rounds: the last ones are missed, healed on the second
+	// miss, then forgotten.
+	for r := range 3 {
 		now := at(time.Duration(rounds+r) * time.Second)
 		tbl.Reconcile(nil, now)
 		tbl.Sweep(now, 0)
