@@ -30,20 +30,21 @@ func (t *Table) Apply(ev *tracer.Event) {
 func (t *Table) update(ev *tracer.Event) {
 	k := eventKey(ev)
 	c := t.live[k]
-	if c != nil && c.Socket.State == uint8(tracer.TimeWait) && ev.New != tracer.TimeWait {
-		// A new connection took over the tuple of a TIME_WAIT.
-		t.finish(k, c, ev.Time)
-		c = nil
-	}
-	if c == nil {
-		if h := t.healed[k]; h != nil && !ev.Time.After(h.GoneAt) {
+	switch {
+	case c == nil:
+		if h := t.healed[k]; h != nil && !ev.Time.After(h.healedAt) {
 			return // a late event of a row that reconciliation ended
 		}
-		c = newConn(ev)
-		t.live[k] = c
-		// The tuple is in use again: what comes next on it is this
-		// connection's (the kernel sent the old one's close first).
-		delete(t.healed, k)
+		c = t.open(k, ev)
+	case c.Socket.State == uint8(tracer.TimeWait) && ev.New != tracer.TimeWait:
+		// A new connection took over the tuple of a TIME_WAIT.
+		t.finish(k, c, ev.Time)
+		c = t.open(k, ev)
+	case ev.Inode != 0 && c.Socket.Inode != 0 && ev.Inode != c.Socket.Inode:
+		// Another socket on the tuple: the old one's close was lost.
+		c.missedAt = ev.Time
+		t.heal(k, c, ev.Time)
+		c = t.open(k, ev)
 	}
 	c.Socket.State = uint8(ev.New)
 	if ev.New == tracer.TimeWait {
@@ -60,6 +61,15 @@ func (t *Table) update(ev *tracer.Event) {
 	case ev.New == tracer.TimeWait:
 		t.counts.Closes++
 	}
+}
+
+// open starts a live row. The tuple is in use again: what comes next on it
+// is this connection's (the kernel sent the old one's close first).
+func (t *Table) open(k Key, ev *tracer.Event) *Conn {
+	c := newConn(ev)
+	t.live[k] = c
+	delete(t.healed, k)
+	return c
 }
 
 func newConn(ev *tracer.Event) *Conn {

@@ -51,6 +51,22 @@ func TestRaces(t *testing.T) {
 			counts: Counts{Connects: 1},
 		}},
 	}, {
+		name: "a connect with another inode on a live tuple: the old row's close was lost",
+		prints: []print{{
+			events: []*tracer.Event{client.connect(1 * time.Second)},
+			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			at:     2 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
+			counts: Counts{Connects: 1},
+		}, {
+			events: []*tracer.Event{client2.connect(2500 * time.Millisecond)},
+			rows:   []snapshot.Socket{client2.row(tracer.Established, 1002)},
+			at:     3 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=2.5s"},
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=2.5s lived=1.5s healed"},
+			counts: Counts{Connects: 1, Healed: 1},
+		}},
+	}, {
 		name: "a close after healing belongs to the new connection on the tuple",
 		prints: []print{{
 			events: []*tracer.Event{client.connect(1 * time.Second)},
@@ -65,7 +81,7 @@ func TestRaces(t *testing.T) {
 			live: []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
 		}, {
 			at:     4 * time.Second,
-			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=4s lived=3s healed"},
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=3s lived=2s healed"},
 			counts: Counts{Healed: 1},
 		}, {
 			events: []*tracer.Event{
@@ -92,7 +108,7 @@ func TestRaces(t *testing.T) {
 			live: []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
 		}, {
 			at:     4 * time.Second,
-			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=4s lived=3s healed"},
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=3s lived=2s healed"},
 			counts: Counts{Healed: 1},
 		}, {
 			events: []*tracer.Event{

@@ -1,6 +1,7 @@
 package table
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -51,30 +52,40 @@ func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time) {
 	for k, c := range t.live {
 		switch {
 		case c.seen == t.gen:
-			c.missed = 0
+			c.missedAt = time.Time{}
 		case c.lastEvent.After(t.prevSnap):
 			t.order = append(t.order, c) // newer than what the kernel last showed
-		case c.missed == 0:
+		case c.missedAt.IsZero():
 			// A dump can skip a socket while its hash chain changes
 			// under it: only a second miss in a row heals.
-			c.missed++
+			c.missedAt = at
 			t.order = append(t.order, c)
 		default:
 			t.heal(k, c, at)
 		}
 	}
 	// Map order is random: keep the unlisted rows' order stable.
-	slices.SortFunc(t.order[listed:], func(a, b *Conn) int { return a.lastEvent.Compare(b.lastEvent) })
+	slices.SortFunc(t.order[listed:], compareConns)
 	clear(t.closedSince)
 	t.prevSnap = at
 }
 
-// heal ends a row the kernel no longer has.
+// heal ends a row the kernel no longer has. It was gone by the first
+// snapshot that missed it.
 func (t *Table) heal(k Key, c *Conn, at time.Time) {
 	c.Healed = true
-	t.finish(k, c, at)
+	c.healedAt = at
+	t.finish(k, c, c.missedAt)
 	t.healed[k] = c
 	t.counts.Healed++
+}
+
+// compareConns orders rows by their last event, then by tuple.
+func compareConns(a, b *Conn) int {
+	return cmp.Or(a.lastEvent.Compare(b.lastEvent),
+		a.Socket.Local.Compare(b.Socket.Local),
+		a.Socket.Remote.Compare(b.Socket.Remote),
+		cmp.Compare(a.Socket.Inode, b.Socket.Inode))
 }
 
 func (t *Table) seedOwner(inode uint64) Owner {
@@ -85,8 +96,9 @@ func (t *Table) seedOwner(inode uint64) Owner {
 	return Owner{PID: uint32(o.PID), Comm: commOf(o.Comm)}
 }
 
-// Live returns the rows that exist now, in the snapshot's order, then the
-// rows born since. Valid until the next Reconcile.
+// Live returns the rows that exist now: in the snapshot's order, then the
+// rows it did not list (born since, or missed once), by last event. Valid
+// until the next Reconcile.
 func (t *Table) Live() []*Conn { return t.order }
 
 // Gone returns the rows that ended since the last Sweep (and, with a
@@ -107,7 +119,7 @@ func (t *Table) Sweep(now time.Time, linger time.Duration) {
 	// A healed row waits one interval for a close event that was late
 	// rather than lost.
 	for k, c := range t.healed {
-		if c.GoneAt.Before(t.prevSnap) {
+		if c.healedAt.Before(t.prevSnap) {
 			delete(t.healed, k)
 		}
 	}

@@ -102,7 +102,7 @@ func TestReconcile(t *testing.T) {
 				"10.0.0.1:40010>10.0.0.2:80 CLOSE_WAIT inode=1010 q=1/0 owner=100/curl born=500ms",
 				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
 			},
-			gone:   []string{"10.0.0.2:22>10.0.0.9:50000 ESTABLISHED inode=701 q=10/0 owner=0/ gone=4s lived=0s healed"},
+			gone:   []string{"10.0.0.2:22>10.0.0.9:50000 ESTABLISHED inode=701 q=10/0 owner=0/ gone=3s lived=0s healed"},
 			counts: Counts{Healed: 1},
 		}},
 	}, {
@@ -168,14 +168,14 @@ func TestReconcile(t *testing.T) {
 			states: states{synSent: 1},
 		}, {
 			at:     4 * time.Second,
-			gone:   []string{clientSynSent + " gone=4s lived=3s healed"},
+			gone:   []string{clientSynSent + " gone=3s lived=2s healed"},
 			counts: Counts{Healed: 1},
 			then:   capture(&healed),
 		}, {
 			events: []*tracer.Event{client.close(3900*time.Millisecond, tracer.SynSent, syscall.ECONNREFUSED, 2900*time.Millisecond)},
 			at:     5 * time.Second,
 			then: func(t *testing.T, tbl *Table) {
-				if got, want := show(healed), clientSynSent+" gone=4s lived=3s err=ECONNREFUSED healed"; got != want {
+				if got, want := show(healed), clientSynSent+" gone=3s lived=2s err=ECONNREFUSED healed"; got != want {
 					t.Errorf("healed row after its late close:\n got %q\nwant %q", got, want)
 				}
 				if len(tbl.healed) != 0 {
@@ -205,14 +205,14 @@ func TestReconcile(t *testing.T) {
 			states: states{timeWait: 1},
 		}, {
 			at:     4 * time.Second,
-			gone:   []string{clientTW + " gone=4s lived=3s healed"},
+			gone:   []string{clientTW + " gone=3s lived=2s healed"},
 			counts: Counts{Healed: 1},
 			then:   capture(&healed),
 		}, {
 			events: []*tracer.Event{client.timeWaitEnd(3900*time.Millisecond, true)},
 			at:     5 * time.Second,
 			then: func(t *testing.T, tbl *Table) {
-				if got, want := show(healed), clientTW+" gone=4s lived=3s healed expired"; got != want {
+				if got, want := show(healed), clientTW+" gone=3s lived=2s healed expired"; got != want {
 					t.Errorf("healed row after its late TIME_WAIT end:\n got %q\nwant %q", got, want)
 				}
 				if len(tbl.healed) != 0 {
@@ -236,7 +236,7 @@ func TestReconcile(t *testing.T) {
 			live: []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
 		}, {
 			at:     4 * time.Second,
-			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=4s lived=3s healed"},
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=3s lived=2s healed"},
 			counts: Counts{Healed: 1},
 		}, {
 			events: []*tracer.Event{
@@ -391,7 +391,7 @@ func TestReconcile(t *testing.T) {
 			rows:   []snapshot.Socket{sshd.row(tracer.Listen, 700)},
 			at:     30 * time.Second,
 			live:   []string{"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd"},
-			gone:   []string{"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms gone=30s lived=29.5s healed"},
+			gone:   []string{"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms gone=20s lived=19.5s healed"},
 			counts: Counts{Healed: 1},
 		}, {
 			// It waits one interval for a close that was late rather

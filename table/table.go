@@ -67,7 +67,8 @@ type Conn struct {
 
 	lastEvent time.Time // the newest event applied to it
 	seen      uint64    // the last snapshot generation that listed it
-	missed    uint8     // snapshots in a row that did not list it
+	missedAt  time.Time // the last snapshot, if it did not list it
+	healedAt  time.Time // when reconciliation ended it
 }
 
 // Lifetime is how long a gone connection lived, or 0 when its birth was not
