@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the churn benchmarks (bench/trace.sh, bench/table.sh); sourced,
 # never run. It holds what they have in common: the knobs, root check and
 # cleanup, one fresh network namespace per phase, the churn generator and
@@ -107,17 +108,26 @@ del_netns() {
 	sleep "$SETTLE"
 }
 
-# churn NS PORT ARGS...: one churn run in NS; prints its result line.
-churn() {
+# churn_cmd NS PORT ARGS...: sets cmd_churn to one churn run in NS. Run in
+# the background, its $! is the generator itself ('ip netns exec' execs).
+churn_cmd() {
 	local ns=$1 port=$2
 	shift 2
-	ip netns exec "$ns" "$tmp/churn" -role both -clients "$CLIENTS" -acceptors "$ACCEPTORS" \
-		-addrs "$ADDRS" -port "$port" "$@"
+	cmd_churn=(ip netns exec "$ns" "$tmp/churn" -role both -clients "$CLIENTS" -acceptors "$ACCEPTORS"
+		-addrs "$ADDRS" -port "$port" "$@")
+}
+cmd_churn=()
+
+# churn NS PORT ARGS...: one churn run in NS; prints its result line.
+churn() {
+	churn_cmd "$@"
+	"${cmd_churn[@]}"
 }
 
 # tw_overflow NS: connections that got no TIME_WAIT socket because the
 # namespace's TIME_WAIT table was full (net.ipv4.tcp_max_tw_buckets).
 tw_overflow() {
+	# shellcheck disable=SC2016 # awk's $
 	ip netns exec "$1" awk '/^TcpExt:/ { if (!h) { split($0, k); h = 1 } else { split($0, v);
 		for (i in k) if (k[i] == "TCPTimeWaitOverflow") print v[i] } }' /proc/net/netstat
 }

@@ -42,7 +42,7 @@ for i in $(seq 1 "$PROCS"); do
 	pids+=($!)
 done
 for i in $(seq 1 "$PROCS"); do
-	read -r -t 120 line <"$TMP/ready$i" || { echo "helper $i not ready"; exit 1; }
+	read -r -t 120 _ <"$TMP/ready$i" || { echo "helper $i not ready"; exit 1; }
 done
 est=$(ip netns exec "$NS" ss -Htn state established | wc -l)
 echo "held: $est established TCP sockets in $PROCS processes (netns $NS)"

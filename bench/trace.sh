@@ -57,8 +57,10 @@ run_on() {
 	local conns n l r m
 	conns=$(field conns "$res")
 	read -r n l r m <<<"$sum"
-	add_row "$name" "$res" $(awk -v c="$conns" -v n="$n" -v l="$l" -v r="$r" -v m="$m" -v cpu="$cpu" \
-		'BEGIN { printf "%.2f %d %d %d %.3f %s", c ? n / c : 0, l, r, m, c ? 100 * l / (10 * c) : 0, cpu }')
+	local vals
+	read -ra vals < <(awk -v c="$conns" -v n="$n" -v l="$l" -v r="$r" -v m="$m" -v cpu="$cpu" \
+		'BEGIN { printf "%.2f %d %d %d %.3f %s\n", c ? n / c : 0, l, r, m, c ? 100 * l / (10 * c) : 0, cpu }')
+	add_row "$name" "$res" "${vals[@]}"
 	del_netns "$ns"
 }
 
