@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -83,35 +84,16 @@ type Summary struct {
 	Healed                    uint64 // rows ended without their close event
 }
 
-// SummaryLine writes s as one line of text.
+// SummaryLine writes s as one line of text. Once per table: clarity wins
+// over the appends the per-row paths use.
 func SummaryLine(w io.Writer, s *Summary) error {
-	b := make([]byte, 0, 256)
-	b = append(b, "-- "...)
-	b = s.Time.AppendFormat(b, "15:04:05")
-	b = append(b, ": "...)
-	b = strconv.AppendUint(b, s.Connects, 10)
-	b = append(b, " connects, "...)
-	b = strconv.AppendUint(b, s.Accepts, 10)
-	b = append(b, " accepts, "...)
-	b = strconv.AppendUint(b, s.Closes, 10)
-	b = append(b, " closes, "...)
-	b = appendFailed(b, s.Failed)
-	b = append(b, "; now "...)
-	b = strconv.AppendInt(b, int64(s.SynSent), 10)
-	b = append(b, " SYN_SENT, "...)
-	b = strconv.AppendInt(b, int64(s.SynRecv), 10)
-	b = append(b, " SYN_RECV, "...)
-	b = strconv.AppendInt(b, int64(s.TimeWait), 10)
-	b = append(b, " TIME_WAIT; "...)
-	b = strconv.AppendUint(b, s.Lost, 10)
-	b = append(b, " events lost"...)
+	healed := ""
 	if s.Healed > 0 {
-		b = append(b, ", "...)
-		b = strconv.AppendUint(b, s.Healed, 10)
-		b = append(b, " rows healed"...)
+		healed = fmt.Sprintf(", %d rows healed", s.Healed)
 	}
-	b = append(b, '\n')
-	_, err := w.Write(b)
+	_, err := fmt.Fprintf(w, "-- %s: %d connects, %d accepts, %d closes, %s; now %d SYN_SENT, %d SYN_RECV, %d TIME_WAIT; %d events lost%s\n",
+		s.Time.Format("15:04:05"), s.Connects, s.Accepts, s.Closes, appendFailed(nil, s.Failed),
+		s.SynSent, s.SynRecv, s.TimeWait, s.Lost, healed)
 	return err
 }
 
