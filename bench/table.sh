@@ -91,7 +91,8 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # check: an unmeasured max-churn run with socktrace's stdout read instead of
 # thrown away: how many tables it printed, their rows, and every line that
 # is neither a table header nor a row (such as the per-table summary of lost
-# events and healed rows), the last few shown.
+# events and healed rows), the last few shown, with the sums of any
+# "N events lost" and "N rows healed" in them.
 run_check() {
 	local ns res fifo="$tmp/check.out" reader
 	new_netns check
@@ -101,7 +102,13 @@ run_check() {
 	/^Proto / { next }
 	# netstat columns: Proto Recv-Q Send-Q Local Foreign State [more...]
 	/^tcp6? / { rows++; if ($6 ~ /^[A-Z][A-Z0-9_]*$/) st[$6]++; else st["?"]++; next }
-	{ other++; last[other % 3] = substr($0, 1, 200) }
+	{
+		other++; last[other % 3] = substr($0, 1, 200)
+		# Totals when a line says "N events lost" or "N rows healed"; the
+		# lines are shown whatever they say.
+		if (match($0, /[0-9]+ events? lost/)) { lost += substr($0, RSTART, RLENGTH) + 0; said++ }
+		if (match($0, /[0-9]+ rows? healed/)) { healed += substr($0, RSTART, RLENGTH) + 0; said++ }
+	}
 	function done() {
 		n++; sum += rows
 		if (n == 1 || rows < min) min = rows
@@ -115,6 +122,7 @@ run_check() {
 		printf "  last table by state:%s\n", states == "" ? " (empty)" : states
 		printf "  other lines (not a header or a row): %d%s\n", other, other ? ", the last ones:" : ""
 		for (i = other - 2; i <= other; i++) if (i > 0) print "    " last[i % 3]
+		if (said) printf "  in all, those lines say: %d events lost, %d rows healed\n", lost, healed
 	}' <"$fifo" >"$tmp/check.txt" &
 	reader=$!
 	extra_pids+=("$reader")
