@@ -11,6 +11,9 @@
  *                                  the state tracepoint; their timer tells
  *   tracepoint/syscalls/sys_exit_accept{,4}
  *                                  the process that accepted a passive socket
+ *
+ * These programs run in the traced connection's own context (its syscalls
+ * and softirqs), so every nanosecond here is taken from the traffic itself.
  */
 #include "vmlinux.h"
 #include "bpf_helpers.h"
@@ -32,7 +35,7 @@ const enum counter *unused_counter __attribute__((unused));
 /* Load-time configuration, written by userspace before loading. */
 const volatile __u64 tw_timer_handler_addr = 0; /* &tw_timer_handler; 0: no TIME_WAIT */
 const volatile __u64 tcp_write_timer_addr = 0;	/* &tcp_write_timer; 0: port via next event */
-const volatile __u64 wakeup_bytes = 0;		/* wake the reader once this much is queued */
+const volatile __u64 wakeup_bytes = 0;		/* wake the reader each time this much more is queued */
 const volatile __u32 filter_netns = 0;
 const volatile __u32 filter_pid = 0;
 const volatile __u32 filter_states = 0; /* bit (1 << state): old or new state matches */
@@ -45,6 +48,32 @@ const volatile __u8 filter_comm_set = 0;
 const volatile __u8 table_only = 0;
 const volatile char filter_comm[TASK_COMM_LEN] = {};
 
+/*
+ * bpf_rdonly_cast (6.2+) turns any kernel address into a typed, read-only
+ * pointer: plain loads through it are made fault-safe by the verifier and
+ * cost a few ns, where a probe read is a helper call per field. Weak: on an
+ * older kernel the loader zeroes its address, and the probe-read paths run.
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+#define have_cast() (!!bpf_rdonly_cast)
+#define cast(addr, type) ((const type *)bpf_rdonly_cast((void *)(addr), bpf_core_type_id_kernel(type)))
+
+/*
+ * How a program holds a socket; a constant at every call site, so the
+ * compiler keeps one branch of each READ.
+ *   SK_TRUSTED  tp_btf's typed argument: plain loads, and socket storage
+ *   SK_CAST     an address seen through bpf_rdonly_cast: plain loads
+ *   SK_PROBE    an address on a kernel without bpf_rdonly_cast: probe reads
+ */
+enum sk_access {
+	SK_TRUSTED,
+	SK_CAST,
+	SK_PROBE,
+};
+
+#define READ(acc, ptr, field) ((acc) != SK_PROBE ? (ptr)->field : BPF_CORE_READ(ptr, field))
+
 struct owner {
 	__u32 pid;
 	__u32 tid;
@@ -52,10 +81,13 @@ struct owner {
 };
 
 /* sock_info.flags */
-#define SI_OWNER 1	     /* owner is known */
-#define SI_BORN 2	     /* born_ns is valid */
-#define SI_STATE 4	     /* state_ns is valid */
-#define SI_CONNECT_PENDING 8 /* CLOSE->SYN_SENT not sent yet: its local port is not chosen */
+#define SI_TRACKED 1	      /* set up for this life of the socket */
+#define SI_OWNER 2	      /* owner is known */
+#define SI_BORN 4	      /* born_ns is valid */
+#define SI_STATE 8	      /* state_ns is valid */
+#define SI_CONNECT_PENDING 16 /* CLOSE->SYN_SENT not sent yet: its local port is not chosen */
+#define SI_CONNECT_HELD 32    /* ... and it waits in connects, for the timer path */
+#define SI_PASSIVE 64	      /* a passive child not yet claimed by an accept() */
 
 struct sock_info {
 	__u64 born_ns;
@@ -66,11 +98,27 @@ struct sock_info {
 };
 
 /*
- * socks: per-socket bookkeeping, keyed by the kernel socket address.
- * Inserted at the first transition seen for a socket (connect, listen, a
- * passive child, or a socket older than socktrace) and at accept(); deleted
- * at ->CLOSE. The kernel may skip a ->CLOSE (recursion); LRU evicts such
- * stale entries first, which also bounds the map.
+ * sk_infos: per-socket bookkeeping in the socket itself (tp_btf path).
+ * Created at the first transition seen for a socket (connect, listen, a
+ * passive child, or a socket older than socktrace); the kernel frees it with
+ * the socket, so nothing is deleted and a missed ->CLOSE leaves nothing
+ * stale. At ->CLOSE it is only marked untracked: connect() and listen() may
+ * use the same socket again. Bounded by the live sockets. No BPF_F_CLONE: a
+ * passive child starts without its listener's.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sock_info);
+} sk_infos SEC(".maps");
+
+/*
+ * socks: the same bookkeeping for the classic tracepoint, which holds only
+ * the socket's address, keyed by it. Inserted at the first transition seen
+ * for a socket; deleted at ->CLOSE. The kernel may skip a ->CLOSE
+ * (recursion); LRU evicts such stale entries first, which also bounds the
+ * map. Unused on the tp_btf path.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -80,6 +128,50 @@ struct {
 	__type(key, __u64);
 	__type(value, struct sock_info);
 } socks SEC(".maps");
+
+struct held_connect {
+	__u64 ts_ns;
+	struct owner owner;
+};
+
+/*
+ * connects: CLOSE->SYN_SENT events held until the local port is chosen,
+ * keyed by socket address, because the timer path that releases them holds
+ * only the address. Inserted at CLOSE->SYN_SENT; deleted by whichever comes
+ * first, the SYN's retransmit timer being armed (a few us later, in the same
+ * connect()) or the socket's next transition: the one whose delete succeeds
+ * sends the event. Entries live for one connect() call; one left by two
+ * missed runs is replaced when its address connects again. When the map is
+ * full the next transition sends the event.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct held_connect);
+} connects SEC(".maps");
+
+struct accepted {
+	__u64 ts_ns;
+	struct owner owner;
+};
+
+/*
+ * accepts: who accept()ed a passive socket, keyed by socket address: the
+ * accept hook reaches the socket through an fd, never as a typed pointer, so
+ * it cannot reach the socket's storage. Inserted at accept(); deleted at the
+ * socket's next transition, which moves the owner into the socket's
+ * bookkeeping (an entry older than the socket is a leftover of an earlier
+ * socket at that address, and is dropped). Bounded by accepted connections
+ * that have had no transition since, and by max_entries: when full, such a
+ * socket keeps its listener's owner.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct accepted);
+} accepts SEC(".maps");
 
 struct listen_key {
 	__u32 netns;
@@ -129,22 +221,21 @@ struct {
  * no tracepoint between, so "a timewait timer started here" waits in
  * tw_started for the ->CLOSE that follows. A timer that is re-armed, expires
  * or is killed first shows timer_cancel; the next timer event on the CPU
- * tells which (see settle_cancel), so tw_cancelled holds it until then.
+ * tells which (see settle_cancel), so cancelled holds it until then. One
+ * element, so every program finds both with one lookup.
  */
-struct timer_slot {
-	__u64 timer;
-	__u64 ts;
+struct timer_slots {
+	__u64 tw_started;
+	__u64 cancelled;
+	__u64 cancelled_ns;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct timer_slot);
+	__type(value, struct timer_slots);
 } timer_slots SEC(".maps");
-
-#define SLOT_STARTED 0
-#define SLOT_CANCELLED 1
 
 /* counters: per-CPU enum counter values; only this program writes them. */
 struct {
@@ -168,9 +259,11 @@ static __always_inline void count(__u32 idx)
 		(*c)++;
 }
 
-static __always_inline struct timer_slot *slot(__u32 idx)
+static __always_inline struct timer_slots *slots(void)
 {
-	return bpf_map_lookup_elem(&timer_slots, &idx);
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&timer_slots, &zero);
 }
 
 static __always_inline void owner_current(struct owner *o)
@@ -214,50 +307,57 @@ static __always_inline bool wanted(const struct event *e)
 	return true;
 }
 
-/* Wakeups are batched: a wakeup per event costs more than the event. The
- * reader also polls on a short deadline, so nothing waits for long. */
-static __always_inline void emit(struct event *e)
+/*
+ * Wakeups are batched: a wakeup per event costs more than the event. The
+ * reader sleeps only once it has emptied the ring (and then on a short
+ * deadline), so one wakeup each time the queue grows past a multiple of
+ * wakeup_bytes is enough. Forcing one on every event above the mark queued
+ * an irq_work, a self-IPI (a VM exit on this machine), per event while the
+ * reader caught up. Two CPUs racing past a mark may both miss it; the next
+ * mark, or the reader's deadline, wakes it.
+ */
+static __always_inline void emit(const struct event *e)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u64 avail, flags = BPF_RB_NO_WAKEUP;
 
 	if (!wanted(e))
 		return;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if (avail / wakeup_bytes != (avail + sizeof(*e) + 8) / wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), flags))
+	if (bpf_ringbuf_output(&events, (void *)e, sizeof(*e), flags))
 		count(CNT_RINGBUF_FULL);
 }
 
 /*
- * Socket reads. tp_btf hands over a typed socket: a plain load through it,
- * made fault-safe by the verifier, costs a few ns. The classic tracepoint,
- * the timer path and accept() hold only an address and must probe-read, a
- * helper call per field. (Measured here: probe reads were most of a
- * 0.7-0.9 us event.) "direct" is a constant in every caller, so the
- * compiler keeps one of the two branches.
+ * The typed tcp_sock for a socket: tp_btf's socket cannot be cast in C (the
+ * verifier rejects it), bpf_skc_to_tcp_sock checks and converts it; an
+ * address is cast; probe reads go through a plain C cast.
  */
-#define READ(direct, ptr, field) ((direct) ? (ptr)->field : BPF_CORE_READ(ptr, field))
+static __always_inline const struct tcp_sock *tcp_of(const struct sock *sk, enum sk_access acc)
+{
+	if (acc == SK_TRUSTED)
+		return bpf_skc_to_tcp_sock((void *)sk);
+	if (acc == SK_CAST)
+		return cast(sk, struct tcp_sock);
+	return (const struct tcp_sock *)sk;
+}
 
-static __always_inline void read_sock(struct event *e, const struct sock *sk, bool direct)
+static __always_inline void read_sock(struct event *e, __u64 skp, const struct sock *sk,
+				      enum sk_access acc)
 {
 	const struct sock_common *skc = &sk->__sk_common;
+	const struct tcp_sock *tp = tcp_of(sk, acc);
 
-	e->sk = (__u64)sk;
-	e->family = READ(direct, skc, skc_family);
-	e->dport = bpf_ntohs(READ(direct, skc, skc_dport));
-	/* inet_sport survives unhashing, unlike skc_num. A direct load needs
-	 * the typed tcp_sock (which embeds inet_sock); a cast is rejected. */
-	if (direct) {
-		const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
-
-		e->sport = tp ? bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport) : 0;
-	} else {
-		e->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-	}
+	e->sk = skp;
+	e->family = READ(acc, skc, skc_family);
+	e->dport = bpf_ntohs(READ(acc, skc, skc_dport));
+	/* inet_sport survives unhashing, unlike skc_num. */
+	e->sport = tp ? bpf_ntohs(READ(acc, tp, inet_conn.icsk_inet.inet_sport)) : 0;
 	if (!e->sport)
-		e->sport = READ(direct, skc, skc_num);
-	e->uid = READ(direct, sk, sk_uid.val);
-	if (direct) {
+		e->sport = READ(acc, skc, skc_num);
+	e->uid = READ(acc, sk, sk_uid.val);
+	if (acc != SK_PROBE) {
 		e->netns = skc->skc_net.net->ns.inum;
 		e->inode = sk->sk_socket ? sk->sk_socket->file->f_inode->i_ino : 0;
 	} else {
@@ -265,7 +365,7 @@ static __always_inline void read_sock(struct event *e, const struct sock *sk, bo
 		e->inode = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
 	}
 	if (e->family == AF_INET6) {
-		if (direct) {
+		if (acc != SK_PROBE) {
 			__builtin_memcpy(e->saddr, &skc->skc_v6_rcv_saddr, 16);
 			__builtin_memcpy(e->daddr, &skc->skc_v6_daddr, 16);
 		} else {
@@ -273,61 +373,127 @@ static __always_inline void read_sock(struct event *e, const struct sock *sk, bo
 			bpf_core_read(e->daddr, 16, &skc->skc_v6_daddr);
 		}
 	} else {
-		*(__u32 *)e->saddr = READ(direct, skc, skc_rcv_saddr);
-		*(__u32 *)e->daddr = READ(direct, skc, skc_daddr);
+		*(__u32 *)e->saddr = READ(acc, skc, skc_rcv_saddr);
+		*(__u32 *)e->daddr = READ(acc, skc, skc_daddr);
 	}
 }
 
-static __always_inline void set_owner(struct event *e, const struct sock_info *si)
+static __always_inline void set_owner(struct event *e, const struct owner *o)
 {
-	if (!(si->flags & SI_OWNER))
-		return;
-	e->pid = si->owner.pid;
-	e->tid = si->owner.tid;
-	__builtin_memcpy(e->comm, si->owner.comm, sizeof(e->comm));
+	e->pid = o->pid;
+	e->tid = o->tid;
+	__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
 	e->flags |= FLAG_OWNER_KNOWN;
 }
 
-/* Close summary, read from the full socket. A plain cast to tcp_sock is
- * rejected for direct loads; bpf_skc_to_tcp_sock gives a typed one. */
-static __always_inline void read_summary(struct event *e, const struct sock *sk, int old, bool direct)
+/* Close summary, read from the full socket. */
+static __always_inline void read_summary(struct event *e, const struct sock *sk, int old,
+					 enum sk_access acc)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct tcp_sock *tp = tcp_of(sk, acc);
 
-	if (direct) {
-		tp = bpf_skc_to_tcp_sock((void *)sk);
-		if (!tp)
-			return;
-	}
+	if (!tp)
+		return;
 	/* Data octets only: bytes_acked would count the SYN and FIN too. */
-	e->bytes_acked = READ(direct, tp, bytes_sent) - READ(direct, tp, bytes_retrans);
-	e->bytes_received = READ(direct, tp, bytes_received);
+	e->bytes_acked = READ(acc, tp, bytes_sent) - READ(acc, tp, bytes_retrans);
+	e->bytes_received = READ(acc, tp, bytes_received);
 	/* bytes_received also counts the peer's FIN (rcv_nxt moves past
 	 * it). A socket closing from these states has had it. */
 	if (e->bytes_received && (old == TCP_CLOSE_WAIT || old == TCP_LAST_ACK || old == TCP_CLOSING))
 		e->bytes_received--;
-	e->srtt_us = READ(direct, tp, srtt_us) >> 3;
-	e->retrans = READ(direct, tp, total_retrans);
-	e->error = READ(direct, sk, sk_err);
+	e->srtt_us = READ(acc, tp, srtt_us) >> 3;
+	e->retrans = READ(acc, tp, total_retrans);
+	e->error = READ(acc, sk, sk_err);
 	e->flags |= FLAG_SUMMARY;
 }
 
+/*
+ * The socket's bookkeeping: in the socket's own storage when tp_btf hands
+ * over a typed socket, else in socks by address. create: set up an empty
+ * (untracked) one if there is none.
+ */
+static __always_inline struct sock_info *sock_info(__u64 skp, const struct sock *sk,
+						   enum sk_access acc, bool create)
+{
+	struct sock_info empty = {}, *si;
+
+	if (acc == SK_TRUSTED)
+		return bpf_sk_storage_get(&sk_infos, (void *)sk, NULL,
+					  create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+	si = bpf_map_lookup_elem(&socks, &skp);
+	if (si || !create)
+		return si;
+	bpf_map_update_elem(&socks, &skp, &empty, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&socks, &skp);
+}
+
+/* The socket is closed: its bookkeeping ends with this life. */
+static __always_inline void forget(__u64 skp, struct sock_info *si, enum sk_access acc)
+{
+	if (acc != SK_TRUSTED)
+		bpf_map_delete_elem(&socks, &skp);
+	else
+		si->flags = 0;
+}
+
 /* CLOSE->SYN_SENT fires before connect() picks the local port; the event is
- * held here until the port is known (the SYN's retransmit timer is armed, or
- * the socket's next transition), and keeps its original time. */
-static __always_inline void emit_connect(const struct sock *sk, struct sock_info *si, bool direct)
+ * held until the port is known (the SYN's retransmit timer is armed, or the
+ * socket's next transition), and keeps its original time. */
+static __always_inline void emit_connect(__u64 skp, const struct sock *sk, __u64 ts,
+					 const struct owner *o, enum sk_access acc)
 {
 	struct event e = {};
 
 	e.kind = KIND_STATE;
-	e.ts_ns = si->state_ns;
+	e.ts_ns = ts;
 	e.oldstate = TCP_CLOSE;
 	e.newstate = TCP_SYN_SENT;
 	e.flags = FLAG_BORN_KNOWN;
-	read_sock(&e, sk, direct);
-	set_owner(&e, si);
-	si->flags &= ~SI_CONNECT_PENDING;
+	read_sock(&e, skp, sk, acc);
+	set_owner(&e, o);
 	emit(&e);
+}
+
+static __always_inline void start_connect(__u64 skp, struct sock_info *si, __u64 now)
+{
+	struct held_connect h;
+
+	owner_current(&h.owner); /* connect() runs in its caller */
+	h.ts_ns = now;
+	si->owner = h.owner;
+	si->born_ns = now;
+	si->state_ns = now;
+	si->flags = SI_TRACKED | SI_OWNER | SI_BORN | SI_STATE | SI_CONNECT_PENDING;
+	if (!bpf_map_update_elem(&connects, &skp, &h, BPF_ANY))
+		si->flags |= SI_CONNECT_HELD;
+}
+
+/* The connecting socket's next transition: send CLOSE->SYN_SENT unless the
+ * timer path did (it deleted the held entry first). */
+static __always_inline void release_connect(__u64 skp, const struct sock *sk, struct sock_info *si,
+					    enum sk_access acc)
+{
+	bool held = si->flags & SI_CONNECT_HELD;
+
+	si->flags &= ~(SI_CONNECT_PENDING | SI_CONNECT_HELD);
+	if (held && bpf_map_delete_elem(&connects, &skp))
+		return;
+	emit_connect(skp, sk, si->state_ns, &si->owner, acc);
+}
+
+/* A passive child: did accept() leave its owner in accepts? */
+static __always_inline void claim_accept(__u64 skp, struct sock_info *si)
+{
+	struct accepted *a = bpf_map_lookup_elem(&accepts, &skp);
+
+	if (!a)
+		return;
+	if (a->ts_ns >= si->born_ns) {
+		si->owner = a->owner;
+		si->flags |= SI_OWNER;
+		si->flags &= ~SI_PASSIVE;
+	}
+	bpf_map_delete_elem(&accepts, &skp);
 }
 
 static __always_inline void end_timewait(__u64 timer, __u64 ts, bool expired)
@@ -355,45 +521,50 @@ static __always_inline void end_timewait(__u64 timer, __u64 ts, bool expired)
  * timer follows at once), expiring (timer_expire_entry follows), or killed
  * (nothing follows). Any other event on this CPU settles it as killed.
  */
-static __always_inline void settle_cancel(__u64 timer)
+static __always_inline void settle_cancel(struct timer_slots *s, __u64 timer)
 {
-	struct timer_slot *c = slot(SLOT_CANCELLED);
-
-	if (!c || !c->timer)
+	if (!s->cancelled)
 		return;
-	if (c->timer != timer)
-		end_timewait(c->timer, c->ts, false);
-	c->timer = 0;
+	if (s->cancelled != timer)
+		end_timewait(s->cancelled, s->cancelled_ns, false);
+	s->cancelled = 0;
 }
 
-static __always_inline __u64 take_started_tw(void)
+/* The timewait socket behind a timewait timer: its ports, and whether the
+ * peer's FIN came (substate TIME_WAIT; FIN_WAIT2 means it is still awaited). */
+static __always_inline void read_tw(__u64 timer, __u16 *sport, __u16 *dport, bool *fin)
 {
-	struct timer_slot *s = slot(SLOT_STARTED);
-	__u64 timer;
+	__u64 twp = timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
 
-	if (!s)
-		return 0;
-	timer = s->timer;
-	s->timer = 0;
-	return timer;
+	if (have_cast()) {
+		const struct inet_timewait_sock *tw = cast(twp, struct inet_timewait_sock);
+
+		*sport = tw->__tw_common.skc_num;
+		*dport = bpf_ntohs(tw->__tw_common.skc_dport);
+		*fin = tw->tw_substate == TCP_TIME_WAIT;
+	} else {
+		const struct inet_timewait_sock *tw = (void *)twp;
+
+		*sport = BPF_CORE_READ(tw, __tw_common.skc_num);
+		*dport = bpf_ntohs(BPF_CORE_READ(tw, __tw_common.skc_dport));
+		*fin = BPF_CORE_READ(tw, tw_substate) == TCP_TIME_WAIT;
+	}
 }
 
 /* The active closer's ->CLOSE right after a timewait timer started on this
  * CPU: if the timewait socket has this socket's ports, it replaced it. */
 static __always_inline void enter_timewait(struct event *e, __u64 timer)
 {
-	struct inet_timewait_sock *tw;
+	__u16 sport, dport;
+	bool fin;
 
-	tw = (void *)(timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer));
-	if (bpf_ntohs(BPF_CORE_READ(tw, __tw_common.skc_dport)) != e->dport ||
-	    BPF_CORE_READ(tw, __tw_common.skc_num) != e->sport) {
+	read_tw(timer, &sport, &dport, &fin);
+	if (dport != e->dport || sport != e->sport) {
 		count(CNT_TW_UNMATCHED);
 		return;
 	}
-	/* From FIN_WAIT2, substate TIME_WAIT means the peer's FIN came
-	 * (FIN_WAIT2 means it is still awaited): uncount it as above. */
-	if (e->oldstate == TCP_FIN_WAIT2 && e->bytes_received &&
-	    BPF_CORE_READ(tw, tw_substate) == TCP_TIME_WAIT)
+	/* From FIN_WAIT2 with the peer's FIN in: uncount it as in read_summary. */
+	if (e->oldstate == TCP_FIN_WAIT2 && e->bytes_received && fin)
 		e->bytes_received--;
 	e->newstate = TCP_TIME_WAIT;
 	e->flags |= FLAG_TW_DERIVED;
@@ -408,28 +579,29 @@ static __always_inline void listener_key(struct listen_key *k, const struct even
 }
 
 /* A socket seen for the first time: who owns it depends on how it was born. */
-static __always_inline struct sock_info *track(__u64 skp, const struct event *e, __u64 now)
+static __always_inline void track(struct sock_info *si, const struct event *e, __u64 now)
 {
-	struct sock_info si = {};
 	struct listen_key k;
 	struct listen_val *l;
 
+	si->flags = SI_TRACKED;
 	if (e->oldstate == TCP_CLOSE && e->newstate == TCP_LISTEN) {
-		owner_current(&si.owner); /* listen() runs in its caller */
-		si.flags = SI_OWNER | SI_BORN;
-		si.born_ns = now;
+		owner_current(&si->owner); /* listen() runs in its caller */
+		si->flags |= SI_OWNER | SI_BORN;
+		si->born_ns = now;
 	} else if (e->oldstate == TCP_LISTEN && e->newstate == TCP_SYN_RECV) {
 		listener_key(&k, e);
 		l = bpf_map_lookup_elem(&listeners, &k);
 		if (l) {
-			si.owner = l->owner;
-			si.flags = SI_OWNER;
+			si->owner = l->owner;
+			si->flags |= SI_OWNER;
 		}
-		si.flags |= SI_BORN;
-		si.born_ns = now;
+		si->flags |= SI_BORN | SI_PASSIVE;
+		si->born_ns = now;
+	} else {
+		/* Older than socktrace: it may have been accepted since. */
+		si->flags |= SI_PASSIVE;
 	}
-	bpf_map_update_elem(&socks, &skp, &si, BPF_ANY);
-	return bpf_map_lookup_elem(&socks, &skp);
 }
 
 static __always_inline void update_listener(const struct event *e)
@@ -451,34 +623,36 @@ static __always_inline void update_listener(const struct event *e)
 		bpf_map_delete_elem(&listeners, &k);
 }
 
-static __always_inline void start_connect(__u64 skp, __u64 now)
-{
-	struct sock_info si = {};
-
-	owner_current(&si.owner); /* connect() runs in its caller */
-	si.born_ns = now;
-	si.state_ns = now;
-	si.flags = SI_OWNER | SI_BORN | SI_STATE | SI_CONNECT_PENDING;
-	bpf_map_update_elem(&socks, &skp, &si, BPF_ANY);
-}
-
-static __always_inline int on_set_state(const struct sock *sk, int old, int new, bool direct)
+static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int old, int new,
+					enum sk_access acc)
 {
 	__u64 now = bpf_ktime_get_ns();
-	__u64 skp = (__u64)sk;
-	__u64 tw_timer = take_started_tw();
+	struct timer_slots *ts = slots();
 	struct sock_info *si;
 	struct event e = {};
+	__u64 tw_timer = 0;
 
-	settle_cancel(0);
+	if (ts) {
+		tw_timer = ts->tw_started;
+		ts->tw_started = 0;
+		settle_cancel(ts, 0);
+	}
+	si = sock_info(skp, sk, acc, new != TCP_CLOSE);
+	/* A birth starts afresh, whatever a missed ->CLOSE left at this
+	 * address in socks. */
+	if (si && ((old == TCP_CLOSE && new == TCP_LISTEN) ||
+		   (old == TCP_LISTEN && new == TCP_SYN_RECV)))
+		si->flags = 0;
 	if (new == TCP_SYN_SENT) {
-		start_connect(skp, now);
+		if (si)
+			start_connect(skp, si, now);
 		return 0;
 	}
-	si = bpf_map_lookup_elem(&socks, &skp);
 	if (si && (si->flags & SI_CONNECT_PENDING))
-		emit_connect(sk, si, direct);
-	if (table_only && si && new != TCP_CLOSE && new != TCP_LISTEN) {
+		release_connect(skp, sk, si, acc);
+	if (si && (si->flags & SI_PASSIVE))
+		claim_accept(skp, si);
+	if (table_only && si && (si->flags & SI_TRACKED) && new != TCP_CLOSE && new != TCP_LISTEN) {
 		si->state_ns = now;
 		si->flags |= SI_STATE;
 		return 0;
@@ -488,11 +662,15 @@ static __always_inline int on_set_state(const struct sock *sk, int old, int new,
 	e.ts_ns = now;
 	e.oldstate = old;
 	e.newstate = new;
-	read_sock(&e, sk, direct);
-	if (!si && new != TCP_CLOSE)
-		si = track(skp, &e, now);
+	read_sock(&e, skp, sk, acc);
 	if (si) {
-		set_owner(&e, si);
+		if (!(si->flags & SI_TRACKED)) {
+			track(si, &e, now);
+			if (!(si->flags & SI_BORN))
+				claim_accept(skp, si);
+		}
+		if (si->flags & SI_OWNER)
+			set_owner(&e, &si->owner);
 		if (si->flags & SI_STATE) {
 			e.state_ns = now - si->state_ns;
 			e.flags |= FLAG_PREV_KNOWN;
@@ -507,10 +685,13 @@ static __always_inline int on_set_state(const struct sock *sk, int old, int new,
 	if (new == TCP_LISTEN || (old == TCP_LISTEN && new == TCP_CLOSE))
 		update_listener(&e);
 	if (new == TCP_CLOSE) {
-		read_summary(&e, sk, old, direct);
+		read_summary(&e, sk, old, acc);
 		if (tw_timer && (old == TCP_FIN_WAIT2 || old == TCP_CLOSING))
 			enter_timewait(&e, tw_timer);
-		bpf_map_delete_elem(&socks, &skp);
+		if (si)
+			forget(skp, si, acc);
+		else
+			bpf_map_delete_elem(&accepts, &skp); /* accepted, never tracked */
 	} else if (table_only && new != TCP_LISTEN) {
 		return 0; /* first sight of an older socket: tracked, not sent */
 	}
@@ -523,7 +704,7 @@ int BPF_PROG(set_state_btf, const struct sock *sk, const int old, const int new)
 {
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	return on_set_state(sk, old, new, true);
+	return on_set_state((__u64)sk, sk, old, new, SK_TRUSTED);
 }
 
 /* Fallback for kernels where tp_btf cannot attach: the same handler, with the
@@ -531,34 +712,60 @@ int BPF_PROG(set_state_btf, const struct sock *sk, const int old, const int new)
 SEC("tracepoint/sock/inet_sock_set_state")
 int set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
+	__u64 skp = (__u64)ctx->skaddr;
+
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
-	return on_set_state((const struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, false);
+	if (have_cast())
+		return on_set_state(skp, cast(skp, struct sock), ctx->oldstate, ctx->newstate,
+				    SK_CAST);
+	return on_set_state(skp, (const struct sock *)skp, ctx->oldstate, ctx->newstate, SK_PROBE);
 }
 
+/* connect() arms the SYN's retransmit timer once the port is chosen: the held
+ * CLOSE->SYN_SENT can go. */
+static __always_inline void connect_timer(__u64 skp, enum sk_access acc)
+{
+	const struct sock *sk = acc == SK_CAST ? cast(skp, struct sock) : (const struct sock *)skp;
+	struct held_connect *h = bpf_map_lookup_elem(&connects, &skp);
+	struct held_connect c;
+
+	if (!h)
+		return;
+	c = *h;
+	if (bpf_map_delete_elem(&connects, &skp))
+		return; /* the socket's next transition was first */
+	/* A leftover entry (see connects) of an earlier socket at this address. */
+	if (READ(acc, &sk->__sk_common, skc_state) != TCP_SYN_SENT)
+		return;
+	emit_connect(skp, sk, c.ts_ns, &c.owner, acc);
+}
+
+/*
+ * The timer hooks fire for every timer in the system, several times per
+ * connection: the common case (not a TCP timer, nothing pending) is a
+ * per-CPU lookup and two compares.
+ */
 SEC("tp_btf/timer_start")
 int BPF_PROG(timer_start, struct timer_list *timer, unsigned long bucket_expiry)
 {
 	__u64 t = (__u64)timer, fn = (__u64)timer->function;
-	struct timer_slot *s;
-	struct sock_info *si;
-	__u64 skp;
+	struct timer_slots *s = slots();
 
-	settle_cancel(t);
+	if (!s)
+		return 0;
+	settle_cancel(s, t);
 	if (!fn)
 		return 0;
 	if (fn == tw_timer_handler_addr) {
 		/* New, or re-armed by the peer's FIN: enter_timewait tells. */
-		s = slot(SLOT_STARTED);
-		if (s)
-			s->timer = t;
+		s->tw_started = t;
 	} else if (fn == tcp_write_timer_addr) {
-		/* connect() arms the SYN's retransmit timer once the port is
-		 * chosen: the held CLOSE->SYN_SENT can go. */
-		skp = t - bpf_core_field_offset(struct inet_connection_sock, icsk_retransmit_timer);
-		si = bpf_map_lookup_elem(&socks, &skp);
-		if (si && (si->flags & SI_CONNECT_PENDING))
-			emit_connect((const struct sock *)skp, si, false);
+		t -= bpf_core_field_offset(struct inet_connection_sock, icsk_retransmit_timer);
+		if (have_cast())
+			connect_timer(t, SK_CAST);
+		else
+			connect_timer(t, SK_PROBE);
 	}
 	return 0;
 }
@@ -567,18 +774,17 @@ SEC("tp_btf/timer_cancel")
 int BPF_PROG(timer_cancel, struct timer_list *timer)
 {
 	__u64 t = (__u64)timer;
-	struct timer_slot *c;
+	struct timer_slots *s = slots();
 
-	settle_cancel(t);
+	if (!s)
+		return 0;
+	settle_cancel(s, t);
 	if (!tw_timer_handler_addr || (__u64)timer->function != tw_timer_handler_addr)
 		return 0;
 	if (!bpf_map_lookup_elem(&timewaits, &t))
 		return 0;
-	c = slot(SLOT_CANCELLED);
-	if (c) {
-		c->timer = t;
-		c->ts = bpf_ktime_get_ns();
-	}
+	s->cancelled = t;
+	s->cancelled_ns = bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -586,55 +792,78 @@ SEC("tp_btf/timer_expire_entry")
 int BPF_PROG(timer_expire_entry, struct timer_list *timer, unsigned long baseclk)
 {
 	__u64 t = (__u64)timer;
+	struct timer_slots *s = slots();
 
-	settle_cancel(t);
+	if (!s)
+		return 0;
+	settle_cancel(s, t);
 	if (tw_timer_handler_addr && (__u64)timer->function == tw_timer_handler_addr)
 		end_timewait(t, bpf_ktime_get_ns(), true);
 	return 0;
 }
 
+/* The socket behind a file descriptor of the current task, as an address. */
+static __always_inline __u64 fd_sock(long fd, enum sk_access acc)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file **fds, *f;
+	struct socket *so;
+
+	if (acc == SK_CAST) {
+		const struct files_struct *files = task->files;
+		const struct fdtable *fdt;
+
+		if (!files)
+			return 0;
+		fdt = files->fdt;
+		if (!fdt || fd >= fdt->max_fds)
+			return 0;
+		fds = fdt->fd;
+	} else {
+		const struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+
+		if (fd >= BPF_CORE_READ(fdt, max_fds))
+			return 0;
+		fds = BPF_CORE_READ(fdt, fd);
+	}
+	if (bpf_core_read(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	if (acc == SK_CAST)
+		return (__u64)cast(cast(f, struct file)->private_data, struct socket)->sk;
+	so = BPF_CORE_READ(f, private_data);
+	return (__u64)BPF_CORE_READ(so, sk);
+}
+
 /* The accepting process is known only when accept() returns: the fd it
  * returns leads to the socket. (io_uring accepts don't pass here; those
  * sockets keep their listener's owner.) */
-static __always_inline int on_accept(long fd)
+static __always_inline int on_accept(long fd, enum sk_access acc)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct sock_info si = {}, *cur;
+	struct accepted a;
 	struct event e = {};
-	struct fdtable *fdt;
-	struct file **fds, *f;
-	struct socket *so;
-	struct sock *sk;
+	const struct sock *sk;
 	__u64 skp;
 
 	if (fd < 0)
 		return 0;
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (fd >= BPF_CORE_READ(fdt, max_fds))
+	skp = fd_sock(fd, acc);
+	if (!skp)
 		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_core_read(&f, sizeof(f), &fds[fd]) || !f)
-		return 0;
-	so = BPF_CORE_READ(f, private_data);
-	sk = BPF_CORE_READ(so, sk);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	sk = acc == SK_CAST ? cast(skp, struct sock) : (const struct sock *)skp;
+	if (READ(acc, sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 
-	skp = (__u64)sk;
-	cur = bpf_map_lookup_elem(&socks, &skp);
-	if (cur)
-		si = *cur;
-	owner_current(&si.owner);
-	si.flags |= SI_OWNER;
-	bpf_map_update_elem(&socks, &skp, &si, BPF_ANY);
+	a.ts_ns = bpf_ktime_get_ns();
+	owner_current(&a.owner);
+	bpf_map_update_elem(&accepts, &skp, &a, BPF_ANY);
 
 	e.kind = KIND_ACCEPT;
-	e.ts_ns = bpf_ktime_get_ns();
-	e.oldstate = e.newstate = BPF_CORE_READ(sk, __sk_common.skc_state);
-	read_sock(&e, sk, false);
+	e.ts_ns = a.ts_ns;
+	e.oldstate = e.newstate = READ(acc, &sk->__sk_common, skc_state);
+	read_sock(&e, skp, sk, acc);
 	if (e.family != AF_INET && e.family != AF_INET6)
 		return 0;
-	set_owner(&e, &si);
+	set_owner(&e, &a.owner);
 	emit(&e);
 	return 0;
 }
@@ -649,11 +878,15 @@ struct syscall_exit {
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int accept4_exit(struct syscall_exit *ctx)
 {
-	return on_accept(ctx->ret);
+	if (have_cast())
+		return on_accept(ctx->ret, SK_CAST);
+	return on_accept(ctx->ret, SK_PROBE);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
 int accept_exit(struct syscall_exit *ctx)
 {
-	return on_accept(ctx->ret);
+	if (have_cast())
+		return on_accept(ctx->ret, SK_CAST);
+	return on_accept(ctx->ret, SK_PROBE);
 }

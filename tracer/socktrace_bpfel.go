@@ -13,6 +13,17 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type socktraceAccepted struct {
+	_     structs.HostLayout
+	TsNs  uint64
+	Owner struct {
+		_    structs.HostLayout
+		Pid  uint32
+		Tid  uint32
+		Comm [16]int8
+	}
+}
+
 type socktraceCounter uint32
 
 const (
@@ -69,6 +80,17 @@ const (
 	socktraceEventKindKIND_TW_END socktraceEventKind = 3
 )
 
+type socktraceHeldConnect struct {
+	_     structs.HostLayout
+	TsNs  uint64
+	Owner struct {
+		_    structs.HostLayout
+		Pid  uint32
+		Tid  uint32
+		Comm [16]int8
+	}
+}
+
 type socktraceListenKey struct {
 	_     structs.HostLayout
 	Netns uint32
@@ -101,19 +123,23 @@ type socktraceSockInfo struct {
 	Pad   uint32
 }
 
-type socktraceTimerSlot struct {
-	_     structs.HostLayout
-	Timer uint64
-	Ts    uint64
+type socktraceTimerSlots struct {
+	_           structs.HostLayout
+	TwStarted   uint64
+	Cancelled   uint64
+	CancelledNs uint64
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	socktraceMapAccepts            = "accepts"
+	socktraceMapConnects           = "connects"
 	socktraceMapCounters           = "counters"
 	socktraceMapEvents             = "events"
 	socktraceMapListeners          = "listeners"
+	socktraceMapSkInfos            = "sk_infos"
 	socktraceMapSocks              = "socks"
 	socktraceMapTimerSlots         = "timer_slots"
 	socktraceMapTimewaits          = "timewaits"
@@ -195,9 +221,12 @@ type socktraceProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type socktraceMapSpecs struct {
+	Accepts    *ebpf.MapSpec `ebpf:"accepts"`
+	Connects   *ebpf.MapSpec `ebpf:"connects"`
 	Counters   *ebpf.MapSpec `ebpf:"counters"`
 	Events     *ebpf.MapSpec `ebpf:"events"`
 	Listeners  *ebpf.MapSpec `ebpf:"listeners"`
+	SkInfos    *ebpf.MapSpec `ebpf:"sk_infos"`
 	Socks      *ebpf.MapSpec `ebpf:"socks"`
 	TimerSlots *ebpf.MapSpec `ebpf:"timer_slots"`
 	Timewaits  *ebpf.MapSpec `ebpf:"timewaits"`
@@ -243,9 +272,12 @@ func (o *socktraceObjects) Close() error {
 //
 // It can be passed to loadSocktraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type socktraceMaps struct {
+	Accepts    *ebpf.Map `ebpf:"accepts"`
+	Connects   *ebpf.Map `ebpf:"connects"`
 	Counters   *ebpf.Map `ebpf:"counters"`
 	Events     *ebpf.Map `ebpf:"events"`
 	Listeners  *ebpf.Map `ebpf:"listeners"`
+	SkInfos    *ebpf.Map `ebpf:"sk_infos"`
 	Socks      *ebpf.Map `ebpf:"socks"`
 	TimerSlots *ebpf.Map `ebpf:"timer_slots"`
 	Timewaits  *ebpf.Map `ebpf:"timewaits"`
@@ -253,9 +285,12 @@ type socktraceMaps struct {
 
 func (m *socktraceMaps) Close() error {
 	return _SocktraceClose(
+		m.Accepts,
+		m.Connects,
 		m.Counters,
 		m.Events,
 		m.Listeners,
+		m.SkInfos,
 		m.Socks,
 		m.TimerSlots,
 		m.Timewaits,
