@@ -35,7 +35,7 @@ const enum counter *unused_counter __attribute__((unused));
 /* Load-time configuration, written by userspace before loading. */
 const volatile __u64 tw_timer_handler_addr = 0; /* &tw_timer_handler; 0: no TIME_WAIT */
 const volatile __u64 tcp_write_timer_addr = 0;	/* &tcp_write_timer; 0: port via next event */
-const volatile __u64 wakeup_bytes = 0;		/* wake the reader each time this much more is queued */
+const volatile __u64 wakeup_bytes = 0;		/* wake the reader once this much is queued */
 const volatile __u32 filter_netns = 0;
 const volatile __u32 filter_pid = 0;
 const volatile __u32 filter_states = 0; /* bit (1 << state): old or new state matches */
@@ -310,20 +310,23 @@ static __always_inline bool wanted(const struct event *e)
 /*
  * Wakeups are batched: a wakeup per event costs more than the event. The
  * reader sleeps only once it has emptied the ring (and then on a short
- * deadline), so one wakeup each time the queue grows past a multiple of
- * wakeup_bytes is enough. Forcing one on every event above the mark queued
- * an irq_work, a self-IPI (a VM exit on this machine), per event while the
- * reader caught up. Two CPUs racing past a mark may both miss it; the next
- * mark, or the reader's deadline, wakes it.
+ * deadline), so it needs waking only when wakeup_bytes are queued. Forcing a
+ * wakeup on every event past that mark queued an irq_work, a self-IPI (a VM
+ * exit on this machine), per event while the reader caught up; instead one
+ * event in each further 1/64 of the mark asks. Two CPUs racing past a step
+ * may both miss it; the next step is close.
  */
+#define RINGBUF_HDR_SZ 8
+
 static __always_inline void emit(const struct event *e)
 {
-	__u64 avail, flags = BPF_RB_NO_WAKEUP;
+	__u64 avail, step = wakeup_bytes / 64, flags = BPF_RB_NO_WAKEUP;
 
 	if (!wanted(e))
 		return;
 	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	if (avail / wakeup_bytes != (avail + sizeof(*e) + 8) / wakeup_bytes)
+	if (avail >= wakeup_bytes &&
+	    avail / step != (avail + sizeof(*e) + RINGBUF_HDR_SZ) / step)
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, (void *)e, sizeof(*e), flags))
 		count(CNT_RINGBUF_FULL);
