@@ -97,14 +97,40 @@ struct sock_info {
 	__u32 _pad;
 };
 
+struct sock_slot {
+	__u64 sk; /* the socket's address; 0: free */
+	struct sock_info si;
+};
+
+#define SOCK_SLOT_BITS 16
+
 /*
- * sk_infos: per-socket bookkeeping in the socket itself (tp_btf path).
- * Created at the first transition seen for a socket (connect, listen, a
- * passive child, or a socket older than socktrace); the kernel frees it with
- * the socket, so nothing is deleted and a missed ->CLOSE leaves nothing
- * stale. At ->CLOSE it is only marked untracked: connect() and listen() may
- * use the same socket again. Bounded by the live sockets. No BPF_F_CLONE: a
- * passive child starts without its listener's.
+ * sock_slots: per-socket bookkeeping, direct-mapped: one slot per hash of
+ * the socket's address, tagged with the address. Claimed (compare-and-swap
+ * of a free tag) at the first transition seen for a socket (connect, listen,
+ * a passive child, or a socket older than socktrace); freed at ->CLOSE. A
+ * birth at an address whose slot still names it takes the slot over, so a
+ * missed ->CLOSE (recursion) stays only until the address is used again.
+ * Sockets are serialised by the socket lock, so a slot has one writer at a
+ * time. A socket whose slot is held by another goes to sk_infos or socks.
+ * Fixed size, preallocated: a lookup is an array index, with no allocation
+ * and no lock. (Measured here: creating socket storage, two memcg-charged
+ * allocations, and LRU upkeep each cost more than the rest of a transition.)
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << SOCK_SLOT_BITS);
+	__type(key, __u32);
+	__type(value, struct sock_slot);
+} sock_slots SEC(".maps");
+
+/*
+ * sk_infos: the same bookkeeping for a tp_btf socket whose slot is taken,
+ * in the socket itself. Created at the first transition seen for such a
+ * socket; the kernel frees it with the socket, so nothing goes stale. At
+ * ->CLOSE it is only marked untracked: connect() and listen() may use the
+ * same socket again. Bounded by the live sockets. No BPF_F_CLONE: a passive
+ * child starts without its listener's.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -114,15 +140,15 @@ struct {
 } sk_infos SEC(".maps");
 
 /*
- * socks: the same bookkeeping for the classic tracepoint, which holds only
- * the socket's address, keyed by it. Inserted at the first transition seen
- * for a socket; deleted at ->CLOSE. The kernel may skip a ->CLOSE
+ * socks: the same for the classic tracepoint, which holds only the socket's
+ * address, keyed by it. Inserted at the first transition seen for a socket
+ * whose slot is taken; deleted at ->CLOSE. The kernel may skip a ->CLOSE
  * (recursion); LRU evicts such stale entries first, which also bounds the
- * map. Unused on the tp_btf path.
+ * map.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 131072);
+	__uint(max_entries, 16384);
 	/* Per-CPU LRU lists: no global LRU lock on the hot path. */
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, __u64);
@@ -228,6 +254,7 @@ struct timer_slots {
 	__u64 tw_started;
 	__u64 cancelled;
 	__u64 cancelled_ns;
+	__u64 scratch; /* see slot_of */
 };
 
 struct {
@@ -410,30 +437,60 @@ static __always_inline void read_summary(struct event *e, const struct sock *sk,
 	e->flags |= FLAG_SUMMARY;
 }
 
+/* The slot a socket's address maps to. */
+static __always_inline struct sock_slot *slot_of(__u64 skp)
+{
+	struct timer_slots *ts = slots();
+	__u32 idx;
+
+	if (!ts)
+		return NULL;
+	/* tp_btf's socket is a typed pointer, on which the verifier allows
+	 * no arithmetic but adding and subtracting; stored in a map and read
+	 * back, it is a plain number. */
+	ts->scratch = skp;
+	idx = (*(volatile __u64 *)&ts->scratch * 0x9E3779B97F4A7C15ULL) >> (64 - SOCK_SLOT_BITS);
+	return bpf_map_lookup_elem(&sock_slots, &idx);
+}
+
 /*
- * The socket's bookkeeping: in the socket's own storage when tp_btf hands
- * over a typed socket, else in socks by address. create: set up an empty
- * (untracked) one if there is none.
+ * The socket's bookkeeping: its slot, else (the slot is another socket's)
+ * its own storage when tp_btf hands over a typed socket, else socks by
+ * address. create: set up an empty (untracked) one if there is none.
  */
 static __always_inline struct sock_info *sock_info(__u64 skp, const struct sock *sk,
 						   enum sk_access acc, bool create)
 {
+	struct sock_slot *sl = slot_of(skp);
 	struct sock_info empty = {}, *si;
 
+	if (sl && sl->sk == skp)
+		return &sl->si;
 	if (acc == SK_TRUSTED)
-		return bpf_sk_storage_get(&sk_infos, (void *)sk, NULL,
-					  create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
-	si = bpf_map_lookup_elem(&socks, &skp);
+		si = bpf_sk_storage_get(&sk_infos, (void *)sk, NULL, 0);
+	else
+		si = bpf_map_lookup_elem(&socks, &skp);
 	if (si || !create)
 		return si;
+	if (sl && __sync_val_compare_and_swap(&sl->sk, 0, skp) == 0) {
+		sl->si = empty;
+		return &sl->si;
+	}
+	if (acc == SK_TRUSTED)
+		return bpf_sk_storage_get(&sk_infos, (void *)sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	bpf_map_update_elem(&socks, &skp, &empty, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&socks, &skp);
 }
 
-/* The socket is closed: its bookkeeping ends with this life. */
+/* The socket is closed: its bookkeeping ends with this life. Nothing may
+ * touch si after this: a freed slot can be claimed at once on another CPU. */
 static __always_inline void forget(__u64 skp, struct sock_info *si, enum sk_access acc)
 {
-	if (acc != SK_TRUSTED)
+	struct sock_slot *sl = slot_of(skp);
+
+	if (sl && sl->sk == skp)
+		sl->sk = 0;
+	else if (acc != SK_TRUSTED)
 		bpf_map_delete_elem(&socks, &skp);
 	else
 		si->flags = 0;

@@ -123,11 +123,18 @@ type socktraceSockInfo struct {
 	Pad   uint32
 }
 
+type socktraceSockSlot struct {
+	_  structs.HostLayout
+	Sk uint64
+	Si socktraceSockInfo
+}
+
 type socktraceTimerSlots struct {
 	_           structs.HostLayout
 	TwStarted   uint64
 	Cancelled   uint64
 	CancelledNs uint64
+	Scratch     uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -140,6 +147,7 @@ const (
 	socktraceMapEvents             = "events"
 	socktraceMapListeners          = "listeners"
 	socktraceMapSkInfos            = "sk_infos"
+	socktraceMapSockSlots          = "sock_slots"
 	socktraceMapSocks              = "socks"
 	socktraceMapTimerSlots         = "timer_slots"
 	socktraceMapTimewaits          = "timewaits"
@@ -227,6 +235,7 @@ type socktraceMapSpecs struct {
 	Events     *ebpf.MapSpec `ebpf:"events"`
 	Listeners  *ebpf.MapSpec `ebpf:"listeners"`
 	SkInfos    *ebpf.MapSpec `ebpf:"sk_infos"`
+	SockSlots  *ebpf.MapSpec `ebpf:"sock_slots"`
 	Socks      *ebpf.MapSpec `ebpf:"socks"`
 	TimerSlots *ebpf.MapSpec `ebpf:"timer_slots"`
 	Timewaits  *ebpf.MapSpec `ebpf:"timewaits"`
@@ -278,6 +287,7 @@ type socktraceMaps struct {
 	Events     *ebpf.Map `ebpf:"events"`
 	Listeners  *ebpf.Map `ebpf:"listeners"`
 	SkInfos    *ebpf.Map `ebpf:"sk_infos"`
+	SockSlots  *ebpf.Map `ebpf:"sock_slots"`
 	Socks      *ebpf.Map `ebpf:"socks"`
 	TimerSlots *ebpf.Map `ebpf:"timer_slots"`
 	Timewaits  *ebpf.Map `ebpf:"timewaits"`
@@ -291,6 +301,7 @@ func (m *socktraceMaps) Close() error {
 		m.Events,
 		m.Listeners,
 		m.SkInfos,
+		m.SockSlots,
 		m.Socks,
 		m.TimerSlots,
 		m.Timewaits,
