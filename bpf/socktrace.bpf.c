@@ -441,15 +441,24 @@ static __always_inline void read_summary(struct event *e, const struct sock *sk,
 static __always_inline struct sock_slot *slot_of(__u64 skp)
 {
 	struct timer_slots *ts = slots();
+	__u64 addr, check;
 	__u32 idx;
 
 	if (!ts)
 		return NULL;
 	/* tp_btf's socket is a typed pointer, on which the verifier allows
 	 * no arithmetic but adding and subtracting; stored in a map and read
-	 * back, it is a plain number. */
+	 * back, it is a plain number. A program run from an interrupt between
+	 * the two may have used the same scratch: then copy it the slow way. */
 	ts->scratch = skp;
-	idx = (*(volatile __u64 *)&ts->scratch * 0x9E3779B97F4A7C15ULL) >> (64 - SOCK_SLOT_BITS);
+	addr = *(volatile __u64 *)&ts->scratch;
+	/* Compared through a copy: knowing addr == skp, the compiler would
+	 * use skp itself. */
+	check = addr;
+	barrier_var(check);
+	if (check != skp)
+		bpf_probe_read_kernel(&addr, sizeof(addr), &skp);
+	idx = (addr * 0x9E3779B97F4A7C15ULL) >> (64 - SOCK_SLOT_BITS);
 	return bpf_map_lookup_elem(&sock_slots, &idx);
 }
 
