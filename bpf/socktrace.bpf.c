@@ -91,10 +91,12 @@ struct owner {
 
 struct sock_info {
 	__u64 born_ns;
-	__u64 state_ns; /* when the socket entered its current state */
+	__u64 state_ns;	 /* when the socket entered its current state */
+	__u64 accept_ns; /* when accept() returned it */
 	struct owner owner;
+	struct owner acceptor; /* who accept()ed it: valid once accepted is set */
 	__u32 flags;
-	__u32 _pad;
+	__u32 accepted; /* set by the accept hook, which holds no socket lock */
 };
 
 struct sock_slot {
@@ -161,9 +163,9 @@ struct held_connect {
 };
 
 /*
- * connects: CLOSE->SYN_SENT events held until the local port is chosen,
- * keyed by socket address, because the timer path that releases them holds
- * only the address. Inserted at CLOSE->SYN_SENT; deleted by whichever comes
+ * connects: CLOSE->SYN_SENT events held until the local port is chosen, for
+ * sockets without a slot (whose bookkeeping the timer path, holding only an
+ * address, cannot reach), keyed by socket address. Inserted at CLOSE->SYN_SENT; deleted by whichever comes
  * first, the SYN's retransmit timer being armed (a few us later, in the same
  * connect()) or the socket's next transition: the one whose delete succeeds
  * sends the event. Entries live for one connect() call; one left by two
@@ -183,9 +185,10 @@ struct accepted {
 };
 
 /*
- * accepts: who accept()ed a passive socket, keyed by socket address: the
- * accept hook reaches the socket through an fd, never as a typed pointer, so
- * it cannot reach the socket's storage. Inserted at accept(); deleted at the
+ * accepts: who accept()ed a passive socket without a slot, keyed by socket
+ * address: the accept hook reaches the socket through an fd, never as a
+ * typed pointer, so it cannot reach the socket's storage. Inserted at
+ * accept(); deleted at the
  * socket's next transition, which moves the owner into the socket's
  * bookkeeping (an entry older than the socket is a leftover of an earlier
  * socket at that address, and is dropped). Bounded by accepted connections
@@ -468,11 +471,12 @@ static __always_inline struct sock_slot *slot_of(__u64 skp)
  * address. create: set up an empty (untracked) one if there is none.
  */
 static __always_inline struct sock_info *sock_info(__u64 skp, const struct sock *sk,
-						   enum sk_access acc, bool create)
+						   enum sk_access acc, bool create, bool *slotted)
 {
 	struct sock_slot *sl = slot_of(skp);
 	struct sock_info empty = {}, *si;
 
+	*slotted = true;
 	if (sl && sl->sk == skp)
 		return &sl->si;
 	if (acc == SK_TRUSTED)
@@ -480,15 +484,19 @@ static __always_inline struct sock_info *sock_info(__u64 skp, const struct sock 
 	else
 		si = bpf_map_lookup_elem(&socks, &skp);
 	if (si || !create)
-		return si;
+		goto other;
 	if (sl && __sync_val_compare_and_swap(&sl->sk, 0, skp) == 0) {
 		sl->si = empty;
 		return &sl->si;
 	}
+	*slotted = false;
 	if (acc == SK_TRUSTED)
 		return bpf_sk_storage_get(&sk_infos, (void *)sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	bpf_map_update_elem(&socks, &skp, &empty, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&socks, &skp);
+other:
+	*slotted = false;
+	return si;
 }
 
 /* The socket is closed: its bookkeeping ends with this life. Nothing may
@@ -523,7 +531,8 @@ static __always_inline void emit_connect(__u64 skp, const struct sock *sk, __u64
 	emit(&e);
 }
 
-static __always_inline void start_connect(__u64 skp, struct sock_info *si, __u64 now)
+static __always_inline void start_connect(__u64 skp, struct sock_info *si, bool slotted,
+					  __u64 now)
 {
 	struct held_connect h;
 
@@ -533,7 +542,8 @@ static __always_inline void start_connect(__u64 skp, struct sock_info *si, __u64
 	si->born_ns = now;
 	si->state_ns = now;
 	si->flags = SI_TRACKED | SI_OWNER | SI_BORN | SI_STATE | SI_CONNECT_PENDING;
-	if (!bpf_map_update_elem(&connects, &skp, &h, BPF_ANY))
+	/* In a slot, the timer path finds it by address anyway. */
+	if (!slotted && !bpf_map_update_elem(&connects, &skp, &h, BPF_ANY))
 		si->flags |= SI_CONNECT_HELD;
 }
 
@@ -550,18 +560,37 @@ static __always_inline void release_connect(__u64 skp, const struct sock *sk, st
 	emit_connect(skp, sk, si->state_ns, &si->owner, acc);
 }
 
-/* A passive child: did accept() leave its owner in accepts? */
-static __always_inline void claim_accept(__u64 skp, struct sock_info *si)
+/* accept() returned the socket at ts: unless that was an earlier socket at
+ * this address, its caller owns it. */
+static __always_inline void take_acceptor(struct sock_info *si, __u64 ts, const struct owner *o)
 {
-	struct accepted *a = bpf_map_lookup_elem(&accepts, &skp);
+	if (ts < si->born_ns)
+		return;
+	si->owner = *o;
+	si->flags |= SI_OWNER;
+	si->flags &= ~SI_PASSIVE;
+}
 
+/*
+ * A passive child: did accept() leave its owner in the socket's slot, or in
+ * accepts? The accept hook sets accepted after the rest (an atomic exchange
+ * orders the writes); exchanging it back orders the reads here.
+ */
+static __always_inline void claim_accept(__u64 skp, struct sock_info *si, bool slotted)
+{
+	struct accepted *a;
+
+	if (slotted && si->accepted && __sync_lock_test_and_set(&si->accepted, 0)) {
+		take_acceptor(si, si->accept_ns, &si->acceptor);
+		return;
+	}
+	/* Born in its slot, it was there before any accept(). */
+	if (slotted && (si->flags & SI_BORN))
+		return;
+	a = bpf_map_lookup_elem(&accepts, &skp);
 	if (!a)
 		return;
-	if (a->ts_ns >= si->born_ns) {
-		si->owner = a->owner;
-		si->flags |= SI_OWNER;
-		si->flags &= ~SI_PASSIVE;
-	}
+	take_acceptor(si, a->ts_ns, &a->owner);
 	bpf_map_delete_elem(&accepts, &skp);
 }
 
@@ -700,13 +729,14 @@ static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int ol
 	struct sock_info *si;
 	struct event e = {};
 	__u64 tw_timer = 0;
+	bool slotted;
 
 	if (ts) {
 		tw_timer = ts->tw_started;
 		ts->tw_started = 0;
 		settle_cancel(ts, 0);
 	}
-	si = sock_info(skp, sk, acc, new != TCP_CLOSE);
+	si = sock_info(skp, sk, acc, new != TCP_CLOSE, &slotted);
 	/* A birth starts afresh, whatever a missed ->CLOSE left at this
 	 * address in socks. */
 	if (si && ((old == TCP_CLOSE && new == TCP_LISTEN) ||
@@ -714,13 +744,13 @@ static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int ol
 		si->flags = 0;
 	if (new == TCP_SYN_SENT) {
 		if (si)
-			start_connect(skp, si, now);
+			start_connect(skp, si, slotted, now);
 		return 0;
 	}
 	if (si && (si->flags & SI_CONNECT_PENDING))
 		release_connect(skp, sk, si, acc);
 	if (si && (si->flags & SI_PASSIVE))
-		claim_accept(skp, si);
+		claim_accept(skp, si, slotted);
 	if (table_only && si && (si->flags & SI_TRACKED) && new != TCP_CLOSE && new != TCP_LISTEN) {
 		si->state_ns = now;
 		si->flags |= SI_STATE;
@@ -736,7 +766,7 @@ static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int ol
 		if (!(si->flags & SI_TRACKED)) {
 			track(si, &e, now);
 			if (!(si->flags & SI_BORN))
-				claim_accept(skp, si);
+				claim_accept(skp, si, slotted);
 		}
 		if (si->flags & SI_OWNER)
 			set_owner(&e, &si->owner);
@@ -792,13 +822,26 @@ int set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 }
 
 /* connect() arms the SYN's retransmit timer once the port is chosen: the held
- * CLOSE->SYN_SENT can go. */
+ * CLOSE->SYN_SENT can go. The timer is armed with the socket locked, so this
+ * does not race the socket's transitions. */
 static __always_inline void connect_timer(__u64 skp, enum sk_access acc)
 {
 	const struct sock *sk = acc == SK_CAST ? cast(skp, struct sock) : (const struct sock *)skp;
-	struct held_connect *h = bpf_map_lookup_elem(&connects, &skp);
-	struct held_connect c;
+	struct sock_slot *sl = slot_of(skp);
+	struct held_connect *h, c;
 
+	if (sl && sl->sk == skp) {
+		if (!(sl->si.flags & SI_CONNECT_PENDING))
+			return;
+		/* A slot a missed ->CLOSE left for a socket that never
+		 * connected again at this address. */
+		if (READ(acc, &sk->__sk_common, skc_state) != TCP_SYN_SENT)
+			return;
+		sl->si.flags &= ~SI_CONNECT_PENDING;
+		emit_connect(skp, sk, sl->si.state_ns, &sl->si.owner, acc);
+		return;
+	}
+	h = bpf_map_lookup_elem(&connects, &skp);
 	if (!h)
 		return;
 	c = *h;
@@ -910,6 +953,7 @@ static __always_inline int on_accept(long fd, enum sk_access acc)
 {
 	struct accepted a;
 	struct event e = {};
+	struct sock_slot *sl;
 	const struct sock *sk;
 	__u64 skp;
 
@@ -924,7 +968,14 @@ static __always_inline int on_accept(long fd, enum sk_access acc)
 
 	a.ts_ns = bpf_ktime_get_ns();
 	owner_current(&a.owner);
-	bpf_map_update_elem(&accepts, &skp, &a, BPF_ANY);
+	sl = slot_of(skp);
+	if (sl && sl->sk == skp) {
+		sl->si.accept_ns = a.ts_ns;
+		sl->si.acceptor = a.owner;
+		__sync_lock_test_and_set(&sl->si.accepted, 1);
+	} else {
+		bpf_map_update_elem(&accepts, &skp, &a, BPF_ANY);
+	}
 
 	e.kind = KIND_ACCEPT;
 	e.ts_ns = a.ts_ns;

@@ -110,17 +110,24 @@ type socktraceListenVal struct {
 }
 
 type socktraceSockInfo struct {
-	_       structs.HostLayout
-	BornNs  uint64
-	StateNs uint64
-	Owner   struct {
+	_        structs.HostLayout
+	BornNs   uint64
+	StateNs  uint64
+	AcceptNs uint64
+	Owner    struct {
 		_    structs.HostLayout
 		Pid  uint32
 		Tid  uint32
 		Comm [16]int8
 	}
-	Flags uint32
-	Pad   uint32
+	Acceptor struct {
+		_    structs.HostLayout
+		Pid  uint32
+		Tid  uint32
+		Comm [16]int8
+	}
+	Flags    uint32
+	Accepted uint32
 }
 
 type socktraceSockSlot struct {
