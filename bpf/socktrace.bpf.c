@@ -150,7 +150,7 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 65536);
 	/* Per-CPU LRU lists: no global LRU lock on the hot path. */
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, __u64);
@@ -164,13 +164,14 @@ struct held_connect {
 
 /*
  * connects: CLOSE->SYN_SENT events held until the local port is chosen, for
- * sockets without a slot (whose bookkeeping the timer path, holding only an
- * address, cannot reach), keyed by socket address. Inserted at CLOSE->SYN_SENT; deleted by whichever comes
- * first, the SYN's retransmit timer being armed (a few us later, in the same
- * connect()) or the socket's next transition: the one whose delete succeeds
- * sends the event. Entries live for one connect() call; one left by two
- * missed runs is replaced when its address connects again. When the map is
- * full the next transition sends the event.
+ * sockets without a slot (the timer path holds only an address, and cannot
+ * reach socket storage), keyed by socket address. Inserted at
+ * CLOSE->SYN_SENT; deleted by whichever comes first, the SYN's retransmit
+ * timer being armed (a few us later, in the same connect()) or the socket's
+ * next transition: the one whose delete succeeds sends the event. Entries
+ * live for one connect() call; one left by two missed runs is replaced when
+ * its address connects again. When the map is full the next transition
+ * sends the event.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -185,19 +186,19 @@ struct accepted {
 };
 
 /*
- * accepts: who accept()ed a passive socket without a slot, keyed by socket
- * address: the accept hook reaches the socket through an fd, never as a
- * typed pointer, so it cannot reach the socket's storage. Inserted at
- * accept(); deleted at the
- * socket's next transition, which moves the owner into the socket's
- * bookkeeping (an entry older than the socket is a leftover of an earlier
- * socket at that address, and is dropped). Bounded by accepted connections
+ * accepts: who accept()ed a passive socket without a slot (or not tracked
+ * yet), keyed by socket address: the accept hook reaches the socket through
+ * an fd, never as a typed pointer, so it cannot reach socket storage.
+ * Inserted at accept(); deleted at the socket's next transition, which moves
+ * the owner into the socket's bookkeeping (an entry older than the socket is
+ * a leftover of an earlier socket at that address, and is dropped), or at
+ * ->CLOSE of a socket never tracked. Bounded by such accepted connections
  * that have had no transition since, and by max_entries: when full, such a
  * socket keeps its listener's owner.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct accepted);
 } accepts SEC(".maps");
