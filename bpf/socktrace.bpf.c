@@ -57,7 +57,8 @@ const volatile char filter_comm[TASK_COMM_LEN] = {};
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 #define have_cast() (!!bpf_rdonly_cast)
-#define cast(addr, type) ((const type *)bpf_rdonly_cast((void *)(addr), bpf_core_type_id_kernel(type)))
+#define cast(addr, type) \
+	((const type *)bpf_rdonly_cast((void *)(addr), bpf_core_type_id_kernel(type)))
 
 /*
  * How a program holds a socket; a constant at every call site, so the
