@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tracer"
 )
 
 // writeProc writes a fake /proc/<pid> with its comm (the kernel ends it
@@ -40,12 +41,12 @@ func TestProgram(t *testing.T) {
 		owner Owner
 		want  string
 	}{
-		{"argv[0]'s base name when comm matches", Owner{PID: 100, Comm: commOf("python3")}, "python3.12"},
-		{"a relative argv[0] as it is", Owner{PID: 101, Comm: commOf("srv")}, "./srv"},
-		{"the task name without a cmdline (kernel thread)", Owner{PID: 102, Comm: commOf("kworker/0:1")}, "kworker/0:1"},
-		{"the task name when the process is gone", Owner{PID: 200, Comm: commOf("nginx")}, "nginx"},
-		{"the task name when the pid is reused", Owner{PID: 300, Comm: commOf("sshd")}, "sshd"},
-		{"the seed's program, without reading /proc", Owner{PID: 400, Comm: commOf("java")}, "jenkins"},
+		{"argv[0]'s base name when comm matches", Owner{PID: 100, Comm: tracer.CommOf("python3")}, "python3.12"},
+		{"a relative argv[0] as it is", Owner{PID: 101, Comm: tracer.CommOf("srv")}, "./srv"},
+		{"the task name without a cmdline (kernel thread)", Owner{PID: 102, Comm: tracer.CommOf("kworker/0:1")}, "kworker/0:1"},
+		{"the task name when the process is gone", Owner{PID: 200, Comm: tracer.CommOf("nginx")}, "nginx"},
+		{"the task name when the pid is reused", Owner{PID: 300, Comm: tracer.CommOf("sshd")}, "sshd"},
+		{"the seed's program, without reading /proc", Owner{PID: 400, Comm: tracer.CommOf("java")}, "jenkins"},
 		{"the task name for an unknown owner", Owner{}, ""},
 	}
 	for _, tt := range tests {
@@ -71,7 +72,7 @@ func TestProgram(t *testing.T) {
 func TestProgramCacheBounded(t *testing.T) {
 	p := newPrograms(t.TempDir())
 	for pid := range maxPrograms + 10 {
-		p.name(Owner{PID: uint32(pid + 1), Comm: commOf("w")})
+		p.name(Owner{PID: uint32(pid + 1), Comm: tracer.CommOf("w")})
 		if len(p.names) > maxPrograms {
 			t.Fatalf("after %d owners the cache holds %d names, want at most %d", pid+1, len(p.names), maxPrograms)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tracer"
 )
 
 // Reconcile makes the table agree with a snapshot of the namespace's TCP
@@ -93,7 +94,7 @@ func (t *Table) seedOwner(inode uint64) Owner {
 	if !ok || inode == 0 {
 		return Owner{}
 	}
-	return Owner{PID: uint32(o.PID), Comm: commOf(o.Comm)}
+	return Owner{PID: uint32(o.PID), Comm: tracer.CommOf(o.Comm)}
 }
 
 // Live returns the rows that exist now: in the snapshot's order, then the

@@ -46,11 +46,9 @@ func socketKey(s *snapshot.Socket) Key {
 	return keyOf(s.V6, s.Local, s.Remote, s.Inode)
 }
 
-// Owner is the process a connection belongs to, as the tracer attributed it.
-type Owner struct {
-	PID  uint32 // 0: unknown
-	Comm tracer.Comm
-}
+// Owner is the process a connection belongs to, as the tracer attributed
+// it (PID 0: unknown).
+type Owner = tracer.Owner
 
 // Conn is one connection: its latest row and what the events added.
 type Conn struct {
@@ -135,7 +133,7 @@ func New(cfg Config) *Table {
 		counts:      Counts{Failed: map[syscall.Errno]uint64{}},
 	}
 	for _, o := range cfg.Seed {
-		t.programs.learn(Owner{PID: uint32(o.PID), Comm: commOf(o.Comm)}, o.Program)
+		t.programs.learn(Owner{PID: uint32(o.PID), Comm: tracer.CommOf(o.Comm)}, o.Program)
 	}
 	return t
 }
@@ -161,10 +159,4 @@ func (t *Table) States() (synSent, synRecv, timeWait int) {
 func clearCounts(m map[syscall.Errno]uint64) map[syscall.Errno]uint64 {
 	clear(m)
 	return m
-}
-
-func commOf(s string) tracer.Comm {
-	var c tracer.Comm
-	copy(c[:len(c)-1], s)
-	return c
 }

@@ -41,7 +41,7 @@ func (s sock) event(kind tracer.Kind, d time.Duration, old, new tracer.State, fl
 		Family: family, Local: local, Remote: remote, Inode: s.inode, UID: 1000}
 	if s.pid != 0 {
 		ev.Flags |= tracer.FlagOwnerKnown
-		ev.PID, ev.TID, ev.Comm = s.pid, s.pid, commOf(s.comm)
+		ev.PID, ev.TID, ev.Comm = s.pid, s.pid, tracer.CommOf(s.comm)
 	}
 	return ev
 }

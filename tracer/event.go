@@ -128,7 +128,8 @@ func (c Comm) String() string {
 	return string(c[:n])
 }
 
-func commFrom(s string) Comm {
+// CommOf is s as the kernel keeps a task name: at most 15 bytes and a NUL.
+func CommOf(s string) Comm {
 	var c Comm
 	copy(c[:len(c)-1], s)
 	return c

@@ -48,7 +48,7 @@ func (t *Tracer) prepare(cfg Config) (*ebpf.CollectionSpec, error) {
 		"filter_family":         f.Family,
 		"filter_port":           f.Port,
 		"filter_comm_set":       boolByte(f.Comm != ""),
-		"filter_comm":           [16]byte(commFrom(f.Comm)),
+		"filter_comm":           [16]byte(CommOf(f.Comm)),
 		"table_only":            boolByte(cfg.TableOnly),
 	}
 	for name, v := range vars {

@@ -32,7 +32,7 @@ func (t *Tracer) seed(procRoot string) error {
 			if !ok || s.Inode == 0 {
 				continue
 			}
-			owner := Owner{PID: uint32(o.PID), Comm: commFrom(o.Comm)}
+			owner := Owner{PID: uint32(o.PID), Comm: CommOf(o.Comm)}
 			t.owners.byInode[s.Inode] = owner
 			if s.State == snapshot.StateListen {
 				t.addListener(netns, s.Local.Port(), owner)
