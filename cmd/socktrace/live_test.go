@@ -19,6 +19,7 @@ import (
 
 	"github.com/socktrace/socktrace/internal/nstest"
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tracer"
 )
 
 // These tests run `socktrace -c` for real in a fresh network namespace, with
@@ -454,7 +455,7 @@ func compareLive(t *testing.T, rows []liveRow, kernel []snapshot.Socket, owners 
 	}
 	k := map[string]row{}
 	for _, s := range kernel {
-		k[s.Local.String()+" "+s.Remote.String()] = row{tcpStateNames[s.State], s.Inode}
+		k[s.Local.String()+" "+s.Remote.String()] = row{tracer.State(s.State).String(), s.Inode}
 	}
 	live := 0
 	for _, r := range rows {
@@ -474,6 +475,3 @@ func compareLive(t *testing.T, rows []liveRow, kernel []snapshot.Socket, owners 
 	}
 	return live + len(k), changed + len(k)
 }
-
-var tcpStateNames = [...]string{"", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
-	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"}
