@@ -75,6 +75,21 @@ func (p *Peer) Expect(word string) string {
 	return ""
 }
 
+// Next reads the peer's next line, whatever it is.
+func (p *Peer) Next() string {
+	p.t.Helper()
+	select {
+	case line, ok := <-p.lines:
+		if !ok {
+			p.t.Fatalf("peer %s (%d) ended", p.role, p.PID)
+		}
+		return line
+	case <-time.After(lineTimeout):
+		p.t.Fatalf("peer %s (%d): no line within %v", p.role, p.PID, lineTimeout)
+	}
+	return ""
+}
+
 // Send writes one line to the peer.
 func (p *Peer) Send(line string) {
 	p.t.Helper()
