@@ -25,6 +25,11 @@ type Diag struct {
 	// rare rows where the other counter is not 0. With it both are exact,
 	// at the price of a socket lock and ~4× the bytes per socket.
 	TCPInfo bool
+	// NoTimeWait leaves timewait sockets in state TIME_WAIT out of the
+	// dump (those in substate FIN_WAIT2 are still listed, as FIN_WAIT2):
+	// under churn they are most of the table, and a caller that tracks
+	// them otherwise need not pay for them each time.
+	NoTimeWait bool
 }
 
 // Layout of the kernel's structs (include/uapi/linux/inet_diag.h). x/sys
@@ -84,7 +89,7 @@ func (d Diag) ReadInet(p Proto, fam Family, dst []Socket) ([]Socket, error) {
 			continue
 		}
 		dr := diagDump{proto: p, seq: uint32(f.family)}
-		if err := dr.request(fd, f.family, ipproto, d.TCPInfo); err != nil {
+		if err := dr.request(fd, f.family, ipproto, d); err != nil {
 			return dst, err
 		}
 		if dst, err = dr.receive(fd, buf, dst); err != nil {
@@ -112,7 +117,7 @@ type diagDump struct {
 	seq   uint32
 }
 
-func (dr *diagDump) request(fd int, family, ipproto uint8, info bool) error {
+func (dr *diagDump) request(fd int, family, ipproto uint8, d Diag) error {
 	var req [unix.SizeofNlMsghdr + sizeofDiagReq]byte
 	ne := binary.NativeEndian
 	ne.PutUint32(req[0:], uint32(len(req)))
@@ -121,10 +126,14 @@ func (dr *diagDump) request(fd int, family, ipproto uint8, info bool) error {
 	ne.PutUint32(req[8:], dr.seq)
 	r := req[unix.SizeofNlMsghdr:]
 	r[0], r[1] = family, ipproto
-	if info && dr.proto == TCP {
+	if d.TCPInfo && dr.proto == TCP {
 		r[2] = 1 << (inetDiagInfo - 1)
 	}
-	ne.PutUint32(r[4:], diagStates)
+	states := uint32(diagStates)
+	if d.NoTimeWait {
+		states &^= 1 << StateTimeWait
+	}
+	ne.PutUint32(r[4:], states)
 	err := unix.Sendto(fd, req[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 	if err != nil {
 		return fmt.Errorf("sock_diag request: %w", err)

@@ -184,6 +184,9 @@ func compareInNS(name string) error {
 			}
 		}
 	}
+	if err := compareTables(netDir, TCP, Diag{NoTimeWait: true}); err != nil {
+		return fmt.Errorf("tcp without TIME_WAIT: %w", err)
+	}
 	return nil
 }
 
@@ -203,6 +206,13 @@ func compareTables(netDir string, p Proto, d Diag) error {
 		}
 		if p == TCP && len(proc) < 10 {
 			return fmt.Errorf("only %d rows in /proc: setup failed", len(proc))
+		}
+		if d.NoTimeWait {
+			n := len(proc)
+			proc = slices.DeleteFunc(proc, func(s Socket) bool { return s.State == StateTimeWait })
+			if len(proc) == n {
+				return errors.New("no TIME_WAIT row in /proc to leave out: setup failed")
+			}
 		}
 		// Timers tick between the two reads: USER_HZ ticks are 10 ms.
 		slack := uint64(time.Since(start)/(10*time.Millisecond)) + 2
