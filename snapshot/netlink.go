@@ -25,11 +25,13 @@ type Diag struct {
 	// rare rows where the other counter is not 0. With it both are exact,
 	// at the price of a socket lock and ~4× the bytes per socket.
 	TCPInfo bool
-	// NoTimeWait leaves timewait sockets in state TIME_WAIT out of the
-	// dump (those in substate FIN_WAIT2 are still listed, as FIN_WAIT2):
-	// under churn they are most of the table, and a caller that tracks
-	// them otherwise need not pay for them each time.
-	NoTimeWait bool
+	// States, if not 0, limits a dump to the sockets in these states
+	// (bits 1<<StateEstablished … 1<<StateClosing). A timewait socket is
+	// matched by its substate (TIME_WAIT, or FIN_WAIT2 when the peer's FIN
+	// never came). Any filter but listeners-only still walks the whole
+	// established hash, timewait sockets included; listeners only
+	// (1<<StateListen) skips it and costs next to nothing.
+	States uint32
 }
 
 // Layout of the kernel's structs (include/uapi/linux/inet_diag.h). x/sys
@@ -130,8 +132,8 @@ func (dr *diagDump) request(fd int, family, ipproto uint8, d Diag) error {
 		r[2] = 1 << (inetDiagInfo - 1)
 	}
 	states := uint32(diagStates)
-	if d.NoTimeWait {
-		states &^= 1 << StateTimeWait
+	if d.States != 0 {
+		states = d.States
 	}
 	ne.PutUint32(r[4:], states)
 	err := unix.Sendto(fd, req[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -184,10 +185,46 @@ func compareInNS(name string) error {
 			}
 		}
 	}
-	if err := compareTables(netDir, TCP, Diag{NoTimeWait: true}); err != nil {
-		return fmt.Errorf("tcp without TIME_WAIT: %w", err)
+	for _, st := range []uint32{diagStates &^ (1 << StateTimeWait), 1 << StateListen} {
+		if err := compareTables(netDir, TCP, Diag{States: st}); err != nil {
+			return fmt.Errorf("tcp in states %#x: %w", st, err)
+		}
+	}
+	for _, info := range []bool{false, true} {
+		if err := compareLookups(netDir, Diag{TCPInfo: info}); err != nil {
+			return fmt.Errorf("tcp lookups (tcp_info %v): %w", info, err)
+		}
 	}
 	return nil
+}
+
+// compareLookups looks up every TCP socket /proc lists but the listeners,
+// and a tuple no socket has: the rows found are /proc's, and only those.
+func compareLookups(netDir string, d Diag) error {
+	var err error
+	for range 5 {
+		start := time.Now()
+		var proc []Socket
+		if proc, err = ReadInet(netDir, TCP, IPv4|IPv6, nil); err != nil {
+			return err
+		}
+		proc = slices.DeleteFunc(proc, func(s Socket) bool { return s.State == StateListen })
+		if len(proc) < 6 {
+			return fmt.Errorf("only %d connections in /proc: setup failed", len(proc))
+		}
+		queries := append(slices.Clone(proc), Socket{Proto: TCP,
+			Local: netip.MustParseAddrPort("127.0.0.1:1"), Remote: netip.MustParseAddrPort("127.0.0.1:2")})
+		var found []Socket
+		if found, err = d.LookupTCP(queries, nil); err != nil {
+			return err
+		}
+		slack := uint64(time.Since(start)/(10*time.Millisecond)) + 2
+		if err = sameRows(proc, found, slack); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
 }
 
 // compareTables compares one protocol's rows from both sources. The zero
@@ -207,11 +244,11 @@ func compareTables(netDir string, p Proto, d Diag) error {
 		if p == TCP && len(proc) < 10 {
 			return fmt.Errorf("only %d rows in /proc: setup failed", len(proc))
 		}
-		if d.NoTimeWait {
+		if d.States != 0 {
 			n := len(proc)
-			proc = slices.DeleteFunc(proc, func(s Socket) bool { return s.State == StateTimeWait })
-			if len(proc) == n {
-				return errors.New("no TIME_WAIT row in /proc to leave out: setup failed")
+			proc = slices.DeleteFunc(proc, func(s Socket) bool { return d.States&(1<<s.State) == 0 })
+			if len(proc) == n || len(proc) == 0 {
+				return fmt.Errorf("%d of %d rows in /proc in states %#x: setup failed", len(proc), n, d.States)
 			}
 		}
 		// Timers tick between the two reads: USER_HZ ticks are 10 ms.
