@@ -32,13 +32,16 @@ func (t *Table) update(ev *tracer.Event) {
 	c := t.live[k]
 	switch {
 	case c == nil:
-		if h := t.healed[k]; h != nil && !ev.Time.After(h.healedAt) {
+		if h := t.healedRow(k); h != nil && !ev.Time.After(h.healedAt) {
 			return // a late event of a row that reconciliation ended
 		}
-		c = t.open(k, ev)
-	case c.Socket.State == uint8(tracer.TimeWait) && ev.New != tracer.TimeWait:
-		// A new connection took over the tuple of a TIME_WAIT.
-		t.finish(k, c, ev.Time)
+		if w := t.tw.get(k); w != nil {
+			if ev.New == tracer.TimeWait {
+				return // already in TIME_WAIT: a snapshot put it there
+			}
+			// A new connection took over the tuple of a TIME_WAIT.
+			t.finish(k, t.leaveTimeWait(k, ev.Time), ev.Time)
+		}
 		c = t.open(k, ev)
 	case ev.Inode != 0 && c.Socket.Inode != 0 && ev.Inode != c.Socket.Inode:
 		// Another socket on the tuple: the old one's close was lost.
@@ -47,9 +50,7 @@ func (t *Table) update(ev *tracer.Event) {
 		c = t.open(k, ev)
 	}
 	c.Socket.State = uint8(ev.New)
-	if ev.New == tracer.TimeWait {
-		c.Socket.Inode = 0 // the timewait socket has no file
-	} else if ev.Inode != 0 {
+	if ev.Inode != 0 {
 		c.Socket.Inode = ev.Inode
 	}
 	t.touch(c, ev)
@@ -60,6 +61,7 @@ func (t *Table) update(ev *tracer.Event) {
 		t.counts.Connects++
 	case ev.New == tracer.TimeWait:
 		t.counts.Closes++
+		t.enterTimeWait(k, c, ev.Time)
 	}
 }
 
@@ -68,8 +70,19 @@ func (t *Table) update(ev *tracer.Event) {
 func (t *Table) open(k Key, ev *tracer.Event) *Conn {
 	c := newConn(ev)
 	t.live[k] = c
-	delete(t.healed, k)
+	if len(t.healed) > 0 {
+		delete(t.healed, k)
+	}
 	return c
+}
+
+// healedRow is k's row if reconciliation ended it lately. Under churn the
+// map is nearly always empty, and every event asks.
+func (t *Table) healedRow(k Key) *Conn {
+	if len(t.healed) == 0 {
+		return nil
+	}
+	return t.healed[k]
 }
 
 func newConn(ev *tracer.Event) *Conn {
@@ -100,7 +113,7 @@ func (t *Table) touch(c *Conn, ev *tracer.Event) {
 // here, so it is shown once, as gone.
 func (t *Table) close(ev *tracer.Event) {
 	k := eventKey(ev)
-	if h := t.healed[k]; h != nil {
+	if h := t.healedRow(k); h != nil {
 		// Reconciliation ended it already; the close came late.
 		t.complete(h, ev)
 		delete(t.healed, k)
@@ -108,6 +121,10 @@ func (t *Table) close(ev *tracer.Event) {
 	}
 	c := t.live[k]
 	if c == nil {
+		if w := t.tw.get(k); w != nil && ev.Time.UnixNano() > w.lastEvent {
+			// A connection we did not see open took over a TIME_WAIT.
+			t.finish(k, t.leaveTimeWait(k, ev.Time), ev.Time)
+		}
 		c = newConn(ev)
 	}
 	c.Socket.State = uint8(ev.Old) // the last state it was seen in
@@ -149,24 +166,26 @@ func (t *Table) complete(c *Conn, ev *tracer.Event) {
 // endTimeWait ends a TIME_WAIT row when the kernel's timewait socket goes.
 func (t *Table) endTimeWait(ev *tracer.Event) {
 	k := eventKey(ev)
-	if h := t.healed[k]; h != nil {
+	if h := t.healedRow(k); h != nil {
 		h.Expired = ev.Has(tracer.FlagExpired)
 		delete(t.healed, k)
 		return
 	}
-	// Only a row without a file can be the timewait socket. (The kernel's
-	// timewait socket may still show FIN_WAIT2, its substate, in a
-	// snapshot; a new connection on the tuple has a file.)
-	c := t.live[k]
-	if c == nil || c.Socket.Inode != 0 {
-		return // healed and swept already, or the tuple is in use again
+	c := t.leaveTimeWait(k, ev.Time)
+	if c == nil {
+		// A snapshot may list a timewait socket in its substate
+		// (FIN_WAIT2), without a file; a live row with a file is a
+		// new connection on the tuple, not this one.
+		if c = t.live[k]; c == nil || c.Socket.Inode != 0 {
+			return // healed and swept already
+		}
 	}
 	t.touch(c, ev)
 	c.Expired = ev.Has(tracer.FlagExpired)
 	t.finish(k, c, ev.Time)
 }
 
-// finish moves a live connection to the gone list.
+// finish moves a connection that ended to the gone list.
 func (t *Table) finish(k Key, c *Conn, at time.Time) {
 	if t.live[k] == c {
 		delete(t.live, k)
@@ -174,5 +193,7 @@ func (t *Table) finish(k Key, c *Conn, at time.Time) {
 	c.Gone = true
 	c.GoneAt = at
 	t.gone = append(t.gone, c)
-	t.closedSince[k] = at
+	if !t.snapAt.IsZero() && at.After(t.snapAt) {
+		t.closedSince[k] = at
+	}
 }

@@ -9,17 +9,28 @@ import (
 	"github.com/socktrace/socktrace/tracer"
 )
 
+// SnapshotBegins says that a snapshot is about to be read, at on the
+// events' clock: from now until Reconcile, the table remembers which
+// connections ended, so that the snapshot cannot bring them back.
+func (t *Table) SnapshotBegins(at time.Time) { t.snapAt = at }
+
 // Reconcile makes the table agree with a snapshot of the namespace's TCP
-// sockets. at is when the dump began, on the events' clock, and every event
-// queued before the dump began must have been applied. Rows take the
+// sockets. at is when the dump began, on the events' clock (SnapshotBegins
+// was told), and every event queued before the dump began must have been
+// applied. Rows take the
 // snapshot's state and queues, except that a row with an event since the
 // dump began keeps the state and inode that event gave it (the dump may have
 // read the socket before); a row the snapshot lists but no event announced
 // is added (its owner from the seed); a row that two snapshots in a row
 // did not list, with no event since the previous snapshot, is ended as
-// healed: the kernel lost its close. Rows with newer events are left for the next round,
-// because their events may still be on the way.
-func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time) {
+// healed: the kernel lost its close. Rows with newer events are left for
+// the next round, because their events may still be on the way.
+//
+// A snapshot that may leave timewait sockets out (withTimeWait false: the
+// listeners and the table's own connections looked up by tuple, far cheaper
+// than a dump under churn) checks every row but the TIME_WAIT pile, which
+// the next full snapshot checks.
+func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time, withTimeWait bool) {
 	t.gen++
 	t.order = t.order[:0]
 	for i := range rows {
@@ -27,27 +38,11 @@ func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time) {
 		if s.Proto != snapshot.TCP {
 			continue
 		}
-		k := socketKey(s)
-		c := t.live[k]
-		if c == nil {
-			if end, ok := t.closedSince[k]; ok && end.After(at) {
-				continue // listed just before it closed: it is gone already
-			}
-			c = &Conn{Owner: t.seedOwner(s.Inode)}
-			t.live[k] = c
-		}
-		if c.seen == t.gen {
+		if s.State == uint8(tracer.TimeWait) {
+			t.reconcileTimeWait(s, at)
 			continue
 		}
-		state, inode := c.Socket.State, c.Socket.Inode
-		c.Socket = *s
-		if c.lastEvent.After(at) {
-			// Say, the full socket read just before it became a
-			// timewait socket: its file would hide the TIME_WAIT end.
-			c.Socket.State, c.Socket.Inode = state, inode
-		}
-		c.seen = t.gen
-		t.order = append(t.order, c)
+		t.reconcileRow(s, at)
 	}
 	listed := len(t.order)
 	for k, c := range t.live {
@@ -67,13 +62,105 @@ func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time) {
 	}
 	// Map order is random: keep the unlisted rows' order stable.
 	slices.SortFunc(t.order[listed:], compareConns)
+	if withTimeWait {
+		t.checkTimeWaits(at)
+		t.prevFull = at
+	}
 	clear(t.closedSince)
+	t.snapAt = time.Time{}
 	t.prevSnap = at
+}
+
+// reconcileRow brings one snapshot row that is not a timewait socket into
+// the table.
+func (t *Table) reconcileRow(s *snapshot.Socket, at time.Time) {
+	k := socketKey(s)
+	c := t.live[k]
+	if c == nil {
+		if w := t.tw.get(k); w != nil {
+			if s.Inode == 0 || w.lastEvent > at.UnixNano() {
+				// The timewait socket itself, listed in its substate
+				// (FIN_WAIT2), or the full socket read just before
+				// it became one.
+				w.seen, w.missedAt = t.gen, 0
+				if s.Inode == 0 {
+					w.state = s.State
+				}
+				return
+			}
+			// A socket the events never showed took the tuple over.
+			t.finish(k, t.leaveTimeWait(k, at), at)
+		}
+		if end, ok := t.closedSince[k]; ok && end.After(at) {
+			return // listed just before it closed: it is gone already
+		}
+		c = &Conn{Owner: t.seedOwner(s.Inode)}
+		t.live[k] = c
+	}
+	if c.seen == t.gen {
+		return
+	}
+	state, inode := c.Socket.State, c.Socket.Inode
+	c.Socket = *s
+	if c.lastEvent.After(at) {
+		c.Socket.State, c.Socket.Inode = state, inode
+	}
+	c.seen = t.gen
+	t.order = append(t.order, c)
+}
+
+// reconcileTimeWait brings one timewait socket of a full snapshot into the
+// pile.
+func (t *Table) reconcileTimeWait(s *snapshot.Socket, at time.Time) {
+	k := socketKey(s)
+	if w := t.tw.get(k); w != nil {
+		w.seen, w.missedAt = t.gen, 0
+		return
+	}
+	c := t.live[k]
+	switch {
+	case c != nil && c.lastEvent.After(at):
+		return // its events are newer: say, a new connection on the tuple
+	case c != nil:
+		// Its entry into TIME_WAIT was lost.
+		t.enterTimeWait(k, c, at).seen = t.gen
+		return
+	}
+	if end, ok := t.closedSince[k]; ok && end.After(at) {
+		return // it ended after the dump read it
+	}
+	t.tw.add(k, TimeWait{uid: s.UID, entered: unixNano(at), seen: t.gen})
+}
+
+// checkTimeWaits heals the TIME_WAIT rows that two full snapshots in a row
+// did not list: the kernel lost their end.
+func (t *Table) checkTimeWaits(at time.Time) {
+	prev := unixNano(t.prevFull)
+	var ended []Key
+	for i := range t.tw.rows {
+		w := &t.tw.rows[i]
+		switch {
+		case w.dead || w.seen == t.gen:
+		case w.lastEvent > prev:
+		case w.missedAt == 0:
+			w.missedAt = unixNano(at)
+		default:
+			ended = append(ended, w.key)
+		}
+	}
+	// Ending rows compacts the pile: collect first, end after.
+	for _, k := range ended {
+		c := t.leaveTimeWait(k, at)
+		t.heal(k, c, at)
+	}
 }
 
 // heal ends a row the kernel no longer has. It was gone by the first
 // snapshot that missed it.
 func (t *Table) heal(k Key, c *Conn, at time.Time) {
+	if c.missedAt.IsZero() {
+		c.missedAt = at
+	}
 	c.Healed = true
 	c.healedAt = at
 	t.finish(k, c, c.missedAt)
@@ -95,6 +182,18 @@ func (t *Table) seedOwner(inode uint64) Owner {
 		return Owner{}
 	}
 	return Owner{PID: uint32(o.PID), Comm: tracer.CommOf(o.Comm)}
+}
+
+// Lookups appends to dst the tuples of the live connections, listeners
+// and the TIME_WAIT pile left out: what a snapshot that looks sockets up by
+// tuple must ask for.
+func (t *Table) Lookups(dst []snapshot.Socket) []snapshot.Socket {
+	for _, c := range t.live {
+		if c.Socket.Remote.Port() != 0 {
+			dst = append(dst, c.Socket)
+		}
+	}
+	return dst
 }
 
 // Live returns the rows that exist now: in the snapshot's order, then the

@@ -421,3 +421,86 @@ func TestReconcile(t *testing.T) {
 		})
 	}
 }
+
+// Between full snapshots the table's rows are looked up by tuple and the
+// TIME_WAIT pile is left out: it is checked by the full ones only.
+func TestReconcileLookups(t *testing.T) {
+	const tw = "10.0.0.1:40000>10.0.0.2:80 TIME_WAIT inode=0 q=0/0 owner=100/curl born=1s"
+	tests := []struct {
+		name   string
+		prints []print
+	}{{
+		name: "a pile row is healed by two full snapshots that miss it, not by lookups",
+		prints: []print{{
+			events: []*tracer.Event{client.connect(1 * time.Second), client.timeWait(2*time.Second, tracer.FinWait2, time.Second)},
+			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+			at:     3 * time.Second,
+			live:   []string{tw},
+			states: states{timeWait: 1},
+			counts: Counts{Connects: 1, Closes: 1},
+		}, {
+			lookup: true, at: 4 * time.Second,
+			live: []string{tw}, states: states{timeWait: 1},
+		}, {
+			at:   5 * time.Second, // the first full miss
+			live: []string{tw}, states: states{timeWait: 1},
+		}, {
+			lookup: true, at: 6 * time.Second,
+			live: []string{tw}, states: states{timeWait: 1},
+		}, {
+			at:     7 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 TIME_WAIT inode=0 q=0/0 owner=100/curl born=1s gone=5s lived=4s healed"},
+			counts: Counts{Healed: 1},
+		}},
+	}, {
+		name: "a lookup finds a connection in TIME_WAIT: its entry was lost",
+		prints: []print{{
+			events: []*tracer.Event{client.connect(1 * time.Second)},
+			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			at:     2 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
+			counts: Counts{Connects: 1},
+			then: func(t *testing.T, tbl *Table) {
+				if got := tbl.Lookups(nil); len(got) != 1 || got[0].Inode != 1001 {
+					t.Errorf("Lookups() = %+v, want the client's row", got)
+				}
+			},
+		}, {
+			lookup: true,
+			rows:   []snapshot.Socket{listener.row(tracer.Listen, 500), client.row(tracer.TimeWait, 0)},
+			at:     3 * time.Second,
+			live: []string{
+				"10.0.0.2:80>0.0.0.0:0 LISTEN inode=500 q=0/0 owner=0/",
+				"10.0.0.1:40000>10.0.0.2:80 TIME_WAIT inode=0 q=0/0 owner=100/curl born=1s",
+			},
+			states: states{timeWait: 1},
+			then: func(t *testing.T, tbl *Table) {
+				// Neither listeners nor the pile are looked up.
+				if got := tbl.Lookups(nil); len(got) != 0 {
+					t.Errorf("Lookups() = %+v, want none", got)
+				}
+			},
+		}},
+	}, {
+		name: "a lookup that misses a connection twice heals it",
+		prints: []print{{
+			events: []*tracer.Event{client.connect(1 * time.Second)},
+			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			at:     2 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
+			counts: Counts{Connects: 1},
+		}, {
+			lookup: true, at: 3 * time.Second,
+			live: []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
+		}, {
+			lookup: true, at: 4 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=3s lived=2s healed"},
+			counts: Counts{Healed: 1},
+		}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run(t, New(Config{ProcRoot: t.TempDir()}), tt.prints)
+		})
+	}
+}

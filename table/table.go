@@ -38,6 +38,16 @@ func keyOf(v6 bool, local, remote netip.AddrPort, inode uint64) Key {
 	return k
 }
 
+// addrs is the key's tuple as netip values: IPv4 unmapped, as snapshot
+// rows and events carry it.
+func (k Key) addrs() (local, remote netip.AddrPort) {
+	l, r := netip.AddrFrom16(k.Local), netip.AddrFrom16(k.Remote)
+	if !k.V6 {
+		l, r = l.Unmap(), r.Unmap()
+	}
+	return netip.AddrPortFrom(l, k.LPort), netip.AddrPortFrom(r, k.RPort)
+}
+
 func eventKey(ev *tracer.Event) Key {
 	return keyOf(ev.Family == syscall.AF_INET6, ev.Local, ev.Remote, ev.Inode)
 }
@@ -89,15 +99,17 @@ type Counts struct {
 // Table holds one namespace's TCP connections. It is not safe for
 // concurrent use.
 type Table struct {
-	live map[Key]*Conn
+	live map[Key]*Conn // every live connection but those in TIME_WAIT
+	tw   *timeWaits
 	// gone holds the connections that ended since the last Sweep, in the
 	// order they ended; a tuple may be reused within one interval, so a
 	// map would lose one of them.
 	gone []*Conn
-	// closedSince: when each tuple that ended since the last Reconcile
-	// ended, so a snapshot taken just before the close does not bring the
-	// connection back to life.
+	// closedSince: when each tuple that ended since the snapshot began
+	// (SnapshotBegins) ended, so that the snapshot, which may have read the
+	// socket before the close, does not bring the connection back to life.
 	closedSince map[Key]time.Time
+	snapAt      time.Time // when the snapshot being read began; zero: none
 	// healed: rows ended by reconciliation until the next Sweep, so a
 	// close event that comes late completes the row instead of doubling it.
 	healed map[Key]*Conn
@@ -106,7 +118,8 @@ type Table struct {
 	programs *programs
 	gen      uint64
 	prevSnap time.Time
-	order    []*Conn // live rows in the last snapshot's order, then newer ones
+	prevFull time.Time // the last snapshot with TIME_WAIT sockets
+	order    []*Conn   // live rows in the last snapshot's order, then newer ones
 	counts   Counts
 }
 
@@ -126,6 +139,7 @@ func New(cfg Config) *Table {
 	}
 	t := &Table{
 		live:        make(map[Key]*Conn),
+		tw:          newTimeWaits(),
 		closedSince: make(map[Key]time.Time),
 		healed:      make(map[Key]*Conn),
 		seed:        cfg.Seed,
@@ -149,11 +163,9 @@ func (t *Table) States() (synSent, synRecv, timeWait int) {
 			synSent++
 		case tracer.SynRecv:
 			synRecv++
-		case tracer.TimeWait:
-			timeWait++
 		}
 	}
-	return
+	return synSent, synRecv, t.tw.len()
 }
 
 func clearCounts(m map[syscall.Errno]uint64) map[syscall.Errno]uint64 {

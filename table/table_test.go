@@ -161,6 +161,9 @@ type print struct {
 	gone   []string
 	states states
 	counts Counts // Failed nil: none
+	// lookup: the snapshot is listeners and looked-up connections,
+	// without the TIME_WAIT pile (Reconcile's withTimeWait false).
+	lookup bool
 	// then, if set, checks more after the print and before the Sweep.
 	then func(t *testing.T, tbl *Table)
 }
@@ -170,10 +173,12 @@ type print struct {
 func run(t *testing.T, tbl *Table, prints []print) {
 	t.Helper()
 	for i, p := range prints {
+		// Events stamped after p.at came while the snapshot was read.
+		tbl.SnapshotBegins(at(p.at))
 		for _, ev := range p.events {
 			tbl.Apply(ev)
 		}
-		tbl.Reconcile(p.rows, at(p.at))
+		tbl.Reconcile(p.rows, at(p.at), !p.lookup)
 		check(t, fmt.Sprintf("print %d at %v", i+1, p.at), tbl, p)
 		if p.then != nil {
 			p.then(t, tbl)
@@ -184,7 +189,7 @@ func run(t *testing.T, tbl *Table, prints []print) {
 
 func check(t *testing.T, where string, tbl *Table, p print) {
 	t.Helper()
-	if got := shows(tbl.Live()); !slices.Equal(got, orEmpty(p.live)) {
+	if got := shows(liveRows(tbl)); !slices.Equal(got, orEmpty(p.live)) {
 		t.Errorf("%s: live rows\n got %q\nwant %q", where, got, p.live)
 	}
 	if got := shows(tbl.Gone()); !slices.Equal(got, orEmpty(p.gone)) {
@@ -198,6 +203,20 @@ func check(t *testing.T, where string, tbl *Table, p print) {
 	if c := tbl.Counts(); !sameCounts(c, &p.counts) {
 		t.Errorf("%s: Counts() = %+v, want %+v", where, *c, p.counts)
 	}
+}
+
+// liveRows is what socktrace -c prints as live: Live, then the TIME_WAIT
+// pile.
+func liveRows(tbl *Table) []*Conn {
+	rows := slices.Clone(tbl.Live())
+	for _, w := range tbl.TimeWaits() {
+		if !w.Ended() {
+			c := &Conn{}
+			w.Conn(c, base)
+			rows = append(rows, c)
+		}
+	}
+	return rows
 }
 
 func orEmpty(s []string) []string {
@@ -311,9 +330,11 @@ func TestConnectionLives(t *testing.T) {
 				// hands it to a timewait socket in substate FIN_WAIT2.
 				client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
 			},
-			rows:   []snapshot.Socket{client.row(tracer.FinWait2, 0)},
-			at:     3 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			rows: []snapshot.Socket{client.row(tracer.FinWait2, 0)},
+			at:   3 * time.Second,
+			live: []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			// A timewait socket all the same, as in /proc/net/sockstat.
+			states: states{timeWait: 1},
 			counts: Counts{Connects: 1, Closes: 1},
 		}, {
 			events: []*tracer.Event{client.timeWaitEnd(60*time.Second, true)},
@@ -468,7 +489,7 @@ func TestSweep(t *testing.T) {
 		tbl.Apply(s.connect(d - time.Millisecond))
 		tbl.Apply(s.close(d, tracer.SynSent, syscall.ECONNREFUSED, time.Millisecond))
 	}
-	tbl.Reconcile(nil, at(3*time.Second))
+	tbl.Reconcile(nil, at(3*time.Second), true)
 	goneAt := func() []time.Duration {
 		var out []time.Duration
 		for _, c := range tbl.Gone() {
@@ -539,14 +560,14 @@ func TestBounded(t *testing.T) {
 			case 4: // the close was lost: reconciliation heals it
 			}
 		}
-		tbl.Reconcile(nil, at(start+900*time.Millisecond))
+		tbl.Reconcile(nil, at(start+900*time.Millisecond), true)
 		tbl.Sweep(at(start+900*time.Millisecond), 0)
 	}
 	// Three more rounds: the last ones are missed, healed on the second
 	// miss, then forgotten.
 	for r := range 3 {
 		now := at(time.Duration(rounds+r) * time.Second)
-		tbl.Reconcile(nil, now)
+		tbl.Reconcile(nil, now, true)
 		tbl.Sweep(now, 0)
 	}
 	if len(tbl.live) != 0 || len(tbl.gone) != 0 || len(tbl.closedSince) != 0 ||

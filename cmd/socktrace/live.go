@@ -22,17 +22,30 @@ import (
 // printed, including those born and gone between two tables. Other
 // protocols are read from /proc each interval, as netstat does.
 type live struct {
-	o      *netstatOptions
-	named  bool
-	tr     *tracer.Tracer
-	mu     sync.Mutex // guards tbl: events arrive on the reader goroutine
-	tbl    *table.Table
-	names  *netstatNames
-	r      *render.Netstat
-	rows   []snapshot.Socket // reused between intervals
-	done   chan error        // the reader's end: nil after Stop, else why
-	rescan time.Time         // last owner scan, for non-TCP rows
+	o       *netstatOptions
+	named   bool
+	tr      *tracer.Tracer
+	mu      sync.Mutex // guards tbl: events arrive on the reader goroutine
+	tbl     *table.Table
+	names   *netstatNames
+	r       *render.Netstat
+	rows    []snapshot.Socket // reused between intervals
+	queries []snapshot.Socket // the table's connections, to look up
+	done    chan error        // the reader's end: nil after Stop, else why
+	rescan  time.Time         // last owner scan, for non-TCP rows
+	prints  int               // tables printed so far
+	tw      [2]twLines        // the last table's TIME_WAIT lines, and the next one's
+	twLast  int               // which of tw is the last table's
+	conn    table.Conn        // scratch row for the TIME_WAIT pile
 }
+
+// fullEvery is how often, in tables, the snapshot is a full dump. Under
+// churn the TIME_WAIT pile is most of the sockets, and its rows change only
+// by events (entry, expiry, reuse), so the snapshots in between ask only
+// for the listeners and the connections the table has. A full dump finds
+// what events missed: a socket whose opening was lost is listed then, and
+// a row whose end was lost is healed after two.
+const fullEvery = 10
 
 // ownerRescanEvery bounds how often unknown non-TCP sockets make -p rescan
 // /proc/*/fd. TCP owners come from the tracer and never need it.
@@ -75,11 +88,31 @@ func ownNetNS(procRoot string) (uint32, error) {
 	return uint32(st.Ino), nil
 }
 
-// read applies events to the table until the tracer stops.
+// readBatch is how many events the reader applies per lock: under churn a
+// lock per event cost more than applying it.
+const readBatch = 256
+
+// read applies events to the table until the tracer stops, in batches of
+// what the ring holds.
 func (l *live) read() {
-	var ev tracer.Event
+	batch := make([]tracer.Event, readBatch)
 	for {
-		err := l.tr.Next(&ev)
+		n := 0
+		var err error
+		for n < len(batch) {
+			if err = l.tr.Next(&batch[n]); err != nil {
+				break
+			}
+			n++
+			if !l.tr.Pending() {
+				break
+			}
+		}
+		l.mu.Lock()
+		for i := range batch[:n] {
+			l.tbl.Apply(&batch[i])
+		}
+		l.mu.Unlock()
 		if err != nil {
 			if errors.Is(err, tracer.ErrStopped) {
 				err = nil
@@ -87,9 +120,6 @@ func (l *live) read() {
 			l.done <- err
 			return
 		}
-		l.mu.Lock()
-		l.tbl.Apply(&ev)
-		l.mu.Unlock()
 	}
 }
 
@@ -130,11 +160,11 @@ func (l *live) run(ctx context.Context, stdout, stderr io.Writer) error {
 // print reconciles the table with a fresh snapshot and prints it.
 func (l *live) print(w io.Writer, stderr io.Writer) error {
 	at := l.tr.Clock()
-	l.rows = l.o.readInetTables(filepath.Join(l.o.procRoot, "net"), l.named, stderr, l.rows[:0])
+	full := l.readSnapshot(at, stderr)
 	l.waitForEvents()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.tbl.Reconcile(l.rows, at)
+	l.tbl.Reconcile(l.rows, at, full)
 	if err := l.printInet(w, stderr); err != nil {
 		return err
 	}
@@ -150,6 +180,35 @@ func (l *live) print(w io.Writer, stderr io.Writer) error {
 	}
 	l.tbl.Sweep(l.tr.Clock(), l.o.linger)
 	return nil
+}
+
+// readSnapshot reads the rows the table is reconciled with, and says
+// whether they include the TIME_WAIT pile. Between full snapshots, TCP
+// rows are the listeners and the table's connections looked up by tuple:
+// a dump would walk the kernel's whole established hash, TIME_WAIT pile
+// included, whatever it asked for.
+func (l *live) readSnapshot(at time.Time, stderr io.Writer) (full bool) {
+	netDir := filepath.Join(l.o.procRoot, "net")
+	full = l.prints%fullEvery == 0 || filepath.Clean(l.o.procRoot) != "/proc"
+	l.prints++
+	d := snapshot.Diag{TCPInfo: l.o.timers}
+	l.mu.Lock()
+	l.tbl.SnapshotBegins(at)
+	if !full {
+		l.queries = l.tbl.Lookups(l.queries[:0])
+	}
+	l.mu.Unlock()
+	if full {
+		l.rows = l.o.readInetTablesDiag(netDir, l.named, stderr, l.rows[:0], d)
+		return true
+	}
+	d.States = 1 << snapshot.StateListen
+	l.rows = l.o.readInetTablesDiag(netDir, l.named, stderr, l.rows[:0], d)
+	var err error
+	if l.rows, err = d.LookupTCP(l.queries, l.rows); err != nil {
+		fmt.Fprintf(stderr, "socktrace: %v\n", err)
+	}
+	return false
 }
 
 // waitForEvents gives the reader a moment to apply what the kernel queued
@@ -171,11 +230,17 @@ func (l *live) printInet(w io.Writer, stderr io.Writer) error {
 			return err
 		}
 	}
-	for _, rows := range [][]*table.Conn{l.tbl.Live(), l.tbl.Gone()} {
-		for _, c := range rows {
-			if err := l.printConn(w, c); err != nil {
-				return err
-			}
+	for _, c := range l.tbl.Live() {
+		if err := l.printConn(w, c); err != nil {
+			return err
+		}
+	}
+	if err := l.printTimeWaits(w); err != nil {
+		return err
+	}
+	for _, c := range l.tbl.Gone() {
+		if err := l.printConn(w, c); err != nil {
+			return err
 		}
 	}
 	l.refreshOwners(stderr)
@@ -209,6 +274,75 @@ func (l *live) printConn(w io.Writer, c *table.Conn) error {
 		return l.r.LiveJSON(w, &c.Socket, &x)
 	}
 	return l.r.LiveRow(w, &c.Socket, &x)
+}
+
+// twLines holds the printed line of each TIME_WAIT row, by the row's ID:
+// the pile is most of each table under churn, and its rows do not change,
+// so each is formatted once. Rows stay in ID order, as the pile is.
+type twLines struct {
+	ids  []uint64
+	ends []int // end of each row's line in buf
+	buf  []byte
+}
+
+// line is the cached line of row id, if any; from is where to resume the
+// search (IDs only grow along the pile).
+func (c *twLines) line(id uint64, from *int) ([]byte, bool) {
+	i := *from
+	for i < len(c.ids) && c.ids[i] < id {
+		i++
+	}
+	*from = i
+	if i == len(c.ids) || c.ids[i] != id {
+		return nil, false
+	}
+	start := 0
+	if i > 0 {
+		start = c.ends[i-1]
+	}
+	return c.buf[start:c.ends[i]], true
+}
+
+func (c *twLines) add(id uint64) {
+	c.ids = append(c.ids, id)
+	c.ends = append(c.ends, len(c.buf))
+}
+
+// printTimeWaits prints the TIME_WAIT pile, oldest first. With -o each
+// row's timer changes, so nothing is cached.
+func (l *live) printTimeWaits(w io.Writer) error {
+	old, cur := &l.tw[l.twLast], &l.tw[1-l.twLast]
+	cur.ids, cur.ends, cur.buf = cur.ids[:0], cur.ends[:0], cur.buf[:0]
+	now := l.tr.Clock()
+	from := 0
+	out := appendWriter{&cur.buf}
+	rows := l.tbl.TimeWaits()
+	for i := range rows {
+		r := &rows[i]
+		if r.Ended() {
+			continue
+		}
+		if b, ok := old.line(r.ID(), &from); ok && !l.o.timers {
+			cur.buf = append(cur.buf, b...)
+		} else {
+			r.Conn(&l.conn, now)
+			if err := l.printConn(out, &l.conn); err != nil {
+				return err
+			}
+		}
+		cur.add(r.ID())
+	}
+	l.twLast = 1 - l.twLast
+	_, err := w.Write(cur.buf)
+	return err
+}
+
+// appendWriter appends what is written to a byte slice.
+type appendWriter struct{ b *[]byte }
+
+func (a appendWriter) Write(p []byte) (int, error) {
+	*a.b = append(*a.b, p...)
+	return len(p), nil
 }
 
 // refreshOwners rescans /proc/*/fd for -p when a non-TCP socket's owner is

@@ -274,6 +274,13 @@ func (o *netstatOptions) printUnix(w io.Writer, r *render.Netstat, rows []snapsh
 // readInetTables reads the Internet tables asked for, or all of them when
 // none is named.
 func (o *netstatOptions) readInetTables(netDir string, named bool, stderr io.Writer, rows []snapshot.Socket) []snapshot.Socket {
+	// Only -o prints the counters that need tcp_info to be exact.
+	return o.readInetTablesDiag(netDir, named, stderr, rows, snapshot.Diag{TCPInfo: o.timers})
+}
+
+// readInetTablesDiag is readInetTables with the sock_diag options for TCP;
+// the /proc fallback ignores them.
+func (o *netstatOptions) readInetTablesDiag(netDir string, named bool, stderr io.Writer, rows []snapshot.Socket, d snapshot.Diag) []snapshot.Socket {
 	var fam snapshot.Family
 	if !named || o.inet4 {
 		fam |= snapshot.IPv4
@@ -298,7 +305,7 @@ func (o *netstatOptions) readInetTables(netDir string, named bool, stderr io.Wri
 	rows = slices.Grow(rows[:0], n+n/16+16)
 	for _, p := range protos {
 		var err error
-		rows, err = o.readInet(netDir, p, fam, rows)
+		rows, err = o.readInet(netDir, p, fam, rows, d)
 		reportReadError(stderr, err)
 	}
 	return rows
@@ -309,11 +316,10 @@ func (o *netstatOptions) readInetTables(netDir string, named bool, stderr io.Wri
 // printing /proc/net/tcp; fixture trees, the other tables and kernels
 // without inet_diag/tcp_diag read the /proc text. Both see the namespace of
 // this process, so they list the same sockets.
-func (o *netstatOptions) readInet(netDir string, p snapshot.Proto, fam snapshot.Family, dst []snapshot.Socket) ([]snapshot.Socket, error) {
+func (o *netstatOptions) readInet(netDir string, p snapshot.Proto, fam snapshot.Family, dst []snapshot.Socket, d snapshot.Diag) ([]snapshot.Socket, error) {
 	if filepath.Clean(o.procRoot) == "/proc" && p == snapshot.TCP {
 		n := len(dst)
-		// Only -o prints the counters that need tcp_info to be exact.
-		rows, err := snapshot.Diag{TCPInfo: o.timers}.ReadInet(p, fam, dst)
+		rows, err := d.ReadInet(p, fam, dst)
 		if err == nil {
 			return rows, nil
 		}

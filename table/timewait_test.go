@@ -1,0 +1,71 @@
+package table
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// The pile against a plain map, through random entries and ends, mostly
+// but not only in entry order (a reused tuple or a healed row ends early).
+func TestTimeWaitPile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	p := newTimeWaits()
+	want := map[Key]uint32{} // key -> uid, for the rows that have not ended
+	var order []Key          // entry order
+	key := func(i int) Key { return Key{LPort: uint16(i), RPort: uint16(i >> 16), V6: i%2 == 0} }
+	for step := range 30000 {
+		switch {
+		case rng.IntN(3) > 0 || len(order) == 0:
+			k := key(step)
+			p.add(k, TimeWait{uid: uint32(step)})
+			want[k] = uint32(step)
+			order = append(order, k)
+		default:
+			// The oldest most of the time, else any.
+			i := 0
+			if rng.IntN(10) == 0 {
+				i = rng.IntN(len(order))
+			}
+			k := order[i]
+			order = append(order[:i], order[i+1:]...)
+			w, ok := p.remove(k)
+			if !ok || w.uid != want[k] || !w.dead {
+				t.Fatalf("step %d: remove(%v) = %+v, %v; want uid %d", step, k, w, ok, want[k])
+			}
+			delete(want, k)
+			if _, ok := p.remove(k); ok {
+				t.Fatalf("step %d: %v removed twice", step, k)
+			}
+		}
+	}
+	if p.len() != len(want) {
+		t.Fatalf("len %d, want %d", p.len(), len(want))
+	}
+	var live []Key
+	var last uint64
+	for i := range p.rows {
+		w := &p.rows[i]
+		if w.id <= last {
+			t.Fatalf("IDs out of order: %d after %d", w.id, last)
+		}
+		last = w.id
+		if w.Ended() {
+			continue
+		}
+		live = append(live, w.key)
+		if g := p.get(w.key); g != w || g.uid != want[w.key] {
+			t.Fatalf("get(%v) = %+v, want row %d", w.key, g, w.id)
+		}
+	}
+	if len(live) != len(order) {
+		t.Fatalf("%d rows not ended, want %d", len(live), len(order))
+	}
+	for i := range live {
+		if live[i] != order[i] {
+			t.Fatalf("row %d is %v, want %v (entry order)", i, live[i], order[i])
+		}
+	}
+	if len(p.rows) > 2*len(order)+64 {
+		t.Errorf("%d rows kept for %d not ended: the front is not dropped", len(p.rows), len(order))
+	}
+}
