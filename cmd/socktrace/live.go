@@ -31,6 +31,7 @@ type live struct {
 	r       *render.Netstat
 	rows    []snapshot.Socket // reused between intervals
 	queries []snapshot.Socket // the table's connections, to look up
+	out     []byte            // one table, formatted
 	done    chan error        // the reader's end: nil after Stop, else why
 	rescan  time.Time         // last owner scan, for non-TCP rows
 	prints  int               // tables printed so far
@@ -162,6 +163,24 @@ func (l *live) print(w io.Writer, stderr io.Writer) error {
 	at := l.tr.Clock()
 	full := l.readSnapshot(at, stderr)
 	l.waitForEvents()
+	var unixRows []snapshot.UnixSocket
+	if !l.named || l.o.unix {
+		var err error
+		unixRows, err = snapshot.ReadUnix(filepath.Join(l.o.procRoot, "net"))
+		reportReadError(stderr, err)
+	}
+	// The table is formatted into memory under the lock and written
+	// after: a slow reader of stdout must not stall the events (the ring
+	// would fill and lose them).
+	l.out = l.out[:0]
+	if err := l.format(appendWriter{&l.out}, stderr, at, full, unixRows); err != nil {
+		return err
+	}
+	_, err := w.Write(l.out)
+	return err
+}
+
+func (l *live) format(w io.Writer, stderr io.Writer, at time.Time, full bool, unixRows []snapshot.UnixSocket) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.tbl.Reconcile(l.rows, at, full)
@@ -169,9 +188,7 @@ func (l *live) print(w io.Writer, stderr io.Writer) error {
 		return err
 	}
 	if !l.named || l.o.unix {
-		rows, err := snapshot.ReadUnix(filepath.Join(l.o.procRoot, "net"))
-		reportReadError(stderr, err)
-		if err := l.o.printUnix(w, l.r, rows); err != nil {
+		if err := l.o.printUnix(w, l.r, unixRows); err != nil {
 			return err
 		}
 	}
