@@ -43,8 +43,8 @@ const volatile __u16 filter_family = 0;
 const volatile __u16 filter_port = 0; /* local or remote */
 const volatile __u8 filter_comm_set = 0;
 /* Send only what a connection table needs: connects, listens, accepts and
- * closes (TIME_WAIT entry and end included). The transitions between are
- * still tracked here (time in state, lifetime) but not sent. */
+ * closes (TIME_WAIT entry and end included), closes with their lifetime and
+ * error only. The transitions between are not looked at (see table_needs). */
 const volatile __u8 table_only = 0;
 const volatile char filter_comm[TASK_COMM_LEN] = {};
 
@@ -111,11 +111,12 @@ struct sock_slot {
  * sock_slots: per-socket bookkeeping, direct-mapped: one slot per hash of
  * the socket's address, tagged with the address. Claimed (compare-and-swap
  * of a free tag) at the first transition seen for a socket (connect, listen,
- * a passive child, or a socket older than socktrace); freed at ->CLOSE. A
- * birth at an address whose slot still names it takes the slot over, so a
- * missed ->CLOSE (recursion) stays only until the address is used again.
- * Sockets are serialised by the socket lock, so a slot has one writer at a
- * time. A socket whose slot is held by another goes to sk_infos or socks.
+ * a passive child, or a socket older than socktrace, but not in table_only
+ * mode); freed at ->CLOSE. A birth at an address whose slot still names it
+ * takes the slot over, so a missed ->CLOSE (recursion) stays only until the
+ * address is used again. Sockets are serialised by the socket lock, so a slot
+ * has one writer at a time. A socket whose slot is held by another goes to
+ * sk_infos or socks.
  * Fixed size, preallocated: a lookup is an array index, with no allocation
  * and no lock. (Measured here: creating socket storage, two memcg-charged
  * allocations, and LRU upkeep each cost more than the rest of a transition.)
@@ -190,12 +191,12 @@ struct accepted {
  * accepts: who accept()ed a passive socket without a slot (or not tracked
  * yet), keyed by socket address: the accept hook reaches the socket through
  * an fd, never as a typed pointer, so it cannot reach socket storage.
- * Inserted at accept(); deleted at the socket's next transition, which moves
- * the owner into the socket's bookkeeping (an entry older than the socket is
- * a leftover of an earlier socket at that address, and is dropped), or at
- * ->CLOSE of a socket never tracked. Bounded by such accepted connections
- * that have had no transition since, and by max_entries: when full, such a
- * socket keeps its listener's owner.
+ * Inserted at accept(); deleted at the socket's next transition (in table_only
+ * mode, its ->CLOSE), which moves the owner into the socket's bookkeeping (an
+ * entry older than the socket is a leftover of an earlier socket at that
+ * address, and is dropped), or at ->CLOSE of a socket never tracked. Bounded
+ * by such accepted connections that have had no transition since, and by
+ * max_entries: when full, such a socket keeps its listener's owner.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -251,9 +252,9 @@ struct {
  * socket (arming its timer) and then calls tcp_done() on the same CPU with
  * no tracepoint between, so "a timewait timer started here" waits in
  * tw_started for the ->CLOSE that follows. A timer that is re-armed, expires
- * or is killed first shows timer_cancel; the next timer event on the CPU
- * tells which (see settle_cancel), so cancelled holds it until then. One
- * element, so every program finds both with one lookup.
+ * or is killed first shows timer_cancel; the next event on the CPU tells
+ * which (see settle_cancel), so cancelled holds it until then. One element,
+ * so every program finds both with one lookup.
  */
 struct timer_slots {
 	__u64 tw_started;
@@ -339,6 +340,23 @@ static __always_inline bool wanted(const struct event *e)
 	return true;
 }
 
+static __always_inline __u32 sock_netns(const struct sock *sk, enum sk_access acc)
+{
+	if (acc != SK_PROBE)
+		return sk->__sk_common.skc_net.net->ns.inum;
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* The filters that hold for every event of a socket, checked before any
+ * bookkeeping: a socket in another namespace (the table's case: netstat
+ * shows its own) costs a few loads per transition. */
+static __always_inline bool sock_wanted(const struct sock *sk, enum sk_access acc)
+{
+	if (filter_family && READ(acc, &sk->__sk_common, skc_family) != filter_family)
+		return false;
+	return !filter_netns || sock_netns(sk, acc) == filter_netns;
+}
+
 /*
  * Wakeups are batched: a wakeup per event costs more than the event. The
  * reader sleeps only once it has emptied the ring (and then on a short
@@ -421,12 +439,17 @@ static __always_inline void set_owner(struct event *e, const struct owner *o)
 	e->flags |= FLAG_OWNER_KNOWN;
 }
 
-/* Close summary, read from the full socket. */
+/* Close summary, read from the full socket: why it ended, and what it carried. */
 static __always_inline void read_summary(struct event *e, const struct sock *sk, int old,
 					 enum sk_access acc)
 {
-	const struct tcp_sock *tp = tcp_of(sk, acc);
+	const struct tcp_sock *tp;
 
+	e->error = READ(acc, sk, sk_err);
+	/* A table shows why a connection ended, not what it carried. */
+	if (table_only)
+		return;
+	tp = tcp_of(sk, acc);
 	if (!tp)
 		return;
 	/* Data octets only: bytes_acked would count the SYN and FIN too. */
@@ -438,7 +461,6 @@ static __always_inline void read_summary(struct event *e, const struct sock *sk,
 		e->bytes_received--;
 	e->srtt_us = READ(acc, tp, srtt_us) >> 3;
 	e->retrans = READ(acc, tp, total_retrans);
-	e->error = READ(acc, sk, sk_err);
 	e->flags |= FLAG_SUMMARY;
 }
 
@@ -617,9 +639,15 @@ static __always_inline void end_timewait(__u64 timer, __u64 ts, bool expired)
 }
 
 /*
- * A tracked timewait timer was cancelled: re-armed (timer_start of the same
- * timer follows at once), expiring (timer_expire_entry follows), or killed
- * (nothing follows). Any other event on this CPU settles it as killed.
+ * A timewait timer was cancelled: re-armed (timer_start of the same timer
+ * follows at once, under the timer base lock), expiring (timer_expire_entry
+ * follows, though an interrupt may run first), or killed (nothing follows).
+ * Any other state transition, timewait timer or TCP write timer event on this
+ * CPU settles it as killed: a kill is a tuple reused by connect() (whose SYN
+ * arms a write timer next), a packet for the timewait socket (TCP work
+ * follows) or its namespace going away. Other timers do not look: they are
+ * most of the timer events, and would settle an expiry as a kill when their
+ * interrupt comes between its cancel and its expiry.
  */
 static __always_inline void settle_cancel(struct timer_slots *s, __u64 timer)
 {
@@ -671,26 +699,28 @@ static __always_inline void enter_timewait(struct event *e, __u64 timer)
 	bpf_map_update_elem(&timewaits, &timer, e, BPF_ANY);
 }
 
-static __always_inline void listener_key(struct listen_key *k, const struct event *e)
+static __always_inline void listener_key(struct listen_key *k, __u32 netns, __u16 port)
 {
-	k->netns = e->netns;
-	k->port = e->sport;
+	k->netns = netns;
+	k->port = port;
 	k->_pad = 0;
 }
 
-/* A socket seen for the first time: who owns it depends on how it was born. */
-static __always_inline void track(struct sock_info *si, const struct event *e, __u64 now)
+/* A socket seen for the first time: who owns it depends on how it was born.
+ * netns and port (the local port) matter only to a passive child. */
+static __always_inline void track(struct sock_info *si, int old, int new, __u32 netns, __u16 port,
+				  __u64 now)
 {
 	struct listen_key k;
 	struct listen_val *l;
 
 	si->flags = SI_TRACKED;
-	if (e->oldstate == TCP_CLOSE && e->newstate == TCP_LISTEN) {
+	if (old == TCP_CLOSE && new == TCP_LISTEN) {
 		owner_current(&si->owner); /* listen() runs in its caller */
 		si->flags |= SI_OWNER | SI_BORN;
 		si->born_ns = now;
-	} else if (e->oldstate == TCP_LISTEN && e->newstate == TCP_SYN_RECV) {
-		listener_key(&k, e);
+	} else if (old == TCP_LISTEN && new == TCP_SYN_RECV) {
+		listener_key(&k, netns, port);
 		l = bpf_map_lookup_elem(&listeners, &k);
 		if (l) {
 			si->owner = l->owner;
@@ -709,7 +739,7 @@ static __always_inline void update_listener(const struct event *e)
 	struct listen_key k;
 	struct listen_val v = {}, *cur;
 
-	listener_key(&k, e);
+	listener_key(&k, e->netns, e->sport);
 	if (e->newstate == TCP_LISTEN) {
 		v.sk = e->sk;
 		v.owner.pid = e->pid;
@@ -723,21 +753,50 @@ static __always_inline void update_listener(const struct event *e)
 		bpf_map_delete_elem(&listeners, &k);
 }
 
+/*
+ * The transitions table_only mode looks at: those it sends (->CLOSE,
+ * CLOSE->LISTEN), the births that give a socket its owner and birth time
+ * (CLOSE->SYN_SENT, LISTEN->SYN_RECV), and a connect's next transition, which
+ * may still hold its CLOSE->SYN_SENT. The others, half of a connection's
+ * transitions (to ESTABLISHED from SYN_RECV, FIN_WAIT1, FIN_WAIT2,
+ * CLOSE_WAIT, LAST_ACK, CLOSING), change nothing a table shows: an accept
+ * is claimed at ->CLOSE instead, and closes carry no time in state.
+ */
+static __always_inline bool table_needs(int old, int new)
+{
+	return new == TCP_CLOSE || new == TCP_SYN_SENT || new == TCP_LISTEN || old == TCP_LISTEN ||
+	       old == TCP_SYN_SENT;
+}
+
 static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int old, int new,
 					enum sk_access acc)
 {
-	__u64 now = bpf_ktime_get_ns();
 	struct timer_slots *ts = slots();
 	struct sock_info *si;
 	struct event e = {};
-	__u64 tw_timer = 0;
+	__u64 now, tw_timer = 0;
 	bool slotted;
+	__u16 port;
 
+	/* Every run, whatever the socket: a timewait timer belongs to the
+	 * transition right after it on this CPU, and no later one. */
 	if (ts) {
 		tw_timer = ts->tw_started;
 		ts->tw_started = 0;
 		settle_cancel(ts, 0);
 	}
+	if (table_only && !table_needs(old, new))
+		return 0;
+	if (!sock_wanted(sk, acc))
+		return 0;
+	if (table_only && old == TCP_SYN_SENT && new != TCP_CLOSE) {
+		/* Only what the connect's CLOSE->SYN_SENT may have left. */
+		si = sock_info(skp, sk, acc, false, &slotted);
+		if (si && (si->flags & SI_CONNECT_PENDING))
+			release_connect(skp, sk, si, acc);
+		return 0;
+	}
+	now = bpf_ktime_get_ns();
 	si = sock_info(skp, sk, acc, new != TCP_CLOSE, &slotted);
 	/* A birth starts afresh, whatever a missed ->CLOSE left at this
 	 * address in socks. */
@@ -751,13 +810,16 @@ static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int ol
 	}
 	if (si && (si->flags & SI_CONNECT_PENDING))
 		release_connect(skp, sk, si, acc);
-	if (si && (si->flags & SI_PASSIVE))
-		claim_accept(skp, si, slotted);
-	if (table_only && si && (si->flags & SI_TRACKED) && new != TCP_CLOSE && new != TCP_LISTEN) {
-		si->state_ns = now;
-		si->flags |= SI_STATE;
+	if (table_only && old == TCP_LISTEN && new == TCP_SYN_RECV) {
+		/* A passive child: set up, not sent. Its local port is its
+		 * listener's, copied at the clone. */
+		port = READ(acc, &sk->__sk_common, skc_num);
+		if (si)
+			track(si, old, new, sock_netns(sk, acc), port, now);
 		return 0;
 	}
+	if (si && (si->flags & SI_PASSIVE))
+		claim_accept(skp, si, slotted);
 
 	e.kind = KIND_STATE;
 	e.ts_ns = now;
@@ -766,13 +828,14 @@ static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int ol
 	read_sock(&e, skp, sk, acc);
 	if (si) {
 		if (!(si->flags & SI_TRACKED)) {
-			track(si, &e, now);
+			track(si, old, new, e.netns, e.sport, now);
 			if (!(si->flags & SI_BORN))
 				claim_accept(skp, si, slotted);
 		}
 		if (si->flags & SI_OWNER)
 			set_owner(&e, &si->owner);
-		if (si->flags & SI_STATE) {
+		/* table_only mode does not time the states between. */
+		if (!table_only && (si->flags & SI_STATE)) {
 			e.state_ns = now - si->state_ns;
 			e.flags |= FLAG_PREV_KNOWN;
 		}
@@ -793,8 +856,6 @@ static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int ol
 			forget(skp, si, acc);
 		else
 			bpf_map_delete_elem(&accepts, &skp); /* accepted, never tracked */
-	} else if (table_only && new != TCP_LISTEN) {
-		return 0; /* first sight of an older socket: tracked, not sent */
 	}
 	emit(&e);
 	return 0;
@@ -825,19 +886,21 @@ int set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /* connect() arms the SYN's retransmit timer once the port is chosen: the held
  * CLOSE->SYN_SENT can go. The timer is armed with the socket locked, so this
- * does not race the socket's transitions. */
+ * does not race the socket's transitions. It is armed again for most
+ * segments a socket sends; only a SYN_SENT socket's can matter. */
 static __always_inline void connect_timer(__u64 skp, enum sk_access acc)
 {
 	const struct sock *sk = acc == SK_CAST ? cast(skp, struct sock) : (const struct sock *)skp;
-	struct sock_slot *sl = slot_of(skp);
 	struct held_connect *h, c;
+	struct sock_slot *sl;
 
+	/* This also skips a slot a missed ->CLOSE left for a socket that
+	 * never connected again at this address. */
+	if (READ(acc, &sk->__sk_common, skc_state) != TCP_SYN_SENT || !sock_wanted(sk, acc))
+		return;
+	sl = slot_of(skp);
 	if (sl && sl->sk == skp) {
 		if (!(sl->si.flags & SI_CONNECT_PENDING))
-			return;
-		/* A slot a missed ->CLOSE left for a socket that never
-		 * connected again at this address. */
-		if (READ(acc, &sk->__sk_common, skc_state) != TCP_SYN_SENT)
 			return;
 		sl->si.flags &= ~SI_CONNECT_PENDING;
 		emit_connect(skp, sk, sl->si.state_ns, &sl->si.owner, acc);
@@ -849,28 +912,27 @@ static __always_inline void connect_timer(__u64 skp, enum sk_access acc)
 	c = *h;
 	if (bpf_map_delete_elem(&connects, &skp))
 		return; /* the socket's next transition was first */
-	/* A leftover entry (see connects) of an earlier socket at this address. */
-	if (READ(acc, &sk->__sk_common, skc_state) != TCP_SYN_SENT)
-		return;
 	emit_connect(skp, sk, c.ts_ns, &c.owner, acc);
 }
 
 /*
- * The timer hooks fire for every timer in the system, several times per
- * connection: the common case (not a TCP timer, nothing pending) is a
- * per-CPU lookup and two compares.
+ * The timer hooks fire for every timer in the system, about a dozen times per
+ * loopback connection (retransmit, delayed ACK, request socket, timewait):
+ * a timer that is neither a timewait timer nor (for timer_start) a TCP write
+ * timer costs a load and two compares.
  */
 SEC("tp_btf/timer_start")
 int BPF_PROG(timer_start, struct timer_list *timer, unsigned long bucket_expiry)
 {
 	__u64 t = (__u64)timer, fn = (__u64)timer->function;
-	struct timer_slots *s = slots();
+	struct timer_slots *s;
 
+	if (!fn || (fn != tw_timer_handler_addr && fn != tcp_write_timer_addr))
+		return 0;
+	s = slots();
 	if (!s)
 		return 0;
 	settle_cancel(s, t);
-	if (!fn)
-		return 0;
 	if (fn == tw_timer_handler_addr) {
 		/* New, or re-armed by the peer's FIN: enter_timewait tells. */
 		s->tw_started = t;
@@ -884,19 +946,20 @@ int BPF_PROG(timer_start, struct timer_list *timer, unsigned long bucket_expiry)
 	return 0;
 }
 
+/* Not looked up in timewaits here: most cancels are re-arms, which settle
+ * without one; a kill finds out in end_timewait. */
 SEC("tp_btf/timer_cancel")
 int BPF_PROG(timer_cancel, struct timer_list *timer)
 {
 	__u64 t = (__u64)timer;
-	struct timer_slots *s = slots();
+	struct timer_slots *s;
 
+	if (!tw_timer_handler_addr || (__u64)timer->function != tw_timer_handler_addr)
+		return 0;
+	s = slots();
 	if (!s)
 		return 0;
 	settle_cancel(s, t);
-	if (!tw_timer_handler_addr || (__u64)timer->function != tw_timer_handler_addr)
-		return 0;
-	if (!bpf_map_lookup_elem(&timewaits, &t))
-		return 0;
 	s->cancelled = t;
 	s->cancelled_ns = bpf_ktime_get_ns();
 	return 0;
@@ -906,13 +969,15 @@ SEC("tp_btf/timer_expire_entry")
 int BPF_PROG(timer_expire_entry, struct timer_list *timer, unsigned long baseclk)
 {
 	__u64 t = (__u64)timer;
-	struct timer_slots *s = slots();
+	struct timer_slots *s;
 
+	if (!tw_timer_handler_addr || (__u64)timer->function != tw_timer_handler_addr)
+		return 0;
+	s = slots();
 	if (!s)
 		return 0;
 	settle_cancel(s, t);
-	if (tw_timer_handler_addr && (__u64)timer->function == tw_timer_handler_addr)
-		end_timewait(t, bpf_ktime_get_ns(), true);
+	end_timewait(t, bpf_ktime_get_ns(), true);
 	return 0;
 }
 
@@ -965,7 +1030,7 @@ static __always_inline int on_accept(long fd, enum sk_access acc)
 	if (!skp)
 		return 0;
 	sk = acc == SK_CAST ? cast(skp, struct sock) : (const struct sock *)skp;
-	if (READ(acc, sk, sk_protocol) != IPPROTO_TCP)
+	if (READ(acc, sk, sk_protocol) != IPPROTO_TCP || !sock_wanted(sk, acc))
 		return 0;
 
 	a.ts_ns = bpf_ktime_get_ns();

@@ -38,7 +38,8 @@ type Config struct {
 	Debug bool
 	// TableOnly sends only what a connection table needs: connects,
 	// listens, accepts and closes, TIME_WAIT entry and end included. The
-	// kernel still times every state; the transitions between are not sent.
+	// kernel does not look at the transitions between, so closes carry the
+	// lifetime and error but no time in state and no byte counts.
 	TableOnly bool
 }
 
