@@ -238,6 +238,9 @@ struct {
  * start; deleted when that timer expires or is cancelled for good. A missed
  * end leaves an entry until the slab reuses the timer address (the tuple
  * check then replaces it); no preallocation, so only live entries cost.
+ * Unused in table_only mode, where userspace sizes it to one entry: a table
+ * has the owner and birth from the entry, and the end is read from the
+ * timewait socket (tw_end), which saves an insert per connection.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -260,7 +263,8 @@ struct timer_slots {
 	__u64 tw_started;
 	__u64 cancelled;
 	__u64 cancelled_ns;
-	__u64 scratch; /* see slot_of */
+	__u64 scratch;		 /* see slot_of */
+	struct event cancelled_tw; /* table_only: its end, read while the socket lived */
 };
 
 struct {
@@ -396,27 +400,18 @@ static __always_inline const struct tcp_sock *tcp_of(const struct sock *sk, enum
 	return (const struct tcp_sock *)sk;
 }
 
-static __always_inline void read_sock(struct event *e, __u64 skp, const struct sock *sk,
-				      enum sk_access acc)
+/* What every socket has, timewait sockets included: family, tuple, netns.
+ * sport is skc_num, the local port while the socket is hashed. */
+static __always_inline void read_common(struct event *e, const struct sock_common *skc,
+					enum sk_access acc)
 {
-	const struct sock_common *skc = &sk->__sk_common;
-	const struct tcp_sock *tp = tcp_of(sk, acc);
-
-	e->sk = skp;
 	e->family = READ(acc, skc, skc_family);
 	e->dport = bpf_ntohs(READ(acc, skc, skc_dport));
-	/* inet_sport survives unhashing, unlike skc_num. */
-	e->sport = tp ? bpf_ntohs(READ(acc, tp, inet_conn.icsk_inet.inet_sport)) : 0;
-	if (!e->sport)
-		e->sport = READ(acc, skc, skc_num);
-	e->uid = READ(acc, sk, sk_uid.val);
-	if (acc != SK_PROBE) {
+	e->sport = READ(acc, skc, skc_num);
+	if (acc != SK_PROBE)
 		e->netns = skc->skc_net.net->ns.inum;
-		e->inode = sk->sk_socket ? sk->sk_socket->file->f_inode->i_ino : 0;
-	} else {
+	else
 		e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
-		e->inode = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
-	}
 	if (e->family == AF_INET6) {
 		if (acc != SK_PROBE) {
 			__builtin_memcpy(e->saddr, &skc->skc_v6_rcv_saddr, 16);
@@ -429,6 +424,25 @@ static __always_inline void read_sock(struct event *e, __u64 skp, const struct s
 		*(__u32 *)e->saddr = READ(acc, skc, skc_rcv_saddr);
 		*(__u32 *)e->daddr = READ(acc, skc, skc_daddr);
 	}
+}
+
+static __always_inline void read_sock(struct event *e, __u64 skp, const struct sock *sk,
+				      enum sk_access acc)
+{
+	const struct tcp_sock *tp = tcp_of(sk, acc);
+	__u16 sport;
+
+	e->sk = skp;
+	read_common(e, &sk->__sk_common, acc);
+	/* inet_sport survives unhashing, unlike skc_num. */
+	sport = tp ? bpf_ntohs(READ(acc, tp, inet_conn.icsk_inet.inet_sport)) : 0;
+	if (sport)
+		e->sport = sport;
+	e->uid = READ(acc, sk, sk_uid.val);
+	if (acc != SK_PROBE)
+		e->inode = sk->sk_socket ? sk->sk_socket->file->f_inode->i_ino : 0;
+	else
+		e->inode = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
 }
 
 static __always_inline void set_owner(struct event *e, const struct owner *o)
@@ -618,6 +632,37 @@ static __always_inline void claim_accept(__u64 skp, struct sock_info *si, bool s
 	bpf_map_delete_elem(&accepts, &skp);
 }
 
+/* The timewait socket behind a timewait timer. */
+static __always_inline __u64 tw_of(__u64 timer)
+{
+	return timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
+}
+
+/* table_only: a timewait socket's end, from the socket itself; only valid
+ * while it lives (its timer is cancelled, or about to run). No owner: the
+ * table has it from the entry. */
+static __always_inline void tw_end(struct event *e, __u64 timer)
+{
+	__u64 twp = tw_of(timer);
+
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = KIND_TW_END;
+	e->sk = twp;
+	e->oldstate = TCP_TIME_WAIT;
+	e->newstate = TCP_CLOSE;
+	if (have_cast())
+		read_common(e, &cast(twp, struct inet_timewait_sock)->__tw_common, SK_CAST);
+	else
+		read_common(e, &((const struct inet_timewait_sock *)twp)->__tw_common, SK_PROBE);
+}
+
+static __always_inline void emit_tw_end(struct event *e, __u64 ts, bool expired)
+{
+	e->ts_ns = ts;
+	e->flags = expired ? FLAG_TW_EXPIRED : 0;
+	emit(e);
+}
+
 static __always_inline void end_timewait(__u64 timer, __u64 ts, bool expired)
 {
 	struct event *e = bpf_map_lookup_elem(&timewaits, &timer);
@@ -653,8 +698,13 @@ static __always_inline void settle_cancel(struct timer_slots *s, __u64 timer)
 {
 	if (!s->cancelled)
 		return;
-	if (s->cancelled != timer)
-		end_timewait(s->cancelled, s->cancelled_ns, false);
+	if (s->cancelled != timer) {
+		/* A killed timewait socket may be freed by now. */
+		if (table_only)
+			emit_tw_end(&s->cancelled_tw, s->cancelled_ns, false);
+		else
+			end_timewait(s->cancelled, s->cancelled_ns, false);
+	}
 	s->cancelled = 0;
 }
 
@@ -662,7 +712,7 @@ static __always_inline void settle_cancel(struct timer_slots *s, __u64 timer)
  * peer's FIN came (substate TIME_WAIT; FIN_WAIT2 means it is still awaited). */
 static __always_inline void read_tw(__u64 timer, __u16 *sport, __u16 *dport, bool *fin)
 {
-	__u64 twp = timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
+	__u64 twp = tw_of(timer);
 
 	if (have_cast()) {
 		const struct inet_timewait_sock *tw = cast(twp, struct inet_timewait_sock);
@@ -696,7 +746,8 @@ static __always_inline void enter_timewait(struct event *e, __u64 timer)
 		e->bytes_received--;
 	e->newstate = TCP_TIME_WAIT;
 	e->flags |= FLAG_TW_DERIVED;
-	bpf_map_update_elem(&timewaits, &timer, e, BPF_ANY);
+	if (!table_only)
+		bpf_map_update_elem(&timewaits, &timer, e, BPF_ANY);
 }
 
 static __always_inline void listener_key(struct listen_key *k, __u32 netns, __u16 port)
@@ -960,6 +1011,11 @@ int BPF_PROG(timer_cancel, struct timer_list *timer)
 	if (!s)
 		return 0;
 	settle_cancel(s, t);
+	if (table_only) {
+		tw_end(&s->cancelled_tw, t);
+		if (!wanted(&s->cancelled_tw))
+			return 0;
+	}
 	s->cancelled = t;
 	s->cancelled_ns = bpf_ktime_get_ns();
 	return 0;
@@ -970,6 +1026,7 @@ int BPF_PROG(timer_expire_entry, struct timer_list *timer, unsigned long baseclk
 {
 	__u64 t = (__u64)timer;
 	struct timer_slots *s;
+	struct event e;
 
 	if (!tw_timer_handler_addr || (__u64)timer->function != tw_timer_handler_addr)
 		return 0;
@@ -977,7 +1034,13 @@ int BPF_PROG(timer_expire_entry, struct timer_list *timer, unsigned long baseclk
 	if (!s)
 		return 0;
 	settle_cancel(s, t);
-	end_timewait(t, bpf_ktime_get_ns(), true);
+	if (table_only) {
+		/* The timer runs next: the socket is still whole. */
+		tw_end(&e, t);
+		emit_tw_end(&e, bpf_ktime_get_ns(), true);
+	} else {
+		end_timewait(t, bpf_ktime_get_ns(), true);
+	}
 	return 0;
 }
 

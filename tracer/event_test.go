@@ -186,6 +186,13 @@ func TestOwnerBook(t *testing.T) {
 	if ev.PID != 30 {
 		t.Errorf("kernel owner overridden: pid %d", ev.PID)
 	}
+	// A timewait socket on the listener's port is not the listener's.
+	ev = Event{Kind: KindTimeWaitEnd, Sock: 0xe, NetNS: 1, Old: TimeWait, New: Close,
+		Local: netip.MustParseAddrPort("10.0.0.1:80"), Remote: netip.MustParseAddrPort("10.0.0.9:4001")}
+	b.resolve(&ev)
+	if ev.Has(FlagOwnerKnown) {
+		t.Errorf("TIME_WAIT end given its listener's owner: pid %d", ev.PID)
+	}
 	// Unknown stays unknown.
 	ev = Event{Kind: KindState, Sock: 0xd, Inode: 999, NetNS: 2, Local: netip.MustParseAddrPort("10.0.0.1:80")}
 	b.resolve(&ev)

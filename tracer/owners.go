@@ -49,7 +49,9 @@ func (b *ownerBook) resolve(ev *Event) {
 	if ev.Kind == KindLost {
 		return
 	}
-	if !ev.Has(FlagOwnerKnown) {
+	// A timewait socket has no owner left to look up, and it is no passive
+	// socket waiting for accept(), so its listener's owner is not its own.
+	if !ev.Has(FlagOwnerKnown) && ev.Kind != KindTimeWaitEnd {
 		b.fill(ev)
 	}
 	if ev.New == Close || ev.New == TimeWait || ev.Kind == KindTimeWaitEnd {

@@ -142,6 +142,7 @@ type socktraceTimerSlots struct {
 	Cancelled   uint64
 	CancelledNs uint64
 	Scratch     uint64
+	CancelledTw socktraceEvent
 }
 
 // Names of all BPF objects in the ELF.

@@ -3,6 +3,7 @@ package tracer
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -363,11 +364,21 @@ func TestCloseLeavesNothing(t *testing.T) {
 func TestTableOnly(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
-	c := startCapture(t, Config{Filter: Filter{NetNS: uint32(ns.Inode)}, TableOnly: true, Latency: 10 * time.Millisecond})
+	tableOnlyCloses(t, ns, tableOnlyNS(t, ns))
+}
+
+func tableOnlyNS(t *testing.T, ns *nstest.NS) *capture {
+	return startCapture(t, Config{Filter: Filter{NetNS: uint32(ns.Inode)}, TableOnly: true, Latency: 10 * time.Millisecond})
+}
+
+// tableOnlyCloses runs one connection that the client closes first and checks
+// what TableOnly sends of it. It returns the ports, for follow-up checks.
+func tableOnlyCloses(t *testing.T, ns *nstest.NS, c *capture) (sport, cport uint16) {
+	t.Helper()
 	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "wait-eof")
-	sport := portOf(t, srv)
+	sport = portOf(t, srv)
 	cli := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "close")
-	cport := portOf(t, cli)
+	cport = portOf(t, cli)
 	srv.Expect("ACCEPTED")
 	cli.Send("close")
 	cli.Expect("CLOSED")
@@ -378,17 +389,66 @@ func TestTableOnly(t *testing.T) {
 		has(sport, cport, LastAck, Close), has(cport, sport, FinWait2, TimeWait)))
 
 	assertSteps(t, "listener", of(evs, sport, 0)[:1], []step{st(Close, Listen, srv.PID)})
-	assertSteps(t, "client", of(evs, cport, sport), []step{
-		st(Close, SynSent, cli.PID), st(FinWait2, TimeWait, cli.PID),
-	})
-	assertSteps(t, "server", of(evs, sport, cport), []step{
-		acc(Established, srv.PID), st(LastAck, Close, srv.PID),
-	})
-	for _, e := range []Event{of(evs, cport, sport)[1], of(evs, sport, cport)[1]} {
+	client, server := of(evs, cport, sport), of(evs, sport, cport)
+	assertSteps(t, "client", client, []step{st(Close, SynSent, cli.PID), st(FinWait2, TimeWait, cli.PID)})
+	assertSteps(t, "server", server, []step{acc(Established, srv.PID), st(LastAck, Close, srv.PID)})
+	if t.Failed() {
+		t.FailNow()
+	}
+	for _, e := range []Event{client[1], server[1]} {
 		if !e.Has(FlagBornKnown) || e.Lifetime <= 0 || e.Flags&(FlagPrevKnown|FlagSummary) != 0 {
 			t.Errorf("close %s: lifetime %v, flags %b: want a lifetime only", e.Local, e.Lifetime, e.Flags)
 		}
 	}
+	return sport, cport
+}
+
+// waitTimeWaitEnd waits for the end of the client's TIME_WAIT and checks
+// what TableOnly says of it: the tuple, read from the timewait socket, and
+// no owner (a table has it from the entry).
+func waitTimeWaitEnd(t *testing.T, c *capture, timeout time.Duration, sport, cport uint16, expired bool) {
+	t.Helper()
+	end := func(evs []Event) *Event {
+		for i, e := range of(evs, cport, sport) {
+			if e.Kind == KindTimeWaitEnd {
+				return &of(evs, cport, sport)[i]
+			}
+		}
+		return nil
+	}
+	evs := c.waitFor(t, timeout, "TIME_WAIT end", func(evs []Event) bool { return end(evs) != nil })
+	e := end(evs)
+	loopback := netip.MustParseAddr("127.0.0.1")
+	if e.Old != TimeWait || e.New != Close || e.Family != syscall.AF_INET || e.Has(FlagOwnerKnown) ||
+		e.Has(FlagExpired) != expired || e.Local.Addr() != loopback || e.Remote.Addr() != loopback {
+		t.Errorf("TIME_WAIT end, want expired %v: %s", expired, dump([]Event{*e}))
+	}
+}
+
+// TableOnly: a TIME_WAIT socket reused by a new connect from the same port.
+func TestTableOnlyTimeWaitReused(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	c := tableOnlyNS(t, ns)
+	sport, cport := tableOnlyCloses(t, ns, c)
+	time.Sleep(1100 * time.Millisecond) // net.ipv4.tcp_tw_reuse_delay
+	again := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "close", strconv.Itoa(int(cport)))
+	if p := portOf(t, again); p != cport {
+		t.Fatalf("second client got port %d, want %d", p, cport)
+	}
+	waitTimeWaitEnd(t, c, wait, sport, cport, false)
+}
+
+// TableOnly: a TIME_WAIT that runs out (TCP_TIMEWAIT_LEN, 60 s).
+func TestTableOnlyTimeWaitExpires(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 60 s")
+	}
+	t.Parallel()
+	ns := nstest.New(t)
+	c := tableOnlyNS(t, ns)
+	sport, cport := tableOnlyCloses(t, ns, c)
+	waitTimeWaitEnd(t, c, 75*time.Second, sport, cport, true)
 }
 
 // Events queued before the first Next (as during a caller's start-up) are
