@@ -94,7 +94,6 @@ func putAddr(b []byte, v6 bool, a [16]byte) {
 // receiveLookups reads the replies to n lookups: a socket, or an error
 // (ENOENT: no such socket) for each.
 func receiveLookups(fd int, buf []byte, n int, dst []Socket) ([]Socket, error) {
-	ne := binary.NativeEndian
 	for n > 0 {
 		got, err := unix.Read(fd, buf)
 		if errors.Is(err, unix.EINTR) {
@@ -106,14 +105,12 @@ func receiveLookups(fd int, buf []byte, n int, dst []Socket) ([]Socket, error) {
 		if got == 0 {
 			return dst, errors.New("sock_diag lookup: end of stream")
 		}
-		b := buf[:got]
-		for len(b) >= unix.SizeofNlMsghdr {
-			l := int(ne.Uint32(b[0:]))
-			if l < unix.SizeofNlMsghdr || l > len(b) {
-				return dst, fmt.Errorf("sock_diag: bad message length %d", l)
+		for b := buf[:got]; len(b) >= unix.SizeofNlMsghdr; {
+			typ, _, msg, rest, err := nextMsg(b)
+			if err != nil {
+				return dst, err
 			}
-			typ, msg := ne.Uint16(b[4:]), b[unix.SizeofNlMsghdr:l]
-			b = b[min(nlmAlign(l), len(b)):]
+			b = rest
 			switch typ {
 			case unix.NLMSG_ERROR:
 				n--

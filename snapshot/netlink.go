@@ -167,15 +167,12 @@ func (dr *diagDump) receive(fd int, buf []byte, dst []Socket) ([]Socket, error) 
 // messages to dst. It reports done at NLMSG_DONE, and turns NLMSG_ERROR into
 // an error. Messages of another sequence number (a stale dump) are skipped.
 func parseDiagBatch(b []byte, seq uint32, p Proto, dst []Socket) ([]Socket, bool, error) {
-	ne := binary.NativeEndian
 	for len(b) >= unix.SizeofNlMsghdr {
-		l := int(ne.Uint32(b[0:]))
-		if l < unix.SizeofNlMsghdr || l > len(b) {
-			return dst, false, fmt.Errorf("sock_diag: bad message length %d", l)
+		typ, msgSeq, msg, rest, err := nextMsg(b)
+		if err != nil {
+			return dst, false, err
 		}
-		typ, msgSeq := ne.Uint16(b[4:]), ne.Uint32(b[8:])
-		msg := b[unix.SizeofNlMsghdr:l]
-		b = b[min(nlmAlign(l), len(b)):]
+		b = rest
 		if msgSeq != seq {
 			continue
 		}
@@ -208,6 +205,17 @@ func diagErrno(msg []byte, what string) error {
 		return fmt.Errorf("sock_diag %s: %w", what, unix.Errno(-e))
 	}
 	return nil
+}
+
+// nextMsg splits the first netlink message off b (at least a header long):
+// its type, sequence number and payload, and what follows it.
+func nextMsg(b []byte) (typ uint16, seq uint32, msg, rest []byte, err error) {
+	ne := binary.NativeEndian
+	l := int(ne.Uint32(b[0:]))
+	if l < unix.SizeofNlMsghdr || l > len(b) {
+		return 0, 0, nil, nil, fmt.Errorf("sock_diag: bad message length %d", l)
+	}
+	return ne.Uint16(b[4:]), ne.Uint32(b[8:]), b[unix.SizeofNlMsghdr:l], b[min(nlmAlign(l), len(b)):], nil
 }
 
 func nlmAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }

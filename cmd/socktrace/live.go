@@ -213,14 +213,13 @@ func (l *live) readSnapshot(at time.Time, stderr io.Writer) (full bool) {
 	l.tbl.SnapshotBegins(at)
 	if !full {
 		l.queries = l.tbl.Lookups(l.queries[:0])
+		d.States = 1 << snapshot.StateListen
 	}
 	l.mu.Unlock()
+	l.rows = l.o.readInetTables(netDir, l.named, stderr, l.rows[:0], d)
 	if full {
-		l.rows = l.o.readInetTablesDiag(netDir, l.named, stderr, l.rows[:0], d)
 		return true
 	}
-	d.States = 1 << snapshot.StateListen
-	l.rows = l.o.readInetTablesDiag(netDir, l.named, stderr, l.rows[:0], d)
 	var err error
 	if l.rows, err = d.LookupTCP(l.queries, l.rows); err != nil {
 		fmt.Fprintf(stderr, "socktrace: %v\n", err)

@@ -213,7 +213,8 @@ func (o *netstatOptions) sockets(ctx context.Context, w io.Writer, stderr io.Wri
 
 	inet := !named || o.tcp || o.udp || o.udplite || o.raw
 	if inet {
-		rows := o.readInetTables(netDir, named, stderr, nil)
+		// Only -o prints the counters that need tcp_info to be exact.
+		rows := o.readInetTables(netDir, named, stderr, nil, snapshot.Diag{TCPInfo: o.timers})
 		rows = o.filterInet(rows)
 		names.prefetch(rows)
 		waitOwners()
@@ -272,15 +273,9 @@ func (o *netstatOptions) printUnix(w io.Writer, r *render.Netstat, rows []snapsh
 }
 
 // readInetTables reads the Internet tables asked for, or all of them when
-// none is named.
-func (o *netstatOptions) readInetTables(netDir string, named bool, stderr io.Writer, rows []snapshot.Socket) []snapshot.Socket {
-	// Only -o prints the counters that need tcp_info to be exact.
-	return o.readInetTablesDiag(netDir, named, stderr, rows, snapshot.Diag{TCPInfo: o.timers})
-}
-
-// readInetTablesDiag is readInetTables with the sock_diag options for TCP;
-// the /proc fallback ignores them.
-func (o *netstatOptions) readInetTablesDiag(netDir string, named bool, stderr io.Writer, rows []snapshot.Socket, d snapshot.Diag) []snapshot.Socket {
+// none is named. d sets the sock_diag dump of TCP; the /proc fallback
+// ignores it.
+func (o *netstatOptions) readInetTables(netDir string, named bool, stderr io.Writer, rows []snapshot.Socket, d snapshot.Diag) []snapshot.Socket {
 	var fam snapshot.Family
 	if !named || o.inet4 {
 		fam |= snapshot.IPv4
