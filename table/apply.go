@@ -171,14 +171,22 @@ func (t *Table) endTimeWait(ev *tracer.Event) {
 		delete(t.healed, k)
 		return
 	}
-	c := t.leaveTimeWait(k, ev.Time)
-	if c == nil {
-		// A snapshot may list a timewait socket in its substate
-		// (FIN_WAIT2), without a file; a live row with a file is a
-		// new connection on the tuple, not this one.
-		if c = t.live[k]; c == nil || c.Socket.Inode != 0 {
-			return // healed and swept already
+	if w := t.tw.end(k, ev.Time.UnixNano(), ev.Has(tracer.FlagExpired)); w != nil {
+		if ev.Has(tracer.FlagOwnerKnown) {
+			w.owner = Owner{PID: ev.PID, Comm: ev.Comm}
 		}
+		if ev.Has(tracer.FlagBornKnown) && w.born == 0 {
+			w.born = ev.Time.Add(-ev.Lifetime).UnixNano()
+		}
+		t.closed(k, ev.Time)
+		return
+	}
+	// A snapshot may list a timewait socket in its substate (FIN_WAIT2),
+	// without a file; a live row with a file is a new connection on the
+	// tuple, not this one.
+	c := t.live[k]
+	if c == nil || c.Socket.Inode != 0 {
+		return // healed and swept already
 	}
 	t.touch(c, ev)
 	c.Expired = ev.Has(tracer.FlagExpired)
@@ -193,6 +201,12 @@ func (t *Table) finish(k Key, c *Conn, at time.Time) {
 	c.Gone = true
 	c.GoneAt = at
 	t.gone = append(t.gone, c)
+	t.closed(k, at)
+}
+
+// closed remembers when k ended while a snapshot is being read: the
+// snapshot may have read the socket before.
+func (t *Table) closed(k Key, at time.Time) {
 	if !t.snapAt.IsZero() && at.After(t.snapAt) {
 		t.closedSince[k] = at
 	}

@@ -137,8 +137,9 @@ func (t *Table) reconcileTimeWait(s *snapshot.Socket, at time.Time) {
 func (t *Table) checkTimeWaits(at time.Time) {
 	prev := unixNano(t.prevFull)
 	var ended []Key
-	for i := range t.tw.rows {
-		w := &t.tw.rows[i]
+	rows := t.tw.rows()
+	for i := range rows {
+		w := &rows[i]
 		switch {
 		case w.dead || w.seen == t.gen:
 		case w.lastEvent > prev:
@@ -216,6 +217,7 @@ func (t *Table) Sweep(now time.Time, linger time.Duration) {
 	}
 	clear(t.gone[len(kept):])
 	t.gone = kept
+	t.tw.sweep(unixNano(now), linger)
 	// A healed row waits one interval for a close event that was late
 	// rather than lost.
 	for k, c := range t.healed {

@@ -192,7 +192,7 @@ func check(t *testing.T, where string, tbl *Table, p print) {
 	if got := shows(liveRows(tbl)); !slices.Equal(got, orEmpty(p.live)) {
 		t.Errorf("%s: live rows\n got %q\nwant %q", where, got, p.live)
 	}
-	if got := shows(tbl.Gone()); !slices.Equal(got, orEmpty(p.gone)) {
+	if got := shows(goneRows(tbl)); !slices.Equal(got, orEmpty(p.gone)) {
 		t.Errorf("%s: gone rows\n got %q\nwant %q", where, got, p.gone)
 	}
 	var got states
@@ -216,6 +216,19 @@ func liveRows(tbl *Table) []*Conn {
 			rows = append(rows, c)
 		}
 	}
+	return rows
+}
+
+// goneRows is what socktrace -c prints as gone: Gone and the pile's gone
+// rows, in the order they ended.
+func goneRows(tbl *Table) []*Conn {
+	rows := slices.Clone(tbl.Gone())
+	for w := range tbl.GoneTimeWaits {
+		c := &Conn{}
+		w.Conn(c, base)
+		rows = append(rows, c)
+	}
+	slices.SortStableFunc(rows, func(a, b *Conn) int { return a.GoneAt.Compare(b.GoneAt) })
 	return rows
 }
 
@@ -575,7 +588,49 @@ func TestBounded(t *testing.T) {
 		t.Errorf("table holds live=%d gone=%d closedSince=%d healed=%d order=%d after everything ended, want all 0",
 			len(tbl.live), len(tbl.gone), len(tbl.closedSince), len(tbl.healed), len(tbl.order))
 	}
+	if p := tbl.tw; p.len() != 0 || len(p.rows()) != 0 || len(p.gone) != 0 {
+		t.Errorf("TIME_WAIT pile holds index=%d rows=%d gone=%d after everything ended, want all 0",
+			p.len(), len(p.rows()), len(p.gone))
+	}
 	if c := tbl.Counts(); !sameCounts(c, &Counts{}) {
 		t.Errorf("counts after the last Sweep: %+v, want zero", *c)
+	}
+}
+
+// TestTimeWaitGoneLinger: a TIME_WAIT row whose timewait socket ended is
+// shown as gone, from the pile, until a Sweep past the linger forgets it.
+func TestTimeWaitGoneLinger(t *testing.T) {
+	tbl := New(Config{ProcRoot: t.TempDir()})
+	tbl.Apply(client.connect(time.Second))
+	tbl.Apply(client.timeWait(2*time.Second, tracer.FinWait2, time.Second))
+	tbl.Apply(client.timeWaitEnd(3*time.Second, true))
+	goneTWs := func() (n int) {
+		for w := range tbl.GoneTimeWaits {
+			if !w.Ended() {
+				t.Errorf("gone TIME_WAIT row %v not ended", w.key)
+			}
+			n++
+		}
+		return n
+	}
+	steps := []struct {
+		now, linger time.Duration
+		want        int
+	}{
+		{now: 3 * time.Second, linger: 2 * time.Second, want: 1},
+		{now: 4 * time.Second, linger: 2 * time.Second, want: 1},
+		{now: 5 * time.Second, linger: 2 * time.Second, want: 0},
+	}
+	if n := goneTWs(); n != 1 {
+		t.Fatalf("gone TIME_WAIT rows before Sweep: %d, want 1", n)
+	}
+	for _, st := range steps {
+		tbl.Sweep(at(st.now), st.linger)
+		if n := goneTWs(); n != st.want {
+			t.Errorf("Sweep(%v, %v): %d gone TIME_WAIT rows, want %d", st.now, st.linger, n, st.want)
+		}
+	}
+	if n := len(tbl.TimeWaits()); n != 0 {
+		t.Errorf("pile keeps %d rows once the gone one is forgotten, want 0", n)
 	}
 }

@@ -14,7 +14,8 @@ import (
 // scans, in the order they entered TIME_WAIT, each with an ID that lets a
 // renderer reuse the line it printed last time.
 
-// TimeWait is one connection in TIME_WAIT.
+// TimeWait is one connection in TIME_WAIT, or one that left it since the
+// last Sweep.
 type TimeWait struct {
 	key     Key
 	owner   Owner
@@ -27,19 +28,30 @@ type TimeWait struct {
 	lastEvent int64  // Unix ns of the newest event applied to it
 	seen      uint64 // the last full snapshot generation that listed it
 	missedAt  int64  // the last full snapshot, if it did not list it
-	dead      bool   // ended; dropped at the next compaction
+	dead      bool   // no longer in TIME_WAIT
+	// Set when the kernel's timewait socket ended (expired or killed):
+	// the row is shown as gone, from the pile, until Sweep.
+	goneAt  int64 // Unix ns
+	expired bool
+	listed  bool // in the pile's gone list
 }
 
 // ID is unique to this row for the table's lifetime, and grows with the
 // order in which rows entered TIME_WAIT.
 func (w *TimeWait) ID() uint64 { return w.id }
 
-// Conn fills c with the row as a live connection; now sets the time its
-// timer has left (the kernel's TCP_TIMEWAIT_LEN is 60 s).
+// Conn fills c with the row as a connection: in TIME_WAIT, with now setting
+// the time its timer has left (the kernel's TCP_TIMEWAIT_LEN is 60 s), or
+// gone.
 func (w *TimeWait) Conn(c *Conn, now time.Time) {
-	*c = Conn{Owner: w.owner, Born: unixTime(w.born), lastEvent: unixTime(w.lastEvent)}
+	*c = Conn{Owner: w.owner, Born: unixTime(w.born), lastEvent: unixTime(w.lastEvent),
+		missedAt: unixTime(w.missedAt)}
 	c.Socket = socketOf(w.key, w.uid)
 	c.Socket.State = w.state
+	if w.dead {
+		c.Gone, c.GoneAt, c.Expired = true, unixTime(w.goneAt), w.expired
+		return
+	}
 	c.Socket.Timer = 3
 	left := timeWaitLen - now.Sub(unixTime(w.entered))
 	c.Socket.TimerTicks = uint64(max(left, 0) / (10 * time.Millisecond))
@@ -69,12 +81,17 @@ func unixNano(t time.Time) int64 {
 }
 
 // timeWaits is the pile, oldest first. Rows end mostly in the order they
-// came (the timer is the same for all), so an ended row is only marked,
-// and the ended rows at the front are dropped: a row's place in rows is
-// its ID less the first row's, and no index needs rewriting.
+// came (the timer is the same for all), so an ended row is only marked, and
+// the ended rows at the front are dropped once shown: a row's place is its
+// ID less the first row's, and no index needs rewriting. The rows live in
+// buf[first:]; the space before first is taken back when buf is full, by
+// moving the rows down, so a steady pile neither copies nor allocates per
+// row.
 type timeWaits struct {
-	rows   []TimeWait
-	index  map[Key]uint64 // ID of each row that has not ended
+	buf    []TimeWait
+	first  int
+	index  map[Key]uint64 // ID of each row still in TIME_WAIT
+	gone   []uint64       // IDs of the rows that left it and are shown as gone, in the order they left
 	nextID uint64
 }
 
@@ -82,12 +99,23 @@ func newTimeWaits() *timeWaits { return &timeWaits{index: make(map[Key]uint64), 
 
 func (p *timeWaits) len() int { return len(p.index) }
 
+func (p *timeWaits) rows() []TimeWait { return p.buf[p.first:] }
+
+// byID is the row with that ID, if it is still kept.
+func (p *timeWaits) byID(id uint64) *TimeWait {
+	rows := p.rows()
+	if len(rows) == 0 || id < rows[0].id || id-rows[0].id >= uint64(len(rows)) {
+		return nil
+	}
+	return &rows[id-rows[0].id]
+}
+
 func (p *timeWaits) get(k Key) *TimeWait {
 	id, ok := p.index[k]
 	if !ok {
 		return nil
 	}
-	return &p.rows[id-p.rows[0].id]
+	return p.byID(id)
 }
 
 // add appends a row for k, which has none.
@@ -98,11 +126,22 @@ func (p *timeWaits) add(k Key, w TimeWait) *TimeWait {
 	}
 	p.nextID++
 	p.index[k] = w.id
-	p.rows = append(p.rows, w)
-	return &p.rows[len(p.rows)-1]
+	if len(p.buf) == cap(p.buf) && p.first > 0 {
+		// Moved down when that frees at least half the array, else
+		// into a new one twice the rows: at most two copies per row.
+		rows := p.rows()
+		dst := p.buf[:0]
+		if len(rows) > cap(p.buf)/2 {
+			dst = make([]TimeWait, 0, 2*len(rows)+64)
+		}
+		p.buf, p.first = append(dst, rows...), 0
+	}
+	p.buf = append(p.buf, w)
+	return &p.buf[len(p.buf)-1]
 }
 
-// remove ends k's row and returns a copy of it.
+// remove ends k's row without showing it as gone (the caller does), and
+// returns a copy of it.
 func (p *timeWaits) remove(k Key) (TimeWait, bool) {
 	w := p.get(k)
 	if w == nil {
@@ -111,21 +150,65 @@ func (p *timeWaits) remove(k Key) (TimeWait, bool) {
 	delete(p.index, k)
 	w.dead = true
 	ended := *w
-	n := 0
-	for n < len(p.rows) && p.rows[n].dead {
-		n++
-	}
-	// The front moves on; append reallocates (copying only the rows
-	// left) once the array's end is reached, which frees the front.
-	p.rows = p.rows[n:]
+	p.dropFront()
 	return ended, true
 }
 
-// TimeWaits returns the rows in TIME_WAIT, oldest first; ended rows among
-// them report Ended. Valid until the next call that changes the table.
-func (t *Table) TimeWaits() []TimeWait { return t.tw.rows }
+// end ends k's row as the kernel's timewait socket did: it stays, shown as
+// gone, until Sweep.
+func (p *timeWaits) end(k Key, at int64, expired bool) *TimeWait {
+	w := p.get(k)
+	if w == nil {
+		return nil
+	}
+	delete(p.index, k)
+	w.dead, w.goneAt, w.expired, w.listed = true, at, expired, true
+	p.gone = append(p.gone, w.id)
+	return w
+}
 
-// Ended says the row is no longer in TIME_WAIT: skip it.
+// sweep forgets the gone rows that ended more than linger before now.
+func (p *timeWaits) sweep(now int64, linger time.Duration) {
+	kept := p.gone[:0]
+	for _, id := range p.gone {
+		w := p.byID(id)
+		if linger > 0 && now-w.goneAt < int64(linger) {
+			kept = append(kept, id)
+		} else {
+			w.listed = false
+		}
+	}
+	p.gone = kept
+	p.dropFront()
+}
+
+// dropFront drops the ended rows at the front that are not shown as gone.
+func (p *timeWaits) dropFront() {
+	for p.first < len(p.buf) && p.buf[p.first].dead && !p.buf[p.first].listed {
+		p.first++
+	}
+	if p.first == len(p.buf) {
+		p.buf, p.first = p.buf[:0], 0
+	}
+}
+
+// TimeWaits returns the rows in TIME_WAIT, oldest first; rows that left it
+// are among them, and report Ended. Valid until the next call that changes
+// the table.
+func (t *Table) TimeWaits() []TimeWait { return t.tw.rows() }
+
+// GoneTimeWaits calls yield with each row whose timewait socket ended since
+// the last Sweep (or lingers), in the order they ended. Valid until the
+// next call that changes the table.
+func (t *Table) GoneTimeWaits(yield func(*TimeWait) bool) {
+	for _, id := range t.tw.gone {
+		if !yield(t.tw.byID(id)) {
+			return
+		}
+	}
+}
+
+// Ended says the row is no longer in TIME_WAIT: skip it as a live row.
 func (w *TimeWait) Ended() bool { return w.dead }
 
 // enterTimeWait moves a live connection to the pile.
@@ -146,7 +229,5 @@ func (t *Table) leaveTimeWait(k Key, at time.Time) *Conn {
 	}
 	c := &Conn{}
 	w.Conn(c, at)
-	c.Socket.Timer, c.Socket.TimerTicks = 0, 0
-	c.missedAt = unixTime(w.missedAt)
 	return c
 }

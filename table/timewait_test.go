@@ -43,8 +43,9 @@ func TestTimeWaitPile(t *testing.T) {
 	}
 	var live []Key
 	var last uint64
-	for i := range p.rows {
-		w := &p.rows[i]
+	rows := p.rows()
+	for i := range rows {
+		w := &rows[i]
 		if w.id <= last {
 			t.Fatalf("IDs out of order: %d after %d", w.id, last)
 		}
@@ -65,7 +66,7 @@ func TestTimeWaitPile(t *testing.T) {
 			t.Fatalf("row %d is %v, want %v (entry order)", i, live[i], order[i])
 		}
 	}
-	if len(p.rows) > 2*len(order)+64 {
-		t.Errorf("%d rows kept for %d not ended: the front is not dropped", len(p.rows), len(order))
+	if len(rows) > 2*len(order)+64 {
+		t.Errorf("%d rows kept for %d not ended: the front is not dropped", len(rows), len(order))
 	}
 }

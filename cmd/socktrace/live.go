@@ -259,6 +259,9 @@ func (l *live) printInet(w io.Writer, stderr io.Writer) error {
 			return err
 		}
 	}
+	if err := l.printGoneTimeWaits(w); err != nil {
+		return err
+	}
 	l.refreshOwners(stderr)
 	for i := range l.rows {
 		s := &l.rows[i]
@@ -351,6 +354,19 @@ func (l *live) printTimeWaits(w io.Writer) error {
 	l.twLast = 1 - l.twLast
 	_, err := w.Write(cur.buf)
 	return err
+}
+
+// printGoneTimeWaits prints the TIME_WAIT rows whose timewait socket ended
+// since the last table: expired, reused by a new connection, or killed.
+func (l *live) printGoneTimeWaits(w io.Writer) error {
+	now := l.tr.Clock()
+	for r := range l.tbl.GoneTimeWaits {
+		r.Conn(&l.conn, now)
+		if err := l.printConn(w, &l.conn); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // appendWriter appends what is written to a byte slice.
