@@ -68,7 +68,7 @@ func (t *Table) update(ev *tracer.Event) {
 // open starts a live row. The tuple is in use again: what comes next on it
 // is this connection's (the kernel sent the old one's close first).
 func (t *Table) open(k Key, ev *tracer.Event) *Conn {
-	c := newConn(ev)
+	c := t.newConn(ev)
 	t.live[k] = c
 	if len(t.healed) > 0 {
 		delete(t.healed, k)
@@ -85,8 +85,8 @@ func (t *Table) healedRow(k Key) *Conn {
 	return t.healed[k]
 }
 
-func newConn(ev *tracer.Event) *Conn {
-	c := &Conn{}
+func (t *Table) newConn(ev *tracer.Event) *Conn {
+	c := t.alloc()
 	c.Socket.Proto = snapshot.TCP
 	c.Socket.V6 = ev.Family == syscall.AF_INET6
 	c.Socket.Local, c.Socket.Remote = ev.Local, ev.Remote
@@ -125,7 +125,7 @@ func (t *Table) close(ev *tracer.Event) {
 			// A connection we did not see open took over a TIME_WAIT.
 			t.finish(k, t.leaveTimeWait(k, ev.Time), ev.Time)
 		}
-		c = newConn(ev)
+		c = t.newConn(ev)
 	}
 	c.Socket.State = uint8(ev.Old) // the last state it was seen in
 	t.complete(c, ev)

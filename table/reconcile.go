@@ -94,7 +94,8 @@ func (t *Table) reconcileRow(s *snapshot.Socket, at time.Time) {
 		if end, ok := t.closedSince[k]; ok && end.After(at) {
 			return // listed just before it closed: it is gone already
 		}
-		c = &Conn{Owner: t.seedOwner(s.Inode)}
+		c = t.alloc()
+		c.Owner = t.seedOwner(s.Inode)
 		t.live[k] = c
 	}
 	if c.seen == t.gen {
@@ -213,6 +214,8 @@ func (t *Table) Sweep(now time.Time, linger time.Duration) {
 	for _, c := range t.gone {
 		if linger > 0 && now.Sub(c.GoneAt) < linger {
 			kept = append(kept, c)
+		} else {
+			t.release(c)
 		}
 	}
 	clear(t.gone[len(kept):])

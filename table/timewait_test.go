@@ -8,8 +8,21 @@ import (
 // The pile against a plain map, through random entries and ends, mostly
 // but not only in entry order (a reused tuple or a healed row ends early).
 func TestTimeWaitPile(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mask uint64
+	}{
+		{"hashes apart", ^uint64(0)},
+		{"hashes clash", 0x3f}, // 64 hashes for thousands of rows: most go to clash
+	} {
+		t.Run(tc.name, func(t *testing.T) { testTimeWaitPile(t, tc.mask) })
+	}
+}
+
+func testTimeWaitPile(t *testing.T, mask uint64) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	p := newTimeWaits()
+	p.mask = mask
 	want := map[Key]uint32{} // key -> uid, for the rows that have not ended
 	var order []Key          // entry order
 	key := func(i int) Key { return Key{LPort: uint16(i), RPort: uint16(i >> 16), V6: i%2 == 0} }
@@ -40,6 +53,9 @@ func TestTimeWaitPile(t *testing.T) {
 	}
 	if p.len() != len(want) {
 		t.Fatalf("len %d, want %d", p.len(), len(want))
+	}
+	if clashes := mask != ^uint64(0); clashes != (len(p.clash) > 0) {
+		t.Fatalf("%d rows in clash with hash mask %#x", len(p.clash), mask)
 	}
 	var live []Key
 	var last uint64
