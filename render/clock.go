@@ -30,13 +30,3 @@ func (c *clockCache) appendText(b []byte, t time.Time) []byte {
 	b = append(b, c.textPrefix...)
 	return appendDigits(b, uint64(t.Nanosecond()/1000), 6)
 }
-
-// appendDigits appends the n lowest decimal digits of v, zero-padded.
-func appendDigits(b []byte, v uint64, n int) []byte {
-	var d [20]byte
-	for i := n - 1; i >= 0; i-- {
-		d[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return append(b, d[:n]...)
-}

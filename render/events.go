@@ -45,7 +45,7 @@ func (f *EventFormatter) AppendText(b []byte, ev *tracer.Event) []byte {
 	b = pad(b, start, 16)
 	col := len(b)
 	if ev.Has(tracer.FlagOwnerKnown) {
-		b = strconv.AppendUint(b, uint64(ev.PID), 10)
+		b = appendUint(b, uint64(ev.PID))
 		b = pad(b, col, 8)
 		col = len(b)
 		b = AppendSafe(b, commString(&ev.Comm))
@@ -60,10 +60,10 @@ func (f *EventFormatter) AppendText(b []byte, ev *tracer.Event) []byte {
 	b = append(b, ev.Proto()...)
 	b = pad(b, col, 6)
 	col = len(b)
-	b = ev.Local.AppendTo(b)
+	b = appendAddrPort(b, ev.Local)
 	b = pad(b, col, 23)
 	col = len(b)
-	b = ev.Remote.AppendTo(b)
+	b = appendAddrPort(b, ev.Remote)
 	b = pad(b, col, 23)
 	col = len(b)
 	b = appendTransition(b, ev)
@@ -161,21 +161,26 @@ func commString(c *tracer.Comm) string {
 }
 
 // AppendJSON appends one NDJSON object: DESIGN.md's event contract, plus
-// the detail fields.
+// the detail fields. Field names and the punctuation between them are
+// appended as one constant each: at 300k lines/s every append counts.
 func (f *EventFormatter) AppendJSON(b []byte, ev *tracer.Event) []byte {
 	b = append(b, `{"time":"`...)
 	b = f.clock.appendJSON(b, ev.Time)
 	b = append(b, `","event":"`...)
 	b = append(b, EventName(ev)...)
-	b = append(b, '"')
 	if ev.Kind == tracer.KindLost {
-		b = appendUintField(b, "lost", ev.Lost.Total())
-		b = appendUintField(b, "lost_ring_full", ev.Lost.RingFull)
-		b = appendUintField(b, "lost_recursion", ev.Lost.Recursion)
+		b = append(b, `","lost":`...)
+		b = appendUint(b, ev.Lost.Total())
+		b = append(b, `,"lost_ring_full":`...)
+		b = appendUint(b, ev.Lost.RingFull)
+		b = append(b, `,"lost_recursion":`...)
+		b = appendUint(b, ev.Lost.Recursion)
 		return append(b, "}\n"...)
 	}
-	b = appendUintField(b, "pid", uint64(ev.PID))
-	b = appendUintField(b, "tid", uint64(ev.TID))
+	b = append(b, `","pid":`...)
+	b = appendUint(b, uint64(ev.PID))
+	b = append(b, `,"tid":`...)
+	b = appendUint(b, uint64(ev.TID))
 	b = append(b, `,"comm":`...)
 	if ev.Has(tracer.FlagOwnerKnown) {
 		b = AppendJSONString(b, commString(&ev.Comm))
@@ -185,9 +190,9 @@ func (f *EventFormatter) AppendJSON(b []byte, ev *tracer.Event) []byte {
 	b = append(b, `,"proto":"`...)
 	b = append(b, ev.Proto()...)
 	b = append(b, `","local":"`...)
-	b = ev.Local.AppendTo(b)
+	b = appendAddrPort(b, ev.Local)
 	b = append(b, `","remote":"`...)
-	b = ev.Remote.AppendTo(b)
+	b = appendAddrPort(b, ev.Remote)
 	b = append(b, `","old_state":"`...)
 	b = append(b, ev.Old.String()...)
 	b = append(b, `","new_state":"`...)
@@ -196,51 +201,55 @@ func (f *EventFormatter) AppendJSON(b []byte, ev *tracer.Event) []byte {
 	if ev.Err != 0 {
 		b = append(b, unix.ErrnoName(ev.Err)...)
 	}
-	b = append(b, '"')
-	b = appendUintField(b, "uid", uint64(ev.UID))
-	b = appendUintField(b, "inode", ev.Inode)
-	b = appendUintField(b, "netns", uint64(ev.NetNS))
+	b = append(b, `","uid":`...)
+	b = appendUint(b, uint64(ev.UID))
+	b = append(b, `,"inode":`...)
+	b = appendUint(b, ev.Inode)
+	b = append(b, `,"netns":`...)
+	b = appendUint(b, uint64(ev.NetNS))
 	b = append(b, `,"sock":"0x`...)
-	b = strconv.AppendUint(b, ev.Sock, 16)
+	b = appendHex(b, ev.Sock)
 	b = append(b, '"')
 	return appendJSONDetail(b, ev)
 }
 
 func appendJSONDetail(b []byte, ev *tracer.Event) []byte {
 	if ev.Has(tracer.FlagPrevKnown) && ev.Kind != tracer.KindAccept {
-		b = appendUintField(b, "in_state_ns", uint64(ev.InState))
+		b = append(b, `,"in_state_ns":`...)
+		b = appendUint(b, uint64(ev.InState))
 	}
 	if ev.Has(tracer.FlagBornKnown) && (ev.Has(tracer.FlagSummary) || ev.Kind == tracer.KindTimeWaitEnd) {
-		b = appendUintField(b, "lifetime_ns", uint64(ev.Lifetime))
+		b = append(b, `,"lifetime_ns":`...)
+		b = appendUint(b, uint64(ev.Lifetime))
 	}
 	if ev.Has(tracer.FlagSummary) {
-		b = appendUintField(b, "bytes_sent", ev.BytesSent)
-		b = appendUintField(b, "bytes_received", ev.BytesReceived)
-		b = appendUintField(b, "srtt_us", uint64(ev.SRTT/time.Microsecond))
-		b = appendUintField(b, "retrans", uint64(ev.Retrans))
+		b = append(b, `,"bytes_sent":`...)
+		b = appendUint(b, ev.BytesSent)
+		b = append(b, `,"bytes_received":`...)
+		b = appendUint(b, ev.BytesReceived)
+		b = append(b, `,"srtt_us":`...)
+		b = appendUint(b, uint64(ev.SRTT/time.Microsecond))
+		b = append(b, `,"retrans":`...)
+		b = appendUint(b, uint64(ev.Retrans))
 	}
 	if ev.Kind == tracer.KindTimeWaitEnd {
-		b = append(b, `,"reason":"`...)
 		if ev.Has(tracer.FlagExpired) {
-			b = append(b, "expired"...)
+			b = append(b, `,"reason":"expired"`...)
 		} else {
-			b = append(b, "reused"...)
+			b = append(b, `,"reason":"reused"`...)
 		}
-		b = append(b, '"')
 	}
 	return append(b, "}\n"...)
-}
-
-func appendUintField(b []byte, name string, v uint64) []byte {
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	return strconv.AppendUint(b, v, 10)
 }
 
 // AppendJSONString appends s as a JSON string. Control characters and
 // invalid UTF-8 are escaped, so the output is safe on a terminal too.
 func AppendJSONString(b []byte, s string) []byte {
+	if plainASCII(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	b = append(b, '"')
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
@@ -258,6 +267,31 @@ func AppendJSONString(b []byte, s string) []byte {
 		i += max(size, 1)
 	}
 	return append(b, '"')
+}
+
+// plainASCII reports whether s is printable ASCII without a quote or a
+// backslash: nothing in it needs escaping, as most process names.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendHex appends v in lowercase hexadecimal, as strconv.AppendUint(b,
+// v, 16). Kernel addresses have all 16 digits.
+func appendHex(b []byte, v uint64) []byte {
+	var d [16]byte
+	for i := range d {
+		d[15-i] = hexDigits[(v>>(4*i))&0xf]
+	}
+	n := 15
+	for n > 0 && v>>(4*n) == 0 {
+		n--
+	}
+	return append(b, d[15-n:]...)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -134,13 +134,58 @@ func TestEventText(t *testing.T) {
 	}
 }
 
+// The exact lines, so that a faster formatter prints what the contract and
+// earlier versions printed, byte for byte: a hostile comm (control
+// characters, quote, backslash) over IPv6, an IPv4 transition with and
+// without a known owner, TIME_WAIT ends, and a loss report.
+func TestEventJSONExact(t *testing.T) {
+	hostile := closeEvent()
+	hostile.Comm = comm("x\x1b]0;\"pwn\x07\\\n")
+	state := stateEvent()
+	unowned := stateEvent()
+	unowned.Flags &^= tracer.FlagOwnerKnown
+	unowned.Comm = tracer.Comm{}
+	expired := stateEvent()
+	expired.Kind, expired.Old, expired.New = tracer.KindTimeWaitEnd, tracer.TimeWait, tracer.Close
+	expired.Flags = tracer.FlagOwnerKnown | tracer.FlagPrevKnown | tracer.FlagBornKnown | tracer.FlagExpired
+	expired.InState, expired.Lifetime = 60*time.Second, 60*time.Second+5*time.Millisecond
+	expired.Time = expired.Time.Add(time.Second)
+	reused := expired
+	reused.Flags &^= tracer.FlagExpired
+	lost := tracer.Event{Time: time.Date(2026, 11, 22, 10, 1, 4, 5, time.UTC), Kind: tracer.KindLost,
+		Lost: tracer.Lost{RingFull: 3, Recursion: 40}}
+	var f EventFormatter // one formatter: its cached time prefix must follow the seconds
+	for i, c := range []struct {
+		ev   tracer.Event
+		want string
+	}{
+		{hostile,
+			"{\"time\":\"2026-11-22T10:01:02.123456789Z\",\"event\":\"close\",\"pid\":4242,\"tid\":4243,\"comm\":\"x\\u001b]0;\\\"pwn\\u0007\\\\\\u000a\",\"proto\":\"tcp6\",\"local\":\"[fd00::1]:40000\",\"remote\":\"[2001:db8::2]:443\",\"old_state\":\"SYN_SENT\",\"new_state\":\"CLOSE\",\"error\":\"ECONNREFUSED\",\"uid\":1000,\"inode\":77,\"netns\":4026531840,\"sock\":\"0xffff8880deadbeef\",\"in_state_ns\":1500000,\"lifetime_ns\":1500000,\"bytes_sent\":0,\"bytes_received\":0,\"srtt_us\":0,\"retrans\":0}\n"},
+		{state,
+			"{\"time\":\"2026-11-22T10:01:02.123456789Z\",\"event\":\"state\",\"pid\":4242,\"tid\":4250,\"comm\":\"churn\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:40000\",\"remote\":\"127.0.0.3:9511\",\"old_state\":\"SYN_SENT\",\"new_state\":\"ESTABLISHED\",\"error\":\"\",\"uid\":0,\"inode\":123456,\"netns\":4026532283,\"sock\":\"0xffff8880deadbeef\",\"in_state_ns\":21000}\n"},
+		{unowned,
+			"{\"time\":\"2026-11-22T10:01:02.123456789Z\",\"event\":\"state\",\"pid\":4242,\"tid\":4250,\"comm\":\"\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:40000\",\"remote\":\"127.0.0.3:9511\",\"old_state\":\"SYN_SENT\",\"new_state\":\"ESTABLISHED\",\"error\":\"\",\"uid\":0,\"inode\":123456,\"netns\":4026532283,\"sock\":\"0xffff8880deadbeef\",\"in_state_ns\":21000}\n"},
+		{expired,
+			"{\"time\":\"2026-11-22T10:01:03.123456789Z\",\"event\":\"timewait_end\",\"pid\":4242,\"tid\":4250,\"comm\":\"churn\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:40000\",\"remote\":\"127.0.0.3:9511\",\"old_state\":\"TIME_WAIT\",\"new_state\":\"CLOSE\",\"error\":\"\",\"uid\":0,\"inode\":123456,\"netns\":4026532283,\"sock\":\"0xffff8880deadbeef\",\"in_state_ns\":60000000000,\"lifetime_ns\":60005000000,\"reason\":\"expired\"}\n"},
+		{reused,
+			"{\"time\":\"2026-11-22T10:01:03.123456789Z\",\"event\":\"timewait_end\",\"pid\":4242,\"tid\":4250,\"comm\":\"churn\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:40000\",\"remote\":\"127.0.0.3:9511\",\"old_state\":\"TIME_WAIT\",\"new_state\":\"CLOSE\",\"error\":\"\",\"uid\":0,\"inode\":123456,\"netns\":4026532283,\"sock\":\"0xffff8880deadbeef\",\"in_state_ns\":60000000000,\"lifetime_ns\":60005000000,\"reason\":\"reused\"}\n"},
+		{lost,
+			"{\"time\":\"2026-11-22T10:01:04.000000005Z\",\"event\":\"lost\",\"lost\":43,\"lost_ring_full\":3,\"lost_recursion\":40}\n"},
+	} {
+		if got := string(f.AppendJSON(nil, &c.ev)); got != c.want {
+			t.Errorf("%d: got\n%s\nwant\n%s", i, got, c.want)
+		}
+	}
+}
+
 func TestAppendEventAllocatesNothing(t *testing.T) {
-	ev := closeEvent()
 	buf := make([]byte, 0, 1024)
 	fm := new(EventFormatter)
-	for name, f := range map[string]func([]byte, *tracer.Event) []byte{"text": fm.AppendText, "json": fm.AppendJSON} {
-		if n := testing.AllocsPerRun(200, func() { buf = f(buf[:0], &ev) }); n != 0 {
-			t.Errorf("%s: %v allocations per event", name, n)
+	for _, ev := range []tracer.Event{closeEvent(), stateEvent()} {
+		for name, f := range map[string]func([]byte, *tracer.Event) []byte{"text": fm.AppendText, "json": fm.AppendJSON} {
+			if n := testing.AllocsPerRun(200, func() { buf = f(buf[:0], &ev) }); n != 0 {
+				t.Errorf("%s %s: %v allocations per event", ev.Proto(), name, n)
+			}
 		}
 	}
 }
@@ -157,6 +202,40 @@ func BenchmarkAppendEventJSON(b *testing.B) {
 
 func BenchmarkAppendEventText(b *testing.B) {
 	ev := closeEvent()
+	buf := make([]byte, 0, 1024)
+	var f EventFormatter
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = f.AppendText(buf[:0], &ev)
+	}
+}
+
+// stateEvent is a churn connection's SYN_SENT->ESTABLISHED over IPv4:
+// most of the lines socktrace trace prints under load.
+func stateEvent() tracer.Event {
+	return tracer.Event{
+		Time: time.Date(2026, 11, 22, 10, 1, 2, 123456789, time.UTC), Kind: tracer.KindState,
+		Flags: tracer.FlagOwnerKnown | tracer.FlagPrevKnown | tracer.FlagBornKnown,
+		Old:   tracer.SynSent, New: tracer.Established, Family: syscall.AF_INET,
+		Local:  netip.MustParseAddrPort("127.0.0.1:40000"),
+		Remote: netip.MustParseAddrPort("127.0.0.3:9511"),
+		PID:    4242, TID: 4250, Comm: comm("churn"), Sock: 0xffff8880deadbeef, Inode: 123456, NetNS: 4026532283,
+		InState: 21 * time.Microsecond, Lifetime: 21 * time.Microsecond,
+	}
+}
+
+func BenchmarkAppendEventJSON4(b *testing.B) {
+	ev := stateEvent()
+	buf := make([]byte, 0, 1024)
+	var f EventFormatter
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = f.AppendJSON(buf[:0], &ev)
+	}
+}
+
+func BenchmarkAppendEventText4(b *testing.B) {
+	ev := stateEvent()
 	buf := make([]byte, 0, 1024)
 	var f EventFormatter
 	b.ReportAllocs()

@@ -1,0 +1,54 @@
+package render
+
+import (
+	"net/netip"
+	"strconv"
+	"testing"
+)
+
+func TestAppendUintMatchesStrconv(t *testing.T) {
+	vals := []uint64{0, 1, 9, 10, 99, 100, 255, 999, 1000, 9999, 10000, 65535, 99999, 100000,
+		4026531840, 1<<32 - 1, 1 << 32, 1e15, 1<<63 + 12345, 1<<64 - 1}
+	for p := uint64(1); p < 1e19; p *= 10 {
+		vals = append(vals, p-1, p, p+1)
+	}
+	for _, v := range vals {
+		if got, want := string(appendUint([]byte("x"), v)), "x"+strconv.FormatUint(v, 10); got != want {
+			t.Errorf("appendUint(%d) = %q, want %q", v, got, want)
+		}
+		if got, want := string(appendHex([]byte("x"), v)), "x"+strconv.FormatUint(v, 16); got != want {
+			t.Errorf("appendHex(%#x) = %q, want %q", v, got, want)
+		}
+	}
+	for v := 0; v < 256; v++ {
+		if got, want := string(appendByte(nil, byte(v))), strconv.Itoa(v); got != want {
+			t.Errorf("appendByte(%d) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func TestAppendDigitsPads(t *testing.T) {
+	for _, c := range []struct {
+		v    uint64
+		n    int
+		want string
+	}{{0, 9, "000000000"}, {123456789, 9, "123456789"}, {1, 6, "000001"}, {999999, 6, "999999"}, {42, 3, "042"}} {
+		if got := string(appendDigits(nil, c.v, c.n)); got != c.want {
+			t.Errorf("appendDigits(%d, %d) = %q, want %q", c.v, c.n, got, c.want)
+		}
+	}
+}
+
+func TestAppendAddrPortMatchesNetip(t *testing.T) {
+	for _, s := range []string{"0.0.0.0:0", "127.0.0.1:9511", "10.20.255.1:65535", "255.255.255.255:1",
+		"[::]:0", "[::1]:22", "[fd00::1]:40000", "[2001:db8::2]:443", "[::ffff:127.0.0.1]:80", "[fe80::1%eth0]:5"} {
+		ap := netip.MustParseAddrPort(s)
+		if got, want := string(appendAddrPort(nil, ap)), string(ap.AppendTo(nil)); got != want {
+			t.Errorf("%s: %q, want %q", s, got, want)
+		}
+	}
+	var zero netip.AddrPort
+	if got, want := string(appendAddrPort(nil, zero)), string(zero.AppendTo(nil)); got != want {
+		t.Errorf("zero AddrPort: %q, want %q", got, want)
+	}
+}
