@@ -37,6 +37,18 @@ func (n *Netstat) LiveRow(w io.Writer, s *snapshot.Socket, l *Live) error {
 	return err
 }
 
+// GoneRowFrom writes a gone row from line, the row LiveRow printed for the
+// connection while it lived (with its newline), which differs from the gone
+// row only by the note: a TIME_WAIT row that ended is formatted once.
+func (n *Netstat) GoneRowFrom(w io.Writer, line []byte, l *Live) error {
+	b := append(n.buf[:0], line[:len(line)-1]...)
+	b = appendGone(append(b, ' '), l)
+	b = append(b, '\n')
+	n.buf = b
+	_, err := w.Write(b)
+	return err
+}
+
 func appendGone(b []byte, l *Live) []byte {
 	b = append(b, "(gone"...)
 	if l.Lifetime > 0 {

@@ -38,6 +38,32 @@ func TestLiveRow(t *testing.T) {
 	}
 }
 
+// A gone row made from the line printed while the connection lived is the
+// row LiveRow prints for it gone, to the byte.
+func TestGoneRowFrom(t *testing.T) {
+	s := snapshot.Socket{Proto: snapshot.TCP, State: snapshot.StateTimeWait,
+		Local:  netip.MustParseAddrPort("127.0.0.2:40001"),
+		Remote: netip.MustParseAddrPort("127.0.0.1:9511")}
+	owner := snapshot.Owner{PID: 77, Comm: "churn", Program: "churn"}
+	for _, programs := range []bool{false, true} {
+		n := Netstat{Names: fakeNames{}, Programs: programs}
+		var line, got, want bytes.Buffer
+		if err := n.LiveRow(&line, &s, &Live{Owner: owner}); err != nil {
+			t.Fatal(err)
+		}
+		gone := Live{Owner: owner, Gone: true, Lifetime: 61 * time.Second}
+		if err := n.GoneRowFrom(&got, line.Bytes(), &gone); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.LiveRow(&want, &s, &gone); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() || !bytes.Contains(got.Bytes(), []byte("(gone, lived 61.0s)")) {
+			t.Errorf("programs %v:\n got %q\nwant %q", programs, got.String(), want.String())
+		}
+	}
+}
+
 func TestLiveJSON(t *testing.T) {
 	s := snapshot.Socket{Proto: snapshot.TCP, V6: true, State: snapshot.StateLastAck,
 		Local:  netip.MustParseAddrPort("[::1]:8080"),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -38,6 +39,7 @@ type live struct {
 	tw      [2]twLines        // the last table's TIME_WAIT lines, and the next one's
 	twLast  int               // which of tw is the last table's
 	conn    table.Conn        // scratch row for the TIME_WAIT pile
+	x       render.Live       // scratch for liveOf
 }
 
 // fullEvery is how often, in tables, the snapshot is a full dump. Under
@@ -285,45 +287,68 @@ func (l *live) printConn(w io.Writer, c *table.Conn) error {
 	if !l.o.shows(&c.Socket) {
 		return nil
 	}
-	x := render.Live{Gone: c.Gone, Lifetime: c.Lifetime(), Err: c.Err, Healed: c.Healed}
-	if c.Owner.PID != 0 && l.o.programs {
-		x.Owner = snapshot.Owner{PID: int(c.Owner.PID), Comm: c.Owner.Comm.String(), Program: l.tbl.Program(c.Owner)}
-	}
+	x := l.liveOf(c)
 	if l.o.json {
-		return l.r.LiveJSON(w, &c.Socket, &x)
+		return l.r.LiveJSON(w, &c.Socket, x)
 	}
-	return l.r.LiveRow(w, &c.Socket, &x)
+	return l.r.LiveRow(w, &c.Socket, x)
+}
+
+// liveOf is what the live table adds to c's row; valid until the next call.
+func (l *live) liveOf(c *table.Conn) *render.Live {
+	l.x = render.Live{Gone: c.Gone, Lifetime: c.Lifetime(), Err: c.Err, Healed: c.Healed}
+	if c.Owner.PID != 0 && l.o.programs {
+		l.x.Owner = snapshot.Owner{PID: int(c.Owner.PID), Comm: c.Owner.Comm.String(), Program: l.tbl.Program(c.Owner)}
+	}
+	return &l.x
 }
 
 // twLines holds the printed line of each TIME_WAIT row, by the row's ID:
 // the pile is most of each table under churn, and its rows do not change,
-// so each is formatted once. Rows stay in ID order, as the pile is.
+// so each is formatted once. Rows stay in ID order, as the pile is. A row
+// whose state a snapshot changed (a timewait socket listed in its FIN_WAIT2
+// substate, then in TIME_WAIT) is formatted again.
 type twLines struct {
-	ids  []uint64
-	ends []int // end of each row's line in buf
-	buf  []byte
+	ids    []uint64
+	states []uint8
+	ends   []int // end of each row's line in buf
+	buf    []byte
 }
 
-// line is the cached line of row id, if any; from is where to resume the
-// search (IDs only grow along the pile).
-func (c *twLines) line(id uint64, from *int) ([]byte, bool) {
+// line is the cached line of row id in state, if any; from is where to
+// resume the search (IDs only grow along the pile).
+func (c *twLines) line(id uint64, state uint8, from *int) ([]byte, bool) {
 	i := *from
 	for i < len(c.ids) && c.ids[i] < id {
 		i++
 	}
 	*from = i
-	if i == len(c.ids) || c.ids[i] != id {
+	return c.at(i, id, state)
+}
+
+// find is the cached line of row id in state, if any, found by binary
+// search.
+func (c *twLines) find(id uint64, state uint8) ([]byte, bool) {
+	i, _ := slices.BinarySearch(c.ids, id)
+	return c.at(i, id, state)
+}
+
+func (c *twLines) at(i int, id uint64, state uint8) ([]byte, bool) {
+	if i == len(c.ids) || c.ids[i] != id || c.states[i] != state {
 		return nil, false
 	}
 	start := 0
 	if i > 0 {
 		start = c.ends[i-1]
 	}
-	return c.buf[start:c.ends[i]], true
+	return c.buf[start:c.ends[i]], start < c.ends[i]
 }
 
-func (c *twLines) add(id uint64) {
+// add records the line of row id in state, which the caller has just
+// appended to buf.
+func (c *twLines) add(id uint64, state uint8) {
 	c.ids = append(c.ids, id)
+	c.states = append(c.states, state)
 	c.ends = append(c.ends, len(c.buf))
 }
 
@@ -331,7 +356,7 @@ func (c *twLines) add(id uint64) {
 // row's timer changes, so nothing is cached.
 func (l *live) printTimeWaits(w io.Writer) error {
 	old, cur := &l.tw[l.twLast], &l.tw[1-l.twLast]
-	cur.ids, cur.ends, cur.buf = cur.ids[:0], cur.ends[:0], cur.buf[:0]
+	cur.ids, cur.states, cur.ends, cur.buf = cur.ids[:0], cur.states[:0], cur.ends[:0], cur.buf[:0]
 	now := l.tr.Clock()
 	from := 0
 	out := appendWriter{&cur.buf}
@@ -341,7 +366,7 @@ func (l *live) printTimeWaits(w io.Writer) error {
 		if r.Ended() {
 			continue
 		}
-		if b, ok := old.line(r.ID(), &from); ok && !l.o.timers {
+		if b, ok := old.line(r.ID(), r.State(), &from); ok && !l.o.timers {
 			cur.buf = append(cur.buf, b...)
 		} else {
 			r.Conn(&l.conn, now)
@@ -349,7 +374,7 @@ func (l *live) printTimeWaits(w io.Writer) error {
 				return err
 			}
 		}
-		cur.add(r.ID())
+		cur.add(r.ID(), r.State())
 	}
 	l.twLast = 1 - l.twLast
 	_, err := w.Write(cur.buf)
@@ -358,11 +383,23 @@ func (l *live) printTimeWaits(w io.Writer) error {
 
 // printGoneTimeWaits prints the TIME_WAIT rows whose timewait socket ended
 // since the last table: expired, reused by a new connection, or killed.
+// Under churn that is as many rows as connections; most were in the last
+// table, whose line only needs the gone note added.
 func (l *live) printGoneTimeWaits(w io.Writer) error {
 	now := l.tr.Clock()
+	last := &l.tw[1-l.twLast] // printTimeWaits has made the other one current
 	for r := range l.tbl.GoneTimeWaits {
 		r.Conn(&l.conn, now)
-		if err := l.printConn(w, &l.conn); err != nil {
+		if !l.o.shows(&l.conn.Socket) {
+			continue
+		}
+		var err error
+		if b, ok := last.find(r.ID(), r.State()); ok && !l.o.json && !l.o.timers {
+			err = l.r.GoneRowFrom(w, b, l.liveOf(&l.conn))
+		} else {
+			err = l.printConn(w, &l.conn)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,42 @@
+package main
+
+import "testing"
+
+// The TIME_WAIT line cache finds a row's line by ID, in order or by binary
+// search, and never hands out a line printed for another state, or an
+// empty one (a row the options hide).
+func TestTimeWaitLines(t *testing.T) {
+	var c twLines
+	for _, r := range []struct {
+		id    uint64
+		state uint8
+		line  string
+	}{{3, 6, "three\n"}, {5, 5, "five\n"}, {8, 6, ""}, {9, 6, "nine\n"}} {
+		c.buf = append(c.buf, r.line...)
+		c.add(r.id, r.state)
+	}
+	for _, tc := range []struct {
+		id    uint64
+		state uint8
+		want  string // "": not found
+	}{
+		{3, 6, "three\n"}, {5, 5, "five\n"}, {9, 6, "nine\n"},
+		{5, 6, ""}, // its state changed since
+		{8, 6, ""}, // hidden: nothing to reuse
+		{4, 6, ""}, {1, 6, ""}, {10, 6, ""},
+	} {
+		b, ok := c.find(tc.id, tc.state)
+		if string(b) != tc.want || ok != (tc.want != "") {
+			t.Errorf("find(%d, %d) = %q, %v; want %q", tc.id, tc.state, b, ok, tc.want)
+		}
+	}
+	// In order, as printTimeWaits walks the pile.
+	from := 0
+	for _, id := range []uint64{1, 3, 4, 9} {
+		b, ok := c.line(id, 6, &from)
+		want := map[uint64]string{3: "three\n", 9: "nine\n"}[id]
+		if string(b) != want || ok != (want != "") {
+			t.Errorf("line(%d) = %q, %v; want %q", id, b, ok, want)
+		}
+	}
+}
