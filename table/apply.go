@@ -35,13 +35,15 @@ func (t *Table) update(ev *tracer.Event) {
 		if h := t.healedRow(k); h != nil && !ev.Time.After(h.healedAt) {
 			return // a late event of a row that reconciliation ended
 		}
-		if w := t.tw.get(k); w != nil {
-			if ev.New == tracer.TimeWait {
-				return // already in TIME_WAIT: a snapshot put it there
-			}
-			// A new connection took over the tuple of a TIME_WAIT.
-			t.finish(k, t.leaveTimeWait(k, ev.Time), ev.Time)
+		if ev.New == tracer.TimeWait && t.tw.get(k) != nil {
+			return // already in TIME_WAIT: a snapshot put it there
 		}
+		// A new connection may take the tuple of a TIME_WAIT row. The
+		// pile is not asked here: it is large and out of cache, and the
+		// kernel kills a reused timewait socket before the connect or
+		// the SYN that reuses it, so its end comes first. If that end
+		// was lost, the row ends when this connection goes to TIME_WAIT
+		// or a snapshot lists it (reconcileRow).
 		c = t.open(k, ev)
 	case ev.Inode != 0 && c.Socket.Inode != 0 && ev.Inode != c.Socket.Inode:
 		// Another socket on the tuple: the old one's close was lost.

@@ -101,6 +101,9 @@ func (t *Table) reconcileRow(s *snapshot.Socket, at time.Time) {
 	if c.seen == t.gen {
 		return
 	}
+	if s.Inode != 0 && t.tw.len() > 0 {
+		t.takenOver(k, at)
+	}
 	state, inode := c.Socket.State, c.Socket.Inode
 	c.Socket = *s
 	if c.lastEvent.After(at) {
@@ -108,6 +111,25 @@ func (t *Table) reconcileRow(s *snapshot.Socket, at time.Time) {
 	}
 	c.seen = t.gen
 	t.order = append(t.order, c)
+}
+
+// takenOver ends k's TIME_WAIT row, if any, older than the snapshot that
+// lists a full socket (it has a file) on its tuple: the kernel ended that
+// timewait socket when the tuple was reused, and its end event was lost.
+func (t *Table) takenOver(k Key, at time.Time) {
+	if w := t.tw.get(k); w != nil && w.lastEvent <= at.UnixNano() {
+		t.endLostTimeWait(k, at)
+	}
+}
+
+// endLostTimeWait ends k's TIME_WAIT row, whose end event was lost, as
+// healed. Not kept in healed: the tuple is a new connection's now, and its
+// events are not this row's.
+func (t *Table) endLostTimeWait(k Key, at time.Time) {
+	c := t.leaveTimeWait(k, at)
+	c.Healed = true
+	t.counts.Healed++
+	t.finish(k, c, at)
 }
 
 // reconcileTimeWait brings one timewait socket of a full snapshot into the

@@ -369,18 +369,61 @@ func TestConnectionLives(t *testing.T) {
 		}, {
 			events: []*tracer.Event{
 				client2.connect(4 * time.Second),
-				// The kernel kills the timewait socket it reused.
+				// The kernel kills the timewait socket it reused;
+				// the row ends then.
 				client.timeWaitEnd(4*time.Second+time.Microsecond, false),
 			},
 			rows:   []snapshot.Socket{client2.row(tracer.Established, 1002)},
 			at:     5 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=4s"},
-			gone:   []string{clientTW + " gone=4s lived=3s"},
+			gone:   []string{clientTW + " gone=4.000001s lived=3.000001s"},
 			counts: Counts{Connects: 1},
 		}, {
 			rows: []snapshot.Socket{client2.row(tracer.Established, 1002)},
 			at:   6 * time.Second,
 			live: []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=4s"},
+		}},
+	}, {
+		name: "a TIME_WAIT taken over, its end lost: the first snapshot listing the new socket ends it, healed",
+		prints: []print{{
+			events: []*tracer.Event{
+				client.connect(1 * time.Second),
+				client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
+			},
+			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+			at:     3 * time.Second,
+			live:   []string{clientTW},
+			states: states{timeWait: 1},
+			counts: Counts{Connects: 1, Closes: 1},
+		}, {
+			events: []*tracer.Event{client2.connect(4 * time.Second)},
+			rows:   []snapshot.Socket{client2.row(tracer.Established, 1002)},
+			at:     5 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=4s"},
+			gone:   []string{clientTW + " gone=5s lived=4s healed"},
+			counts: Counts{Connects: 1, Healed: 1},
+		}, {
+			// The new connection's own close is its own.
+			events: []*tracer.Event{client2.close(6*time.Second, tracer.LastAck, 0, 2*time.Second)},
+			at:     7 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 LAST_ACK inode=1002 q=0/0 owner=101/wget born=4s gone=6s lived=2s"},
+			counts: Counts{Closes: 1},
+		}},
+	}, {
+		name: "a TIME_WAIT taken over, its end lost, until the new connection goes to TIME_WAIT too",
+		prints: []print{{
+			events: []*tracer.Event{
+				client.connect(1 * time.Second),
+				client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
+				client2.connect(3 * time.Second),
+				client2.timeWait(3*time.Second+time.Millisecond, tracer.FinWait2, time.Millisecond),
+			},
+			rows:   []snapshot.Socket{client2.row(tracer.TimeWait, 0)},
+			at:     4 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 TIME_WAIT inode=0 q=0/0 owner=101/wget born=3s"},
+			gone:   []string{clientTW + " gone=3.001s lived=2.001s healed"},
+			states: states{timeWait: 1},
+			counts: Counts{Connects: 2, Closes: 2, Healed: 1},
 		}},
 	}, {
 		name: "server connection accepted and closed between two snapshots",

@@ -37,6 +37,10 @@ type TimeWait struct {
 	listed  bool // in the pile's gone list
 }
 
+// State is the row's state as snapshots list it: TIME_WAIT, or FIN_WAIT2
+// for a timewait socket still waiting for the peer's FIN.
+func (w *TimeWait) State() uint8 { return w.state }
+
 // ID is unique to this row for the table's lifetime, and grows with the
 // order in which rows entered TIME_WAIT.
 func (w *TimeWait) ID() uint64 { return w.id }
@@ -248,10 +252,14 @@ func (t *Table) GoneTimeWaits(yield func(*TimeWait) bool) {
 // Ended says the row is no longer in TIME_WAIT: skip it as a live row.
 func (w *TimeWait) Ended() bool { return w.dead }
 
-// enterTimeWait moves a live connection to the pile.
+// enterTimeWait moves a live connection to the pile. A row already there
+// for the tuple is an older connection's whose end was lost.
 func (t *Table) enterTimeWait(k Key, c *Conn, entered time.Time) *TimeWait {
 	if t.live[k] == c {
 		delete(t.live, k)
+	}
+	if t.tw.get(k) != nil {
+		t.endLostTimeWait(k, entered)
 	}
 	return t.tw.add(k, TimeWait{owner: c.Owner, uid: c.Socket.UID, born: unixNano(c.Born),
 		entered: unixNano(entered), lastEvent: unixNano(c.lastEvent)})
