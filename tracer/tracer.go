@@ -174,7 +174,11 @@ func (t *Tracer) Next(ev *Event) error {
 				return nil
 			}
 		}
-		if t.reader.AvailableBytes() == 0 {
+		// Remaining is what the last read left in the ring: reading the
+		// producer's position again (AvailableBytes) is a cache miss per
+		// event on a line the kernel writes, and the clock read for the
+		// deadline is needed only when the ring may be empty.
+		if t.rec.Remaining == 0 {
 			t.reader.SetDeadline(time.Now().Add(t.latency))
 		}
 		err := t.reader.ReadInto(&t.rec)
@@ -199,8 +203,13 @@ func (t *Tracer) Next(ev *Event) error {
 }
 
 // Pending reports whether events are queued, so a caller can flush its
-// output when Next has caught up.
+// output when Next has caught up. Safe from any goroutine.
 func (t *Tracer) Pending() bool { return t.reader.AvailableBytes() > 0 }
+
+// Behind reports whether events were queued behind the one Next last read:
+// Pending as of that read, without reading the kernel's position again. For
+// Next's goroutine only.
+func (t *Tracer) Behind() bool { return t.rec.Remaining > 0 }
 
 // Stop detaches the programs, so no new event is queued, and makes Next
 // return what is left, then ErrStopped.

@@ -188,7 +188,7 @@ func streamEvents(tr *tracer.Tracer, stdout, stderr io.Writer, asJSON bool) erro
 		if _, err := w.Write(buf); err != nil {
 			return err
 		}
-		if !tr.Pending() {
+		if !tr.Behind() {
 			if err := w.Flush(); err != nil {
 				return err
 			}
