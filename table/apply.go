@@ -64,6 +64,9 @@ func (t *Table) update(ev *tracer.Event) {
 	case ev.New == tracer.TimeWait:
 		t.counts.Closes++
 		t.enterTimeWait(k, c, ev.Time)
+		// The pile has a copy. Reused at once: order, the one other
+		// holder of live rows, is only read after Reconcile rebuilds it.
+		t.release(c)
 	}
 }
 

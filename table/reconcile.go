@@ -160,9 +160,7 @@ func (t *Table) reconcileTimeWait(s *snapshot.Socket, at time.Time) {
 func (t *Table) checkTimeWaits(at time.Time) {
 	prev := unixNano(t.prevFull)
 	var ended []Key
-	rows := t.tw.rows()
-	for i := range rows {
-		w := &rows[i]
+	for w := range t.tw.each {
 		switch {
 		case w.dead || w.seen == t.gen:
 		case w.lastEvent > prev:
@@ -172,7 +170,7 @@ func (t *Table) checkTimeWaits(at time.Time) {
 			ended = append(ended, w.key)
 		}
 	}
-	// Ending rows compacts the pile: collect first, end after.
+	// Ending rows drops them from the pile: collect first, end after.
 	for _, k := range ended {
 		c := t.leaveTimeWait(k, at)
 		t.heal(k, c, at)

@@ -46,6 +46,8 @@ func (s sock) event(kind tracer.Kind, d time.Duration, old, new tracer.State, fl
 	return ev
 }
 
+func (s sock) owner() Owner { return Owner{PID: s.pid, Comm: tracer.CommOf(s.comm)} }
+
 // connect is CLOSE->SYN_SENT: sent when the socket next changes state,
 // stamped with the connect's time, with the real local port.
 func (s sock) connect(d time.Duration) *tracer.Event {
@@ -209,7 +211,7 @@ func check(t *testing.T, where string, tbl *Table, p print) {
 // pile.
 func liveRows(tbl *Table) []*Conn {
 	rows := slices.Clone(tbl.Live())
-	for _, w := range tbl.TimeWaits() {
+	for w := range tbl.TimeWaits {
 		if !w.Ended() {
 			c := &Conn{}
 			w.Conn(c, base)
@@ -631,9 +633,9 @@ func TestBounded(t *testing.T) {
 		t.Errorf("table holds live=%d gone=%d closedSince=%d healed=%d order=%d after everything ended, want all 0",
 			len(tbl.live), len(tbl.gone), len(tbl.closedSince), len(tbl.healed), len(tbl.order))
 	}
-	if p := tbl.tw; p.len() != 0 || len(p.rows()) != 0 || len(p.gone) != 0 {
-		t.Errorf("TIME_WAIT pile holds index=%d rows=%d gone=%d after everything ended, want all 0",
-			p.len(), len(p.rows()), len(p.gone))
+	if p := tbl.tw; p.len() != 0 || p.kept() != 0 || len(p.gone) != 0 || len(p.chunks) != 0 {
+		t.Errorf("TIME_WAIT pile holds index=%d rows=%d gone=%d chunks=%d after everything ended, want all 0",
+			p.len(), p.kept(), len(p.gone), len(p.chunks))
 	}
 	if c := tbl.Counts(); !sameCounts(c, &Counts{}) {
 		t.Errorf("counts after the last Sweep: %+v, want zero", *c)
@@ -649,8 +651,9 @@ func TestTimeWaitGoneLinger(t *testing.T) {
 	tbl.Apply(client.timeWaitEnd(3*time.Second, true))
 	goneTWs := func() (n int) {
 		for w := range tbl.GoneTimeWaits {
-			if !w.Ended() {
-				t.Errorf("gone TIME_WAIT row %v not ended", w.key)
+			if !w.Ended() || w.Lifetime() != 2*time.Second || w.Owner() != client.owner() {
+				t.Errorf("gone TIME_WAIT row %v: ended %v, lived %v, owner %v; want ended, lived 2s, owner %v",
+					w.key, w.Ended(), w.Lifetime(), w.Owner(), client.owner())
 			}
 			n++
 		}
@@ -673,7 +676,7 @@ func TestTimeWaitGoneLinger(t *testing.T) {
 			t.Errorf("Sweep(%v, %v): %d gone TIME_WAIT rows, want %d", st.now, st.linger, n, st.want)
 		}
 	}
-	if n := len(tbl.TimeWaits()); n != 0 {
+	if n := tbl.tw.kept(); n != 0 {
 		t.Errorf("pile keeps %d rows once the gone one is forgotten, want 0", n)
 	}
 }

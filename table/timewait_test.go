@@ -59,9 +59,7 @@ func testTimeWaitPile(t *testing.T, mask uint64) {
 	}
 	var live []Key
 	var last uint64
-	rows := p.rows()
-	for i := range rows {
-		w := &rows[i]
+	for w := range p.each {
 		if w.id <= last {
 			t.Fatalf("IDs out of order: %d after %d", w.id, last)
 		}
@@ -82,7 +80,10 @@ func testTimeWaitPile(t *testing.T, mask uint64) {
 			t.Fatalf("row %d is %v, want %v (entry order)", i, live[i], order[i])
 		}
 	}
-	if len(rows) > 2*len(order)+64 {
-		t.Errorf("%d rows kept for %d not ended: the front is not dropped", len(rows), len(order))
+	if p.kept() > 2*len(order)+64 {
+		t.Errorf("%d rows kept for %d not ended: the front is not dropped", p.kept(), len(order))
+	}
+	if max := (p.kept()+chunkRows-1)/chunkRows + 1; len(p.chunks) > max {
+		t.Errorf("%d chunks for %d rows kept: emptied chunks are not dropped", len(p.chunks), p.kept())
 	}
 }

@@ -296,10 +296,23 @@ func (l *live) printConn(w io.Writer, c *table.Conn) error {
 
 // liveOf is what the live table adds to c's row; valid until the next call.
 func (l *live) liveOf(c *table.Conn) *render.Live {
-	l.x = render.Live{Gone: c.Gone, Lifetime: c.Lifetime(), Err: c.Err, Healed: c.Healed}
-	if c.Owner.PID != 0 && l.o.programs {
-		l.x.Owner = snapshot.Owner{PID: int(c.Owner.PID), Comm: c.Owner.Comm.String(), Program: l.tbl.Program(c.Owner)}
+	l.x = render.Live{Gone: c.Gone, Lifetime: c.Lifetime(), Err: c.Err, Healed: c.Healed,
+		Owner: l.ownerOf(c.Owner)}
+	return &l.x
+}
+
+// ownerOf is o as -p shows it; the zero Owner without -p.
+func (l *live) ownerOf(o table.Owner) snapshot.Owner {
+	if o.PID == 0 || !l.o.programs {
+		return snapshot.Owner{}
 	}
+	return snapshot.Owner{PID: int(o.PID), Comm: o.Comm.String(), Program: l.tbl.Program(o)}
+}
+
+// goneOf is what the live table adds to the row of a TIME_WAIT that ended;
+// valid until the next call.
+func (l *live) goneOf(r *table.TimeWait) *render.Live {
+	l.x = render.Live{Gone: true, Lifetime: r.Lifetime(), Owner: l.ownerOf(r.Owner())}
 	return &l.x
 }
 
@@ -360,9 +373,7 @@ func (l *live) printTimeWaits(w io.Writer) error {
 	now := l.tr.Clock()
 	from := 0
 	out := appendWriter{&cur.buf}
-	rows := l.tbl.TimeWaits()
-	for i := range rows {
-		r := &rows[i]
+	for r := range l.tbl.TimeWaits {
 		if r.Ended() {
 			continue
 		}
@@ -389,14 +400,11 @@ func (l *live) printGoneTimeWaits(w io.Writer) error {
 	now := l.tr.Clock()
 	last := &l.tw[1-l.twLast] // printTimeWaits has made the other one current
 	for r := range l.tbl.GoneTimeWaits {
-		r.Conn(&l.conn, now)
-		if !l.o.shows(&l.conn.Socket) {
-			continue
-		}
 		var err error
 		if b, ok := last.find(r.ID(), r.State()); ok && !l.o.json && !l.o.timers {
-			err = l.r.GoneRowFrom(w, b, l.liveOf(&l.conn))
+			err = l.r.GoneRowFrom(w, b, l.goneOf(r))
 		} else {
+			r.Conn(&l.conn, now)
 			err = l.printConn(w, &l.conn)
 		}
 		if err != nil {
