@@ -25,7 +25,8 @@ func TestTimeWaitLines(t *testing.T) {
 		{8, 6, ""}, // hidden: nothing to reuse
 		{4, 6, ""}, {1, 6, ""}, {10, 6, ""},
 	} {
-		b, ok := c.find(tc.id, tc.state)
+		hint := 1 // a hint from an earlier search, before or past the row
+		b, ok := c.find(tc.id, tc.state, &hint)
 		if string(b) != tc.want || ok != (tc.want != "") {
 			t.Errorf("find(%d, %d) = %q, %v; want %q", tc.id, tc.state, b, ok, tc.want)
 		}
