@@ -263,6 +263,20 @@ const (
 	listenerRow   = "10.0.0.2:80>0.0.0.0:0 LISTEN inode=500 q=0/0 owner=200/nginx"
 )
 
+// clientInTimeWait is the first print of the scenarios that start with the
+// client's connection in TIME_WAIT.
+var clientInTimeWait = print{
+	events: []*tracer.Event{
+		client.connect(1 * time.Second),
+		client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
+	},
+	rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+	at:     3 * time.Second,
+	live:   []string{clientTW},
+	states: states{timeWait: 1},
+	counts: Counts{Connects: 1, Closes: 1},
+}
+
 func TestConnectionLives(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -358,17 +372,7 @@ func TestConnectionLives(t *testing.T) {
 		}},
 	}, {
 		name: "a TIME_WAIT taken over by a new connect: the old one ends, the new one lives",
-		prints: []print{{
-			events: []*tracer.Event{
-				client.connect(1 * time.Second),
-				client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
-			},
-			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
-			at:     3 * time.Second,
-			live:   []string{clientTW},
-			states: states{timeWait: 1},
-			counts: Counts{Connects: 1, Closes: 1},
-		}, {
+		prints: []print{clientInTimeWait, {
 			events: []*tracer.Event{
 				client2.connect(4 * time.Second),
 				// The kernel kills the timewait socket it reused;
@@ -387,17 +391,7 @@ func TestConnectionLives(t *testing.T) {
 		}},
 	}, {
 		name: "a TIME_WAIT taken over, its end lost: the first snapshot listing the new socket ends it, healed",
-		prints: []print{{
-			events: []*tracer.Event{
-				client.connect(1 * time.Second),
-				client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
-			},
-			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
-			at:     3 * time.Second,
-			live:   []string{clientTW},
-			states: states{timeWait: 1},
-			counts: Counts{Connects: 1, Closes: 1},
-		}, {
+		prints: []print{clientInTimeWait, {
 			events: []*tracer.Event{client2.connect(4 * time.Second)},
 			rows:   []snapshot.Socket{client2.row(tracer.Established, 1002)},
 			at:     5 * time.Second,
