@@ -75,6 +75,16 @@ enum sk_access {
 
 #define READ(acc, ptr, field) ((acc) != SK_PROBE ? (ptr)->field : BPF_CORE_READ(ptr, field))
 
+/*
+ * A pointer loaded through a trusted pointer (tp_btf's socket, the current
+ * task) makes the verifier look its type up by name in all of the kernel's
+ * BTF, a linear search, several times per load and per path it explores
+ * (btf_nested_type_is_trusted): on 6.18 that was 3.5 s of socktrace's
+ * start. Pointer chains are therefore walked through a read-only cast,
+ * which the verifier checks like a probe read, where the kernel has one.
+ */
+#define untrusted(ptr, type) (have_cast() ? cast(ptr, type) : (const type *)(ptr))
+
 struct owner {
 	__u32 pid;
 	__u32 tid;
@@ -347,7 +357,7 @@ static __always_inline bool wanted(const struct event *e)
 static __always_inline __u32 sock_netns(const struct sock *sk, enum sk_access acc)
 {
 	if (acc != SK_PROBE)
-		return sk->__sk_common.skc_net.net->ns.inum;
+		return untrusted(sk, struct sock)->__sk_common.skc_net.net->ns.inum;
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
@@ -409,7 +419,7 @@ static __always_inline void read_common(struct event *e, const struct sock_commo
 	e->dport = bpf_ntohs(READ(acc, skc, skc_dport));
 	e->sport = READ(acc, skc, skc_num);
 	if (acc != SK_PROBE)
-		e->netns = skc->skc_net.net->ns.inum;
+		e->netns = untrusted(skc, struct sock_common)->skc_net.net->ns.inum;
 	else
 		e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
 	if (e->family == AF_INET6) {
@@ -439,9 +449,11 @@ static __always_inline void read_sock(struct event *e, __u64 skp, const struct s
 	if (sport)
 		e->sport = sport;
 	e->uid = READ(acc, sk, sk_uid.val);
-	if (acc != SK_PROBE)
-		e->inode = sk->sk_socket ? sk->sk_socket->file->f_inode->i_ino : 0;
-	else
+	if (acc != SK_PROBE) {
+		const struct socket *so = untrusted(sk, struct sock)->sk_socket;
+
+		e->inode = so ? so->file->f_inode->i_ino : 0;
+	} else
 		e->inode = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
 }
 
@@ -1052,7 +1064,7 @@ static __always_inline __u64 fd_sock(long fd, enum sk_access acc)
 	struct socket *so;
 
 	if (acc == SK_CAST) {
-		const struct files_struct *files = task->files;
+		const struct files_struct *files = cast(task, struct task_struct)->files;
 		const struct fdtable *fdt;
 
 		if (!files)
