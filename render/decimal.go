@@ -48,6 +48,9 @@ func putDigits(d []byte, v uint64) {
 		put4(d[i-4:i], uint32(v-q*10000))
 		v = q
 	}
+	if v > 0xffffffff {
+		v %= 10000 // fewer than four digits are left to write
+	}
 	v32 := uint32(v)
 	for ; i >= 4; i -= 4 {
 		q := v32 / 10000
