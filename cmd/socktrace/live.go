@@ -152,7 +152,11 @@ func (l *live) run(ctx context.Context, stdout, stderr io.Writer) error {
 			if err := l.print(w, stderr); err != nil {
 				return err
 			}
-			return w.Flush()
+			err := w.Flush()
+			// The table is of this namespace; the tracer's filter
+			// is always set.
+			reportLoss(stderr, l.tr.Stats(), true)
+			return err
 		case err := <-l.done:
 			return fmt.Errorf("read kernel events: %w", err)
 		case <-tick.C:

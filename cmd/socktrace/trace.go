@@ -139,19 +139,25 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 	defer stop()
 
 	err = streamEvents(tr, stdout, stderr, o.json)
-	st := tr.Stats()
+	reportLoss(stderr, tr.Stats(), cfg.Filter.Any())
+	if errors.Is(err, syscall.EPIPE) {
+		return nil // the reader went away (| head): not an error
+	}
+	return err
+}
+
+// reportLoss is the summary at exit: what was delivered, and what the
+// kernel lost. filtered says the tracer had filters, which host-wide
+// recursion misses do not honour.
+func reportLoss(stderr io.Writer, st tracer.Stats, filtered bool) {
 	fmt.Fprintf(stderr, "socktrace: %d events, %d lost (%d ring buffer full, %d recursion misses)\n",
 		st.Delivered, st.Lost.Total(), st.Lost.RingFull, st.Lost.Recursion)
-	if st.Lost.Recursion > 0 && cfg.Filter.Any() {
+	if st.Lost.Recursion > 0 && filtered {
 		fmt.Fprintln(stderr, "socktrace: recursion misses are counted host-wide: some may be events your filters would have dropped")
 	}
 	if st.TimerMisses > 0 {
 		fmt.Fprintf(stderr, "socktrace: timer hooks skipped %d runs: some TIME_WAIT entries or ends may be missing\n", st.TimerMisses)
 	}
-	if errors.Is(err, syscall.EPIPE) {
-		return nil // the reader went away (| head): not an error
-	}
-	return err
 }
 
 // streamEvents prints events until the tracer stops, flushing whenever the
