@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync"
 	"syscall"
@@ -137,6 +138,7 @@ func watchStdin() (stop, eof <-chan struct{}) {
 type liveRun struct {
 	cmd     *exec.Cmd
 	out     string
+	stderr  bytes.Buffer
 	started time.Time
 }
 
@@ -176,6 +178,7 @@ func startLive(t *testing.T, ns *nstest.NS, args ...string) *liveRun {
 	defer f.Close()
 	r := &liveRun{cmd: ns.Peer("socktrace-table", args...), out: out, started: time.Now()}
 	r.cmd.Stdout = f
+	r.cmd.Stderr = &r.stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatalf("start socktrace: %v", err)
 	}
@@ -248,8 +251,15 @@ func (r *liveRun) stop(t *testing.T) []liveTable {
 	case <-time.After(10 * time.Second):
 		t.Fatal("socktrace -c still running 10s after SIGINT")
 	}
+	// At exit it says what the kernel delivered and lost, as trace does.
+	m := lossSummary.FindStringSubmatch(r.stderr.String())
+	if m == nil || m[1] == "0" {
+		t.Errorf("stderr has no loss summary with events delivered at exit:\n%s", r.stderr.String())
+	}
 	return r.tables(t)
 }
+
+var lossSummary = regexp.MustCompile(`(?m)^socktrace: (\d+) events, \d+ lost \(\d+ ring buffer full, \d+ recursion misses\)$`)
 
 // closed is one client connection: its local port and when it was closed.
 type closed struct {

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -56,18 +54,12 @@ func TestNetstatContinuousStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	out, errOut, err := runRoot(ctx, "-tn", "-c", "1")
+	out, _, err := runRoot(ctx, "-tn", "-c", "1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(out, "Active Internet connections"); n < 2 {
 		t.Errorf("printed %d tables in 1.5s with -c 1, want 2", n)
-	}
-	// As root -c is the kernel-driven table, which says at exit what the
-	// kernel lost, as trace does.
-	lossLine := regexp.MustCompile(`(?m)^socktrace: \d+ events, \d+ lost \(\d+ ring buffer full, \d+ recursion misses\)$`)
-	if os.Geteuid() == 0 && !lossLine.MatchString(errOut) {
-		t.Errorf("stderr has no loss summary at exit:\n%s", errOut)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("-c kept running %v after cancel", d)
