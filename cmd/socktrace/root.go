@@ -22,8 +22,11 @@ kernel (eBPF; needs root), so each table also lists every connection that
 existed since the previous one and is gone now, marked "(gone, lived 3.21ms)"
 with its last state, its owner and why it failed, if it did. A summary line
 follows each table: connects, accepts, closes, failed connects by reason,
-sockets in SYN_SENT, SYN_RECV and TIME_WAIT, and events the kernel lost.
-Without root, -c falls back to netstat's polling and says so.`,
+sockets in SYN_SENT, SYN_RECV and TIME_WAIT, and events the kernel lost
+(a row whose close was lost is healed against the kernel's socket table,
+marked "close not seen"). At exit, stderr says how many events the kernel
+delivered and lost. Without root, -c falls back to netstat's polling and
+says so.`,
 		Example: `  socktrace -tulpn        listening TCP/UDP sockets, numeric, with owners
   socktrace -tan          every TCP socket, numeric
   socktrace -tanp --json  the same as NDJSON, one object per socket
