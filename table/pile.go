@@ -72,38 +72,49 @@ func (p *timeWaits) each(yield func(*TimeWait) bool) {
 }
 
 func (p *timeWaits) get(k Key) *TimeWait {
-	if id, ok := p.index[p.hash(k)]; ok {
+	w, _, _ := p.lookup(k)
+	return w
+}
+
+// lookup is k's row, or nil, with k's hash and whether the row is indexed
+// in clash: what unindexAt and addAt need, so that one change costs one
+// hash and one cold probe of the index.
+func (p *timeWaits) lookup(k Key) (w *TimeWait, h uint64, inClash bool) {
+	h = p.hash(k)
+	if id, ok := p.index[h]; ok {
 		if w := p.byID(id); w.key == k {
-			return w
+			return w, h, false
 		}
 	}
 	if len(p.clash) == 0 {
-		return nil
+		return nil, h, false
 	}
 	id, ok := p.clash[k]
 	if !ok {
-		return nil
+		return nil, h, false
 	}
-	return p.byID(id)
+	return p.byID(id), h, true
 }
 
-// unindex drops k's row, which is in the pile, from the index.
-func (p *timeWaits) unindex(k Key) {
-	h := p.hash(k)
-	if id, ok := p.index[h]; ok && p.byID(id).key == k {
+// unindexAt drops k's row, found by lookup, from the index.
+func (p *timeWaits) unindexAt(k Key, h uint64, inClash bool) {
+	if inClash {
+		delete(p.clash, k)
+	} else {
 		delete(p.index, h)
-		return
 	}
-	delete(p.clash, k)
 }
 
 // add appends a row for k, which has none.
-func (p *timeWaits) add(k Key, w TimeWait) *TimeWait {
+func (p *timeWaits) add(k Key, w TimeWait) *TimeWait { return p.addAt(k, p.hash(k), w) }
+
+// addAt is add with k's hash h.
+func (p *timeWaits) addAt(k Key, h uint64, w TimeWait) *TimeWait {
 	w.key, w.id = k, p.nextID
 	if w.state == 0 {
 		w.state = uint8(tracer.TimeWait)
 	}
-	if h := p.hash(k); p.index[h] == 0 {
+	if p.index[h] == 0 {
 		p.index[h] = w.id
 	} else {
 		p.clash[k] = w.id
@@ -131,11 +142,11 @@ func (p *timeWaits) newChunk() *pileChunk {
 // remove ends k's row without showing it as gone (the caller does), and
 // returns a copy of it.
 func (p *timeWaits) remove(k Key) (TimeWait, bool) {
-	w := p.get(k)
+	w, h, inClash := p.lookup(k)
 	if w == nil {
 		return TimeWait{}, false
 	}
-	p.unindex(k)
+	p.unindexAt(k, h, inClash)
 	w.dead = true
 	ended := *w
 	p.dropFront()
@@ -145,11 +156,11 @@ func (p *timeWaits) remove(k Key) (TimeWait, bool) {
 // end ends k's row as the kernel's timewait socket did: it stays, shown as
 // gone, until Sweep.
 func (p *timeWaits) end(k Key, at int64, expired bool) *TimeWait {
-	w := p.get(k)
+	w, h, inClash := p.lookup(k)
 	if w == nil {
 		return nil
 	}
-	p.unindex(k)
+	p.unindexAt(k, h, inClash)
 	w.dead, w.goneAt, w.expired, w.listed = true, at, expired, true
 	p.gone = append(p.gone, w.id)
 	return w

@@ -120,10 +120,11 @@ func (t *Table) enterTimeWait(k Key, c *Conn, entered time.Time) *TimeWait {
 	if t.live[k] == c {
 		delete(t.live, k)
 	}
-	if t.tw.get(k) != nil {
+	old, h, _ := t.tw.lookup(k)
+	if old != nil {
 		t.endLostTimeWait(k, entered)
 	}
-	return t.tw.add(k, TimeWait{owner: c.Owner, uid: c.Socket.UID, born: unixNano(c.Born),
+	return t.tw.addAt(k, h, TimeWait{owner: c.Owner, uid: c.Socket.UID, born: unixNano(c.Born),
 		entered: unixNano(entered), lastEvent: unixNano(c.lastEvent)})
 }
 

@@ -41,16 +41,28 @@ func testTimeWaitPile(t *testing.T, mask uint64) {
 			}
 			k := order[i]
 			order = append(order[:i], order[i+1:]...)
-			w, ok := p.remove(k)
+			// Taken over (remove), or ended by the kernel (end:
+			// shown gone until a sweep).
+			var w TimeWait
+			var ok bool
+			if rng.IntN(2) == 0 {
+				w, ok = p.remove(k)
+			} else if e := p.end(k, int64(step), true); e != nil {
+				w, ok = *e, true
+			}
 			if !ok || w.uid != want[k] || !w.dead {
-				t.Fatalf("step %d: remove(%v) = %+v, %v; want uid %d", step, k, w, ok, want[k])
+				t.Fatalf("step %d: ending %v = %+v, %v; want uid %d", step, k, w, ok, want[k])
 			}
 			delete(want, k)
-			if _, ok := p.remove(k); ok {
-				t.Fatalf("step %d: %v removed twice", step, k)
+			if _, ok := p.remove(k); ok || p.end(k, int64(step), true) != nil {
+				t.Fatalf("step %d: %v ended twice", step, k)
+			}
+			if rng.IntN(50) == 0 {
+				p.sweep(int64(step), 0)
 			}
 		}
 	}
+	p.sweep(0, 0)
 	if p.len() != len(want) {
 		t.Fatalf("len %d, want %d", p.len(), len(want))
 	}
