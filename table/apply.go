@@ -127,8 +127,9 @@ func (t *Table) close(ev *tracer.Event) {
 	c := t.live[k]
 	if c == nil {
 		if w := t.tw.get(k); w != nil && ev.Time.UnixNano() > w.lastEvent {
-			// A connection we did not see open took over a TIME_WAIT.
-			t.finish(k, t.leaveTimeWait(k, ev.Time), ev.Time)
+			// A connection we did not see open took over a
+			// TIME_WAIT, whose end was lost.
+			t.endLostTimeWait(k, ev.Time)
 		}
 		c = t.newConn(ev)
 	}

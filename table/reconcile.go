@@ -78,18 +78,21 @@ func (t *Table) reconcileRow(s *snapshot.Socket, at time.Time) {
 	c := t.live[k]
 	if c == nil {
 		if w := t.tw.get(k); w != nil {
-			if s.Inode == 0 || w.lastEvent > at.UnixNano() {
-				// The timewait socket itself, listed in its substate
-				// (FIN_WAIT2), or the full socket read just before
-				// it became one.
+			switch {
+			case s.Inode == 0 && s.State == uint8(tracer.FinWait2):
+				// The timewait socket itself, listed in its
+				// substate: the peer's FIN has not come.
+				w.seen, w.missedAt, w.state = t.gen, 0, s.State
+				return
+			case w.lastEvent > at.UnixNano():
+				// The full socket, read just before it became
+				// the timewait socket.
 				w.seen, w.missedAt = t.gen, 0
-				if s.Inode == 0 {
-					w.state = s.State
-				}
 				return
 			}
-			// A socket the events never showed took the tuple over.
-			t.finish(k, t.leaveTimeWait(k, at), at)
+			// A socket the events never showed took the tuple
+			// over: the timewait socket's end was lost.
+			t.endLostTimeWait(k, at)
 		}
 		if end, ok := t.closedSince[k]; ok && end.After(at) {
 			return // listed just before it closed: it is gone already
@@ -137,7 +140,8 @@ func (t *Table) endLostTimeWait(k Key, at time.Time) {
 func (t *Table) reconcileTimeWait(s *snapshot.Socket, at time.Time) {
 	k := socketKey(s)
 	if w := t.tw.get(k); w != nil {
-		w.seen, w.missedAt = t.gen, 0
+		// Listed in its FIN_WAIT2 substate before, maybe.
+		w.seen, w.missedAt, w.state = t.gen, 0, s.State
 		return
 	}
 	c := t.live[k]
@@ -220,11 +224,13 @@ func (t *Table) Lookups(dst []snapshot.Socket) []snapshot.Socket {
 
 // Live returns the rows that exist now: in the snapshot's order, then the
 // rows it did not list (born since, or missed once), by last event. Valid
-// until the next Reconcile.
+// until the next Apply, Reconcile or Sweep: rows are reused once the table
+// is done with them.
 func (t *Table) Live() []*Conn { return t.order }
 
 // Gone returns the rows that ended since the last Sweep (and, with a
 // linger, those that ended less than linger ago), in the order they ended.
+// Valid until the next Sweep, which may reuse them.
 func (t *Table) Gone() []*Conn { return t.gone }
 
 // Sweep forgets the rows that ended more than linger before now, and

@@ -371,6 +371,51 @@ func TestConnectionLives(t *testing.T) {
 			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s gone=1m0s lived=59s expired"},
 		}},
 	}, {
+		name: "the timewait socket listed in FIN_WAIT2, then in TIME_WAIT once the peer's FIN came",
+		prints: []print{{
+			events: []*tracer.Event{
+				client.connect(1 * time.Second),
+				client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
+			},
+			rows:   []snapshot.Socket{client.row(tracer.FinWait2, 0)},
+			at:     3 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			states: states{timeWait: 1},
+			counts: Counts{Connects: 1, Closes: 1},
+		}, {
+			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+			at:     4 * time.Second,
+			live:   []string{clientTW},
+			states: states{timeWait: 1},
+		}},
+	}, {
+		name: "a request socket without events on a TIME_WAIT's tuple: the timewait socket's end was lost",
+		prints: []print{
+			func() print {
+				p := clientInTimeWait
+				p.rows = []snapshot.Socket{client.row(tracer.TimeWait, 0)}
+				return p
+			}(), {
+				// A SYN reused the tuple; its socket has no file yet.
+				rows:   []snapshot.Socket{client.row(tracer.SynRecv, 0)},
+				at:     4 * time.Second,
+				live:   []string{"10.0.0.1:40000>10.0.0.2:80 SYN_RECV inode=0 q=0/0 owner=0/"},
+				gone:   []string{clientTW + " gone=4s lived=3s healed"},
+				states: states{synRecv: 1},
+				counts: Counts{Healed: 1},
+			}},
+	}, {
+		name: "an unseen connection closing on a TIME_WAIT's tuple: the timewait socket's end was lost",
+		prints: []print{clientInTimeWait, {
+			events: []*tracer.Event{client2.close(5*time.Second, tracer.SynSent, syscall.ECONNREFUSED, 0)},
+			at:     6 * time.Second,
+			gone: []string{
+				clientTW + " gone=5s lived=4s healed",
+				"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1002 q=0/0 owner=101/wget gone=5s lived=0s err=ECONNREFUSED",
+			},
+			counts: Counts{Failed: map[syscall.Errno]uint64{syscall.ECONNREFUSED: 1}, Healed: 1},
+		}},
+	}, {
 		name: "a TIME_WAIT taken over by a new connect: the old one ends, the new one lives",
 		prints: []print{clientInTimeWait, {
 			events: []*tracer.Event{

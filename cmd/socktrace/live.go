@@ -324,7 +324,8 @@ func (l *live) goneOf(r *table.TimeWait) *render.Live {
 // the pile is most of each table under churn, and its rows do not change,
 // so each is formatted once. Rows stay in ID order, as the pile is. A row
 // whose state a snapshot changed (a timewait socket listed in its FIN_WAIT2
-// substate, then in TIME_WAIT) is formatted again.
+// substate, then in TIME_WAIT) is formatted again. A row the options hide
+// has an empty line.
 type twLines struct {
 	ids    []uint64
 	states []uint8
@@ -366,7 +367,7 @@ func (c *twLines) at(i int, id uint64, state uint8) ([]byte, bool) {
 	if i > 0 {
 		start = c.ends[i-1]
 	}
-	return c.buf[start:c.ends[i]], start < c.ends[i]
+	return c.buf[start:c.ends[i]], true
 }
 
 // add records the line of row id in state, which the caller has just
@@ -414,7 +415,9 @@ func (l *live) printGoneTimeWaits(w io.Writer) error {
 	hint := 0
 	for r := range l.tbl.GoneTimeWaits {
 		var err error
-		if b, ok := last.find(r.ID(), r.State(), &hint); ok && !l.o.json && !l.o.timers {
+		if b, ok := last.find(r.ID(), r.State(), &hint); ok && len(b) == 0 {
+			continue // the options hide it
+		} else if ok && !l.o.json && !l.o.timers {
 			err = l.r.GoneRowFrom(w, b, l.goneOf(r))
 		} else {
 			r.Conn(&l.conn, now)

@@ -3,8 +3,8 @@ package main
 import "testing"
 
 // The TIME_WAIT line cache finds a row's line by ID, in order or by binary
-// search, and never hands out a line printed for another state, or an
-// empty one (a row the options hide).
+// search, never hands out a line printed for another state, and knows the
+// rows the options hide (an empty line).
 func TestTimeWaitLines(t *testing.T) {
 	var c twLines
 	for _, r := range []struct {
@@ -18,17 +18,18 @@ func TestTimeWaitLines(t *testing.T) {
 	for _, tc := range []struct {
 		id    uint64
 		state uint8
-		want  string // "": not found
+		want  string
+		found bool
 	}{
-		{3, 6, "three\n"}, {5, 5, "five\n"}, {9, 6, "nine\n"},
-		{5, 6, ""}, // its state changed since
-		{8, 6, ""}, // hidden: nothing to reuse
-		{4, 6, ""}, {1, 6, ""}, {10, 6, ""},
+		{3, 6, "three\n", true}, {5, 5, "five\n", true}, {9, 6, "nine\n", true},
+		{5, 6, "", false}, // its state changed since
+		{8, 6, "", true},  // hidden
+		{4, 6, "", false}, {1, 6, "", false}, {10, 6, "", false},
 	} {
 		hint := 1 // a hint from an earlier search, before or past the row
 		b, ok := c.find(tc.id, tc.state, &hint)
-		if string(b) != tc.want || ok != (tc.want != "") {
-			t.Errorf("find(%d, %d) = %q, %v; want %q", tc.id, tc.state, b, ok, tc.want)
+		if string(b) != tc.want || ok != tc.found {
+			t.Errorf("find(%d, %d) = %q, %v; want %q, %v", tc.id, tc.state, b, ok, tc.want, tc.found)
 		}
 	}
 	// In order, as printTimeWaits walks the pile.
