@@ -7,32 +7,35 @@ import (
 	"github.com/socktrace/socktrace/tracer"
 )
 
-// timeWaits is the pile, oldest first. Rows end mostly in the order they
-// came (the timer is the same for all), so an ended row is only marked, and
-// the ended rows at the front are dropped once shown. Rows are stored in
-// fixed chunks, in ID order: a row's place is its ID less the first
-// chunk's, rows never move (a pointer to one stays valid while it is
-// kept), and a chunk whose rows were all dropped is reused for new rows, so
-// a steady pile neither copies nor allocates.
+// timeWaits is the pile, oldest first. Rows are stored in fixed chunks in
+// the order they came; a row's place is its position (pos) less the first
+// chunk's, so the index holds positions and no pointers. An ended row is
+// only marked: the ended rows at the front are dropped once shown, and
+// their chunks reused. Rows do not end in the order they came, though: a
+// tuple reused by a new connection ends its TIME_WAIT after a second, the
+// others run out after 60 s. So when more than half the rows kept have
+// ended, the rest are copied together (compact), and get new positions;
+// their IDs, which renderers key on, stay.
 //
 // The index is keyed by a hash of the tuple, not the tuple: the pile is
 // ~110k rows under churn, and a map of 8-byte keys is several times faster
 // than one of 48-byte keys at that size (it stays in cache). A row whose
 // hash another row already has goes to clash, keyed by its tuple.
 type timeWaits struct {
-	chunks  []*pileChunk // chunks[0][front] is the oldest row kept
-	front   int
-	firstID uint64 // ID of chunks[0][0]
-	spare   []*pileChunk
-	seed    maphash.Seed
-	index   map[uint64]uint64 // ID of each row still in TIME_WAIT, by its key's hash
-	clash   map[Key]uint64    // the same, for rows whose hash index has for another key
-	gone    []uint64          // IDs of the rows that left it and are shown as gone, in the order they left
-	nextID  uint64
-	mask    uint64 // all ones; a test narrows it to make hashes clash
+	chunks   []*pileChunk // chunks[0][front] is the oldest row kept
+	front    int
+	firstPos uint64 // position of chunks[0][0]
+	nextPos  uint64
+	spare    []*pileChunk
+	seed     maphash.Seed
+	index    map[uint64]uint64 // position of each row still in TIME_WAIT, by its key's hash
+	clash    map[Key]uint64    // the same, for rows whose hash index has for another key
+	gone     []uint64          // positions of the rows that left it and are shown as gone, in the order they left
+	nextID   uint64
+	mask     uint64 // all ones; a test narrows it to make hashes clash
 }
 
-// chunkRows is a chunk's size: ~0.6 MiB.
+// chunkRows is a chunk's size: ~0.7 MiB.
 const chunkRows = 4096
 
 type pileChunk [chunkRows]TimeWait
@@ -41,31 +44,29 @@ type pileChunk [chunkRows]TimeWait
 const maxSpare = 4
 
 func newTimeWaits() *timeWaits {
+	// Position 0 is never used: the index's zero value means none.
 	return &timeWaits{seed: maphash.MakeSeed(), index: make(map[uint64]uint64),
-		clash: make(map[Key]uint64), firstID: 1, nextID: 1, mask: ^uint64(0)}
+		clash: make(map[Key]uint64), firstPos: 1, nextPos: 1, nextID: 1, mask: ^uint64(0)}
 }
 
 // len is how many rows are in TIME_WAIT.
 func (p *timeWaits) len() int { return len(p.index) + len(p.clash) }
 
 // kept is how many rows are stored, ended ones included.
-func (p *timeWaits) kept() int { return int(p.nextID - p.firstID - uint64(p.front)) }
+func (p *timeWaits) kept() int { return int(p.nextPos - p.firstPos - uint64(p.front)) }
 
 func (p *timeWaits) hash(k Key) uint64 { return maphash.Comparable(p.seed, k) & p.mask }
 
-// byID is the row with that ID, if it is still kept.
-func (p *timeWaits) byID(id uint64) *TimeWait {
-	if id < p.firstID+uint64(p.front) || id >= p.nextID {
-		return nil
-	}
-	off := id - p.firstID
+// at is the row at position pos, which is kept.
+func (p *timeWaits) at(pos uint64) *TimeWait {
+	off := pos - p.firstPos
 	return &p.chunks[off/chunkRows][off%chunkRows]
 }
 
 // each calls yield with the kept rows, oldest first.
 func (p *timeWaits) each(yield func(*TimeWait) bool) {
-	for id := p.firstID + uint64(p.front); id < p.nextID; id++ {
-		if !yield(p.byID(id)) {
+	for pos := p.firstPos + uint64(p.front); pos < p.nextPos; pos++ {
+		if !yield(p.at(pos)) {
 			return
 		}
 	}
@@ -81,19 +82,19 @@ func (p *timeWaits) get(k Key) *TimeWait {
 // hash and one cold probe of the index.
 func (p *timeWaits) lookup(k Key) (w *TimeWait, h uint64, inClash bool) {
 	h = p.hash(k)
-	if id, ok := p.index[h]; ok {
-		if w := p.byID(id); w.key == k {
+	if pos, ok := p.index[h]; ok {
+		if w := p.at(pos); w.key == k {
 			return w, h, false
 		}
 	}
 	if len(p.clash) == 0 {
 		return nil, h, false
 	}
-	id, ok := p.clash[k]
+	pos, ok := p.clash[k]
 	if !ok {
 		return nil, h, false
 	}
-	return p.byID(id), h, true
+	return p.at(pos), h, true
 }
 
 // unindexAt drops k's row, found by lookup, from the index.
@@ -105,25 +106,38 @@ func (p *timeWaits) unindexAt(k Key, h uint64, inClash bool) {
 	}
 }
 
+// indexAt indexes the row for k, with hash h, at pos.
+func (p *timeWaits) indexAt(k Key, h, pos uint64) {
+	if p.index[h] == 0 {
+		p.index[h] = pos
+	} else {
+		p.clash[k] = pos
+	}
+}
+
 // add appends a row for k, which has none.
 func (p *timeWaits) add(k Key, w TimeWait) *TimeWait { return p.addAt(k, p.hash(k), w) }
 
 // addAt is add with k's hash h.
 func (p *timeWaits) addAt(k Key, h uint64, w TimeWait) *TimeWait {
 	w.key, w.id = k, p.nextID
+	p.nextID++
 	if w.state == 0 {
 		w.state = uint8(tracer.TimeWait)
 	}
-	if p.index[h] == 0 {
-		p.index[h] = w.id
-	} else {
-		p.clash[k] = w.id
-	}
-	off := p.nextID - p.firstID
+	r := p.push(w)
+	p.indexAt(k, h, r.pos)
+	return r
+}
+
+// push stores w after the last row.
+func (p *timeWaits) push(w TimeWait) *TimeWait {
+	off := p.nextPos - p.firstPos
 	if off/chunkRows == uint64(len(p.chunks)) {
 		p.chunks = append(p.chunks, p.newChunk())
 	}
-	p.nextID++
+	w.pos = p.nextPos
+	p.nextPos++
 	r := &p.chunks[off/chunkRows][off%chunkRows]
 	*r = w
 	return r
@@ -162,23 +176,61 @@ func (p *timeWaits) end(k Key, at int64, expired bool) *TimeWait {
 	}
 	p.unindexAt(k, h, inClash)
 	w.dead, w.goneAt, w.expired, w.listed = true, at, expired, true
-	p.gone = append(p.gone, w.id)
+	p.gone = append(p.gone, w.pos)
 	return w
 }
 
-// sweep forgets the gone rows that ended more than linger before now.
+// sweep forgets the gone rows that ended more than linger before now, and
+// takes back the room of ended rows.
 func (p *timeWaits) sweep(now int64, linger time.Duration) {
 	kept := p.gone[:0]
-	for _, id := range p.gone {
-		w := p.byID(id)
+	for _, pos := range p.gone {
+		w := p.at(pos)
 		if linger > 0 && now-w.goneAt < int64(linger) {
-			kept = append(kept, id)
+			kept = append(kept, pos)
 		} else {
 			w.listed = false
 		}
 	}
 	p.gone = kept
 	p.dropFront()
+	if needed := p.len() + len(p.gone); p.kept() > 2*needed+chunkRows {
+		p.compact()
+	}
+}
+
+// compact copies the rows still needed (in TIME_WAIT, or shown as gone)
+// after the others, in order, and drops the old chunks: each row is
+// copied about once per time the pile doubles in ended rows.
+func (p *timeWaits) compact() {
+	old, oldFirst := p.chunks, p.firstPos
+	from, to := p.firstPos+uint64(p.front), p.nextPos
+	oldAt := func(pos uint64) *TimeWait {
+		off := pos - oldFirst
+		return &old[off/chunkRows][off%chunkRows]
+	}
+	p.chunks, p.front, p.firstPos = nil, 0, p.nextPos
+	clear(p.index)
+	clear(p.clash)
+	for pos := from; pos < to; pos++ {
+		w := oldAt(pos)
+		if w.dead && !w.listed {
+			continue
+		}
+		r := p.push(*w)
+		w.pos = r.pos // where it went, for the gone list below
+		if !r.dead {
+			p.indexAt(r.key, p.hash(r.key), r.pos)
+		}
+	}
+	for i, pos := range p.gone {
+		p.gone[i] = oldAt(pos).pos
+	}
+	for _, c := range old {
+		if len(p.spare) < maxSpare {
+			p.spare = append(p.spare, c)
+		}
+	}
 }
 
 // dropFront drops the ended rows at the front that are not shown as gone,
@@ -191,7 +243,7 @@ func (p *timeWaits) dropFront() {
 		}
 		if p.front++; p.front == chunkRows {
 			p.recycle()
-			p.firstID += chunkRows
+			p.firstPos += chunkRows
 			p.front = 0
 		}
 	}
@@ -199,7 +251,7 @@ func (p *timeWaits) dropFront() {
 	for len(p.chunks) > 0 {
 		p.recycle()
 	}
-	p.firstID, p.front = p.nextID, 0
+	p.firstPos, p.front = p.nextPos, 0
 }
 
 // recycle drops the first chunk, keeping it for reuse.

@@ -20,7 +20,8 @@ type TimeWait struct {
 	owner   Owner
 	uid     uint32
 	state   uint8 // as snapshots list it: TIME_WAIT, or its substate FIN_WAIT2
-	id      uint64
+	id      uint64 // for renderers: grows along the pile
+	pos     uint64 // where the pile keeps it (timeWaits.at)
 	born    int64 // Unix ns; 0: not seen
 	entered int64 // Unix ns, when it entered TIME_WAIT
 
@@ -104,8 +105,8 @@ func (t *Table) TimeWaits(yield func(*TimeWait) bool) { t.tw.each(yield) }
 // the last Sweep (or lingers), in the order they ended. Valid until the
 // next call that changes the table.
 func (t *Table) GoneTimeWaits(yield func(*TimeWait) bool) {
-	for _, id := range t.tw.gone {
-		if !yield(t.tw.byID(id)) {
+	for _, pos := range t.tw.gone {
+		if !yield(t.tw.at(pos)) {
 			return
 		}
 	}
