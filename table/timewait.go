@@ -19,11 +19,11 @@ type TimeWait struct {
 	key     Key
 	owner   Owner
 	uid     uint32
-	state   uint8 // as snapshots list it: TIME_WAIT, or its substate FIN_WAIT2
+	state   uint8  // as snapshots list it: TIME_WAIT, or its substate FIN_WAIT2
 	id      uint64 // for renderers: grows along the pile
 	pos     uint64 // where the pile keeps it (timeWaits.at)
-	born    int64 // Unix ns; 0: not seen
-	entered int64 // Unix ns, when it entered TIME_WAIT
+	born    int64  // Unix ns; 0: not seen
+	entered int64  // Unix ns, when it entered TIME_WAIT
 
 	lastEvent int64  // Unix ns of the newest event applied to it
 	seen      uint64 // the last full snapshot generation that listed it
