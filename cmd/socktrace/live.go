@@ -28,6 +28,7 @@ type live struct {
 	tr      *tracer.Tracer
 	mu      sync.Mutex // guards tbl: events arrive on the reader goroutine
 	tbl     *table.Table
+	backlog backlog // events read while mu was held, for whoever takes it next
 	names   *netstatNames
 	r       *render.Netstat
 	rows    []snapshot.Socket // reused between intervals
@@ -89,41 +90,6 @@ func ownNetNS(procRoot string) (uint32, error) {
 		return 0, fmt.Errorf("find this network namespace: %w", err)
 	}
 	return uint32(st.Ino), nil
-}
-
-// readBatch is how many events the reader applies per lock: under churn a
-// lock per event cost more than applying it.
-const readBatch = 256
-
-// read applies events to the table until the tracer stops, in batches of
-// what the ring holds.
-func (l *live) read() {
-	batch := make([]tracer.Event, readBatch)
-	for {
-		n := 0
-		var err error
-		for n < len(batch) {
-			if err = l.tr.Next(&batch[n]); err != nil {
-				break
-			}
-			n++
-			if !l.tr.Pending() {
-				break
-			}
-		}
-		l.mu.Lock()
-		for i := range batch[:n] {
-			l.tbl.Apply(&batch[i])
-		}
-		l.mu.Unlock()
-		if err != nil {
-			if errors.Is(err, tracer.ErrStopped) {
-				err = nil
-			}
-			l.done <- err
-			return
-		}
-	}
 }
 
 // run prints a table now and every interval until ctx ends, then one last
@@ -189,6 +155,7 @@ func (l *live) print(w io.Writer, stderr io.Writer) error {
 func (l *live) format(w io.Writer, stderr io.Writer, at time.Time, full bool, unixRows []snapshot.UnixSocket) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.backlog.apply(l.tbl)
 	l.tbl.Reconcile(l.rows, at, full)
 	if err := l.printInet(w, stderr); err != nil {
 		return err
@@ -216,6 +183,7 @@ func (l *live) readSnapshot(at time.Time, stderr io.Writer) (full bool) {
 	l.prints++
 	d := snapshot.Diag{TCPInfo: l.o.timers}
 	l.mu.Lock()
+	l.backlog.apply(l.tbl)
 	l.tbl.SnapshotBegins(at)
 	if !full {
 		l.queries = l.tbl.Lookups(l.queries[:0])

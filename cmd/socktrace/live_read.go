@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/socktrace/socktrace/table"
+	"github.com/socktrace/socktrace/tracer"
+)
+
+// readBatch is how many events the reader applies per lock: under churn a
+// lock per event cost more than applying it.
+const readBatch = 256
+
+// maxBacklog bounds the batches waiting for the table (~130k events, about
+// 0.8 s of loopback churn here); past it the reader waits for the lock and
+// the ring buffer holds what comes.
+const maxBacklog = 512
+
+// read applies events to the table until the tracer stops, in batches of
+// what the ring holds. It never waits for a table being printed: under
+// churn the printer holds the lock 0.1-0.5 s, longer than the ring lasts
+// (~0.3 s), so a batch read meanwhile goes to the backlog, which the next
+// holder of the lock applies first.
+func (l *live) read() {
+	batch := l.backlog.take()
+	for {
+		var err error
+		for n := len(batch); n < cap(batch); n++ {
+			// Decoded in place: an Event is ~200 bytes.
+			if err = l.tr.Next(&batch[:n+1][n]); err != nil {
+				break
+			}
+			batch = batch[:n+1]
+			if !l.tr.Behind() {
+				break
+			}
+		}
+		switch {
+		case l.mu.TryLock():
+			l.backlog.apply(l.tbl)
+			applyEvents(l.tbl, batch)
+			l.mu.Unlock()
+			batch = batch[:0]
+		case l.backlog.add(batch):
+			batch = l.backlog.take()
+		default:
+			l.mu.Lock()
+			l.backlog.apply(l.tbl)
+			applyEvents(l.tbl, batch)
+			l.mu.Unlock()
+			batch = batch[:0]
+		}
+		if err != nil {
+			if errors.Is(err, tracer.ErrStopped) {
+				err = nil
+			}
+			l.done <- err
+			return
+		}
+	}
+}
+
+func applyEvents(tbl *table.Table, batch []tracer.Event) {
+	for i := range batch {
+		tbl.Apply(&batch[i])
+	}
+}
+
+// backlog holds batches of events, in the order they were read, until the
+// table's lock is free.
+type backlog struct {
+	mu      sync.Mutex
+	batches [][]tracer.Event
+	spare   [][]tracer.Event
+}
+
+// add queues batch, unless the backlog is full.
+func (b *backlog) add(batch []tracer.Event) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.batches) >= maxBacklog {
+		return false
+	}
+	b.batches = append(b.batches, batch)
+	return true
+}
+
+// take returns an empty batch.
+func (b *backlog) take() []tracer.Event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n := len(b.spare); n > 0 {
+		s := b.spare[n-1]
+		b.spare = b.spare[:n-1]
+		return s
+	}
+	return make([]tracer.Event, 0, readBatch)
+}
+
+// apply applies the queued batches to tbl, whose lock the caller holds.
+func (b *backlog) apply(tbl *table.Table) {
+	b.mu.Lock()
+	batches := b.batches
+	b.batches = nil
+	b.mu.Unlock()
+	for _, batch := range batches {
+		applyEvents(tbl, batch)
+	}
+	b.mu.Lock()
+	for _, batch := range batches {
+		if len(b.spare) < maxBacklog {
+			b.spare = append(b.spare, batch[:0])
+		}
+	}
+	b.mu.Unlock()
+}
