@@ -12,10 +12,14 @@ import (
 // lock per event cost more than applying it.
 const readBatch = 256
 
-// maxBacklog bounds the batches waiting for the table (~130k events, about
-// 0.8 s of loopback churn here); past it the reader waits for the lock and
-// the ring buffer holds what comes.
-const maxBacklog = 512
+// maxBacklog bounds the batches waiting for the table (~130k events of 224
+// bytes, about 0.8 s of loopback churn here); past it the reader waits for
+// the lock and the ring buffer holds what comes. maxSpare bounds the empty
+// batches kept for reuse after a long wait.
+const (
+	maxBacklog = 512
+	maxSpare   = 64
+)
 
 // read applies events to the table until the tracer stops, in batches of
 // what the ring holds. It never waits for a table being printed: under
@@ -109,7 +113,7 @@ func (b *backlog) apply(tbl *table.Table) {
 	}
 	b.mu.Lock()
 	for _, batch := range batches {
-		if len(b.spare) < maxBacklog {
+		if len(b.spare) < maxSpare {
 			b.spare = append(b.spare, batch[:0])
 		}
 	}

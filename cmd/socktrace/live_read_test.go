@@ -35,7 +35,7 @@ func TestBacklog(t *testing.T) {
 	if c := tbl.Counts(); c.Connects != 1 || c.Failed[0] != 1 {
 		t.Errorf("counts %+v, want 1 connect and 1 failed", *c)
 	}
-	if len(b.batches) != 0 || len(b.spare) != 2 {
+	if len(b.batches) != 0 || len(b.spare) != min(2, maxSpare) {
 		t.Errorf("after apply: %d queued, %d spare; want 0 and 2", len(b.batches), len(b.spare))
 	}
 	if s := b.take(); len(s) != 0 || cap(s) != readBatch {
