@@ -376,7 +376,8 @@ func (l *live) printTimeWaits(w io.Writer) error {
 // printGoneTimeWaits prints the TIME_WAIT rows whose timewait socket ended
 // since the last table: expired, reused by a new connection, or killed.
 // Under churn that is as many rows as connections; most were in the last
-// table, whose line only needs the gone note added.
+// table, whose line only needs the gone note added (the tracer's table mode
+// sends a TIME_WAIT's end without owner or birth, so no column changed).
 func (l *live) printGoneTimeWaits(w io.Writer) error {
 	now := l.tr.Clock()
 	last := &l.tw[1-l.twLast] // printTimeWaits has made the other one current
