@@ -122,6 +122,12 @@ func TestEventText(t *testing.T) {
 	if got != want {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
 	}
+	// A name with multibyte runes takes its width in runes, as a
+	// terminal shows it.
+	ev.Comm = comm("nginx-ü")
+	if got := string(new(EventFormatter).AppendText(nil, &ev)); !strings.HasPrefix(got, "10:01:02.123456 4242    nginx-ü         tcp6  [fd00::1]:40000") {
+		t.Errorf("multibyte name: %q", got)
+	}
 	ev.Flags &^= tracer.FlagOwnerKnown
 	if got := string(new(EventFormatter).AppendText(nil, &ev)); !strings.HasPrefix(got, "10:01:02.123456 -       -               tcp6") {
 		t.Errorf("unknown owner: %q", got)
