@@ -76,7 +76,10 @@ func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time, withTimeWait boo
 func (t *Table) reconcileRow(s *snapshot.Socket, at time.Time) {
 	k := socketKey(s)
 	c := t.live[k]
-	if c == nil {
+	known := c != nil
+	if !known {
+		// The pile is asked here for a new row, and by takenOver below
+		// for a known one.
 		if w := t.tw.get(k); w != nil {
 			switch {
 			case s.Inode == 0 && s.State == uint8(tracer.FinWait2):
@@ -104,7 +107,7 @@ func (t *Table) reconcileRow(s *snapshot.Socket, at time.Time) {
 	if c.seen == t.gen {
 		return
 	}
-	if s.Inode != 0 && t.tw.len() > 0 {
+	if known && s.Inode != 0 && t.tw.len() > 0 {
 		t.takenOver(k, at)
 	}
 	state, inode := c.Socket.State, c.Socket.Inode

@@ -193,8 +193,10 @@ func (t *Table) alloc() *Conn {
 	return c
 }
 
-// release takes a row Sweep forgot. A healed row stays in healed a while
-// longer, for a late close event, so it is left to the garbage collector.
+// release takes a row the table is done with: one Sweep forgot, or a
+// client's whose copy went to the pile. A healed row may stay in healed a
+// while longer, for a late close event, so it is left to the garbage
+// collector.
 func (t *Table) release(c *Conn) {
 	if !c.Healed && len(t.free) < maxFree {
 		t.free = append(t.free, c)
