@@ -36,6 +36,14 @@ func EventName(ev *tracer.Event) string {
 // state that makes formatting cheap, so one formatter serves one stream.
 type EventFormatter struct {
 	clock clockCache
+	parts *lineParts // allocated at the first line
+}
+
+func (f *EventFormatter) lineParts() *lineParts {
+	if f.parts == nil {
+		f.parts = new(lineParts)
+	}
+	return f.parts
 }
 
 // AppendText appends one event-log line. Names are escaped (Safe).
@@ -43,6 +51,19 @@ func (f *EventFormatter) AppendText(b []byte, ev *tracer.Event) []byte {
 	start := len(b)
 	b = f.clock.appendText(b, ev.Time)
 	b = pad(b, start, 16)
+	b = f.lineParts().owner(b, ev, false, appendTextOwner)
+	col := len(b)
+	b = appendTransition(b, ev)
+	b = pad(b, col, 24)
+	b = appendDetail(b, ev)
+	for len(b) > start && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return append(b, '\n')
+}
+
+// appendTextOwner appends the PID to REMOTE columns.
+func appendTextOwner(b []byte, ev *tracer.Event) []byte {
 	col := len(b)
 	if ev.Has(tracer.FlagOwnerKnown) {
 		b = appendUint(b, uint64(ev.PID))
@@ -65,15 +86,7 @@ func (f *EventFormatter) AppendText(b []byte, ev *tracer.Event) []byte {
 	b = pad(b, col, 23)
 	col = len(b)
 	b = appendAddrPort(b, ev.Remote)
-	b = pad(b, col, 23)
-	col = len(b)
-	b = appendTransition(b, ev)
-	b = pad(b, col, 24)
-	b = appendDetail(b, ev)
-	for len(b) > start && b[len(b)-1] == ' ' {
-		b = b[:len(b)-1]
-	}
-	return append(b, '\n')
+	return pad(b, col, 23)
 }
 
 func appendTransition(b []byte, ev *tracer.Event) []byte {
@@ -189,6 +202,25 @@ func (f *EventFormatter) AppendJSON(b []byte, ev *tracer.Event) []byte {
 		b = appendUint(b, ev.Lost.Recursion)
 		return append(b, "}\n"...)
 	}
+	b = f.lineParts().owner(b, ev, true, appendJSONOwner)
+	b = append(b, `","old_state":"`...)
+	b = append(b, ev.Old.String()...)
+	b = append(b, `","new_state":"`...)
+	b = append(b, ev.New.String()...)
+	b = append(b, `","error":"`...)
+	if ev.Err != 0 {
+		b = append(b, unix.ErrnoName(ev.Err)...)
+	}
+	b = append(b, `","uid":`...)
+	b = appendUint(b, uint64(ev.UID))
+	b = append(b, `,"inode":`...)
+	b = appendUint(b, ev.Inode)
+	b = f.lineParts().id(b, ev, appendJSONID)
+	return appendJSONDetail(b, ev)
+}
+
+// appendJSONOwner appends the fields from pid to remote's value.
+func appendJSONOwner(b []byte, ev *tracer.Event) []byte {
 	b = append(b, `","pid":`...)
 	b = appendUint(b, uint64(ev.PID))
 	b = append(b, `,"tid":`...)
@@ -205,24 +237,15 @@ func (f *EventFormatter) AppendJSON(b []byte, ev *tracer.Event) []byte {
 	b = appendAddrPort(b, ev.Local)
 	b = append(b, `","remote":"`...)
 	b = appendAddrPort(b, ev.Remote)
-	b = append(b, `","old_state":"`...)
-	b = append(b, ev.Old.String()...)
-	b = append(b, `","new_state":"`...)
-	b = append(b, ev.New.String()...)
-	b = append(b, `","error":"`...)
-	if ev.Err != 0 {
-		b = append(b, unix.ErrnoName(ev.Err)...)
-	}
-	b = append(b, `","uid":`...)
-	b = appendUint(b, uint64(ev.UID))
-	b = append(b, `,"inode":`...)
-	b = appendUint(b, ev.Inode)
+	return b
+}
+
+func appendJSONID(b []byte, ev *tracer.Event) []byte {
 	b = append(b, `,"netns":`...)
 	b = appendUint(b, uint64(ev.NetNS))
 	b = append(b, `,"sock":"0x`...)
 	b = appendHex(b, ev.Sock)
-	b = append(b, '"')
-	return appendJSONDetail(b, ev)
+	return append(b, '"')
 }
 
 func appendJSONDetail(b []byte, ev *tracer.Event) []byte {
