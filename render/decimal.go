@@ -121,6 +121,16 @@ func appendAddrPort(b []byte, ap netip.AddrPort) []byte {
 	if !a.Is4() {
 		return ap.AppendTo(b)
 	}
+	b = appendAddr(b, a)
+	b = append(b, ':')
+	return appendUint(b, uint64(ap.Port()))
+}
+
+// appendAddr appends a as netip.Addr.AppendTo does.
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if !a.Is4() {
+		return a.AppendTo(b)
+	}
 	v4 := a.As4()
 	b = appendByte(b, v4[0])
 	b = append(b, '.')
@@ -128,7 +138,5 @@ func appendAddrPort(b []byte, ap netip.AddrPort) []byte {
 	b = append(b, '.')
 	b = appendByte(b, v4[2])
 	b = append(b, '.')
-	b = appendByte(b, v4[3])
-	b = append(b, ':')
-	return appendUint(b, uint64(ap.Port()))
+	return appendByte(b, v4[3])
 }

@@ -30,7 +30,7 @@ type Netstat struct {
 	// Owners maps socket inodes to their process, for Programs.
 	Owners map[uint64]snapshot.Owner
 
-	buf, local, remote, scratch []byte // reused for every row
+	buf, scratch []byte // reused for every row
 }
 
 // The columns' widths in netstat: addresses are cut to fit 23 columns
@@ -146,9 +146,6 @@ func (n *Netstat) appendInetRow(b []byte, s *snapshot.Socket, owner snapshot.Own
 	if s.Proto == snapshot.TCP {
 		limit = 127
 	}
-	n.local = n.appendAddr(n.local[:0], s.Proto, s.Local, limit)
-	n.remote = n.appendAddr(n.remote[:0], s.Proto, s.Remote, limit)
-	local, remote := n.local, n.remote
 	if s.Proto == snapshot.UDP || s.Proto == snapshot.UDPLite {
 		b = appendLeft(b, ProtoLabel(s), 5)
 		b = append(b, ' ')
@@ -160,10 +157,8 @@ func (n *Netstat) appendInetRow(b []byte, s *snapshot.Socket, owner snapshot.Own
 	b = append(b, ' ')
 	b = appendRight(b, s.SendQ, 6)
 	b = append(b, ' ')
-	b = appendLeftBytes(b, local, addrColumn)
-	b = append(b, ' ')
-	b = appendLeftBytes(b, remote, addrColumn)
-	b = append(b, ' ')
+	b = n.appendAddrColumn(b, s.Proto, s.Local, limit)
+	b = n.appendAddrColumn(b, s.Proto, s.Remote, limit)
 	b = appendLeft(b, StateName(s), 11)
 	if n.Extend {
 		b = n.appendUser(b, s.UID)
@@ -179,36 +174,39 @@ func (n *Netstat) appendInetRow(b []byte, s *snapshot.Socket, owner snapshot.Own
 	return b
 }
 
+// appendAddrColumn writes an address column and the space after it.
+func (n *Netstat) appendAddrColumn(b []byte, p snapshot.Proto, a netip.AddrPort, limit int) []byte {
+	start := len(b)
+	b = n.appendAddr(b, p, a, limit)
+	return append(appendSpaces(b, addrColumn-(len(b)-start)), ' ')
+}
+
 // appendAddr writes "host:port" the way netstat's addr_do_one does: when
 // the pair is longer than 22 bytes and -W is off, the port keeps at most 18
 // bytes and the host is cut to fill the rest.
 func (n *Netstat) appendAddr(b []byte, p snapshot.Proto, a netip.AddrPort, limit int) []byte {
 	start := len(b)
-	// Host and port go to scratch space first: the cut depends on both.
-	n.scratch = n.appendHost(n.scratch[:0], a.Addr())
-	hostEnd := len(n.scratch)
-	if a.Port() == 0 {
-		n.scratch = append(n.scratch, '*')
-	} else if name := n.Names.Service(p, a.Port()); name != "" {
-		n.scratch = append(n.scratch, name...)
-	} else {
-		n.scratch = strconv.AppendUint(n.scratch, uint64(a.Port()), 10)
-	}
-	host, port := n.scratch[:hostEnd], n.scratch[hostEnd:]
-	if !n.Wide && len(host)+len(port) > addrShort {
-		portLen := min(len(port), addrShort-4)
-		hostLen := min(addrShort-portLen, len(host))
-		b = append(b, host[:hostLen]...)
-		b = append(b, ':')
-		return append(b, port[:portLen]...)
-	}
-	b = append(b, host...)
+	b = n.appendHost(b, a.Addr())
+	hostLen := len(b) - start
 	b = append(b, ':')
-	b = append(b, port...)
-	if len(b)-start > limit {
-		b = b[:start+limit]
+	if a.Port() == 0 {
+		b = append(b, '*')
+	} else if name := n.Names.Service(p, a.Port()); name != "" {
+		b = append(b, name...)
+	} else {
+		b = appendUint(b, uint64(a.Port()))
 	}
-	return b
+	if n.Wide || len(b)-start-1 <= addrShort {
+		return b[:start+min(len(b)-start, limit)]
+	}
+	// Too long: cut both, in scratch space, as the cut depends on both.
+	n.scratch = append(n.scratch[:0], b[start:]...)
+	host, port := n.scratch[:hostLen], n.scratch[hostLen+1:]
+	portLen := min(len(port), addrShort-4)
+	hostLen = min(addrShort-portLen, len(host))
+	b = append(b[:start], host[:hostLen]...)
+	b = append(b, ':')
+	return append(b, port[:portLen]...)
 }
 
 // appendHost writes netstat's address text: names when resolved, "[::]"
@@ -222,7 +220,7 @@ func (n *Netstat) appendHost(b []byte, a netip.Addr) []byte {
 	if name := n.Names.Host(a); name != "" {
 		return append(b, name...)
 	}
-	return a.AppendTo(b)
+	return appendAddr(b, a)
 }
 
 func (n *Netstat) appendUser(b []byte, uid uint32) []byte {
@@ -294,36 +292,35 @@ func appendTimerTail(b []byte, retr, probes uint64) []byte {
 	return append(b, ')')
 }
 
+// The table's columns are padded a run of spaces at a time: under -c churn
+// every connection is a row, and a space per append was a tenth of it.
+
 func appendLeft(b []byte, s string, width int) []byte {
-	b = append(b, s...)
-	for i := len(s); i < width; i++ {
-		b = append(b, ' ')
-	}
-	return b
+	return appendSpaces(append(b, s...), width-len(s))
 }
 
 func appendLeftBytes(b []byte, s []byte, width int) []byte {
-	b = append(b, s...)
-	for i := len(s); i < width; i++ {
-		b = append(b, ' ')
-	}
-	return b
+	return appendSpaces(append(b, s...), width-len(s))
 }
 
 func appendLeftUint(b []byte, v uint64, width int) []byte {
 	start := len(b)
-	b = strconv.AppendUint(b, v, 10)
-	for len(b)-start < width {
-		b = append(b, ' ')
-	}
-	return b
+	b = appendUint(b, v)
+	return appendSpaces(b, width-(len(b)-start))
 }
 
 func appendRight(b []byte, v uint64, width int) []byte {
-	var tmp [20]byte
-	d := strconv.AppendUint(tmp[:0], v, 10)
-	for i := len(d); i < width; i++ {
-		b = append(b, ' ')
+	return appendUint(appendSpaces(b, width-decimalLen(v)), v)
+}
+
+// appendSpaces appends n spaces, none when n <= 0.
+func appendSpaces(b []byte, n int) []byte {
+	for n > len(spaces) {
+		b = append(b, spaces...)
+		n -= len(spaces)
 	}
-	return append(b, d...)
+	if n > 0 {
+		b = append(b, spaces[:n]...)
+	}
+	return b
 }

@@ -32,3 +32,22 @@ func BenchmarkInetRow(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLiveRow renders -tanc rows of a churn's table: a TIME_WAIT row
+// and a gone server row with its note, the rows printed per connection.
+func BenchmarkLiveRow(b *testing.B) {
+	rows := []snapshot.Socket{
+		{Proto: snapshot.TCP, Local: netip.MustParseAddrPort("127.0.0.1:40312"),
+			Remote: netip.MustParseAddrPort("127.0.0.3:9511"), State: snapshot.StateTimeWait},
+		{Proto: snapshot.TCP, Local: netip.MustParseAddrPort("127.0.0.3:9511"),
+			Remote: netip.MustParseAddrPort("127.0.0.1:40312"), State: snapshot.StateLastAck, Inode: 123456},
+	}
+	lives := []Live{{}, {Gone: true, Lifetime: 1234567}}
+	n := &Netstat{Names: numericNames{}}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := n.LiveRow(io.Discard, &rows[i%len(rows)], &lives[i%len(lives)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
