@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func TestAppendUintMatchesStrconv(t *testing.T) {
@@ -51,5 +52,21 @@ func TestAppendAddrPortMatchesNetip(t *testing.T) {
 	var zero netip.AddrPort
 	if got, want := string(appendAddrPort(nil, zero)), string(zero.AppendTo(nil)); got != want {
 		t.Errorf("zero AddrPort: %q, want %q", got, want)
+	}
+}
+
+// appendDuration's integer paths must print what strconv prints.
+func TestAppendDurationMatchesFloat(t *testing.T) {
+	ds := []time.Duration{0, 1, 499, 500, 501, 999, 1000, 1499, 1500, 2500, 999499, 999500, 999999,
+		time.Millisecond, 1000499, 1000500, 1000501, 1234567, 9999999499, 9999999500,
+		10 * time.Second, 10*time.Second + 49999999, 10*time.Second + 50000000, 10*time.Second + 150000000,
+		time.Hour + 250000000, -1, -1500, -time.Second}
+	for d := time.Duration(1); d < 100*time.Second; d = d*7 + 13 {
+		ds = append(ds, d, d+500, d/1000*1000+500)
+	}
+	for _, d := range ds {
+		if got, want := string(appendDuration(nil, d)), string(appendDurationFloat(nil, d)); got != want {
+			t.Errorf("%d ns: got %q, strconv says %q", int64(d), got, want)
+		}
 	}
 }

@@ -141,8 +141,52 @@ func appendSep(b []byte) []byte {
 }
 
 // appendDuration prints with 3 significant digits, in ms below 10 s: what
-// people compare connection times in.
+// people compare connection times in. Under -c churn every gone row has
+// one, so it is integer arithmetic; the rare exact half (rounded as the
+// float's binary value says) and negative values go to strconv.
 func appendDuration(b []byte, d time.Duration) []byte {
+	switch {
+	case d < 0:
+	case d < time.Millisecond:
+		if r := d % time.Microsecond; 2*r != time.Microsecond {
+			return append(appendFixed(b, rounded(d, time.Microsecond), 0), "us"...)
+		}
+	case d < 10*time.Second:
+		if r := d % time.Microsecond; 2*r != time.Microsecond {
+			return append(appendFixed(b, rounded(d, time.Microsecond), 3), "ms"...)
+		}
+	default:
+		if r := d % (100 * time.Millisecond); 2*r != 100*time.Millisecond {
+			return append(appendFixed(b, rounded(d, 100*time.Millisecond), 1), 's')
+		}
+	}
+	return appendDurationFloat(b, d)
+}
+
+// rounded is d in units, rounded to the nearest (never a half).
+func rounded(d, unit time.Duration) uint64 {
+	q := d / unit
+	if 2*(d%unit) > unit {
+		q++
+	}
+	return uint64(q)
+}
+
+// appendFixed appends v with its last decimals digits after a point.
+func appendFixed(b []byte, v uint64, decimals int) []byte {
+	if decimals == 0 {
+		return appendUint(b, v)
+	}
+	scale := uint64(10)
+	for i := 1; i < decimals; i++ {
+		scale *= 10
+	}
+	b = appendUint(b, v/scale)
+	b = append(b, '.')
+	return appendDigits(b, v%scale, decimals)
+}
+
+func appendDurationFloat(b []byte, d time.Duration) []byte {
 	switch {
 	case d < time.Millisecond:
 		b = strconv.AppendFloat(b, float64(d)/float64(time.Microsecond), 'f', 0, 64)
