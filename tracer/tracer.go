@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
 	"github.com/socktrace/socktrace/snapshot"
@@ -57,8 +55,7 @@ type Stats struct {
 type Tracer struct {
 	objs       socktraceObjects
 	links      []link.Link
-	reader     *ringbuf.Reader
-	rec        ringbuf.Record
+	ring       *ring
 	filter     Filter
 	latency    time.Duration
 	monoToWall int64
@@ -103,14 +100,10 @@ func New(cfg Config) (*Tracer, error) {
 		t.Close()
 		return nil, err
 	}
-	if t.reader, err = ringbuf.NewReader(t.objs.Events); err != nil {
+	if t.ring, err = newRing(t.objs.Events); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
-	// Next sets a deadline only when the ring is empty. Without one, a first
-	// read with events already queued (they queue while New seeds) would
-	// wait for a wakeup that batched events do not send.
-	t.reader.SetDeadline(time.Now())
 	// Attached first, then seeded: a socket born meanwhile is seen by the
 	// kernel; one that existed before is in the snapshot.
 	if err := t.seed(cfg.ProcRoot); err != nil {
@@ -164,6 +157,8 @@ func (t *Tracer) Stats() Stats {
 // report, it returns a KindLost event instead. After Stop it returns the
 // events still queued, then ErrStopped.
 func (t *Tracer) Next(ev *Event) error {
+	t.ring.mu.Lock()
+	defer t.ring.mu.Unlock()
 	for {
 		// Reading the clock per event was a measurable cost; the loss
 		// counters are due every second, checked every lossCheckEvents
@@ -174,24 +169,17 @@ func (t *Tracer) Next(ev *Event) error {
 				return nil
 			}
 		}
-		// Remaining is what the last read left in the ring: reading the
-		// producer's position again (AvailableBytes) is a cache miss per
-		// event on a line the kernel writes, and the clock read for the
-		// deadline is needed only when the ring may be empty.
-		if t.rec.Remaining == 0 {
-			t.reader.SetDeadline(time.Now().Add(t.latency))
-		}
-		err := t.reader.ReadInto(&t.rec)
+		rec, err := t.ring.next(t.latency)
 		switch {
-		case errors.Is(err, os.ErrDeadlineExceeded):
+		case errors.Is(err, errRingEmpty):
 			t.sinceCheck = lossCheckEvents
 			continue
-		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, ringbuf.ErrClosed):
+		case errors.Is(err, errRingFlushed), errors.Is(err, errRingClosed):
 			return ErrStopped
 		case err != nil:
 			return fmt.Errorf("read ring buffer: %w", err)
 		}
-		if err := decode(t.rec.RawSample, t.monoToWall, ev); err != nil {
+		if err := decode(rec, t.monoToWall, ev); err != nil {
 			return err
 		}
 		t.owners.resolve(ev)
@@ -203,21 +191,20 @@ func (t *Tracer) Next(ev *Event) error {
 }
 
 // Pending reports whether events are queued, so a caller can flush its
-// output when Next has caught up. Safe from any goroutine.
-func (t *Tracer) Pending() bool { return t.reader.AvailableBytes() > 0 }
+// output when Next has caught up. Safe from any goroutine until Close.
+func (t *Tracer) Pending() bool { return t.ring.pending() }
 
-// Behind reports whether events were queued behind the one Next last read:
-// Pending as of that read, without reading the kernel's position again. For
-// Next's goroutine only.
-func (t *Tracer) Behind() bool { return t.rec.Remaining > 0 }
+// Behind reports whether events were queued behind the one Next last read,
+// without reading the kernel's position again. For Next's goroutine only.
+func (t *Tracer) Behind() bool { return t.ring.behind() }
 
 // Stop detaches the programs, so no new event is queued, and makes Next
 // return what is left, then ErrStopped.
 func (t *Tracer) Stop() {
 	t.stopOnce.Do(func() {
 		t.detach()
-		if t.reader != nil {
-			_ = t.reader.Flush()
+		if t.ring != nil {
+			t.ring.flush()
 		}
 	})
 }
@@ -225,8 +212,8 @@ func (t *Tracer) Stop() {
 // Close detaches and frees everything. Nothing stays in the kernel.
 func (t *Tracer) Close() error {
 	t.detach()
-	if t.reader != nil {
-		t.reader.Close()
+	if t.ring != nil {
+		t.ring.close()
 	}
 	return t.objs.Close()
 }

@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -479,5 +480,36 @@ func TestEventsQueuedBeforeFirstRead(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		tr.Stop()
 		t.Fatal("queued events not delivered within 2s")
+	}
+}
+
+// Close from another goroutine ends a Next that is waiting for events, and
+// frees the ring only once Next has let go of it.
+func TestCloseWhileReading(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	// A wait longer than the test's: only the wakeup can end it in time.
+	tr, err := New(Config{Filter: Filter{NetNS: uint32(ns.Inode)}, Latency: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		var ev Event
+		for {
+			if err := tr.Next(&ev); err != nil {
+				got <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // Next is waiting: nothing happens in ns
+	start := time.Now()
+	tr.Close() // returns once Next has let go of the ring
+	if err := <-got; !errors.Is(err, ErrStopped) {
+		t.Fatalf("Next after Close: %v, want ErrStopped", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Next ended %v after Close, want well under 1s", d)
 	}
 }
