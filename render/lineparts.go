@@ -67,10 +67,7 @@ func (p *lineParts) owner(b []byte, ev *tracer.Event, json bool, format func([]b
 	}
 	start := len(b)
 	b = format(b, ev)
-	s.owner, s.ownerLen = k, copy(s.ownerBuf[:], b[start:])
-	if s.ownerLen < len(b)-start {
-		s.ownerLen = 0 // too long to keep (an escaped name)
-	}
+	s.owner, s.ownerLen = k, keep(s.ownerBuf[:], b[start:])
 	return b
 }
 
@@ -83,9 +80,15 @@ func (p *lineParts) id(b []byte, ev *tracer.Event, format func([]byte, *tracer.E
 	}
 	start := len(b)
 	b = format(b, ev)
-	s.id, s.idLen = k, copy(s.idBuf[:], b[start:])
-	if s.idLen < len(b)-start {
-		s.idLen = 0
-	}
+	s.id, s.idLen = k, keep(s.idBuf[:], b[start:])
 	return b
+}
+
+// keep copies part into buf and returns its length, or 0 (nothing kept)
+// when it does not fit: an escaped name can make a part long.
+func keep(buf, part []byte) int {
+	if len(part) > len(buf) {
+		return 0
+	}
+	return copy(buf, part)
 }
