@@ -29,7 +29,7 @@ func (t *Table) Apply(ev *tracer.Event) {
 // update records a connection that opened or changed state.
 func (t *Table) update(ev *tracer.Event) {
 	k := eventKey(ev)
-	c := t.live[k]
+	c := t.live.get(k)
 	switch {
 	case c == nil:
 		if h := t.healedRow(k); h != nil && !ev.Time.After(h.healedAt) {
@@ -74,7 +74,7 @@ func (t *Table) update(ev *tracer.Event) {
 // is this connection's (the kernel sent the old one's close first).
 func (t *Table) open(k Key, ev *tracer.Event) *Conn {
 	c := t.newConn(ev)
-	t.live[k] = c
+	t.live.put(k, c)
 	if len(t.healed) > 0 {
 		delete(t.healed, k)
 	}
@@ -124,7 +124,7 @@ func (t *Table) close(ev *tracer.Event) {
 		delete(t.healed, k)
 		return
 	}
-	c := t.live[k]
+	c := t.live.get(k)
 	if c == nil {
 		if w := t.tw.get(k); w != nil && ev.Time.UnixNano() > w.lastEvent {
 			// A connection we did not see open took over a
@@ -190,7 +190,7 @@ func (t *Table) endTimeWait(ev *tracer.Event) {
 	// A snapshot may list a timewait socket in its substate (FIN_WAIT2),
 	// without a file; a live row with a file is a new connection on the
 	// tuple, not this one.
-	c := t.live[k]
+	c := t.live.get(k)
 	if c == nil || c.Socket.Inode != 0 {
 		return // healed and swept already
 	}
@@ -201,9 +201,7 @@ func (t *Table) endTimeWait(ev *tracer.Event) {
 
 // finish moves a connection that ended to the gone list.
 func (t *Table) finish(k Key, c *Conn, at time.Time) {
-	if t.live[k] == c {
-		delete(t.live, k)
-	}
+	t.live.del(k, c)
 	c.Gone = true
 	c.GoneAt = at
 	t.gone = append(t.gone, c)

@@ -1,7 +1,7 @@
 package table
 
 import (
-	"hash/maphash"
+	"math/rand/v2"
 	"time"
 
 	"github.com/socktrace/socktrace/tracer"
@@ -27,7 +27,7 @@ type timeWaits struct {
 	firstPos uint64 // position of chunks[0][0]
 	nextPos  uint64
 	spare    []*pileChunk
-	seed     maphash.Seed
+	seed     uint64
 	index    map[uint64]uint64 // position of each row still in TIME_WAIT, by its key's hash
 	clash    map[Key]uint64    // the same, for rows whose hash index has for another key
 	gone     []uint64          // positions of the rows that left it and are shown as gone, in the order they left
@@ -45,7 +45,7 @@ const maxSpare = 4
 
 func newTimeWaits() *timeWaits {
 	// Position 0 is never used: the index's zero value means none.
-	return &timeWaits{seed: maphash.MakeSeed(), index: make(map[uint64]uint64),
+	return &timeWaits{seed: rand.Uint64(), index: make(map[uint64]uint64),
 		clash: make(map[Key]uint64), firstPos: 1, nextPos: 1, nextID: 1, mask: ^uint64(0)}
 }
 
@@ -55,7 +55,7 @@ func (p *timeWaits) len() int { return len(p.index) + len(p.clash) }
 // kept is how many rows are stored, ended ones included.
 func (p *timeWaits) kept() int { return int(p.nextPos - p.firstPos - uint64(p.front)) }
 
-func (p *timeWaits) hash(k Key) uint64 { return maphash.Comparable(p.seed, k) & p.mask }
+func (p *timeWaits) hash(k Key) uint64 { return k.hash(p.seed) & p.mask }
 
 // at is the row at position pos, which is kept.
 func (p *timeWaits) at(pos uint64) *TimeWait {

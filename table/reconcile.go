@@ -45,7 +45,7 @@ func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time, withTimeWait boo
 		t.reconcileRow(s, at)
 	}
 	listed := len(t.order)
-	for k, c := range t.live {
+	for k, c := range t.live.each {
 		switch {
 		case c.seen == t.gen:
 			c.missedAt = time.Time{}
@@ -75,7 +75,7 @@ func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time, withTimeWait boo
 // the table.
 func (t *Table) reconcileRow(s *snapshot.Socket, at time.Time) {
 	k := socketKey(s)
-	c := t.live[k]
+	c := t.live.get(k)
 	known := c != nil
 	if !known {
 		// The pile is asked here for a new row, and by takenOver below
@@ -102,7 +102,7 @@ func (t *Table) reconcileRow(s *snapshot.Socket, at time.Time) {
 		}
 		c = t.alloc()
 		c.Owner = t.seedOwner(s.Inode)
-		t.live[k] = c
+		t.live.put(k, c)
 	}
 	if c.seen == t.gen {
 		return
@@ -147,7 +147,7 @@ func (t *Table) reconcileTimeWait(s *snapshot.Socket, at time.Time) {
 		w.seen, w.missedAt, w.state = t.gen, 0, s.State
 		return
 	}
-	c := t.live[k]
+	c := t.live.get(k)
 	switch {
 	case c != nil && c.lastEvent.After(at):
 		return // its events are newer: say, a new connection on the tuple
@@ -217,7 +217,7 @@ func (t *Table) seedOwner(inode uint64) Owner {
 // and the TIME_WAIT pile left out: what a snapshot that looks sockets up by
 // tuple must ask for.
 func (t *Table) Lookups(dst []snapshot.Socket) []snapshot.Socket {
-	for _, c := range t.live {
+	for _, c := range t.live.each {
 		if c.Socket.Remote.Port() != 0 {
 			dst = append(dst, c.Socket)
 		}

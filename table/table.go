@@ -74,6 +74,7 @@ type Conn struct {
 	Healed  bool          // gone from the kernel without a close event (lost)
 	Expired bool          // a TIME_WAIT that ran out (not reused or killed)
 
+	key       Key       // set while the live index holds it
 	lastEvent time.Time // the newest event applied to it
 	seen      uint64    // the last snapshot generation that listed it
 	missedAt  time.Time // the last snapshot, if it did not list it
@@ -100,7 +101,7 @@ type Counts struct {
 // Table holds one namespace's TCP connections. It is not safe for
 // concurrent use.
 type Table struct {
-	live map[Key]*Conn // every live connection but those in TIME_WAIT
+	live liveIndex // every live connection but those in TIME_WAIT
 	tw   *timeWaits
 	// gone holds the connections that ended since the last Sweep, in the
 	// order they ended; a tuple may be reused within one interval, so a
@@ -143,7 +144,7 @@ func New(cfg Config) *Table {
 		cfg.ProcRoot = "/proc"
 	}
 	t := &Table{
-		live:        make(map[Key]*Conn),
+		live:        newLiveIndex(),
 		tw:          newTimeWaits(),
 		closedSince: make(map[Key]time.Time),
 		healed:      make(map[Key]*Conn),

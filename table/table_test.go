@@ -572,6 +572,13 @@ func TestConnectionLives(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			run(t, New(Config{Seed: tt.seed, ProcRoot: t.TempDir()}), tt.prints)
 		})
+		// Again with every key's hash the same: each index's clash map
+		// holds all but one row.
+		t.Run(tt.name+", hashes clash", func(t *testing.T) {
+			tbl := New(Config{Seed: tt.seed, ProcRoot: t.TempDir()})
+			tbl.live.mask, tbl.tw.mask = 0, 0
+			run(t, tbl, tt.prints)
+		})
 	}
 }
 
@@ -667,10 +674,10 @@ func TestBounded(t *testing.T) {
 		tbl.Reconcile(nil, now, true)
 		tbl.Sweep(now, 0)
 	}
-	if len(tbl.live) != 0 || len(tbl.gone) != 0 || len(tbl.closedSince) != 0 ||
+	if tbl.live.len() != 0 || len(tbl.gone) != 0 || len(tbl.closedSince) != 0 ||
 		len(tbl.healed) != 0 || len(tbl.order) != 0 {
 		t.Errorf("table holds live=%d gone=%d closedSince=%d healed=%d order=%d after everything ended, want all 0",
-			len(tbl.live), len(tbl.gone), len(tbl.closedSince), len(tbl.healed), len(tbl.order))
+			tbl.live.len(), len(tbl.gone), len(tbl.closedSince), len(tbl.healed), len(tbl.order))
 	}
 	if p := tbl.tw; p.len() != 0 || p.kept() != 0 || len(p.gone) != 0 || len(p.chunks) != 0 {
 		t.Errorf("TIME_WAIT pile holds index=%d rows=%d gone=%d chunks=%d after everything ended, want all 0",

@@ -119,9 +119,7 @@ func (w *TimeWait) Ended() bool { return w.dead }
 // enterTimeWait moves a live connection to the pile. A row already there
 // for the tuple is an older connection's whose end was lost.
 func (t *Table) enterTimeWait(k Key, c *Conn, entered time.Time) *TimeWait {
-	if t.live[k] == c {
-		delete(t.live, k)
-	}
+	t.live.del(k, c)
 	old, h, _ := t.tw.lookup(k)
 	if old != nil {
 		t.endLostTimeWait(k, entered)
