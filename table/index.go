@@ -51,7 +51,7 @@ func (x *liveIndex) put(k Key, c *Conn) {
 // del removes k's row if it is c.
 func (x *liveIndex) del(k Key, c *Conn) {
 	h := k.hash(x.seed) & x.mask
-	if x.byHash[h] == c {
+	if cur := x.byHash[h]; cur == c && cur != nil && cur.key == k {
 		delete(x.byHash, h)
 	} else if len(x.clash) > 0 && x.clash[k] == c {
 		delete(x.clash, k)
