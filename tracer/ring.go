@@ -34,8 +34,9 @@ type ring struct {
 	end      uint64 // the producer position when last loaded
 	stored   uint64 // the consumer position last stored
 
-	maps         [][]byte // what to unmap
-	epfd, wakefd int      // wakeups: the ring's fd, and an eventfd for stop and close
+	maps         [][]byte   // what to unmap
+	fdMu         sync.Mutex // flush, from any goroutine, may race close for wakefd
+	epfd, wakefd int        // wakeups: the ring's fd, and an eventfd for stop and close
 	flushed      atomic.Bool
 	closed       atomic.Bool
 	epollEvents  [2]unix.EpollEvent
@@ -215,6 +216,8 @@ func (r *ring) flush() {
 }
 
 func (r *ring) wake() {
+	r.fdMu.Lock()
+	defer r.fdMu.Unlock()
 	if r.wakefd >= 0 {
 		var one [8]byte
 		one[0] = 1
@@ -233,6 +236,8 @@ func (r *ring) close() {
 		_ = unix.Munmap(m)
 	}
 	r.maps, r.data = nil, nil
+	r.fdMu.Lock()
+	defer r.fdMu.Unlock()
 	for _, fd := range []*int{&r.epfd, &r.wakefd} {
 		if *fd >= 0 {
 			unix.Close(*fd)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 func TestTraceStopsOnCancel(t *testing.T) {
 	nstest.RequireRoot(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut bytes.Buffer
+	var out, errOut lockedBuffer // read here while the trace writes
 	done := make(chan error, 1)
 	go func() {
 		done <- runTrace(ctx, &out, &errOut, &traceOptions{ringMiB: 1, latency: 50 * time.Millisecond, port: 1})
@@ -59,4 +60,23 @@ func TestTraceRejectsBadFlags(t *testing.T) {
 			t.Errorf("%+v: err %v, want a one-line error", o, err)
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that one goroutine may read while another
+// writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
