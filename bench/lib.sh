@@ -19,6 +19,7 @@ GO=${GO:-go}
 READY_TIMEOUT=${READY_TIMEOUT:-30} # seconds for socktrace to get ready
 WARMUP=${WARMUP:-3s}               # unmeasured churn first: the first run of a boot is slower
 SETTLE=${SETTLE:-2}                # seconds between phases
+ROUNDS=${ROUNDS:-1}                # off and on phases this many times: the VM drifts within minutes
 
 bench=bench/$(basename "$0") # the name in every message
 tmp=
@@ -204,6 +205,19 @@ add_row() {
 	rows+=("$name $(field conn_per_s "$res") $(field conns "$res") $(field cpu_pct "$res") $(tw_overflow "$ns") $*")
 }
 
+# phase NAME ROUND: NAME as is with one round; else NAME (less a -before)
+# and the round.
+phase() {
+	if ((ROUNDS == 1)); then echo "$1"; else echo "${1%-before}-$2"; fi
+}
+
+# rounds_ok: ROUNDS is a number from 1 to 10.
+rounds_ok() {
+	[[ $ROUNDS =~ ^[0-9]+$ ]] && ((ROUNDS >= 1 && ROUNDS <= 10)) && return 0
+	fail "ROUNDS=$ROUNDS: want 1 to 10"
+	return 1
+}
+
 # run_off NAME: churn alone, in a fresh namespace.
 run_off() {
 	local name=$1 res
@@ -216,7 +230,10 @@ run_off() {
 	del_netns "$ns"
 }
 
-# print_table: the rows, each conn/s as a ratio of the mean of the off runs.
+# print_table: the rows, each conn/s as a ratio: an off run's of the mean
+# of all off runs, an on run's of the mean of the off runs just before and
+# after it (the machine drifts: neighbours are the fairest baseline). With
+# more than one round, a line per on phase sums its rounds up.
 print_table() {
 	local widths="${table_widths[*]}" header
 	header=$(printf '%s\t' "${table_cols[@]}")
@@ -224,7 +241,12 @@ print_table() {
 	n = split(rows, line, "\n")
 	nc = split(widths, w, " ")
 	split(header, h, "\t")
-	for (i = 1; i <= n; i++) if (line[i] ~ /^off/) { split(line[i], f, " "); base += f[2]; nb++ }
+	for (c = 1; c <= nc; c++) if (h[c] == "tracer %") cpucol = c
+	for (i = 1; i <= n; i++) {
+		split(line[i], f, " ")
+		name[i] = f[1]; rate[i] = f[2]
+		if (f[1] ~ /^off/) { base += f[2]; nb++; isoff[i] = 1 }
+	}
 	base = nb ? base / nb : 0
 	printf "%-11s %9s %6s %9s", "phase", "conn/s", "ratio", "conns"
 	for (c = 1; c <= nc; c++) printf " %" w[c] "s", h[c]
@@ -232,15 +254,38 @@ print_table() {
 	for (i = 1; i <= n; i++) {
 		# name rate conns churn_cpu tw_overflow values...
 		split(line[i], f, " ")
-		printf "%-11s %9.1f %6s %9d", f[1], f[2], base ? sprintf("%.2f", f[2] / base) : "-", f[3]
+		ref = isoff[i] ? base : nearby(i)
+		ratio = ref ? f[2] / ref : 0
+		printf "%-11s %9.1f %6s %9d", f[1], f[2], ref ? sprintf("%.2f", ratio) : "-", f[3]
 		for (c = 1; c <= nc; c++) printf " %" w[c] "s", f[5 + c]
 		printf " %9.1f\n", f[4]
 		if (f[5] > 0) printf "  warning: %s: %d connections got no TIME_WAIT socket (TIME_WAIT table full)\n", f[1], f[5]
+		if (!isoff[i] && ref) {
+			p = f[1]; sub(/-[0-9]+$/, "", p)
+			if (!(p in runs)) order[++np] = p
+			runs[p]++; sum[p] += ratio
+			if (!(p in lo) || ratio < lo[p]) lo[p] = ratio
+			if (!(p in hi) || ratio > hi[p]) hi[p] = ratio
+			if (cpucol) cpu[p] += f[5 + cpucol]
+		}
 	}
-	printf "baseline: mean of the off runs, %.1f conn/s\n", base
+	printf "baseline: mean of the off runs, %.1f conn/s; an on run is compared with the off runs next to it\n", base
+	for (k = 1; k <= np; k++) {
+		p = order[k]
+		if (runs[p] < 2) continue
+		printf "%s: ratio %.3f, mean of %d rounds (%.2f to %.2f)", p, sum[p] / runs[p], runs[p], lo[p], hi[p]
+		if (cpucol) printf "; tracer %.1f %% of a core", cpu[p] / runs[p]
+		printf "\n"
+	}
 	# Other work on the machine moves every number; two off runs that
 	# disagree say so.
-	for (i = 1; i <= n; i++) if (line[i] ~ /^off/) { split(line[i], f, " "); if (f[2] < 0.9 * base || f[2] > 1.1 * base) noisy = 1 }
-	if (noisy) print "warning: the off runs differ by more than 10 %: the machine is busy, ratios are unreliable"
+	for (i = 1; i <= n; i++) if (isoff[i] && (rate[i] < 0.9 * base || rate[i] > 1.1 * base)) noisy = 1
+	if (noisy) print "warning: the off runs differ by more than 10 %: the machine is busy or drifting, ratios are unreliable (ROUNDS=3 gives a mean)"
+}
+# nearby(i): the mean conn/s of the off runs just before and after row i.
+function nearby(i,   j, s, m) {
+	for (j = i - 1; j >= 1; j--) if (isoff[j]) { s += rate[j]; m++; break }
+	for (j = i + 1; j <= n; j++) if (isoff[j]) { s += rate[j]; m++; break }
+	return m ? s / m : base
 }'
 }

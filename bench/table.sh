@@ -30,6 +30,7 @@ if [[ $mode == soak ]] && ! ((SAMPLE > 0 && SOAK >= SAMPLE && SOAK <= 3600)); th
 	fail "SOAK=$SOAK SAMPLE=$SAMPLE: want 0 < SAMPLE <= SOAK <= 3600"
 	exit 2
 fi
+rounds_ok || exit 2
 bench_init
 need_socktrace
 
@@ -228,8 +229,10 @@ echo "socktrace -tanc benchmark: $DURATION of loopback churn per phase," \
 	"$CLIENTS clients, $ADDRS addresses, port $PORT; load average $load"
 failed=
 warmup
-run_off off-before
-run_table table || failed=1
+for ((round = 1; round <= ROUNDS; round++)); do
+	run_off "$(phase off-before "$round")"
+	run_table "$(phase table "$round")" || { failed=1; break; }
+done
 run_off off-after
 
 echo

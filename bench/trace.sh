@@ -15,6 +15,7 @@ CHECK_CONNS=${CHECK_CONNS:-10000}
 CHECK_RATE=${CHECK_RATE:-5000}   # conn/s of the check run, below socktrace's limit; 0: max rate
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+rounds_ok || exit 2
 bench_init
 
 # attached PID ERRFILE: socktrace trace says so on stderr once its programs
@@ -136,11 +137,11 @@ echo "socktrace trace benchmark: $DURATION of loopback churn per phase," \
 
 failed=
 warmup
-run_off off-before
-run_on json --json || failed=1
-if [[ -z $failed ]]; then
-	run_on text || failed=1
-fi
+for ((round = 1; round <= ROUNDS; round++)); do
+	run_off "$(phase off-before "$round")"
+	run_on "$(phase json "$round")" --json || { failed=1; break; }
+	run_on "$(phase text "$round")" || { failed=1; break; }
+done
 run_off off-after
 
 echo
