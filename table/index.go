@@ -7,9 +7,9 @@ import (
 )
 
 // liveIndex holds the live rows by key. It is a map of the key's 64-bit
-// hash (Key.hash): with the 48-byte keys themselves, Go's map hashed each
-// whole key and compared whole keys on every probe, a fifth of -c's CPU
-// under churn. A row whose hash another row already has goes to clash,
+// hash (Key.hash): with the 48-byte keys themselves, Go's map hashed and
+// compared whole keys on every probe (a sixth of -c's CPU in a profile
+// under churn). A row whose hash another row already has goes to clash,
 // keyed by its tuple. Each row keeps its key, which tells whether the row
 // under a hash is the one asked for.
 type liveIndex struct {
