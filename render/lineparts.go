@@ -11,9 +11,8 @@ import (
 // identity (netns and kernel address). A loopback connection's ten events
 // come within a few hundred microseconds, and reusing those parts takes a
 // third off a line's cost in a churn stream (BenchmarkAppendEventStream).
-// A part is reused only when every
-// field it was formatted from is unchanged, so the output is the same as
-// formatting it afresh.
+// A part is reused only when every field it was formatted from is
+// unchanged, so the output is the same as formatting it afresh.
 type lineParts struct {
 	slots [partSlots]partSlot
 }
