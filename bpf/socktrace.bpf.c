@@ -242,25 +242,6 @@ struct {
 } listeners SEC(".maps");
 
 /*
- * timewaits: timewait sockets, keyed by the address of their timer, holding
- * the event that announced them so their end can be reported with the same
- * tuple and owner. Inserted when a ->CLOSE is matched with a timewait timer
- * start; deleted when that timer expires or is cancelled for good. A missed
- * end leaves an entry until the slab reuses the timer address (the tuple
- * check then replaces it); no preallocation, so only live entries cost.
- * Unused in table_only mode, where userspace sizes it to one entry: a table
- * has the owner and birth from the entry, and the end is read from the
- * timewait socket (tw_end), which saves an insert per connection.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 262144);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64);
-	__type(value, struct event);
-} timewaits SEC(".maps");
-
-/*
  * Per-CPU scratch for the timer protocol. The kernel creates a timewait
  * socket (arming its timer) and then calls tcp_done() on the same CPU with
  * no tracepoint between, so "a timewait timer started here" waits in
@@ -274,7 +255,7 @@ struct timer_slots {
 	__u64 cancelled;
 	__u64 cancelled_ns;
 	__u64 scratch;		 /* see slot_of */
-	struct event cancelled_tw; /* table_only: its end, read while the socket lived */
+	struct event cancelled_tw; /* its end, read while the socket lived */
 };
 
 struct {
@@ -650,9 +631,13 @@ static __always_inline __u64 tw_of(__u64 timer)
 	return timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
 }
 
-/* table_only: a timewait socket's end, from the socket itself; only valid
- * while it lives (its timer is cancelled, or about to run). No owner: the
- * table has it from the entry. */
+/*
+ * A timewait socket's end, from the socket itself; only valid while it
+ * lives (its timer is cancelled, or about to run). It has the tuple but no
+ * owner or birth: userspace has those from the TIME_WAIT entry. (Keeping
+ * the entry's event in a hash map until the end instead cost each traced
+ * connection ~1 us, an insert with an allocation, on its own time.)
+ */
 static __always_inline void tw_end(struct event *e, __u64 timer)
 {
 	__u64 twp = tw_of(timer);
@@ -675,26 +660,6 @@ static __always_inline void emit_tw_end(struct event *e, __u64 ts, bool expired)
 	emit(e);
 }
 
-static __always_inline void end_timewait(__u64 timer, __u64 ts, bool expired)
-{
-	struct event *e = bpf_map_lookup_elem(&timewaits, &timer);
-
-	if (!e)
-		return;
-	e->kind = KIND_TW_END;
-	e->state_ns = ts - e->ts_ns;
-	if (e->flags & FLAG_BORN_KNOWN)
-		e->lifetime_ns += e->state_ns;
-	e->ts_ns = ts;
-	e->oldstate = TCP_TIME_WAIT;
-	e->newstate = TCP_CLOSE;
-	e->error = 0;
-	e->flags &= FLAG_OWNER_KNOWN | FLAG_BORN_KNOWN;
-	e->flags |= FLAG_PREV_KNOWN | (expired ? FLAG_TW_EXPIRED : 0);
-	emit(e);
-	bpf_map_delete_elem(&timewaits, &timer);
-}
-
 /*
  * A timewait timer was cancelled: re-armed (timer_start of the same timer
  * follows at once, under the timer base lock), expiring (timer_expire_entry
@@ -711,11 +676,9 @@ static __always_inline void settle_cancel(struct timer_slots *s, __u64 timer)
 	if (!s->cancelled)
 		return;
 	if (s->cancelled != timer) {
-		/* A killed timewait socket may be freed by now. */
-		if (table_only)
-			emit_tw_end(&s->cancelled_tw, s->cancelled_ns, false);
-		else
-			end_timewait(s->cancelled, s->cancelled_ns, false);
+		/* A killed timewait socket may be freed by now: its end was
+		 * read at the cancel. */
+		emit_tw_end(&s->cancelled_tw, s->cancelled_ns, false);
 	}
 	s->cancelled = 0;
 }
@@ -758,8 +721,6 @@ static __always_inline void enter_timewait(struct event *e, __u64 timer)
 		e->bytes_received--;
 	e->newstate = TCP_TIME_WAIT;
 	e->flags |= FLAG_TW_DERIVED;
-	if (!table_only)
-		bpf_map_update_elem(&timewaits, &timer, e, BPF_ANY);
 }
 
 static __always_inline void listener_key(struct listen_key *k, __u32 netns, __u16 port)
@@ -1009,8 +970,8 @@ int BPF_PROG(timer_start, struct timer_list *timer, unsigned long bucket_expiry)
 	return 0;
 }
 
-/* Not looked up in timewaits here: most cancels are re-arms, which settle
- * without one; a kill finds out in end_timewait. */
+/* Most cancels are re-arms, which settle without an event; the end is read
+ * now, while the socket surely lives, in case this is a kill. */
 SEC("tp_btf/timer_cancel")
 int BPF_PROG(timer_cancel, struct timer_list *timer)
 {
@@ -1023,11 +984,9 @@ int BPF_PROG(timer_cancel, struct timer_list *timer)
 	if (!s)
 		return 0;
 	settle_cancel(s, t);
-	if (table_only) {
-		tw_end(&s->cancelled_tw, t);
-		if (!wanted(&s->cancelled_tw))
-			return 0;
-	}
+	tw_end(&s->cancelled_tw, t);
+	if (!wanted(&s->cancelled_tw))
+		return 0;
 	s->cancelled = t;
 	s->cancelled_ns = bpf_ktime_get_ns();
 	return 0;
@@ -1046,13 +1005,9 @@ int BPF_PROG(timer_expire_entry, struct timer_list *timer, unsigned long baseclk
 	if (!s)
 		return 0;
 	settle_cancel(s, t);
-	if (table_only) {
-		/* The timer runs next: the socket is still whole. */
-		tw_end(&e, t);
-		emit_tw_end(&e, bpf_ktime_get_ns(), true);
-	} else {
-		end_timewait(t, bpf_ktime_get_ns(), true);
-	}
+	/* The timer runs next: the socket is still whole. */
+	tw_end(&e, t);
+	emit_tw_end(&e, bpf_ktime_get_ns(), true);
 	return 0;
 }
 

@@ -29,12 +29,6 @@ func (t *Tracer) prepare(cfg Config) (*ebpf.CollectionSpec, error) {
 		return nil, fmt.Errorf("load embedded BPF object: %w", err)
 	}
 	spec.Maps["events"].MaxEntries = uint32(cfg.RingBytes)
-	if cfg.TableOnly {
-		// The kernel reads a TIME_WAIT's end from the timewait socket
-		// then, and keeps no timewaits entries: don't allocate their
-		// hash buckets (4 MiB).
-		spec.Maps["timewaits"].MaxEntries = 1
-	}
 
 	syms, err := kernelSymbols("/proc/kallsyms", "tw_timer_handler", "tcp_write_timer")
 	if err != nil {

@@ -158,7 +158,6 @@ const (
 	socktraceMapSockSlots          = "sock_slots"
 	socktraceMapSocks              = "socks"
 	socktraceMapTimerSlots         = "timer_slots"
-	socktraceMapTimewaits          = "timewaits"
 	socktraceProgAccept4Exit       = "accept4_exit"
 	socktraceProgAcceptExit        = "accept_exit"
 	socktraceProgSetStateBtf       = "set_state_btf"
@@ -246,7 +245,6 @@ type socktraceMapSpecs struct {
 	SockSlots  *ebpf.MapSpec `ebpf:"sock_slots"`
 	Socks      *ebpf.MapSpec `ebpf:"socks"`
 	TimerSlots *ebpf.MapSpec `ebpf:"timer_slots"`
-	Timewaits  *ebpf.MapSpec `ebpf:"timewaits"`
 }
 
 // socktraceVariableSpecs contains global variables before they are loaded into the kernel.
@@ -298,7 +296,6 @@ type socktraceMaps struct {
 	SockSlots  *ebpf.Map `ebpf:"sock_slots"`
 	Socks      *ebpf.Map `ebpf:"socks"`
 	TimerSlots *ebpf.Map `ebpf:"timer_slots"`
-	Timewaits  *ebpf.Map `ebpf:"timewaits"`
 }
 
 func (m *socktraceMaps) Close() error {
@@ -312,7 +309,6 @@ func (m *socktraceMaps) Close() error {
 		m.SockSlots,
 		m.Socks,
 		m.TimerSlots,
-		m.Timewaits,
 	)
 }
 

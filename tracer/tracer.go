@@ -60,6 +60,7 @@ type Tracer struct {
 	latency    time.Duration
 	monoToWall int64
 	owners     *ownerBook
+	timeWaits  *timeWaitBook             // nil in table mode: a table has its own rows
 	seeded     map[uint64]snapshot.Owner // the start-up owner scan, by inode
 	// lossProgs lose events when they skip a run; timerProgs lose only
 	// TIME_WAIT detail.
@@ -84,6 +85,9 @@ var ErrStopped = io.EOF
 func New(cfg Config) (*Tracer, error) {
 	cfg = withDefaults(cfg)
 	t := &Tracer{filter: cfg.Filter, latency: cfg.Latency, owners: newOwnerBook()}
+	if !cfg.TableOnly {
+		t.timeWaits = newTimeWaitBook()
+	}
 	t.monoToWall = monoToWallOffset()
 	spec, err := t.prepare(cfg)
 	if err != nil {
@@ -181,6 +185,9 @@ func (t *Tracer) Next(ev *Event) error {
 		}
 		if err := decode(rec, t.monoToWall, ev); err != nil {
 			return err
+		}
+		if t.timeWaits != nil {
+			t.timeWaits.note(ev)
 		}
 		t.owners.resolve(ev)
 		if t.filter.Match(ev) {

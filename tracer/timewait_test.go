@@ -1,0 +1,60 @@
+package tracer
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func TestTimeWaitBookCompletesEnds(t *testing.T) {
+	b := newTimeWaitBook()
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	local, remote := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.2:80")
+	entry := Event{Time: at, Kind: KindState, Old: FinWait2, New: TimeWait, NetNS: 7, Local: local, Remote: remote,
+		Sock: 0xffff1, PID: 42, TID: 43, UID: 1000, Comm: CommOf("curl"),
+		Flags: FlagOwnerKnown | FlagBornKnown | FlagSummary | FlagTimeWaitDerived, Lifetime: 3 * time.Millisecond}
+	b.note(&entry)
+
+	// What the kernel sends: the tuple, read from the timewait socket.
+	end := Event{Time: at.Add(time.Second), Kind: KindTimeWaitEnd, Old: TimeWait, New: Close, NetNS: 7,
+		Local: local, Remote: remote, Sock: 0xffff2}
+	other := end
+	other.NetNS = 8 // the same tuple in another namespace
+	b.note(&other)
+	if other.Has(FlagOwnerKnown) || other.PID != 0 {
+		t.Fatalf("an end in another namespace took the entry's owner: %+v", other)
+	}
+	b.note(&end)
+	want := end
+	want.Sock, want.PID, want.TID, want.UID, want.Comm = 0xffff1, 42, 43, 1000, CommOf("curl")
+	want.Flags = FlagOwnerKnown | FlagBornKnown | FlagPrevKnown
+	want.InState, want.Lifetime = time.Second, time.Second+3*time.Millisecond
+	if end != want {
+		t.Fatalf("completed end:\n got %+v\nwant %+v", end, want)
+	}
+	// The entry is used once: a second end (of a later socket whose
+	// entry was lost) is not given this one's owner.
+	again := Event{Time: at.Add(2 * time.Second), Kind: KindTimeWaitEnd, NetNS: 7, Local: local, Remote: remote}
+	b.note(&again)
+	if again.Has(FlagOwnerKnown) || again.Has(FlagPrevKnown) {
+		t.Fatalf("an entry completed two ends: %+v", again)
+	}
+}
+
+// Entries whose end never comes are dropped once older than twMaxAge.
+func TestTimeWaitBookBounded(t *testing.T) {
+	b := newTimeWaitBook()
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for i := range 4 * minSweep {
+		ev := Event{Time: at.Add(time.Duration(i) * time.Millisecond), Kind: KindState, New: TimeWait,
+			Local:  netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, byte(i >> 16), byte(i >> 8)}), uint16(i)),
+			Remote: netip.MustParseAddrPort("127.0.0.2:80")}
+		b.note(&ev)
+	}
+	// 262144 entries over 262 s: a sweep at 131072 (at 131 s) dropped
+	// those older than 90 s, and the book never held more than twice what
+	// a sweep kept.
+	if n := len(b.byTuple); n > 2*minSweep+int(twMaxAge/time.Millisecond) {
+		t.Fatalf("%d entries kept", n)
+	}
+}
