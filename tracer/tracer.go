@@ -53,15 +53,19 @@ type Stats struct {
 // Tracer streams kernel events. Next is for one goroutine; Stop and Close may
 // be called from another.
 type Tracer struct {
-	objs       socktraceObjects
-	links      []link.Link
-	ring       *ring
-	filter     Filter
-	latency    time.Duration
-	monoToWall int64
-	owners     *ownerBook
-	timeWaits  *timeWaitBook             // nil in table mode: a table has its own rows
-	seeded     map[uint64]snapshot.Owner // the start-up owner scan, by inode
+	objs   socktraceObjects
+	links  []link.Link
+	ring   *ring
+	filter Filter
+	// ownerFilter: the filter names a PID or a command, which the kernel
+	// cannot apply to events whose owner only userspace knows. Every other
+	// part of it the kernel applied to every event it sent.
+	ownerFilter bool
+	latency     time.Duration
+	monoToWall  int64
+	owners      *ownerBook
+	timeWaits   *timeWaitBook             // nil in table mode: a table has its own rows
+	seeded      map[uint64]snapshot.Owner // the start-up owner scan, by inode
 	// lossProgs lose events when they skip a run; timerProgs lose only
 	// TIME_WAIT detail.
 	lossProgs, timerProgs []*ebpf.Program
@@ -84,7 +88,8 @@ var ErrStopped = io.EOF
 // read them with Next.
 func New(cfg Config) (*Tracer, error) {
 	cfg = withDefaults(cfg)
-	t := &Tracer{filter: cfg.Filter, latency: cfg.Latency, owners: newOwnerBook()}
+	t := &Tracer{filter: cfg.Filter, latency: cfg.Latency, owners: newOwnerBook(),
+		ownerFilter: cfg.Filter.PID != 0 || cfg.Filter.Comm != ""}
 	if !cfg.TableOnly {
 		t.timeWaits = newTimeWaitBook()
 	}
@@ -174,13 +179,14 @@ func (t *Tracer) Next(ev *Event) error {
 			}
 		}
 		rec, err := t.ring.next(t.latency)
-		switch {
-		case errors.Is(err, errRingEmpty):
-			t.sinceCheck = lossCheckEvents
-			continue
-		case errors.Is(err, errRingFlushed), errors.Is(err, errRingClosed):
-			return ErrStopped
-		case err != nil:
+		if err != nil {
+			if errors.Is(err, errRingEmpty) {
+				t.sinceCheck = lossCheckEvents
+				continue
+			}
+			if errors.Is(err, errRingFlushed) || errors.Is(err, errRingClosed) {
+				return ErrStopped
+			}
 			return fmt.Errorf("read ring buffer: %w", err)
 		}
 		if err := decode(rec, t.monoToWall, ev); err != nil {
@@ -190,7 +196,7 @@ func (t *Tracer) Next(ev *Event) error {
 			t.timeWaits.note(ev)
 		}
 		t.owners.resolve(ev)
-		if t.filter.Match(ev) {
+		if !t.ownerFilter || t.filter.Match(ev) {
 			t.stats.Delivered++
 			return nil
 		}

@@ -513,3 +513,55 @@ func TestCloseWhileReading(t *testing.T) {
 		t.Fatalf("Next ended %v after Close, want well under 1s", d)
 	}
 }
+
+// The kernel applies every filter but the owner's to every event it sends
+// (userspace then checks only PID and command): a refused connect the
+// filter excludes must not show up before one it includes.
+func TestKernelFilters(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		filter         Filter
+		skipped, taken string
+	}{
+		{"port", Filter{Port: 10}, "127.0.0.1:9", "127.0.0.1:10"},
+		{"family", Filter{Family: syscall.AF_INET6}, "127.0.0.1:9", "[::1]:9"},
+		{"state", Filter{States: []State{Established}}, "127.0.0.1:9", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ns := nstest.New(t)
+			f := tc.filter
+			f.NetNS = uint32(ns.Inode)
+			c := startCapture(t, Config{Filter: f, Latency: 10 * time.Millisecond})
+			ns.StartPeer(t, "client", tc.skipped, "close").Expect("ERR ECONNREFUSED")
+			want := tc.taken
+			if want == "" {
+				// Nothing of a refused connect is ESTABLISHED: a
+				// connection that is comes after it.
+				srv := ns.StartPeer(t, "server", "127.0.0.1:0", "wait-eof")
+				want = hostPort("127.0.0.1:0", portOf(t, srv))
+				ns.StartPeer(t, "client", want, "close")
+				srv.Expect("ACCEPTED")
+			} else {
+				ns.StartPeer(t, "client", want, "close").Expect("ERR ECONNREFUSED")
+			}
+			remote := netip.MustParseAddrPort(want)
+			evs := c.waitFor(t, wait, "an event of "+want, func(evs []Event) bool {
+				for _, e := range evs {
+					if e.Remote == remote || e.Local == remote {
+						return true
+					}
+				}
+				return false
+			})
+			for _, e := range evs {
+				if e.Remote.String() == tc.skipped {
+					t.Errorf("filter %+v let through %v->%v of %v", tc.filter, e.Old, e.New, e.Remote)
+				}
+				if f.Port != 0 && e.Local.Port() != f.Port && e.Remote.Port() != f.Port {
+					t.Errorf("filter %+v let through port %v->%v", tc.filter, e.Local, e.Remote)
+				}
+			}
+		})
+	}
+}
