@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Compare socktrace builds under the same churn (needs root):
+#   bench/ab.sh trace|table BIN...
+# Each round runs the churn alone, then once with each BIN, every run in a
+# fresh network namespace; it prints each build's conn/s ratio against the
+# round's off run and the build's CPU per connection. The VM's baseline
+# drifts by a third within an hour, so single ratios are noisy; CPU per
+# connection is the steadier signal. See bench/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-4}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+
+mode=${1:-}
+if [[ $mode != trace && $mode != table ]] || (($# < 2)); then
+	fail "usage: bench/ab.sh trace|table BIN... (socktrace builds to compare)"
+	exit 2
+fi
+shift
+rounds_ok || exit 2
+for bin in "$@"; do
+	if [[ ! -x $bin ]]; then
+		fail "$bin: not an executable"
+		exit 2
+	fi
+done
+bench_init
+
+# ready PID ERRFILE: trace says it is attached; a table has begun printing
+# its first table (to /dev/null, so the sign is wchar, as in table.sh).
+ready() {
+	if [[ $mode == trace ]]; then
+		grep -q '^socktrace: tracing' "$2"
+		return
+	fi
+	[[ $(cat "/proc/$1/comm" 2>/dev/null) == "$(basename "$SOCKTRACE" | cut -c1-15)" ]] || return 1
+	local w
+	w=$(wchar "$1" 2>/dev/null) || return 1
+	((w > $(stat -c %s "$2")))
+}
+
+# run_build BIN: one churn run with BIN; sets conns and ticks (the tracer's
+# CPU). No subshell, so that cleanup knows the namespace and the tracer.
+run_build() {
+	local c0 res
+	SOCKTRACE=$1
+	new_netns ab
+	if [[ $mode == trace ]]; then
+		start_tracer /dev/null "$tmp/err" ready "$SOCKTRACE" trace --json --port "$PORT"
+	else
+		start_tracer /dev/null "$tmp/err" ready ip netns exec "$ns" "$SOCKTRACE" -tanc
+	fi
+	c0=$(cpu_ticks "$tracer_pid")
+	res=$(churn "$ns" "$PORT" -duration "$DURATION")
+	ticks=$(($(cpu_ticks "$tracer_pid") - c0))
+	stop_tracer "$tmp/err"
+	del_netns "$ns"
+	conns=$(field conns "$res")
+}
+
+# run_alone: one churn run without socktrace; sets off.
+run_alone() {
+	local res
+	new_netns off
+	res=$(churn "$ns" "$PORT" -duration "$DURATION")
+	del_netns "$ns"
+	off=$(field conns "$res")
+}
+
+warmup
+declare -A ratio_sum us_sum
+for ((r = 1; r <= ROUNDS; r++)); do
+	run_alone
+	line="round $r: off $off conns"
+	for bin in "$@"; do
+		run_build "$bin"
+		# CPU per connection: ticks are 1/CLK_TCK s.
+		read -r ratio us < <(awk -v c="$conns" -v o="$off" -v t="$ticks" -v hz="$clk_tck" \
+			'BEGIN { printf "%.3f %.2f\n", c / o, 1e6 * t / hz / c }')
+		line+=" | $bin $ratio, $us us/conn"
+		ratio_sum[$bin]=$(awk -v a="${ratio_sum[$bin]:-0}" -v b="$ratio" 'BEGIN { print a + b }')
+		us_sum[$bin]=$(awk -v a="${us_sum[$bin]:-0}" -v b="$us" 'BEGIN { print a + b }')
+	done
+	echo "$line"
+done
+for bin in "$@"; do
+	awk -v b="$bin" -v r="${ratio_sum[$bin]}" -v u="${us_sum[$bin]}" -v n="$ROUNDS" \
+		'BEGIN { printf "%s: mean ratio %.3f, tracer %.2f us of CPU per connection (%d rounds)\n", b, r / n, u / n, n }'
+done
