@@ -51,7 +51,7 @@ func (f *EventFormatter) AppendText(b []byte, ev *tracer.Event) []byte {
 	start := len(b)
 	b = f.clock.appendText(b, ev.Time)
 	b = pad(b, start, 16)
-	b = f.lineParts().owner(b, ev, false, appendTextOwner)
+	b = f.lineParts().owner(b, ev, false, appendTextWho, appendTextWhere)
 	col := len(b)
 	b = appendTransition(b, ev)
 	b = pad(b, col, 24)
@@ -62,8 +62,8 @@ func (f *EventFormatter) AppendText(b []byte, ev *tracer.Event) []byte {
 	return append(b, '\n')
 }
 
-// appendTextOwner appends the PID to REMOTE columns.
-func appendTextOwner(b []byte, ev *tracer.Event) []byte {
+// appendTextWho appends the PID and COMM columns.
+func appendTextWho(b []byte, ev *tracer.Event) []byte {
 	col := len(b)
 	if ev.Has(tracer.FlagOwnerKnown) {
 		b = appendUint(b, uint64(ev.PID))
@@ -77,8 +77,12 @@ func appendTextOwner(b []byte, ev *tracer.Event) []byte {
 		b = append(b, '-')
 	}
 	// A name may hold multibyte runes; every other column is ASCII.
-	b = padRunes(b, col, 16)
-	col = len(b)
+	return padRunes(b, col, 16)
+}
+
+// appendTextWhere appends the PROTO, LOCAL and REMOTE columns.
+func appendTextWhere(b []byte, ev *tracer.Event) []byte {
+	col := len(b)
 	b = append(b, ev.Proto()...)
 	b = pad(b, col, 6)
 	col = len(b)
@@ -246,7 +250,7 @@ func (f *EventFormatter) AppendJSON(b []byte, ev *tracer.Event) []byte {
 		b = appendUint(b, ev.Lost.Recursion)
 		return append(b, "}\n"...)
 	}
-	b = f.lineParts().owner(b, ev, true, appendJSONOwner)
+	b = f.lineParts().owner(b, ev, true, appendJSONWho, appendJSONWhere)
 	b = append(b, `","old_state":"`...)
 	b = append(b, ev.Old.String()...)
 	b = append(b, `","new_state":"`...)
@@ -263,25 +267,27 @@ func (f *EventFormatter) AppendJSON(b []byte, ev *tracer.Event) []byte {
 	return appendJSONDetail(b, ev)
 }
 
-// appendJSONOwner appends the fields from pid to remote's value.
-func appendJSONOwner(b []byte, ev *tracer.Event) []byte {
+// appendJSONWho appends the fields from pid to comm.
+func appendJSONWho(b []byte, ev *tracer.Event) []byte {
 	b = append(b, `","pid":`...)
 	b = appendUint(b, uint64(ev.PID))
 	b = append(b, `,"tid":`...)
 	b = appendUint(b, uint64(ev.TID))
 	b = append(b, `,"comm":`...)
 	if ev.Has(tracer.FlagOwnerKnown) {
-		b = AppendJSONString(b, commString(&ev.Comm))
-	} else {
-		b = append(b, `""`...)
+		return AppendJSONString(b, commString(&ev.Comm))
 	}
+	return append(b, `""`...)
+}
+
+// appendJSONWhere appends the fields from proto to remote's value.
+func appendJSONWhere(b []byte, ev *tracer.Event) []byte {
 	b = append(b, `,"proto":"`...)
 	b = append(b, ev.Proto()...)
 	b = append(b, `","local":"`...)
 	b = appendAddrPort(b, ev.Local)
 	b = append(b, `","remote":"`...)
-	b = appendAddrPort(b, ev.Remote)
-	return b
+	return appendAddrPort(b, ev.Remote)
 }
 
 func appendJSONID(b []byte, ev *tracer.Event) []byte {

@@ -6,15 +6,19 @@ import (
 	"github.com/socktrace/socktrace/tracer"
 )
 
-// lineParts remembers, per socket, the parts of an event line that the
-// socket's events share: its owner and addresses (pid to remote), and its
-// identity (netns and kernel address). A loopback connection's ten events
-// come within a few hundred microseconds, and reusing those parts takes a
-// third off a line's cost in a churn stream (BenchmarkAppendEventStream).
+// lineParts remembers the parts of an event line that events share: the
+// owner (pid, tid, comm), which a few threads have for every socket, and
+// per socket its addresses (proto to remote) and identity (netns and kernel
+// address). A loopback connection's ten events come within a few hundred
+// microseconds, and reusing those parts takes a third off a line's cost in
+// a churn stream (BenchmarkAppendEventStream). Keeping the owner apart
+// from the addresses means that a socket's first event, and an accept
+// (which changes only the thread), format only what is new.
 // A part is reused only when every field it was formatted from is
 // unchanged, so the output is the same as formatting it afresh.
 type lineParts struct {
 	slots [partSlots]partSlot
+	who   [whoSlots]whoSlot
 }
 
 // A slot is one socket's; sockets that hash to the same slot take it from
@@ -23,27 +27,38 @@ type lineParts struct {
 const (
 	partBits  = 8
 	partSlots = 1 << partBits
+	whoBits   = 5
+	whoSlots  = 1 << whoBits
 )
 
 type partSlot struct {
-	owner    ownerPart
-	ownerLen int // 0: nothing cached
-	ownerBuf [192]byte
+	where    wherePart
+	whereLen int // 0: nothing cached
+	whereBuf [144]byte
 	id       idPart
 	idLen    int
 	idBuf    [56]byte
 }
 
-// ownerPart is what the owner part is formatted from. json tells the two
-// line formats apart, which never share a formatter but may share a slot
-// in tests.
-type ownerPart struct {
+// json tells the two line formats apart in every part key: they never
+// share a formatter, but may share a slot in tests.
+type wherePart struct {
 	sock          uint64
-	pid, tid      uint32
-	comm          tracer.Comm
 	local, remote netip.AddrPort
 	family        uint16
-	known, json   bool
+	json          bool
+}
+
+type whoSlot struct {
+	key whoPart
+	n   int // 0: nothing cached
+	buf [96]byte
+}
+
+type whoPart struct {
+	pid, tid    uint32
+	comm        tracer.Comm
+	known, json bool
 }
 
 type idPart struct {
@@ -57,17 +72,29 @@ func (p *lineParts) slot(sock uint64) *partSlot {
 	return &p.slots[(sock*0x9E3779B97F4A7C15)>>(64-partBits)]
 }
 
-// owner appends ev's owner part, formatted by format when it is not cached.
-func (p *lineParts) owner(b []byte, ev *tracer.Event, json bool, format func([]byte, *tracer.Event) []byte) []byte {
+// whoIndex is a thread's owner slot.
+func whoIndex(tid uint32) uint64 { return (uint64(tid) * 0x9E3779B97F4A7C15) >> (64 - whoBits) }
+
+// owner appends ev's owner and addresses, each formatted by who and where
+// when it is not cached.
+func (p *lineParts) owner(b []byte, ev *tracer.Event, json bool, who, where func([]byte, *tracer.Event) []byte) []byte {
+	w := &p.who[whoIndex(ev.TID)]
+	wk := whoPart{pid: ev.PID, tid: ev.TID, comm: ev.Comm, known: ev.Has(tracer.FlagOwnerKnown), json: json}
+	if w.n > 0 && w.key == wk {
+		b = append(b, w.buf[:w.n]...)
+	} else {
+		start := len(b)
+		b = who(b, ev)
+		w.key, w.n = wk, keep(w.buf[:], b[start:])
+	}
 	s := p.slot(ev.Sock)
-	k := ownerPart{sock: ev.Sock, pid: ev.PID, tid: ev.TID, comm: ev.Comm, local: ev.Local,
-		remote: ev.Remote, family: ev.Family, known: ev.Has(tracer.FlagOwnerKnown), json: json}
-	if s.ownerLen > 0 && s.owner == k {
-		return append(b, s.ownerBuf[:s.ownerLen]...)
+	k := wherePart{sock: ev.Sock, local: ev.Local, remote: ev.Remote, family: ev.Family, json: json}
+	if s.whereLen > 0 && s.where == k {
+		return append(b, s.whereBuf[:s.whereLen]...)
 	}
 	start := len(b)
-	b = format(b, ev)
-	s.owner, s.ownerLen = k, keep(s.ownerBuf[:], b[start:])
+	b = where(b, ev)
+	s.where, s.whereLen = k, keep(s.whereBuf[:], b[start:])
 	return b
 }
 

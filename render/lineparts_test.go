@@ -96,8 +96,9 @@ func connEvents(k int, at time.Time) []tracer.Event {
 // nothing.
 func TestLinePartsChangeNothing(t *testing.T) {
 	evs := churnStream(2000, 8)
-	// Sockets sharing a slot, and an owner part too long to keep (an
-	// escaped name and two long IPv6 addresses).
+	// Sockets sharing a slot, with two long IPv6 addresses and an owner
+	// part too long to keep (an escaped name); and two threads sharing an
+	// owner slot.
 	var p lineParts
 	a := evs[0]
 	b := a
@@ -109,7 +110,21 @@ func TestLinePartsChangeNothing(t *testing.T) {
 	b.Comm = comm("\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b")
 	unowned := a
 	unowned.Flags &^= tracer.FlagOwnerKnown
-	evs = append(evs, a, b, a, b, b, unowned, a, unowned)
+	// Each of these differs from a in one field a part is keyed on.
+	thread := a // another thread of a's process, in a's owner slot
+	for thread.TID = a.TID + 1; whoIndex(thread.TID) != whoIndex(a.TID); thread.TID++ {
+	}
+	process, renamed := a, a
+	process.PID, renamed.Comm = 7, comm("other")
+	// a's socket address, taken by a new connection: from another port,
+	// or to another peer.
+	reused, reused2 := a, a
+	reused.Local = netip.AddrPortFrom(a.Local.Addr(), a.Local.Port()+1)
+	reused2.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, 1}), a.Remote.Port())
+	otherNS := a
+	otherNS.NetNS++
+	evs = append(evs, a, b, a, b, b, unowned, a, unowned,
+		thread, a, thread, process, a, renamed, a, reused, a, reused2, a, otherNS, a)
 
 	for name, format := range map[string]func(*EventFormatter, []byte, *tracer.Event) []byte{
 		"text": (*EventFormatter).AppendText, "json": (*EventFormatter).AppendJSON,
