@@ -366,14 +366,14 @@ static __always_inline bool sock_wanted(const struct sock *sk, enum sk_access ac
 static __always_inline void emit(const struct event *e)
 {
 	__u64 avail, step = wakeup_bytes / 64, flags = BPF_RB_NO_WAKEUP;
+	__u64 size = e->flags & FLAG_SUMMARY ? sizeof(*e) : EVENT_HEAD_SIZE;
 
 	if (!wanted(e))
 		return;
 	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	if (avail >= wakeup_bytes &&
-	    avail / step != (avail + sizeof(*e) + RINGBUF_HDR_SZ) / step)
+	if (avail >= wakeup_bytes && avail / step != (avail + size + RINGBUF_HDR_SZ) / step)
 		flags = BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_output(&events, (void *)e, sizeof(*e), flags))
+	if (bpf_ringbuf_output(&events, (void *)e, size, flags))
 		count(CNT_RINGBUF_FULL);
 }
 

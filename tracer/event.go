@@ -135,42 +135,53 @@ func CommOf(s string) Comm {
 	return c
 }
 
-const eventSize = int(unsafe.Sizeof(socktraceEvent{}))
+// A record is the C struct event, or only its head (eventHeadSize bytes)
+// when it has no close summary (FlagSummary): see bpf/socktrace.h.
+const (
+	eventSize     = int(unsafe.Sizeof(socktraceEvent{}))
+	eventHeadSize = int(unsafe.Offsetof(socktraceEvent{}.BytesAcked))
+)
 
 // decode reads a raw ring buffer record into ev without allocating. The
 // record is the C struct event, laid out as bpf2go's socktraceEvent.
 // monoToWall converts the kernel's CLOCK_MONOTONIC to wall-clock time.
 func decode(raw []byte, monoToWall int64, ev *Event) error {
-	if len(raw) < eventSize {
-		return fmt.Errorf("decode event: record of %d bytes, want %d", len(raw), eventSize)
+	if len(raw) < eventHeadSize {
+		return fmt.Errorf("decode event: record of %d bytes, want at least %d", len(raw), eventHeadSize)
 	}
+	// Only the fields within raw are read through k.
 	k := (*socktraceEvent)(unsafe.Pointer(&raw[0]))
 	if k.Kind < uint8(KindState) || k.Kind > uint8(KindTimeWaitEnd) {
 		return fmt.Errorf("decode event: unknown kind %d", k.Kind)
 	}
+	summary := Flag(k.Flags)&FlagSummary != 0
+	if summary && len(raw) < eventSize {
+		return fmt.Errorf("decode event: record with a close summary of %d bytes, want %d", len(raw), eventSize)
+	}
 	*ev = Event{
-		Time:          time.Unix(0, int64(k.TsNs)+monoToWall),
-		Kind:          Kind(k.Kind),
-		Flags:         Flag(k.Flags),
-		Old:           State(k.Oldstate),
-		New:           State(k.Newstate),
-		Family:        k.Family,
-		Local:         netip.AddrPortFrom(addr(k.Family, &k.Saddr), k.Sport),
-		Remote:        netip.AddrPortFrom(addr(k.Family, &k.Daddr), k.Dport),
-		PID:           k.Pid,
-		TID:           k.Tid,
-		UID:           k.Uid,
-		Comm:          *(*Comm)(unsafe.Pointer(&k.Comm)),
-		Sock:          k.Sk,
-		Inode:         k.Inode,
-		NetNS:         k.Netns,
-		InState:       time.Duration(k.StateNs),
-		Lifetime:      time.Duration(k.LifetimeNs),
-		BytesSent:     k.BytesAcked,
-		BytesReceived: k.BytesReceived,
-		SRTT:          time.Duration(k.SrttUs) * time.Microsecond,
-		Retrans:       k.Retrans,
-		Err:           syscall.Errno(k.Error),
+		Time:     time.Unix(0, int64(k.TsNs)+monoToWall),
+		Kind:     Kind(k.Kind),
+		Flags:    Flag(k.Flags),
+		Old:      State(k.Oldstate),
+		New:      State(k.Newstate),
+		Family:   k.Family,
+		Local:    netip.AddrPortFrom(addr(k.Family, &k.Saddr), k.Sport),
+		Remote:   netip.AddrPortFrom(addr(k.Family, &k.Daddr), k.Dport),
+		PID:      k.Pid,
+		TID:      k.Tid,
+		UID:      k.Uid,
+		Comm:     *(*Comm)(unsafe.Pointer(&k.Comm)),
+		Sock:     k.Sk,
+		Inode:    k.Inode,
+		NetNS:    k.Netns,
+		InState:  time.Duration(k.StateNs),
+		Lifetime: time.Duration(k.LifetimeNs),
+		Err:      syscall.Errno(k.Error),
+	}
+	if summary {
+		ev.BytesSent, ev.BytesReceived = k.BytesAcked, k.BytesReceived
+		ev.SRTT = time.Duration(k.SrttUs) * time.Microsecond
+		ev.Retrans = k.Retrans
 	}
 	return nil
 }

@@ -68,8 +68,29 @@ func TestDecodeIPv4(t *testing.T) {
 	}
 }
 
+// An event without a close summary is sent as the struct's head only: what
+// lies past the record (here a summary that is not the event's) is not read.
+func TestDecodeHeadOnly(t *testing.T) {
+	k := kernelEvent()
+	k.Flags = uint8(FlagOwnerKnown)
+	var ev Event
+	if err := decode(raw(k)[:eventHeadSize], 0, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.BytesSent != 0 || ev.BytesReceived != 0 || ev.SRTT != 0 || ev.Retrans != 0 {
+		t.Errorf("summary read past a head-only record: %+v", ev)
+	}
+	if ev.Inode != 4242 || ev.Comm.String() != "curl" || ev.Remote.String() != "[2001:db8::2]:443" {
+		t.Errorf("head fields: %+v", ev)
+	}
+	if err := decode(raw(k)[:eventHeadSize-1], 0, &ev); err == nil {
+		t.Error("a record shorter than the head decoded")
+	}
+}
+
 func TestDecodeRejects(t *testing.T) {
 	var ev Event
+	// kernelEvent has a close summary: its record must be whole.
 	if err := decode(raw(kernelEvent())[:eventSize-1], 0, &ev); err == nil {
 		t.Error("short record decoded")
 	}

@@ -38,15 +38,11 @@ type socktraceEvent struct {
 	Sk            uint64
 	StateNs       uint64
 	LifetimeNs    uint64
-	BytesAcked    uint64
-	BytesReceived uint64
 	Inode         uint64
 	Netns         uint32
 	Pid           uint32
 	Tid           uint32
 	Uid           uint32
-	SrttUs        uint32
-	Retrans       uint32
 	Sport         uint16
 	Dport         uint16
 	Family        uint16
@@ -59,6 +55,10 @@ type socktraceEvent struct {
 	Flags         uint8
 	Comm          [16]int8
 	Pad           [4]uint8
+	BytesAcked    uint64
+	BytesReceived uint64
+	SrttUs        uint32
+	Retrans       uint32
 }
 
 type socktraceEventFlag uint32
