@@ -80,42 +80,37 @@ func whoIndex(tid uint32) uint64 { return (uint64(tid) * 0x9E3779B97F4A7C15) >> 
 func (p *lineParts) owner(b []byte, ev *tracer.Event, json bool, who, where func([]byte, *tracer.Event) []byte) []byte {
 	w := &p.who[whoIndex(ev.TID)]
 	wk := whoPart{pid: ev.PID, tid: ev.TID, comm: ev.Comm, known: ev.Has(tracer.FlagOwnerKnown), json: json}
-	if w.n > 0 && w.key == wk {
-		b = append(b, w.buf[:w.n]...)
-	} else {
-		start := len(b)
-		b = who(b, ev)
-		w.key, w.n = wk, keep(w.buf[:], b[start:])
-	}
+	hit := w.key == wk
+	w.key = wk
+	b = reuse(b, hit, w.buf[:], &w.n, ev, who)
 	s := p.slot(ev.Sock)
 	k := wherePart{sock: ev.Sock, local: ev.Local, remote: ev.Remote, family: ev.Family, json: json}
-	if s.whereLen > 0 && s.where == k {
-		return append(b, s.whereBuf[:s.whereLen]...)
-	}
-	start := len(b)
-	b = where(b, ev)
-	s.where, s.whereLen = k, keep(s.whereBuf[:], b[start:])
-	return b
+	hit = s.where == k
+	s.where = k
+	return reuse(b, hit, s.whereBuf[:], &s.whereLen, ev, where)
 }
 
 // id appends ev's identity part, formatted by format when it is not cached.
 func (p *lineParts) id(b []byte, ev *tracer.Event, format func([]byte, *tracer.Event) []byte) []byte {
 	s := p.slot(ev.Sock)
 	k := idPart{sock: ev.Sock, netns: ev.NetNS}
-	if s.idLen > 0 && s.id == k {
-		return append(b, s.idBuf[:s.idLen]...)
+	hit := s.id == k
+	s.id = k
+	return reuse(b, hit, s.idBuf[:], &s.idLen, ev, format)
+}
+
+// reuse appends the part kept in buf (n bytes; 0: none) when its key was
+// hit; else it formats the part with format and keeps it in buf, unless it
+// does not fit: an escaped name can make a part long.
+func reuse(b []byte, hit bool, buf []byte, n *int, ev *tracer.Event, format func([]byte, *tracer.Event) []byte) []byte {
+	if hit && *n > 0 {
+		return append(b, buf[:*n]...)
 	}
 	start := len(b)
 	b = format(b, ev)
-	s.id, s.idLen = k, keep(s.idBuf[:], b[start:])
-	return b
-}
-
-// keep copies part into buf and returns its length, or 0 (nothing kept)
-// when it does not fit: an escaped name can make a part long.
-func keep(buf, part []byte) int {
-	if len(part) > len(buf) {
-		return 0
+	*n = 0
+	if part := b[start:]; len(part) <= len(buf) {
+		*n = copy(buf, part)
 	}
-	return copy(buf, part)
+	return b
 }
