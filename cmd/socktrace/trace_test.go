@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +62,63 @@ func TestTraceRejectsBadFlags(t *testing.T) {
 		if _, err := o.config(); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%+v: err %v, want a one-line error", o, err)
 		}
+	}
+}
+
+// The event log reaches stdout while the trace runs, not only at its end:
+// a refused connect's two events appear as JSON lines well before the trace
+// stops (--latency is 50ms; the bound is generous for a loaded machine).
+func TestTraceStreamsJSON(t *testing.T) {
+	nstest.RequireRoot(t)
+	// A port nobody listens on: connects to it are refused.
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runTrace(ctx, &out, &errOut, &traceOptions{json: true, ringMiB: 1,
+			latency: 50 * time.Millisecond, port: uint16(port)})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(errOut.String(), "tracing TCP state changes") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never started: %q", errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := net.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+		t.Fatalf("port %d accepted a connection", port)
+	}
+	remote := "127.0.0.1:" + strconv.Itoa(port)
+	for deadline = time.Now().Add(5 * time.Second); !strings.Contains(out.String(), `"error":"ECONNREFUSED"`); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refused close on stdout while tracing: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("trace returned %v", err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var ev struct{ Event, Remote, Error string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not JSON: %q: %v", line, err)
+		}
+		if ev.Remote != remote {
+			t.Errorf("--port %d let through an event with remote %s", port, ev.Remote)
+		}
+		got = append(got, ev.Event+" "+ev.Error)
+	}
+	if want := []string{"connect ", "close ECONNREFUSED"}; strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("events %q, want %q", got, want)
 	}
 }
 
