@@ -558,8 +558,11 @@ func TestKernelFilters(t *testing.T) {
 				if e.Remote.String() == tc.skipped {
 					t.Errorf("filter %+v let through %v->%v of %v", tc.filter, e.Old, e.New, e.Remote)
 				}
-				if f.Port != 0 && e.Local.Port() != f.Port && e.Remote.Port() != f.Port {
-					t.Errorf("filter %+v let through port %v->%v", tc.filter, e.Local, e.Remote)
+				// Match is the filter itself: every event the
+				// kernel sent must pass it.
+				if !f.Match(&e) {
+					t.Errorf("filter %+v let through %v->%v of %v->%v (family %d)",
+						tc.filter, e.Old, e.New, e.Local, e.Remote, e.Family)
 				}
 			}
 		})
