@@ -80,6 +80,7 @@ func (o *netstatOptions) startLive(ctx context.Context, named bool) (*live, erro
 	}
 	l.r = &render.Netstat{Names: l.names, Wide: o.wide, Extend: o.extend > 0,
 		Programs: o.programs, Timers: o.timers, Owners: tr.SeededOwners()}
+	batchScheduling()
 	go l.read()
 	return l, nil
 }

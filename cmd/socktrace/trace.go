@@ -130,6 +130,7 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 		return err
 	}
 	defer tr.Close()
+	batchScheduling()
 	for _, w := range tr.Warnings() {
 		fmt.Fprintf(stderr, "socktrace: warning: %s\n", w)
 	}
