@@ -159,7 +159,18 @@ func (t *Table) reconcileTimeWait(s *snapshot.Socket, at time.Time) {
 	if end, ok := t.closedSince[k]; ok && end.After(at) {
 		return // it ended after the dump read it
 	}
-	t.tw.add(k, TimeWait{uid: s.UID, entered: unixNano(at), seen: t.gen})
+	t.tw.add(k, TimeWait{uid: s.UID, entered: unixNano(enteredBefore(s, at)), seen: t.gen})
+}
+
+// enteredBefore is when a timewait socket that a snapshot listed at at
+// entered TIME_WAIT, told by the time its timer had left: the row's timer
+// (-o) then counts down from what the kernel said, not from a full 60 s.
+func enteredBefore(s *snapshot.Socket, at time.Time) time.Time {
+	left := time.Duration(s.TimerTicks) * 10 * time.Millisecond
+	if s.Timer != 3 || left > timeWaitLen {
+		return at
+	}
+	return at.Add(left - timeWaitLen)
 }
 
 // checkTimeWaits heals the TIME_WAIT rows that two full snapshots in a row

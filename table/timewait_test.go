@@ -3,6 +3,10 @@ package table
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tracer"
 )
 
 // The pile against a plain map, through random entries and ends, mostly
@@ -158,4 +162,27 @@ func TestTimeWaitPileCompacts(t *testing.T) {
 		}
 	}
 	t.Logf("%d rows added, %d in TIME_WAIT, at most %d kept", n, len(live), maxKept)
+}
+
+// A timewait socket older than the table keeps the timer the kernel listed
+// for it, counting down from there.
+func TestSeededTimeWaitTimer(t *testing.T) {
+	at := time.Unix(1000, 0)
+	tbl := New(Config{})
+	tbl.SnapshotBegins(at)
+	row := client.row(tracer.TimeWait, 0)
+	row.Timer, row.TimerTicks = 3, 4996 // 49.96 s left, as /proc/net/tcp says
+	tbl.Reconcile([]snapshot.Socket{row}, at, true)
+	var c Conn
+	n := 0
+	for w := range tbl.TimeWaits {
+		w.Conn(&c, at.Add(time.Second))
+		n++
+	}
+	if n != 1 {
+		t.Fatalf("%d TIME_WAIT rows, want 1", n)
+	}
+	if c.Socket.Timer != 3 || c.Socket.TimerTicks != 4896 {
+		t.Errorf("timer %d, %d ticks a second later; want 3, 4896", c.Socket.Timer, c.Socket.TimerTicks)
+	}
 }
