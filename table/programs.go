@@ -35,11 +35,11 @@ func (p *programs) name(o Owner) string {
 		return name
 	}
 	name := o.Comm.String()
+	dir := filepath.Join(p.procRoot, strconv.Itoa(int(o.PID)))
 	// The task name is checked so a reused pid is not given another
 	// process's name.
-	comm, err := os.ReadFile(filepath.Join(p.procRoot, strconv.Itoa(int(o.PID)), "comm"))
-	if err == nil && string(trimNewline(comm)) == name {
-		if cmdline, err := os.ReadFile(filepath.Join(p.procRoot, strconv.Itoa(int(o.PID)), "cmdline")); err == nil {
+	if hasTaskNamed(dir, name) {
+		if cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 			if prog := snapshot.ProgramName(cmdline); prog != "" {
 				name = prog
 			}
@@ -47,6 +47,30 @@ func (p *programs) name(o Owner) string {
 	}
 	p.learn(o, name)
 	return name
+}
+
+// maxThreadsChecked bounds the threads read for one owner.
+const maxThreadsChecked = 1024
+
+// hasTaskNamed says whether the process in dir has a thread named name. The
+// kernel names an owner by the thread that used the socket, which may have
+// renamed itself (a "NetWorker" thread of python3): the main thread's name
+// is checked first, then the others'.
+func hasTaskNamed(dir, name string) bool {
+	if comm, err := os.ReadFile(filepath.Join(dir, "comm")); err == nil && string(trimNewline(comm)) == name {
+		return true
+	}
+	tasks, err := os.ReadDir(filepath.Join(dir, "task"))
+	if err != nil {
+		return false
+	}
+	for _, task := range tasks[:min(len(tasks), maxThreadsChecked)] {
+		comm, err := os.ReadFile(filepath.Join(dir, "task", task.Name(), "comm"))
+		if err == nil && string(trimNewline(comm)) == name {
+			return true
+		}
+	}
+	return false
 }
 
 func trimNewline(b []byte) []byte {
