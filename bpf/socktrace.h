@@ -21,6 +21,7 @@ enum event_flag {
 	FLAG_TW_DERIVED = 1 << 3,  /* newstate TIME_WAIT was derived from timer events */
 	FLAG_TW_EXPIRED = 1 << 4,  /* KIND_TW_END: the timer ran out (else: killed early) */
 	FLAG_SUMMARY = 1 << 5,	   /* bytes/srtt/retrans were read from the socket */
+	FLAG_TW_FIN_WAIT2 = 1 << 6, /* ... but the timewait socket awaits the peer's FIN (substate FIN_WAIT2) */
 };
 
 /* Counters userspace reads from the per-CPU "counters" map. */

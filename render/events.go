@@ -112,6 +112,8 @@ func appendDetail(b []byte, ev *tracer.Event) []byte {
 		b = append(b, "expired"...)
 	case ev.Kind == tracer.KindTimeWaitEnd:
 		b = append(b, "reused or killed"...)
+	case ev.Has(tracer.FlagTimeWaitFinWait2):
+		b = append(b, "awaiting the peer's FIN (netstat: FIN_WAIT2)"...)
 	}
 	if ev.Has(tracer.FlagPrevKnown) && ev.Kind != tracer.KindAccept {
 		b = appendSep(b)
@@ -316,6 +318,9 @@ func appendJSONDetail(b []byte, ev *tracer.Event) []byte {
 		b = appendUint(b, uint64(ev.SRTT/time.Microsecond))
 		b = append(b, `,"retrans":`...)
 		b = appendUint(b, uint64(ev.Retrans))
+	}
+	if ev.Has(tracer.FlagTimeWaitFinWait2) {
+		b = append(b, `,"awaiting_fin":true`...)
 	}
 	if ev.Kind == tracer.KindTimeWaitEnd {
 		if ev.Has(tracer.FlagExpired) {

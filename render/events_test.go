@@ -235,3 +235,27 @@ func stateEvent() tracer.Event {
 		InState: 21 * time.Microsecond, Lifetime: 21 * time.Microsecond,
 	}
 }
+
+// A TIME_WAIT entered before the peer's FIN says so: netstat lists the
+// timewait socket as FIN_WAIT2 until the FIN comes.
+func TestEventAwaitingFin(t *testing.T) {
+	ev := closeEvent()
+	ev.Time = time.Date(2026, 11, 22, 10, 1, 2, 123456789, time.Local)
+	ev.Old, ev.New, ev.Err = tracer.FinWait2, tracer.TimeWait, 0
+	ev.Flags |= tracer.FlagTimeWaitDerived | tracer.FlagTimeWaitFinWait2
+	text := string(new(EventFormatter).AppendText(nil, &ev))
+	if !strings.Contains(text, "FIN_WAIT2->TIME_WAIT    awaiting the peer's FIN (netstat: FIN_WAIT2), after 1.500ms, lived") {
+		t.Errorf("text: %q", text)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(new(EventFormatter).AppendJSON(nil, &ev), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["awaiting_fin"] != true || got["new_state"] != "TIME_WAIT" {
+		t.Errorf("JSON: awaiting_fin %v, new_state %v", got["awaiting_fin"], got["new_state"])
+	}
+	ev.Flags &^= tracer.FlagTimeWaitFinWait2
+	if js := new(EventFormatter).AppendJSON(nil, &ev); strings.Contains(string(js), "awaiting_fin") {
+		t.Errorf("awaiting_fin without the flag: %s", js)
+	}
+}

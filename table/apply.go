@@ -63,7 +63,11 @@ func (t *Table) update(ev *tracer.Event) {
 		t.counts.Connects++
 	case ev.New == tracer.TimeWait:
 		t.counts.Closes++
-		t.enterTimeWait(k, c, ev.Time)
+		state := tracer.TimeWait
+		if ev.Has(tracer.FlagTimeWaitFinWait2) {
+			state = tracer.FinWait2 // as netstat lists it
+		}
+		t.enterTimeWait(k, c, ev.Time, state)
 		// The pile has a copy. Reused at once: order, the one other
 		// holder of live rows, is only read after Reconcile rebuilds it.
 		t.release(c)
@@ -140,6 +144,9 @@ func (t *Table) close(ev *tracer.Event) {
 	case tracer.SynSent:
 		t.counts.Failed[ev.Err]++
 	case tracer.Listen:
+	case tracer.LastAck:
+		t.counts.Closes++
+		t.peerFin(ev)
 	default:
 		t.counts.Closes++
 	}

@@ -33,6 +33,7 @@ type timeWaits struct {
 	gone     []uint64          // positions of the rows that left it and are shown as gone, in the order they left
 	nextID   uint64
 	mask     uint64 // all ones; a test narrows it to make hashes clash
+	finWait2 int    // rows in TIME_WAIT's FIN_WAIT2 substate (awaiting the peer's FIN)
 }
 
 // chunkRows is a chunk's size: ~0.7 MiB.
@@ -125,6 +126,9 @@ func (p *timeWaits) addAt(k Key, h uint64, w TimeWait) *TimeWait {
 	if w.state == 0 {
 		w.state = uint8(tracer.TimeWait)
 	}
+	if w.state == uint8(tracer.FinWait2) {
+		p.finWait2++
+	}
 	r := p.push(w)
 	p.indexAt(k, h, r.pos)
 	return r
@@ -153,6 +157,26 @@ func (p *timeWaits) newChunk() *pileChunk {
 	return c
 }
 
+// setState sets the state of w, a row in TIME_WAIT: TIME_WAIT, or the
+// substate FIN_WAIT2.
+func (p *timeWaits) setState(w *TimeWait, state uint8) {
+	fw2 := uint8(tracer.FinWait2)
+	switch {
+	case w.state == fw2 && state != fw2:
+		p.finWait2--
+	case w.state != fw2 && state == fw2:
+		p.finWait2++
+	}
+	w.state = state
+}
+
+// unindexed accounts for w, found by lookup, leaving the index.
+func (p *timeWaits) unindexed(w *TimeWait) {
+	if w.state == uint8(tracer.FinWait2) {
+		p.finWait2--
+	}
+}
+
 // remove ends k's row without showing it as gone (the caller does), and
 // returns a copy of it.
 func (p *timeWaits) remove(k Key) (TimeWait, bool) {
@@ -161,6 +185,7 @@ func (p *timeWaits) remove(k Key) (TimeWait, bool) {
 		return TimeWait{}, false
 	}
 	p.unindexAt(k, h, inClash)
+	p.unindexed(w)
 	w.dead = true
 	ended := *w
 	p.dropFront()
@@ -175,6 +200,7 @@ func (p *timeWaits) end(k Key, at int64, expired bool) *TimeWait {
 		return nil
 	}
 	p.unindexAt(k, h, inClash)
+	p.unindexed(w)
 	w.dead, w.goneAt, w.expired, w.listed = true, at, expired, true
 	p.gone = append(p.gone, w.pos)
 	return w

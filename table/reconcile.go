@@ -85,7 +85,8 @@ func (t *Table) reconcileRow(s *snapshot.Socket, at time.Time) {
 			case s.Inode == 0 && s.State == uint8(tracer.FinWait2):
 				// The timewait socket itself, listed in its
 				// substate: the peer's FIN has not come.
-				w.seen, w.missedAt, w.state = t.gen, 0, s.State
+				w.seen, w.missedAt = t.gen, 0
+				t.tw.setState(w, s.State)
 				return
 			case w.lastEvent > at.UnixNano():
 				// The full socket, read just before it became
@@ -144,7 +145,13 @@ func (t *Table) reconcileTimeWait(s *snapshot.Socket, at time.Time) {
 	k := socketKey(s)
 	if w := t.tw.get(k); w != nil {
 		// Listed in its FIN_WAIT2 substate before, maybe.
-		w.seen, w.missedAt, w.state = t.gen, 0, s.State
+		w.seen, w.missedAt = t.gen, 0
+		if w.state != s.State {
+			t.tw.setState(w, s.State)
+			// Out of FIN_WAIT2: the peer's FIN came, which no event
+			// told, and restarted the timer.
+			w.entered = unixNano(enteredBefore(s, at))
+		}
 		return
 	}
 	c := t.live.get(k)
@@ -152,8 +159,9 @@ func (t *Table) reconcileTimeWait(s *snapshot.Socket, at time.Time) {
 	case c != nil && c.lastEvent.After(at):
 		return // its events are newer: say, a new connection on the tuple
 	case c != nil:
-		// Its entry into TIME_WAIT was lost.
-		t.enterTimeWait(k, c, at).seen = t.gen
+		// Its entry into TIME_WAIT was lost, or no event could tell it:
+		// the peer's FIN came for a timewait socket in FIN_WAIT2.
+		t.enterTimeWait(k, c, enteredBefore(s, at), tracer.TimeWait).seen = t.gen
 		return
 	}
 	if end, ok := t.closedSince[k]; ok && end.After(at) {

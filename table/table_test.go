@@ -94,6 +94,34 @@ func (s sock) timeWaitEnd(d time.Duration, expired bool) *tracer.Event {
 	return ev
 }
 
+// awaitingFin marks a TIME_WAIT entry whose timewait socket still awaits
+// the peer's FIN (its substate is FIN_WAIT2).
+func awaitingFin(ev *tracer.Event) *tracer.Event {
+	ev.Flags |= tracer.FlagTimeWaitFinWait2
+	return ev
+}
+
+// timerOf is a timewait socket's row with the time its timer has left.
+func timerOf(r snapshot.Socket, ticks uint64) snapshot.Socket {
+	r.Timer, r.TimerTicks = 3, ticks
+	return r
+}
+
+// timerLeft checks the -o timer of the one TIME_WAIT row at now.
+func timerLeft(now time.Time, ticks uint64) func(*testing.T, *Table) {
+	return func(t *testing.T, tbl *Table) {
+		var c Conn
+		for w := range tbl.TimeWaits {
+			if !w.Ended() {
+				w.Conn(&c, now)
+			}
+		}
+		if c.Socket.TimerTicks != ticks {
+			t.Errorf("TIME_WAIT timer: %d ticks left, want %d", c.Socket.TimerTicks, ticks)
+		}
+	}
+}
+
 // row is the socket's line in /proc/net/tcp; inode 0 for a timewait socket.
 func (s sock) row(state tracer.State, inode uint64) snapshot.Socket {
 	local, remote := netip.MustParseAddrPort(s.local), netip.MustParseAddrPort(s.remote)
@@ -254,6 +282,8 @@ var (
 	client2  = sock{local: "10.0.0.1:40000", remote: "10.0.0.2:80", inode: 1002, pid: 101, comm: "wget"}
 	listener = sock{local: "10.0.0.2:80", remote: "0.0.0.0:0", inode: 500, pid: 200, comm: "nginx"}
 	served   = sock{local: "10.0.0.2:80", remote: "10.0.0.1:40001", inode: 2001, pid: 201, comm: "worker"}
+	// The server's side of client's connection, on this host.
+	peer = sock{local: "10.0.0.2:80", remote: "10.0.0.1:40000", inode: 2002, pid: 201, comm: "worker"}
 )
 
 // Rows as show prints them.
@@ -369,6 +399,51 @@ func TestConnectionLives(t *testing.T) {
 			events: []*tracer.Event{client.timeWaitEnd(60*time.Second, true)},
 			at:     61 * time.Second,
 			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s gone=1m0s lived=59s expired"},
+		}},
+	}, {
+		name: "a TIME_WAIT entered before the peer's FIN is FIN_WAIT2 until the local peer's close",
+		prints: []print{{
+			events: []*tracer.Event{
+				client.connect(1 * time.Second),
+				awaitingFin(client.timeWait(2*time.Second, tracer.FinWait2, time.Second)),
+			},
+			rows:   []snapshot.Socket{},
+			at:     3 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			states: states{timeWait: 1},
+			counts: Counts{Connects: 1, Closes: 1},
+			lookup: true,
+		}, {
+			// The peer, on this host, got the ACK of its FIN.
+			events: []*tracer.Event{peer.close(3500*time.Millisecond, tracer.LastAck, 0, 0)},
+			rows:   []snapshot.Socket{},
+			at:     4 * time.Second,
+			live:   []string{clientTW},
+			gone:   []string{"10.0.0.2:80>10.0.0.1:40000 LAST_ACK inode=2002 q=0/0 owner=201/worker gone=3.5s lived=0s"},
+			states: states{timeWait: 1},
+			counts: Counts{Closes: 1},
+			lookup: true,
+			then:   timerLeft(at(4*time.Second), 5950), // restarted by the FIN, at 3.5 s
+		}},
+	}, {
+		name: "a TIME_WAIT entered before the peer's FIN: a full snapshot tells it came, and the timer it has",
+		prints: []print{{
+			events: []*tracer.Event{
+				client.connect(1 * time.Second),
+				awaitingFin(client.timeWait(2*time.Second, tracer.FinWait2, time.Second)),
+			},
+			rows:   []snapshot.Socket{},
+			at:     3 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			states: states{timeWait: 1},
+			counts: Counts{Connects: 1, Closes: 1},
+			lookup: true,
+		}, {
+			rows:   []snapshot.Socket{timerOf(client.row(tracer.TimeWait, 0), 5000)},
+			at:     4 * time.Second,
+			live:   []string{clientTW},
+			states: states{timeWait: 1},
+			then:   timerLeft(at(4*time.Second), 5000),
 		}},
 	}, {
 		name: "the timewait socket listed in FIN_WAIT2, then in TIME_WAIT once the peer's FIN came",

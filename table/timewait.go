@@ -1,9 +1,11 @@
 package table
 
 import (
+	"syscall"
 	"time"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tracer"
 )
 
 // Under churn the TIME_WAIT pile is most of the table: every active close
@@ -116,16 +118,33 @@ func (t *Table) GoneTimeWaits(yield func(*TimeWait) bool) {
 // Ended says the row is no longer in TIME_WAIT: skip it as a live row.
 func (w *TimeWait) Ended() bool { return w.dead }
 
-// enterTimeWait moves a live connection to the pile. A row already there
-// for the tuple is an older connection's whose end was lost.
-func (t *Table) enterTimeWait(k Key, c *Conn, entered time.Time) *TimeWait {
+// enterTimeWait moves a live connection to the pile, in state TIME_WAIT or
+// its substate FIN_WAIT2. A row already there for the tuple is an older
+// connection's whose end was lost.
+func (t *Table) enterTimeWait(k Key, c *Conn, entered time.Time, state tracer.State) *TimeWait {
 	t.live.del(k, c)
 	old, h, _ := t.tw.lookup(k)
 	if old != nil {
 		t.endLostTimeWait(k, entered)
 	}
 	return t.tw.addAt(k, h, TimeWait{owner: c.Owner, uid: c.Socket.UID, born: unixNano(c.Born),
-		entered: unixNano(entered), lastEvent: unixNano(c.lastEvent)})
+		entered: unixNano(entered), lastEvent: unixNano(c.lastEvent), state: uint8(state)})
+}
+
+// peerFin takes the close of a connection's passive side, from LAST_ACK: its
+// FIN was acknowledged, so if the other side is a timewait socket on this
+// host still awaiting that FIN, it has it now and is in TIME_WAIT, with its
+// timer restarted. (The kernel shows no event for that change; a peer on
+// another host is caught up by the next full snapshot.)
+func (t *Table) peerFin(ev *tracer.Event) {
+	if t.tw.finWait2 == 0 {
+		return
+	}
+	k := keyOf(ev.Family == syscall.AF_INET6, ev.Remote, ev.Local, 0)
+	if w := t.tw.get(k); w != nil && w.state == uint8(tracer.FinWait2) {
+		t.tw.setState(w, uint8(tracer.TimeWait))
+		w.entered = ev.Time.UnixNano()
+	}
 }
 
 // leaveTimeWait ends k's TIME_WAIT row and returns it as a gone connection

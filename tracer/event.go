@@ -70,6 +70,10 @@ const (
 	FlagTimeWaitDerived = Flag(socktraceEventFlagFLAG_TW_DERIVED)  // New is TIME_WAIT, derived from the timewait timer
 	FlagExpired         = Flag(socktraceEventFlagFLAG_TW_EXPIRED)  // KindTimeWaitEnd: the timer ran out (else reused or killed)
 	FlagSummary         = Flag(socktraceEventFlagFLAG_SUMMARY)     // bytes, SRTT and retransmits were read at close
+	// TIME_WAIT entered before the peer's FIN came: the timewait socket
+	// waits for it in its FIN_WAIT2 substate, and netstat lists it as
+	// FIN_WAIT2 until then. The FIN's coming shows in no tracepoint.
+	FlagTimeWaitFinWait2 = Flag(socktraceEventFlagFLAG_TW_FIN_WAIT2)
 )
 
 // Lost counts events the kernel produced but could not deliver.

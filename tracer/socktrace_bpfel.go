@@ -64,12 +64,13 @@ type socktraceEvent struct {
 type socktraceEventFlag uint32
 
 const (
-	socktraceEventFlagFLAG_OWNER_KNOWN socktraceEventFlag = 1
-	socktraceEventFlagFLAG_BORN_KNOWN  socktraceEventFlag = 2
-	socktraceEventFlagFLAG_PREV_KNOWN  socktraceEventFlag = 4
-	socktraceEventFlagFLAG_TW_DERIVED  socktraceEventFlag = 8
-	socktraceEventFlagFLAG_TW_EXPIRED  socktraceEventFlag = 16
-	socktraceEventFlagFLAG_SUMMARY     socktraceEventFlag = 32
+	socktraceEventFlagFLAG_OWNER_KNOWN  socktraceEventFlag = 1
+	socktraceEventFlagFLAG_BORN_KNOWN   socktraceEventFlag = 2
+	socktraceEventFlagFLAG_PREV_KNOWN   socktraceEventFlag = 4
+	socktraceEventFlagFLAG_TW_DERIVED   socktraceEventFlag = 8
+	socktraceEventFlagFLAG_TW_EXPIRED   socktraceEventFlag = 16
+	socktraceEventFlagFLAG_SUMMARY      socktraceEventFlag = 32
+	socktraceEventFlagFLAG_TW_FIN_WAIT2 socktraceEventFlag = 64
 )
 
 type socktraceEventKind uint32

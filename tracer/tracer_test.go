@@ -122,6 +122,7 @@ func clientCloses(t *testing.T, ns *nstest.NS, c *capture, listen string) (srv *
 		st(Listen, SynRecv, srv.PID), st(SynRecv, Established, srv.PID), acc(Established, srv.PID),
 		st(Established, CloseWait, srv.PID), st(CloseWait, LastAck, srv.PID), st(LastAck, Close, srv.PID),
 	})
+	checkAwaitingFin(t, of(evs, cport, sport), of(evs, sport, cport))
 	// No data crossed: the summaries must say 0 bytes, FINs not counted.
 	for _, e := range evs {
 		if e.Has(FlagSummary) && (e.BytesSent != 0 || e.BytesReceived != 0) {
@@ -129,6 +130,32 @@ func clientCloses(t *testing.T, ns *nstest.NS, c *capture, listen string) (srv *
 		}
 	}
 	return srv, sport, cport, cli.PID
+}
+
+// checkAwaitingFin checks the active closer's TIME_WAIT entry against the
+// peer's FIN (its CLOSE_WAIT->LAST_ACK): a timewait socket created before
+// the FIN came is in substate FIN_WAIT2 (netstat lists it so), and the
+// entry must say so; one created after must not.
+func checkAwaitingFin(t *testing.T, closer, peer []Event) {
+	t.Helper()
+	var tw, fin *Event
+	for i := range closer {
+		if closer[i].New == TimeWait {
+			tw = &closer[i]
+		}
+	}
+	for i := range peer {
+		if peer[i].Old == CloseWait && peer[i].New == LastAck {
+			fin = &peer[i]
+		}
+	}
+	if tw == nil || fin == nil {
+		t.Fatalf("no TIME_WAIT entry (%v) or peer's FIN (%v)", tw != nil, fin != nil)
+	}
+	if awaiting, before := tw.Has(FlagTimeWaitFinWait2), tw.Time.Before(fin.Time); awaiting != before {
+		t.Errorf("TIME_WAIT entry at %v, peer's FIN at %v: awaiting the FIN flagged %v, want %v",
+			tw.Time.Format(time.StampMicro), fin.Time.Format(time.StampMicro), awaiting, before)
+	}
 }
 
 func TestClientCloses(t *testing.T) {
@@ -183,6 +210,7 @@ func TestServerCloses(t *testing.T) {
 		st(Close, SynSent, cli.PID), st(SynSent, Established, cli.PID),
 		st(Established, CloseWait, cli.PID), st(CloseWait, LastAck, cli.PID), st(LastAck, Close, cli.PID),
 	})
+	checkAwaitingFin(t, of(evs, sport, cport), of(evs, cport, sport))
 }
 
 func TestResetByLingerZero(t *testing.T) {
