@@ -9,10 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/socktrace/socktrace/render"
@@ -62,7 +60,8 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.route, "route", "r", false, "kernel routing table")
 	fs.BoolVarP(&o.interfaces, "interfaces", "i", false, "interface table")
 	fs.BoolVarP(&o.stats, "statistics", "s", false, "per-protocol statistics")
-	fs.IntVarP(&o.continuous, "continuous", "c", 0, "print the table every `secs` seconds (default 1), with the TCP connections born and gone in between (kernel tracer; needs root)")
+	fs.VarP(numberFlag(&o.continuous, 1, maxInterval, fmt.Sprintf("want a whole number of seconds from 1 to %d", maxInterval)),
+		"continuous", "c", "print the table every `secs` seconds (default 1), with the TCP connections born and gone in between (kernel tracer; needs root)")
 	fs.Lookup("continuous").NoOptDefVal = "1"
 	fs.DurationVar(&o.linger, "linger", 0, "with -c: keep showing gone connections this long (default: in one table)")
 	fs.BoolVar(&o.json, "json", false, "one JSON object per row")
@@ -87,22 +86,23 @@ func (o *netstatOptions) normalize() (named bool) {
 	return anyInet || o.unix
 }
 
-// parseArgs validates the positional arguments: only -c's interval.
-func (o *netstatOptions) parseArgs(args []string) error {
+// maxInterval is the longest -c interval, a day, in seconds. Longer is
+// more likely a typo (milliseconds meant?) than a wish, and a day keeps
+// time.Duration(secs)*time.Second far from overflowing: past 9.2e9
+// seconds it turns negative, a panic in NewTicker and a busy loop in
+// time.After.
+const maxInterval = 24 * 60 * 60
+
+// checkArgs checks what pflag cannot: that --linger goes with -c, and that
+// no argument is left over (intervalArgs gave -c its interval).
+func (o *netstatOptions) checkArgs(args []string) error {
 	if o.linger < 0 || (o.linger > 0 && o.continuous == 0) {
-		return usageError("--linger takes a positive duration, and needs -c")
+		return usageError{"--linger takes a positive duration, and needs -c", "socktrace"}
 	}
-	if len(args) == 0 {
-		return nil
+	if len(args) > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", args[0]), "socktrace"}
 	}
-	if o.continuous > 0 && len(args) == 1 {
-		secs, err := strconv.Atoi(args[0])
-		if err == nil && secs > 0 {
-			o.continuous = secs
-			return nil
-		}
-	}
-	return usageError(fmt.Sprintf("unexpected argument %q", args[0]))
+	return nil
 }
 
 func (o *netstatOptions) tableOptions() tableOptions {
@@ -134,7 +134,7 @@ func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 		}
 	}
 	if modes > 1 {
-		return usageError("-r, -i and -s cannot be combined")
+		return usageError{"-r, -i and -s cannot be combined", "socktrace"}
 	}
 	named := o.normalize()
 	if o.continuous > 0 && modes == 0 && (!named || o.tcp) {
@@ -370,22 +370,4 @@ func reportReadError(w io.Writer, err error) {
 		return
 	}
 	fmt.Fprintf(w, "socktrace: %v\n", err)
-}
-
-// usageError is a netstat-style usage error: the message, then the usage.
-type usageError string
-
-func (e usageError) Error() string {
-	return string(e) + "\n" + shortUsage
-}
-
-const shortUsage = `usage: socktrace [-vWeenc] [-4|-6] -r
-       socktrace [-vWnceaolp] [-4|-6] [-t] [-u] [-U] [-w] [-x] [--json]
-       socktrace { [-vWeenac] -i | -s [-46tuUw] }
-       socktrace trace ...
-Try 'socktrace --help' for more information.`
-
-// flagError turns pflag's complaints into netstat-style usage errors.
-func flagError(_ *cobra.Command, err error) error {
-	return usageError(err.Error())
 }

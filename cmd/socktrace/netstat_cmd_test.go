@@ -41,12 +41,34 @@ func TestNetstatFixture(t *testing.T) {
 	}
 }
 
+// A usage error is one line saying what is wrong, then the hint; cobra's
+// usage block is not printed.
 func TestNetstatUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{"-k"}, {"--bogus"}, {"-r", "-i"}, {"-s", "-r"}, {"extra"}} {
-		_, _, err := runRoot(context.Background(), args...)
-		if err == nil || !strings.Contains(err.Error(), "usage: socktrace") {
-			t.Errorf("%v: error %v, want a usage error", args, err)
+	const hint = "\nTry 'socktrace --help' for more information."
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-k"}, "unknown shorthand flag: 'k' in -k"},
+		{[]string{"--bogus"}, "unknown flag: --bogus"},
+		{[]string{"-r", "-i"}, "-r, -i and -s cannot be combined"},
+		{[]string{"-ri"}, "-r, -i and -s cannot be combined"},
+		{[]string{"-s", "-r"}, "-r, -i and -s cannot be combined"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"-c", "2", "3"}, `unexpected argument "3"`},
+		{[]string{"--linger", "5s"}, "--linger takes a positive duration, and needs -c"},
+	} {
+		out, errOut, err := runRoot(context.Background(), tc.args...)
+		if err == nil || err.Error() != tc.want+hint {
+			t.Errorf("%q: error %q, want %q", tc.args, err, tc.want+hint)
 		}
+		if out != "" || errOut != "" {
+			t.Errorf("%q: printed %q, %q besides the error", tc.args, out, errOut)
+		}
+	}
+	err := execute("trace", "--bogus")
+	if want := "unknown flag: --bogus\nTry 'socktrace trace --help' for more information."; err == nil || err.Error() != want {
+		t.Errorf("trace --bogus: error %q, want %q", err, want)
 	}
 }
 

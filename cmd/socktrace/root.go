@@ -40,16 +40,28 @@ says so.`,
   socktrace trace         stream every TCP state change as it happens`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// parseArgs accepts -c's interval and rejects anything else.
+		// netstat users glue -c's interval to other flags (-tnc2), which
+		// pflag cannot parse for a flag whose value is optional: this
+		// command parses its own flags, after intervalArgs.
+		DisableFlagParsing: true,
+		// checkArgs rejects arguments, not cobra's "unknown command".
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.parseArgs(args); err != nil {
+			fs := cmd.Flags()
+			if err := fs.Parse(intervalArgs(fs, args)); err != nil {
+				return flagError(cmd, err)
+			}
+			if help, _ := fs.GetBool("help"); help {
+				return cmd.Help()
+			}
+			if err := o.checkArgs(fs.Args()); err != nil {
 				return err
 			}
 			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.addFlags(cmd.Flags())
+	// Subcommands cobra adds (help, completion) report flag errors alike.
 	cmd.SetFlagErrorFunc(flagError)
 	cmd.AddCommand(newTraceCmd())
 	return cmd

@@ -60,14 +60,14 @@ Needs root (CAP_BPF and CAP_PERFMON).`,
 			return runTrace(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return fmt.Errorf("%w (see 'socktrace trace --help')", err)
-	})
+	cmd.SetFlagErrorFunc(flagError)
 	f := cmd.Flags()
 	f.BoolVar(&o.json, "json", false, "print one JSON object per event (NDJSON)")
-	f.Uint32Var(&o.pid, "pid", 0, "only sockets owned by this process id")
+	f.Var(numberFlag(&o.pid, 1, maxPID, fmt.Sprintf("want a process id from 1 to %d", maxPID)),
+		"pid", "only sockets owned by this process id")
 	f.StringVar(&o.comm, "comm", "", "only sockets owned by processes with this name (as in /proc/PID/comm)")
-	f.Uint16Var(&o.port, "port", 0, "only connections with this local or remote port")
+	f.Var(numberFlag(&o.port, 1, 65535, "want a port number from 1 to 65535"),
+		"port", "only connections with this local or remote port")
 	f.StringSliceVar(&o.states, "state", nil, "only transitions from or to these states (comma-separated, e.g. SYN_SENT,TIME_WAIT)")
 	f.BoolVarP(&o.only4, "inet", "4", false, "only IPv4")
 	f.BoolVarP(&o.only6, "inet6", "6", false, "only IPv6")
@@ -80,10 +80,20 @@ Needs root (CAP_BPF and CAP_PERFMON).`,
 	return cmd
 }
 
+// maxPID is the largest process id: the kernel's pid_max is at most
+// PID_MAX_LIMIT, 4194304 on 64-bit kernels, and ids are below it.
+const maxPID = 4<<20 - 1
+
+// maxRingMiB is the largest ring buffer: the kernel takes its size as
+// max_entries, a u32 byte count that must be a power of two and page
+// aligned (kernel/bpf/ringbuf.c), so 2 GiB is the most; 4096 MiB wraps
+// to 0.
+const maxRingMiB = 2048
+
 func (o *traceOptions) config() (tracer.Config, error) {
 	cfg := tracer.Config{Debug: o.debug, Classic: o.classic, Latency: o.latency}
-	if o.ringMiB < 1 || o.ringMiB&(o.ringMiB-1) != 0 {
-		return cfg, fmt.Errorf("--ring-mib %d: want a power of two (1, 2, 4, 8, ...)", o.ringMiB)
+	if o.ringMiB < 1 || o.ringMiB > maxRingMiB || o.ringMiB&(o.ringMiB-1) != 0 {
+		return cfg, fmt.Errorf("--ring-mib %d: want a power of two from 1 to %d", o.ringMiB, maxRingMiB)
 	}
 	if o.latency <= 0 {
 		return cfg, fmt.Errorf("--latency %v: want a positive duration such as 50ms", o.latency)

@@ -54,6 +54,9 @@ func TestTraceStopsOnCancel(t *testing.T) {
 func TestTraceRejectsBadFlags(t *testing.T) {
 	for _, o := range []traceOptions{
 		{ringMiB: 3, latency: time.Millisecond},
+		{ringMiB: 0, latency: time.Millisecond},
+		{ringMiB: 4096, latency: time.Millisecond}, // 2^32 bytes: the kernel's u32 wraps to 0
+		{ringMiB: 1 << 20, latency: time.Millisecond},
 		{ringMiB: 1, latency: 0},
 		{ringMiB: 1, latency: time.Millisecond, states: []string{"TIMEWAIT"}},
 		{ringMiB: 1, latency: time.Millisecond, comm: "a-name-longer-than-15"},
@@ -61,6 +64,12 @@ func TestTraceRejectsBadFlags(t *testing.T) {
 	} {
 		if _, err := o.config(); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%+v: err %v, want a one-line error", o, err)
+		}
+	}
+	for _, mib := range []int{1, 8, 2048} {
+		o := traceOptions{ringMiB: mib, latency: time.Millisecond}
+		if cfg, err := o.config(); err != nil || cfg.RingBytes != mib<<20 {
+			t.Errorf("--ring-mib %d: %d bytes, %v", mib, cfg.RingBytes, err)
 		}
 	}
 }

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+// parseNetstat parses the root command's flags as its RunE does.
+func parseNetstat(args ...string) (netstatOptions, []string, error) {
+	var o netstatOptions
+	fs := pflag.NewFlagSet("socktrace", pflag.ContinueOnError)
+	o.addFlags(fs)
+	err := fs.Parse(intervalArgs(fs, args))
+	return o, fs.Args(), err
+}
+
+func TestNetstatInterval(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		secs  int
+		inet4 bool
+		left  []string // arguments that are not flags
+	}{
+		{args: []string{"-tn"}, secs: 0},
+		{args: []string{"-c"}, secs: 1},
+		{args: []string{"-tanpc", "--json"}, secs: 1},
+		{args: []string{"-c", "2"}, secs: 2},
+		{args: []string{"-c2"}, secs: 2},
+		{args: []string{"-tnc2"}, secs: 2},
+		{args: []string{"-tnc", "10"}, secs: 10},
+		{args: []string{"-c=3"}, secs: 3},
+		{args: []string{"--continuous", "2"}, secs: 2},
+		{args: []string{"--continuous=2"}, secs: 2},
+		{args: []string{"-c", "86400"}, secs: 86400},
+		{args: []string{"-tnc", "2", "--linger", "10s"}, secs: 2},
+		// What netstat reads as flags stays flags.
+		{args: []string{"-c4"}, secs: 1, inet4: true},
+		{args: []string{"-tnc", "-4"}, secs: 1, inet4: true},
+		{args: []string{"-ct", "2"}, secs: 1, left: []string{"2"}},
+		{args: []string{"--", "-c", "2"}, left: []string{"-c", "2"}},
+	} {
+		o, left, err := parseNetstat(tc.args...)
+		if err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+			continue
+		}
+		if o.continuous != tc.secs || o.inet4 != tc.inet4 || !slices.Equal(left, tc.left) {
+			t.Errorf("%q: -c %d, -4 %v, arguments %q; want -c %d, -4 %v, arguments %q",
+				tc.args, o.continuous, o.inet4, left, tc.secs, tc.inet4, tc.left)
+		}
+	}
+}
+
+// A bad value is one line naming the flag, then the hint.
+func TestFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-tn", "-c", "10000000000"}, "-c 10000000000: want a whole number of seconds from 1 to 86400"},
+		{[]string{"-un", "-c", "9300000000"}, "-c 9300000000: want a whole number of seconds from 1 to 86400"},
+		{[]string{"-c", "86401"}, "-c 86401: want a whole number of seconds from 1 to 86400"},
+		{[]string{"-c", "abc"}, "-c abc: want a whole number of seconds from 1 to 86400"},
+		{[]string{"-c", "0"}, "-c 0: want a whole number of seconds from 1 to 86400"},
+		{[]string{"-c", "1.5"}, "-c 1.5: want a whole number of seconds from 1 to 86400"},
+		{[]string{"-c", "-1"}, "-c -1: want a whole number of seconds from 1 to 86400"},
+		{[]string{"-tnc2x"}, "-c 2x: want a whole number of seconds from 1 to 86400"},
+		{[]string{"--linger", "5"}, "--linger 5: want a duration such as 50ms, 10s or 1m30s"},
+		{[]string{"--extend=x"}, "-e x: want a whole number"},
+		{[]string{"--tcp=maybe"}, "-t maybe: want true or false"},
+		{[]string{"trace", "--port", "70000"}, "--port 70000: want a port number from 1 to 65535"},
+		{[]string{"trace", "--port", "0"}, "--port 0: want a port number from 1 to 65535"},
+		{[]string{"trace", "--pid", "-1"}, "--pid -1: want a process id from 1 to 4194303"},
+		{[]string{"trace", "--pid", "4194304"}, "--pid 4194304: want a process id from 1 to 4194303"},
+		{[]string{"trace", "--ring-mib", "x"}, "--ring-mib x: want a whole number"},
+		{[]string{"trace", "--latency", "x"}, "--latency x: want a duration such as 50ms, 10s or 1m30s"},
+	} {
+		err := execute(tc.args...)
+		hint := "Try 'socktrace --help' for more information."
+		if tc.args[0] == "trace" {
+			hint = "Try 'socktrace trace --help' for more information."
+		}
+		if err == nil || err.Error() != tc.want+"\n"+hint {
+			t.Errorf("%q: error %q, want %q", tc.args, err, tc.want+"\n"+hint)
+		}
+	}
+}
+
+func TestNumberFlag(t *testing.T) {
+	var port uint16
+	v := numberFlag(&port, 1, 65535, "want a port")
+	for _, tc := range []struct {
+		in   string
+		want uint16 // 0: rejected
+	}{
+		{"1", 1}, {"443", 443}, {"65535", 65535},
+		{"0", 0}, {"65536", 0}, {"-1", 0}, {"0x50", 0}, {"", 0}, {"99999999999999999999", 0},
+	} {
+		port = 0
+		err := v.Set(tc.in)
+		if tc.want == 0 && (err == nil || err.Error() != "want a port") {
+			t.Errorf("%q: error %v, want %q", tc.in, err, "want a port")
+		}
+		if tc.want != 0 && (err != nil || port != tc.want) {
+			t.Errorf("%q: %d, %v; want %d", tc.in, port, err, tc.want)
+		}
+	}
+}
+
+// --help is parsed by the root command itself (it parses its own flags),
+// and must still print the help, and nothing else.
+func TestNetstatHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"-tn", "-h"}} {
+		var out, errOut bytes.Buffer
+		cmd := newRootCmd()
+		cmd.SetArgs(args)
+		cmd.SetOut(&out)
+		cmd.SetErr(&errOut)
+		if err := cmd.ExecuteContext(context.Background()); err != nil {
+			t.Errorf("%q: %v", args, err)
+		}
+		if !strings.HasPrefix(out.String(), "socktrace speaks netstat") ||
+			!strings.Contains(out.String(), "-c, --continuous secs[=1]") || strings.Contains(out.String(), "Active") {
+			t.Errorf("%q: not the help:\n%s", args, out.String())
+		}
+	}
+}
+
+// execute runs the command line args, without the fixture flags runRoot
+// adds, which the trace command does not have.
+func execute(args ...string) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a command line that is not rejected stops at once
+	cmd := newRootCmd()
+	cmd.SetArgs(args)
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	return cmd.ExecuteContext(ctx)
+}
