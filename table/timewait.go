@@ -134,14 +134,15 @@ func (t *Table) enterTimeWait(k Key, c *Conn, entered time.Time, state tracer.St
 // peerFin takes the close of a connection's passive side, from LAST_ACK: its
 // FIN was acknowledged, so if the other side is a timewait socket on this
 // host still awaiting that FIN, it has it now and is in TIME_WAIT, with its
-// timer restarted. (The kernel shows no event for that change; a peer on
-// another host is caught up by the next full snapshot.)
+// timer restarted. (The kernel shows no event for that change.) Only rows
+// that entered the pile lately are looked at; the others, and those of
+// peers on other hosts, are caught up by the next full snapshot.
 func (t *Table) peerFin(ev *tracer.Event) {
 	if t.tw.finWait2 == 0 {
 		return
 	}
 	k := keyOf(ev.Family == syscall.AF_INET6, ev.Remote, ev.Local, 0)
-	if w := t.tw.get(k); w != nil && w.state == uint8(tracer.FinWait2) {
+	if w := t.tw.recentFinWait2(k); w != nil {
 		t.tw.setState(w, uint8(tracer.TimeWait))
 		w.entered = ev.Time.UnixNano()
 	}
