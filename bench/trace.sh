@@ -108,7 +108,7 @@ run_check() {
 		t = str("old_state") ">" str("new_state")
 		# socktrace reports the kernel FIN_WAIT2->CLOSE as entering TIME_WAIT
 		# when a timewait socket was made; it is the same kernel transition.
-		if (t == "FIN_WAIT2>TIME_WAIT") { t = "FIN_WAIT2>CLOSE"; tw++ }
+		if (t == "FIN_WAIT2>TIME_WAIT") { t = "FIN_WAIT2>CLOSE"; tw++; if (index($0, "\"awaiting_fin\":true")) fin++ }
 		if (t in want) got[t]++
 		else if (t == "CLOSE>LISTEN" || t == "LISTEN>CLOSE") other["listener " t]++
 		else other[ev " " t]++
@@ -117,7 +117,10 @@ run_check() {
 		for (i = 1; i <= n; i++) {
 			t = order[i]; d = got[t] + 0; total += d
 			printf "  %-24s %8d / %-8d %s\n", t, d, conns, (d == conns ? "" : sprintf("(%+d)", d - conns))
-			if (t == "FIN_WAIT2>CLOSE") printf "  %-24s %8d\n", "  of which as >TIME_WAIT", tw
+			if (t == "FIN_WAIT2>CLOSE") {
+				printf "  %-24s %8d\n", "  of which as >TIME_WAIT", tw
+				printf "  %-24s %8d\n", "    before the peer's FIN", fin
+			}
 		}
 		printf "  %-24s %8d / %-8d (%.3f%% missing)\n", "kernel transitions", total, 10 * conns,
 			conns ? 100 * (10 * conns - total) / (10 * conns) : 0
