@@ -94,6 +94,22 @@ func (s sock) timeWaitEnd(d time.Duration, expired bool) *tracer.Event {
 	return ev
 }
 
+// awaitingFinPrint is client's connection closed before the peer's FIN,
+// at the first table after: a timewait socket that netstat lists as
+// FIN_WAIT2.
+var awaitingFinPrint = print{
+	events: []*tracer.Event{
+		client.connect(1 * time.Second),
+		awaitingFin(client.timeWait(2*time.Second, tracer.FinWait2, time.Second)),
+	},
+	rows:   []snapshot.Socket{},
+	at:     3 * time.Second,
+	live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+	states: states{timeWait: 1},
+	counts: Counts{Connects: 1, Closes: 1},
+	lookup: true,
+}
+
 // awaitingFin marks a TIME_WAIT entry whose timewait socket still awaits
 // the peer's FIN (its substate is FIN_WAIT2).
 func awaitingFin(ev *tracer.Event) *tracer.Event {
@@ -402,18 +418,7 @@ func TestConnectionLives(t *testing.T) {
 		}},
 	}, {
 		name: "a TIME_WAIT entered before the peer's FIN is FIN_WAIT2 until the local peer's close",
-		prints: []print{{
-			events: []*tracer.Event{
-				client.connect(1 * time.Second),
-				awaitingFin(client.timeWait(2*time.Second, tracer.FinWait2, time.Second)),
-			},
-			rows:   []snapshot.Socket{},
-			at:     3 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
-			states: states{timeWait: 1},
-			counts: Counts{Connects: 1, Closes: 1},
-			lookup: true,
-		}, {
+		prints: []print{awaitingFinPrint, {
 			// The peer, on this host, got the ACK of its FIN.
 			events: []*tracer.Event{peer.close(3500*time.Millisecond, tracer.LastAck, 0, 0)},
 			rows:   []snapshot.Socket{},
@@ -427,18 +432,7 @@ func TestConnectionLives(t *testing.T) {
 		}},
 	}, {
 		name: "a TIME_WAIT entered before the peer's FIN: a full snapshot tells it came, and the timer it has",
-		prints: []print{{
-			events: []*tracer.Event{
-				client.connect(1 * time.Second),
-				awaitingFin(client.timeWait(2*time.Second, tracer.FinWait2, time.Second)),
-			},
-			rows:   []snapshot.Socket{},
-			at:     3 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
-			states: states{timeWait: 1},
-			counts: Counts{Connects: 1, Closes: 1},
-			lookup: true,
-		}, {
+		prints: []print{awaitingFinPrint, {
 			rows:   []snapshot.Socket{timerOf(client.row(tracer.TimeWait, 0), 5000)},
 			at:     4 * time.Second,
 			live:   []string{clientTW},
