@@ -178,3 +178,34 @@ func isNumber(fs *pflag.FlagSet, s string) bool {
 	}
 	return false
 }
+
+// familyValue is a boolean flag that names an address family (-4, -6,
+// -x). Each time it is given, its netstat name is appended to order:
+// netstat's refusals list the families as they were typed, repeats too
+// ("-s -4 -x -4": inet,unix,inet).
+type familyValue struct {
+	on    *bool
+	name  string // netstat's: "inet", "inet6", "unix"
+	order *[]string
+}
+
+func familyFlag(on *bool, name string, order *[]string) *familyValue {
+	return &familyValue{on: on, name: name, order: order}
+}
+
+func (v *familyValue) Set(s string) error {
+	on, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*v.on = on
+	if on {
+		*v.order = append(*v.order, v.name)
+	}
+	return nil
+}
+
+func (v *familyValue) String() string { return strconv.FormatBool(*v.on) }
+
+// Type is "bool", so --help and flagError treat it as pflag's own booleans.
+func (v *familyValue) Type() string { return "bool" }

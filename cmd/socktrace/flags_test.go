@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -141,4 +143,68 @@ func execute(args ...string) error {
 	cmd.SetOut(&bytes.Buffer{})
 	cmd.SetErr(&bytes.Buffer{})
 	return cmd.ExecuteContext(ctx)
+}
+
+// -e takes no value: it is given once or twice, and --help says so.
+func TestNetstatExtend(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+		left []string
+	}{
+		{[]string{"-e"}, 1, nil},
+		{[]string{"-tne"}, 1, nil},
+		{[]string{"-ee"}, 2, nil},
+		{[]string{"-e", "-e"}, 2, nil},
+		{[]string{"-rnee"}, 2, nil},
+		{[]string{"--extend", "--extend"}, 2, nil},
+		{[]string{"-e", "2"}, 1, []string{"2"}},
+	} {
+		o, left, err := parseNetstat(tc.args...)
+		if err != nil || o.extend != tc.want || !slices.Equal(left, tc.left) {
+			t.Errorf("%q: -e %d, arguments %q, %v; want -e %d, arguments %q", tc.args, o.extend, left, err, tc.want, tc.left)
+		}
+	}
+	var out bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"--help"})
+	cmd.SetOut(&out)
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, "  -e, --extend") {
+			line = l
+		}
+	}
+	if f := strings.Fields(line); len(f) < 3 || f[2] != "more" || !strings.Contains(line, "twice (-ee)") {
+		t.Errorf("--help says %q, want -e without a value, repeatable", line)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, tc := range []struct {
+		info *debug.BuildInfo
+		ok   bool
+		want string
+	}{
+		{nil, false, "(devel)"},
+		{&debug.BuildInfo{}, true, "(devel)"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, true, "(devel)"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "v1.2.0"}}, true, "v1.2.0"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20250101120000-abcdef123456+dirty"}}, true, "v0.0.0-20250101120000-abcdef123456+dirty"},
+	} {
+		if got := version(tc.info, tc.ok); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.info, got, tc.want)
+		}
+	}
+	// -V prints one line and nothing else, with other flags too, as
+	// netstat -V does.
+	for _, args := range [][]string{{"-V"}, {"--version"}, {"-tV"}, {"-r", "-V"}} {
+		out, errOut, err := runRoot(context.Background(), args...)
+		if err != nil || errOut != "" || !regexp.MustCompile(`^socktrace \S+\n$`).MatchString(out) {
+			t.Errorf("%q: printed %q, %q, error %v; want one line 'socktrace VERSION'", args, out, errOut, err)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -33,6 +34,11 @@ type netstatOptions struct {
 	continuous                   int // seconds between tables; 0: once
 	linger                       time.Duration
 	json                         bool
+	version                      bool
+
+	// families are -4, -6 and -x as given, in netstat's names and in order,
+	// repeats kept: what -r and -s refuse is said in these words.
+	families []string
 
 	procRoot string // "/proc"; hidden flag for fixture tests
 	etcRoot  string // "/etc"
@@ -43,7 +49,7 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.udp, "udp", "u", false, "UDP sockets")
 	fs.BoolVarP(&o.udplite, "udplite", "U", false, "UDP-Lite sockets")
 	fs.BoolVarP(&o.raw, "raw", "w", false, "raw sockets")
-	fs.BoolVarP(&o.unix, "unix", "x", false, "unix domain sockets")
+	o.addFamilyFlag(fs, &o.unix, "unix", "x", "unix domain sockets")
 	fs.BoolVarP(&o.all, "all", "a", false, "listening and non-listening sockets (default: connected only)")
 	fs.BoolVarP(&o.listening, "listening", "l", false, "only listening sockets")
 	fs.BoolVarP(&o.numeric, "numeric", "n", false, "don't resolve names (hosts, ports, users)")
@@ -51,11 +57,13 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.numericPorts, "numeric-ports", false, "don't resolve port names")
 	fs.BoolVar(&o.numericUsers, "numeric-users", false, "don't resolve user names")
 	fs.BoolVarP(&o.programs, "programs", "p", false, "show the PID/Program name owning each socket")
-	fs.CountVarP(&o.extend, "extend", "e", "more information (User, Inode); twice for -r/-i extras")
+	// The empty `` names no value in --help, where pflag would print
+	// "--extend count" as if -e took a number: it is given once or twice.
+	fs.CountVarP(&o.extend, "extend", "e", "``more columns (User, Inode); twice (-ee) for more routing columns")
 	fs.BoolVarP(&o.timers, "timers", "o", false, "show socket timers")
 	fs.BoolVarP(&o.wide, "wide", "W", false, "don't truncate addresses")
-	fs.BoolVarP(&o.inet4, "inet", "4", false, "IPv4 only")
-	fs.BoolVarP(&o.inet6, "inet6", "6", false, "IPv6 only")
+	o.addFamilyFlag(fs, &o.inet4, "inet", "4", "IPv4 only")
+	o.addFamilyFlag(fs, &o.inet6, "inet6", "6", "IPv6 only")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "be verbose: report unreadable tables and lines")
 	fs.BoolVarP(&o.route, "route", "r", false, "kernel routing table")
 	fs.BoolVarP(&o.interfaces, "interfaces", "i", false, "interface table")
@@ -65,18 +73,28 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Lookup("continuous").NoOptDefVal = "1"
 	fs.DurationVar(&o.linger, "linger", 0, "with -c: keep showing gone connections this long (default: in one table)")
 	fs.BoolVar(&o.json, "json", false, "one JSON object per row")
+	fs.BoolVarP(&o.version, "version", "V", false, "print the version and exit")
 	fs.StringVar(&o.procRoot, "proc-root", "/proc", "proc file system to read")
 	fs.StringVar(&o.etcRoot, "etc-root", "/etc", "directory with passwd, services, protocols")
 	_ = fs.MarkHidden("proc-root")
 	_ = fs.MarkHidden("etc-root")
 }
 
-// normalize applies netstat's defaulting: an address family without a
-// protocol means all Internet protocols, a protocol without a family means
-// both families. It reports whether any table was asked for by name.
+// addFamilyFlag adds a boolean flag that also records, in o.families, that
+// its family was named. The flag's long name is netstat's family name.
+func (o *netstatOptions) addFamilyFlag(fs *pflag.FlagSet, on *bool, name, short, usage string) {
+	fs.VarP(familyFlag(on, name, &o.families), name, short, usage)
+	fs.Lookup(name).NoOptDefVal = "true"
+}
+
+// normalize applies netstat's defaulting for socket listings: an address
+// family without a protocol means all Internet protocols, a protocol
+// without a family means both families. It reports whether any table was
+// asked for by name. -r, -i and -s take the flags as given: netstat -rt
+// is the IPv4 routing table, as -r is.
 func (o *netstatOptions) normalize() (named bool) {
 	anyInet := o.tcp || o.udp || o.udplite || o.raw
-	if (o.inet4 || o.inet6 || o.stats) && !anyInet {
+	if (o.inet4 || o.inet6) && !anyInet {
 		o.tcp, o.udp, o.udplite, o.raw = true, true, true, true
 		anyInet = true
 	}
@@ -115,8 +133,8 @@ func (o *netstatOptions) tableOptions() tableOptions {
 		all:          o.all,
 		verbose:      o.verbose,
 		wide:         o.wide,
-		inet4:        o.inet4,
 		inet6:        o.inet6,
+		families:     o.families,
 		tcp:          o.tcp,
 		udp:          o.udp,
 		udplite:      o.udplite,
@@ -125,19 +143,40 @@ func (o *netstatOptions) tableOptions() tableOptions {
 	}
 }
 
-// run prints the requested tables once, or every -c seconds until ctx ends.
-func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+// checkModes rejects what netstat refuses: two of -r, -i and -s, and the
+// address families -r and -s have no table for. netstat's own words come
+// first, so that its users recognise them.
+func (o *netstatOptions) checkModes() error {
 	modes := 0
 	for _, m := range []bool{o.route, o.interfaces, o.stats} {
 		if m {
 			modes++
 		}
 	}
-	if modes > 1 {
+	switch {
+	case modes > 1:
 		return usageError{"-r, -i and -s cannot be combined", "socktrace"}
+	case o.route && o.unix:
+		return errors.New("No routing for address family `unix'; -r shows inet (-4, the default) and inet6 (-6)")
+	case o.stats && (o.unix || len(o.families) > 1):
+		// netstat takes one family for -s, and no second one, even the same.
+		return fmt.Errorf("No statistics support for specified address family: %s; -s takes one of -4 (the default) and -6",
+			strings.Join(o.families, ","))
 	}
-	named := o.normalize()
-	if o.continuous > 0 && modes == 0 && (!named || o.tcp) {
+	return nil
+}
+
+// run prints the requested tables once, or every -c seconds until ctx ends.
+func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	if err := o.checkModes(); err != nil {
+		return err
+	}
+	sockets := !o.route && !o.interfaces && !o.stats
+	named := false
+	if sockets {
+		named = o.normalize()
+	}
+	if o.continuous > 0 && sockets && (!named || o.tcp) {
 		l, err := o.startLive(ctx, named)
 		if err == nil {
 			return l.run(ctx, stdout, stderr)
@@ -205,7 +244,7 @@ func (o *netstatOptions) sockets(ctx context.Context, w io.Writer, stderr io.Wri
 			r.Owners = map[uint64]snapshot.Owner{}
 		}
 		if errors.Is(res.err, snapshot.ErrNotAllOwners) && !o.json {
-			printOwnerNote(stderr, len(res.m) == 0)
+			printOwnerNote(stderr, res.m, os.Getpid())
 		} else if res.err != nil {
 			fmt.Fprintf(stderr, "socktrace: -p: %v\n", res.err)
 		}
@@ -353,14 +392,22 @@ func (o *netstatOptions) shows(s *snapshot.Socket) bool {
 	return server == o.listening
 }
 
-// printOwnerNote prints netstat's note when -p could not see every process.
-func printOwnerNote(w io.Writer, none bool) {
-	if none {
-		fmt.Fprintf(w, "(No info could be read for \"-p\": geteuid()=%d but you should be root.)\n", os.Geteuid())
-		return
+// printOwnerNote prints netstat's note when -p could not read every
+// process: "No info" when it found no socket of any process, also as root
+// without CAP_SYS_PTRACE (geteuid()=0 then), "Not all" when it found some.
+// socktrace's own sockets do not count: they come and go while /proc is
+// scanned (the sock_diag socket is open during one scan, closed during
+// the next), which made the note change from one run, or one -c table, to
+// the next.
+func printOwnerNote(w io.Writer, owners map[uint64]snapshot.Owner, self int) {
+	for _, ow := range owners {
+		if ow.PID != self {
+			fmt.Fprint(w, "(Not all processes could be identified, non-owned process info\n"+
+				" will not be shown, you would have to be root to see it all.)\n")
+			return
+		}
 	}
-	fmt.Fprint(w, "(Not all processes could be identified, non-owned process info\n"+
-		" will not be shown, you would have to be root to see it all.)\n")
+	fmt.Fprintf(w, "(No info could be read for \"-p\": geteuid()=%d but you should be root.)\n", os.Geteuid())
 }
 
 // reportReadError prints table errors on stderr; the rows that could be

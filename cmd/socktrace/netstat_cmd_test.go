@@ -3,9 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/socktrace/socktrace/snapshot"
 )
 
 var fixtureArgs = []string{"--proc-root", "../../snapshot/testdata/proc", "--etc-root", "../../snapshot/testdata/etc"}
@@ -99,5 +104,145 @@ func TestNetstatJSON(t *testing.T) {
 	}
 	if strings.Contains(out, "Active") {
 		t.Error("--json printed a table header")
+	}
+}
+
+// tablesFixture is the -r and -s fixture tree; its netstat/ directory holds
+// the real netstat's output over the same files.
+const tablesFixture = "../../snapshot/testdata/tables"
+
+func tablesGolden(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(tablesFixture, "netstat", name+".txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// -r prints a table for each family -4 and -6 name, in their order, and
+// the IPv4 one when none is named: -t, -u, -w and -U do not make it both,
+// as they do for socket listings (netstat -rt is netstat -r).
+func TestNetstatRouteFamilies(t *testing.T) {
+	v4, v6 := tablesGolden(t, "rn"), tablesGolden(t, "6rn")
+	for _, tc := range []struct {
+		args string
+		want string
+	}{
+		{"-rn", v4},
+		{"-rtn", v4},
+		{"-run", v4},
+		{"-rwn", v4},
+		{"-rUn", v4},
+		{"-rtun", v4},
+		{"-r4tn", v4},
+		{"-r6n", v6},
+		{"-r6tn", v6},
+		{"-rn -u -6", v6},
+		{"-rn -4 -6", v4 + v6},
+		{"-rtn -4 -6", v4 + v6},
+		{"-rn -6 -4", v6 + v4},
+		{"-rn -4 -4", v4 + v4},
+	} {
+		args := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc")}, strings.Fields(tc.args)...)
+		out, errOut, err := runRoot(context.Background(), args...)
+		if err != nil || errOut != "" {
+			t.Errorf("%s: error %v, stderr %q", tc.args, err, errOut)
+		}
+		if out != tc.want {
+			t.Errorf("%s: printed\n%s\nwant\n%s", tc.args, out, tc.want)
+		}
+	}
+}
+
+// What netstat refuses is one line (no usage hint: the options are
+// valid, their combination has no table), and nothing else is printed.
+func TestNetstatRefusals(t *testing.T) {
+	const (
+		noRoute = "No routing for address family `unix'; -r shows inet (-4, the default) and inet6 (-6)"
+		noStats = "No statistics support for specified address family: %s; -s takes one of -4 (the default) and -6"
+	)
+	for _, tc := range []struct {
+		args string
+		want string
+	}{
+		{"-rx", noRoute},
+		{"-r -x", noRoute},
+		{"-r --unix", noRoute},
+		{"-rx4", noRoute},
+		{"-r4x", noRoute},
+		{"-rxt", noRoute},
+		{"-sx", fmt.Sprintf(noStats, "unix")},
+		{"-s -x", fmt.Sprintf(noStats, "unix")},
+		{"-sxt", fmt.Sprintf(noStats, "unix")},
+		{"-sx4", fmt.Sprintf(noStats, "unix,inet")},
+		{"-s4x", fmt.Sprintf(noStats, "inet,unix")},
+		{"-s -4 -6", fmt.Sprintf(noStats, "inet,inet6")},
+		{"-s -6 -4", fmt.Sprintf(noStats, "inet6,inet")},
+		{"-s --inet6 --inet", fmt.Sprintf(noStats, "inet6,inet")},
+		{"-s44", fmt.Sprintf(noStats, "inet,inet")},
+		{"-s4x4", fmt.Sprintf(noStats, "inet,unix,inet")},
+	} {
+		// A tree with routes and counters: nothing must be printed anyway.
+		args := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc")}, strings.Fields(tc.args)...)
+		out, errOut, err := runRoot(context.Background(), args...)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: error %q, want %q", tc.args, err, tc.want)
+		}
+		if out != "" || errOut != "" {
+			t.Errorf("%s: printed %q, %q besides the error", tc.args, out, errOut)
+		}
+	}
+	// What netstat takes stays taken.
+	for _, args := range []string{"-i -x", "-ix4", "-i -6", "-it", "-s", "-s -4", "-s -6", "-st", "-s6t", "-s -4 -u", "-sw", "-r", "-r -4 -6 -t"} {
+		o, _, err := parseNetstat(strings.Fields(args)...)
+		if err != nil {
+			t.Fatalf("%s: %v", args, err)
+		}
+		if err := o.checkModes(); err != nil {
+			t.Errorf("%s: refused: %v", args, err)
+		}
+	}
+}
+
+// -s reads the flags as given: -s -6 -t is IPv6 with TCP.
+func TestNetstatStatsFamilies(t *testing.T) {
+	for _, tc := range []struct{ args, golden string }{
+		{"-s", "s"}, {"-s -4", "s"}, {"-st", "st"}, {"-s -4 -t", "st"}, {"-s -6", "s6"}, {"-s -6 -t", "s6t"},
+	} {
+		args := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc")}, strings.Fields(tc.args)...)
+		out, _, err := runRoot(context.Background(), args...)
+		if err != nil {
+			t.Errorf("%s: %v", tc.args, err)
+		}
+		if want := tablesGolden(t, tc.golden); out != want {
+			t.Errorf("%s: printed\n%s\nwant\n%s", tc.args, out, want)
+		}
+	}
+}
+
+// netstat's note under -p when not every process could be read: "No info"
+// when no process's socket was found, "Not all" when some were. socktrace's
+// own sockets (self) do not count: they come and go during the scan.
+func TestOwnerNote(t *testing.T) {
+	const self = 4242
+	noInfo := fmt.Sprintf("(No info could be read for \"-p\": geteuid()=%d but you should be root.)\n", os.Geteuid())
+	notAll := "(Not all processes could be identified, non-owned process info\n" +
+		" will not be shown, you would have to be root to see it all.)\n"
+	for _, tc := range []struct {
+		name   string
+		owners map[uint64]snapshot.Owner
+		want   string
+	}{
+		{"none", nil, noInfo},
+		{"only socktrace's own", map[uint64]snapshot.Owner{7: {PID: self}, 8: {PID: self}}, noInfo},
+		{"another process's", map[uint64]snapshot.Owner{7: {PID: self}, 9: {PID: 100}}, notAll},
+		{"another process's only", map[uint64]snapshot.Owner{9: {PID: 100}}, notAll},
+	} {
+		var b bytes.Buffer
+		printOwnerNote(&b, tc.owners, self)
+		if b.String() != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, b.String(), tc.want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
@@ -264,4 +265,99 @@ func TestNetstatDifferential(t *testing.T) {
 			}
 		})
 	}
+}
+
+// As a user who can read no other process, -p's note is netstat's, on
+// every run and on every -c table: socktrace's own sockets, open during
+// some scans of /proc and not others, must not turn "No info" into "Not
+// all".
+func TestNetstatOwnerNoteAsNobody(t *testing.T) {
+	ns := nstest.New(t)
+	bin := nobodyCopy(t)
+	var runs [][]string // netstat's notes, then socktrace's, in turn
+	for range 5 {
+		runs = append(runs,
+			ownerNotes(t, nobody(ns.Command("netstat", "-tanp"), "netstat"), 0),
+			ownerNotes(t, nobody(ns.Peer("socktrace-table", "-tanp"), bin), 0))
+	}
+	// -c: netstat polls; so does socktrace without root, the tracer refused.
+	runs = append(runs,
+		ownerNotes(t, nobody(ns.Command("netstat", "-tanpc"), "netstat"), 2500*time.Millisecond),
+		ownerNotes(t, nobody(ns.Peer("socktrace-table", "-tanpc"), bin), 2500*time.Millisecond))
+	want := runs[0]
+	if len(want) != 1 || !strings.HasPrefix(want[0], "(No info could be read") {
+		t.Fatalf("setup: netstat as nobody printed %q, want the No info note", want)
+	}
+	for i, got := range runs {
+		if len(got) == 0 {
+			t.Errorf("run %d: no note", i)
+		}
+		for _, n := range got {
+			if n != want[0] {
+				t.Errorf("run %d (odd: socktrace): note %q, netstat's is %q", i, n, want[0])
+			}
+		}
+	}
+}
+
+// nobody rewrites cmd, "ip netns exec NS prog args...", to run prog as
+// nobody, as bin.
+func nobody(cmd *exec.Cmd, bin string) *exec.Cmd {
+	args := append([]string{"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", bin}, cmd.Args[5:]...)
+	cmd.Args = append(cmd.Args[:4:4], args...)
+	cmd.Stderr = nil
+	return cmd
+}
+
+// nobodyCopy copies the test binary where nobody can run it: go test
+// builds it in a directory only its owner can enter.
+func nobodyCopy(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "socktrace-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "socktrace.test")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// ownerNotes runs cmd, for d if it is not zero (then stops it with
+// SIGTERM), and returns the first line of each -p note on its stderr.
+func ownerNotes(t *testing.T, cmd *exec.Cmd, d time.Duration) []string {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd.Stdout = io.Discard
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if d > 0 {
+		time.Sleep(d)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+	}
+	if err := cmd.Wait(); err != nil && d == 0 {
+		t.Fatalf("%q: %v: %s", cmd.Args, err, stderr.String())
+	}
+	var notes []string
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.HasPrefix(l, "(") {
+			notes = append(notes, l)
+		}
+	}
+	return notes
 }

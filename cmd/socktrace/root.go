@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"runtime/debug"
+
 	"github.com/spf13/cobra"
 )
 
@@ -54,6 +57,10 @@ says so.`,
 			if help, _ := fs.GetBool("help"); help {
 				return cmd.Help()
 			}
+			if o.version {
+				_, err := fmt.Fprintf(cmd.OutOrStdout(), "socktrace %s\n", version(debug.ReadBuildInfo()))
+				return err
+			}
 			if err := o.checkArgs(fs.Args()); err != nil {
 				return err
 			}
@@ -65,4 +72,14 @@ says so.`,
 	cmd.SetFlagErrorFunc(flagError)
 	cmd.AddCommand(newTraceCmd())
 	return cmd
+}
+
+// version is the main module's version as the go command stamped it: a
+// tag or pseudo-version, or "(devel)" for a build without one (go build in
+// a work tree without VCS information, go run, tests).
+func version(info *debug.BuildInfo, ok bool) string {
+	if !ok || info.Main.Version == "" {
+		return "(devel)"
+	}
+	return info.Main.Version
 }

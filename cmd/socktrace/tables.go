@@ -23,12 +23,12 @@ type tableOptions struct {
 	all          bool // -a: -i lists interfaces that are down too
 	verbose      bool
 	wide         bool
-	inet4        bool // -4 / --inet
-	inet6        bool // -6 / --inet6
-	tcp          bool // -s -t
-	udp          bool // -s -u
-	udplite      bool // -s -U
-	raw          bool // -s -w
+	inet6        bool     // -6 / --inet6: -s for IPv6
+	families     []string // -4, -6 and -x as given: "inet", "inet6", "unix"
+	tcp          bool     // -s -t
+	udp          bool     // -s -u
+	udplite      bool     // -s -U
+	raw          bool     // -s -w
 	json         bool
 
 	// routeNames says where -r looks names up; the zero value means the
@@ -47,42 +47,57 @@ func (o tableOptions) netDir() string {
 	return filepath.Join(root, "net")
 }
 
-// runRoutes prints the kernel routing table (-r): IPv4 by default, IPv6
-// with -6, both with -4 -6. Rows that parse are printed even when others
-// do not; the returned error then names the bad lines.
+// runRoutes prints the kernel routing table (-r): one table for each
+// family named by -4 and -6, in their order, repeats too, as netstat does;
+// IPv4 when none is; -t, -u and the like change nothing. Rows that parse
+// are printed even when others do not; the returned error then names the
+// bad lines.
 func runRoutes(w io.Writer, o tableOptions) error {
-	v4, v6 := o.inet4 || !o.inet6, o.inet6
+	families := o.families
+	if len(families) == 0 {
+		families = []string{"inet"}
+	}
 	ro := render.RouteOptions{Extend: o.extend}
 	if !o.numericHosts && !o.json {
 		ro.Names = snapshot.NewRouteNames(o.routeNames)
 	}
 	var errs []error
-	if v4 {
-		rows, err := snapshot.ReadRoutes(o.netDir())
-		errs = append(errs, err)
-		if rows != nil || err == nil {
-			if o.json {
-				errs = append(errs, render.RoutesJSON(w, rows))
-			} else {
-				errs = append(errs, render.Routes(w, rows, ro))
-			}
-		}
-	}
-	if v6 {
-		rows, err := snapshot.ReadRoutes6(o.netDir())
-		if errors.Is(err, fs.ErrNotExist) {
-			err = fmt.Errorf("%w: IPv6 is not configured on this system", err)
-		}
-		errs = append(errs, err)
-		if rows != nil || err == nil {
-			if o.json {
-				errs = append(errs, render.Routes6JSON(w, rows))
-			} else {
-				errs = append(errs, render.Routes6(w, rows, ro))
-			}
+	for _, f := range families {
+		switch f { // the root command refuses "unix"
+		case "inet":
+			errs = append(errs, routes4(w, o, ro))
+		case "inet6":
+			errs = append(errs, routes6(w, o, ro))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// routes4 prints the IPv4 table, and routes6 the IPv6 one, if any row
+// could be read.
+func routes4(w io.Writer, o tableOptions, ro render.RouteOptions) error {
+	rows, err := snapshot.ReadRoutes(o.netDir())
+	if rows == nil && err != nil {
+		return err
+	}
+	if o.json {
+		return errors.Join(err, render.RoutesJSON(w, rows))
+	}
+	return errors.Join(err, render.Routes(w, rows, ro))
+}
+
+func routes6(w io.Writer, o tableOptions, ro render.RouteOptions) error {
+	rows, err := snapshot.ReadRoutes6(o.netDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		err = fmt.Errorf("%w: IPv6 is not configured on this system", err)
+	}
+	if rows == nil && err != nil {
+		return err
+	}
+	if o.json {
+		return errors.Join(err, render.Routes6JSON(w, rows))
+	}
+	return errors.Join(err, render.Routes6(w, rows, ro))
 }
 
 // runInterfaces prints the interface table (-i), or with -e netstat's
@@ -116,12 +131,9 @@ func runInterfaces(w io.Writer, o tableOptions) error {
 // runStats prints per-protocol statistics (-s): IPv4 by default, IPv6 with
 // -6.
 func runStats(w io.Writer, o tableOptions) error {
-	// The root command applies netstat's socket-listing defaults before it
-	// calls here, which turn on both families and all four protocols for a
-	// bare -s. So both families read as "none given" (IPv4), and all four
-	// protocols as "none given" (which also shows SCTP); netstat's error for
-	// an explicit -4 -6 cannot be told apart and is not reproduced.
-	v6 := o.inet6 && !o.inet4
+	// The flags are as given (the root command refuses -s -4 -6). No
+	// protocol, or all four, means all, which also shows SCTP.
+	v6 := o.inet6
 	so := render.StatsOptions{Raw: o.raw, TCP: o.tcp, UDP: o.udp}
 	if o.tcp == o.udp && o.udp == o.udplite && o.udplite == o.raw {
 		so = render.StatsOptions{Raw: true, TCP: true, UDP: true, SCTP: true}

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/tracer"
@@ -36,19 +39,7 @@ func newTraceCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "trace",
 		Short: "Stream every TCP state change as it happens",
-		Long: `Stream every TCP state change on this host, from the kernel, one line per
-event: connects, accepts, every state transition (with the time spent in the
-previous state), TIME_WAIT entry and end, and at close the connection's
-lifetime, bytes, smoothed RTT and retransmits. Failed connects say why
-(ECONNREFUSED, ETIMEDOUT, ...).
-
-Every event is attributed to the process that owns the socket, also when the
-kernel handles it in softirq on behalf of nobody in particular.
-
-If the kernel has to drop events, socktrace counts them, says so on stderr
-(and as "lost" events with --json), and sums them up at exit.
-
-Needs root (CAP_BPF and CAP_PERFMON).`,
+		Long:  traceHelp(),
 		Example: `  socktrace trace                      # everything
   socktrace trace --port 443           # one port, local or remote
   socktrace trace --state SYN_SENT     # connects that are slow or failing
@@ -68,10 +59,10 @@ Needs root (CAP_BPF and CAP_PERFMON).`,
 	f.StringVar(&o.comm, "comm", "", "only sockets owned by processes with this name (as in /proc/PID/comm)")
 	f.Var(numberFlag(&o.port, 1, 65535, "want a port number from 1 to 65535"),
 		"port", "only connections with this local or remote port")
-	f.StringSliceVar(&o.states, "state", nil, "only transitions from or to these states (comma-separated, e.g. SYN_SENT,TIME_WAIT)")
+	f.StringSliceVar(&o.states, "state", nil, "only transitions from or to these states (comma-separated, e.g. SYN_SENT,TIME_WAIT; names above)")
 	f.BoolVarP(&o.only4, "inet", "4", false, "only IPv4")
 	f.BoolVarP(&o.only6, "inet6", "6", false, "only IPv6")
-	f.StringVar(&o.netns, "netns", "", "only this network namespace: a path (/run/netns/NAME, /proc/PID/ns/net) or its inode number")
+	f.StringVar(&o.netns, "netns", "", `only this network namespace: a name from "ip netns", a path (/run/netns/NAME, /proc/PID/ns/net) or its inode number`)
 	f.BoolVar(&o.debug, "debug", false, "show the kernel verifier's full log if loading fails")
 	f.IntVar(&o.ringMiB, "ring-mib", 8, "ring buffer size in MiB (a power of two); larger absorbs longer bursts")
 	f.DurationVar(&o.latency, "latency", 50*time.Millisecond, "longest time an event may wait in the ring buffer before it is printed")
@@ -115,20 +106,38 @@ func (o *traceOptions) config() (tracer.Config, error) {
 	return cfg, err
 }
 
-// parseNetNS takes a namespace inode number or a path to a namespace file.
+// parseNetNS takes a namespace's inode number, a path to its file, or a
+// name from "ip netns", which keeps its namespaces in /run/netns.
 func parseNetNS(s string) (uint32, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
+	if strings.Trim(s, "0123456789") == "" {
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("--netns %s: an inode number is at most %d; %s", s, uint32(math.MaxUint32), netnsForms)
+		}
 		return uint32(n), nil
 	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(s, &st); err != nil {
-		return 0, fmt.Errorf("--netns %s: %w (want /run/netns/NAME, /proc/PID/ns/net or an inode number)", s, err)
+	path, where := s, ""
+	if !strings.Contains(s, "/") {
+		path = filepath.Join("/run/netns", s)
+		where = path + ": "
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, fmt.Errorf("--netns %s: %s%w; %s", s, where, err, netnsForms)
+	}
+	// Any other file has an inode number too, which would filter out
+	// every event without a word.
+	var fs unix.Statfs_t
+	if err := unix.Statfs(path, &fs); err != nil || fs.Type != unix.NSFS_MAGIC {
+		return 0, fmt.Errorf("--netns %s: %snot a namespace file; %s", s, where, netnsForms)
 	}
 	return uint32(st.Ino), nil
 }
+
+const netnsForms = `want a name from "ip netns", a path such as /run/netns/NAME or /proc/PID/ns/net, or an inode number`
 
 func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) error {
 	cfg, err := o.config()

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,7 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/socktrace/socktrace/internal/nstest"
+	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/tracer"
 )
 
 // Ctrl-C and SIGTERM cancel the command's context: the trace must detach,
@@ -148,4 +154,108 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// trace --help teaches the log: every event kind, every column, the
+// --state names and the --json fields.
+func TestTraceHelp(t *testing.T) {
+	var out bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"trace", "--help"})
+	cmd.SetOut(&out)
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	help := out.String()
+	var want []string
+	for _, ev := range []tracer.Event{
+		{Kind: tracer.KindState, Old: tracer.Close, New: tracer.SynSent},
+		{Kind: tracer.KindAccept},
+		{Kind: tracer.KindState, Old: tracer.SynSent, New: tracer.Established},
+		{Kind: tracer.KindState, Old: tracer.FinWait1, New: tracer.Close},
+		{Kind: tracer.KindTimeWaitEnd},
+		{Kind: tracer.KindLost},
+	} {
+		want = append(want, "\n  "+render.EventName(&ev)+" ")
+	}
+	for _, col := range strings.Fields(render.EventHeader) {
+		want = append(want, "\n  "+col)
+	}
+	want = append(want, stateNames()...)
+	for _, w := range want {
+		if !strings.Contains(help, w) {
+			t.Errorf("trace --help lacks %q", w)
+		}
+	}
+	// DESIGN.md's JSON contract, and the flag of a TIME_WAIT that netstat
+	// still lists as FIN_WAIT2.
+	_, jsonHelp, _ := strings.Cut(help, "--json prints")
+	for _, field := range []string{"time", "event", "pid", "comm", "proto", "local", "remote",
+		"old_state", "new_state", "error", `"awaiting_fin": true`, "FIN_WAIT2"} {
+		if !strings.Contains(jsonHelp, field) {
+			t.Errorf("trace --help's --json paragraph lacks %q", field)
+		}
+	}
+}
+
+// The --state names in the help are tracer's: each parses, and they are
+// the whole list ParseState offers.
+func TestTraceStateNames(t *testing.T) {
+	names := stateNames()
+	if len(names) != 11 {
+		t.Fatalf("%d state names, want the kernel's 11 (ESTABLISHED to CLOSING): %q", len(names), names)
+	}
+	for _, n := range names {
+		for _, in := range []string{n, strings.ToLower(n)} {
+			if st, err := tracer.ParseState(in); err != nil || st.String() != n {
+				t.Errorf("ParseState(%q) = %v, %v", in, st, err)
+			}
+		}
+	}
+	_, err := tracer.ParseState("nope")
+	if err == nil || !strings.Contains(err.Error(), strings.Join(names, ", ")+")") {
+		t.Errorf("ParseState's list %v is not %q", err, names)
+	}
+}
+
+// --netns takes an inode number, a path, or an "ip netns" name; anything
+// else is one line that says which forms are taken.
+func TestParseNetNS(t *testing.T) {
+	var self unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &self); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		in   string
+		want uint32
+	}{
+		{"", 0},
+		{"4026531840", 4026531840},
+		{"/proc/self/ns/net", uint32(self.Ino)},
+	} {
+		if got, err := parseNetNS(tc.in); err != nil || got != tc.want {
+			t.Errorf("%q: %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+	missing := fmt.Sprintf("socktrace-none-%d", os.Getpid())
+	for _, tc := range []struct{ in, want string }{
+		{missing, "--netns " + missing + ": /run/netns/" + missing + ": no such file or directory; " + netnsForms},
+		{"/no/such/ns", "--netns /no/such/ns: no such file or directory; " + netnsForms},
+		{"/etc/passwd", "--netns /etc/passwd: not a namespace file; " + netnsForms},
+		{"99999999999", "--netns 99999999999: an inode number is at most 4294967295; " + netnsForms},
+	} {
+		if _, err := parseNetNS(tc.in); err == nil || err.Error() != tc.want {
+			t.Errorf("%q: error %q, want %q", tc.in, err, tc.want)
+		}
+	}
+	for _, form := range []string{`"ip netns"`, "/run/netns/NAME", "/proc/PID/ns/net", "inode number"} {
+		if !strings.Contains(netnsForms, form) {
+			t.Errorf("the --netns error does not name %s", form)
+		}
+	}
+	// A name made by ip netns add.
+	ns := nstest.New(t)
+	if got, err := parseNetNS(ns.Name); err != nil || uint64(got) != ns.Inode {
+		t.Errorf("%q: %d, %v; want %d", ns.Name, got, err, ns.Inode)
+	}
 }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/socktrace/socktrace/tracer"
+)
+
+// traceHelp is the trace command's long help: what each event and column
+// means, the --state names, and the --json fields (DESIGN.md's JSON
+// contract, plus the detail fields).
+func traceHelp() string {
+	return `Stream every TCP state change on this host, from the kernel, one line per
+event. Every event is attributed to the process that owns the socket, also
+when the kernel handles it in softirq on behalf of nobody in particular.
+
+Events (the "event" field of --json):
+  connect       a socket starts connecting: CLOSE->SYN_SENT
+  accept        accept() handed a connection to a process
+  state         any other state change, e.g. SYN_SENT->ESTABLISHED, or the
+                entry into TIME_WAIT
+  close         the socket reached CLOSE; failed connects say why
+                (ECONNREFUSED, ETIMEDOUT, ...)
+  timewait_end  a TIME_WAIT socket is gone: its timer expired, or the
+                kernel reused or killed it
+  lost          the kernel had to drop events: counted on stderr, as an
+                event only with --json; the total is printed at exit
+
+Columns:
+  TIME        local time of the event, to the microsecond
+  PID         the process that owns the socket, "-" when not known
+  COMM        its name, as in /proc/PID/comm
+  PROTO       tcp or tcp6
+  LOCAL       local address:port, numeric
+  REMOTE      remote address:port, numeric
+  TRANSITION  OLD->NEW state (netstat's names), or "accept"
+  DETAIL      the error, if any (ECONNREFUSED, ECONNRESET, ...); "after"
+              the time spent in the previous state; at close the
+              connection's lifetime, bytes sent and received, smoothed RTT
+              and retransmits; at TIME_WAIT entry "awaiting the peer's FIN
+              (netstat: FIN_WAIT2)" when the peer has not closed yet; at
+              timewait_end "expired" or "reused or killed"
+
+--state takes netstat's state names, in any case:
+` + wrapList(stateNames(), "  ", 78) + `
+
+--json prints one object per line, with the fields:
+  time (RFC 3339, UTC, in ns), event, pid, tid, comm, proto, local and remote
+  (addr:port, IPv6 as [addr]:port), old_state and new_state (netstat's
+  names), error (errno name, "" when none), uid, inode, netns, sock;
+  when known: in_state_ns (time in old_state), lifetime_ns; at close:
+  bytes_sent, bytes_received, srtt_us, retrans; at timewait_end: reason
+  ("expired" or "reused"); lost events: lost, lost_ring_full,
+  lost_recursion. A TIME_WAIT entry made before the peer's FIN has
+  "awaiting_fin": true: netstat lists that socket as FIN_WAIT2 until the
+  FIN comes.
+
+Needs root (CAP_BPF and CAP_PERFMON).`
+}
+
+// stateNames are the names tracer.ParseState takes, in the kernel's order,
+// from tracer's own names: the states are numbered from Established, and
+// String says UNKNOWN past the last one.
+func stateNames() []string {
+	var names []string
+	for s := tracer.Established; s != 0 && s.String() != "UNKNOWN"; s++ {
+		names = append(names, s.String())
+	}
+	return names
+}
+
+// wrapList joins words with ", " into lines of at most width columns, each
+// starting with indent.
+func wrapList(words []string, indent string, width int) string {
+	var b strings.Builder
+	line := indent
+	for i, w := range words {
+		if i < len(words)-1 {
+			w += ","
+		}
+		if line != indent && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line)
+	return b.String()
+}
