@@ -119,7 +119,7 @@ run_check() {
 			printf "  %-24s %8d / %-8d %s\n", t, d, conns, (d == conns ? "" : sprintf("(%+d)", d - conns))
 			if (t == "FIN_WAIT2>CLOSE") {
 				printf "  %-24s %8d\n", "  of which as >TIME_WAIT", tw
-				printf "  %-24s %8d\n", "    before the peer's FIN", fin
+				printf "  %-24s %8d\n", "    with awaiting_fin", fin
 			}
 		}
 		printf "  %-24s %8d / %-8d (%.3f%% missing)\n", "kernel transitions", total, 10 * conns,
