@@ -261,7 +261,7 @@ func (p *timeWaits) compact() {
 	p.chunks, p.front, p.firstPos = nil, 0, p.nextPos
 	clear(p.index)
 	clear(p.clash)
-	clear(p.recent[:]) // positions change
+	clear(p.recent[:]) // positions change; the loop below refills it
 	for pos := from; pos < to; pos++ {
 		w := oldAt(pos)
 		if w.dead && !w.listed {
@@ -270,7 +270,11 @@ func (p *timeWaits) compact() {
 		r := p.push(*w)
 		w.pos = r.pos // where it went, for the gone list below
 		if !r.dead {
-			p.indexAt(r.key, p.hash(r.key), r.pos)
+			h := p.hash(r.key)
+			p.indexAt(r.key, h, r.pos)
+			if r.state == uint8(tracer.FinWait2) {
+				p.recent[h%recentSlots] = r.pos
+			}
 		}
 	}
 	for i, pos := range p.gone {

@@ -84,9 +84,13 @@ func (t *Table) reconcileRow(s *snapshot.Socket, at time.Time) {
 			switch {
 			case s.Inode == 0 && s.State == uint8(tracer.FinWait2):
 				// The timewait socket itself, listed in its
-				// substate: the peer's FIN has not come.
+				// substate: the peer's FIN had not come when the
+				// dump read it (the peer's close may say it has
+				// since: peerFin).
 				w.seen, w.missedAt = t.gen, 0
-				t.tw.setState(w, s.State)
+				if w.lastEvent <= at.UnixNano() {
+					t.tw.setState(w, s.State)
+				}
 				return
 			case w.lastEvent > at.UnixNano():
 				// The full socket, read just before it became

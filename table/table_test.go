@@ -300,6 +300,8 @@ var (
 	served   = sock{local: "10.0.0.2:80", remote: "10.0.0.1:40001", inode: 2001, pid: 201, comm: "worker"}
 	// The server's side of client's connection, on this host.
 	peer = sock{local: "10.0.0.2:80", remote: "10.0.0.1:40000", inode: 2002, pid: 201, comm: "worker"}
+	// The same, accepted by a listener on [::].
+	peer6 = sock{local: "[::ffff:10.0.0.2]:80", remote: "[::ffff:10.0.0.1]:40000", inode: 2003, pid: 201, comm: "worker"}
 )
 
 // Rows as show prints them.
@@ -429,6 +431,42 @@ func TestConnectionLives(t *testing.T) {
 			counts: Counts{Closes: 1},
 			lookup: true,
 			then:   timerLeft(at(4*time.Second), 5950), // restarted by the FIN, at 3.5 s
+		}},
+	}, {
+		name: "a TIME_WAIT entered before the peer's FIN: the peer's close after a dump that read it awaiting stays",
+		prints: []print{awaitingFinPrint, {
+			// The dump began at 3.2 s, before the peer's close.
+			events: []*tracer.Event{peer.close(3500*time.Millisecond, tracer.LastAck, 0, 0)},
+			rows:   []snapshot.Socket{client.row(tracer.FinWait2, 0)},
+			at:     3200 * time.Millisecond,
+			live:   []string{clientTW},
+			gone:   []string{"10.0.0.2:80>10.0.0.1:40000 LAST_ACK inode=2002 q=0/0 owner=201/worker gone=3.5s lived=0s"},
+			states: states{timeWait: 1},
+			counts: Counts{Closes: 1},
+		}},
+	}, {
+		name: "a TIME_WAIT entered before the peer's FIN: the peer, a dual-stack listener's socket, closes",
+		prints: []print{awaitingFinPrint, {
+			events: []*tracer.Event{peer6.close(3500*time.Millisecond, tracer.LastAck, 0, 0)},
+			rows:   []snapshot.Socket{},
+			at:     4 * time.Second,
+			live:   []string{clientTW},
+			gone:   []string{"[::ffff:10.0.0.2]:80>[::ffff:10.0.0.1]:40000 LAST_ACK inode=2003 q=0/0 owner=201/worker gone=3.5s lived=0s"},
+			states: states{timeWait: 1},
+			counts: Counts{Closes: 1},
+			lookup: true,
+		}},
+	}, {
+		name: "a TIME_WAIT entered before the peer's FIN: a reset of the peer is no FIN",
+		prints: []print{awaitingFinPrint, {
+			events: []*tracer.Event{peer.close(3500*time.Millisecond, tracer.LastAck, syscall.ECONNRESET, 0)},
+			rows:   []snapshot.Socket{},
+			at:     4 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			gone:   []string{"10.0.0.2:80>10.0.0.1:40000 LAST_ACK inode=2002 q=0/0 owner=201/worker gone=3.5s lived=0s err=ECONNRESET"},
+			states: states{timeWait: 1},
+			counts: Counts{Closes: 1},
+			lookup: true,
 		}},
 	}, {
 		name: "a TIME_WAIT entered before the peer's FIN: a full snapshot tells it came, and the timer it has",

@@ -138,13 +138,22 @@ func (t *Table) enterTimeWait(k Key, c *Conn, entered time.Time, state tracer.St
 // that entered the pile lately are looked at; the others, and those of
 // peers on other hosts, are caught up by the next full snapshot.
 func (t *Table) peerFin(ev *tracer.Event) {
-	if t.tw.finWait2 == 0 {
-		return
+	if t.tw.finWait2 == 0 || ev.Err != 0 {
+		return // a reset, not a FIN, ended it
 	}
-	k := keyOf(ev.Family == syscall.AF_INET6, ev.Remote, ev.Local, 0)
-	if w := t.tw.recentFinWait2(k); w != nil {
+	v6 := ev.Family == syscall.AF_INET6
+	w := t.tw.recentFinWait2(keyOf(v6, ev.Remote, ev.Local, 0))
+	if a := ev.Local.Addr(); w == nil && v6 && (a.Is4In6() || a.Is4()) {
+		// An IPv4 client of a dual-stack listener: its side is IPv4.
+		w = t.tw.recentFinWait2(keyOf(false, ev.Remote, ev.Local, 0))
+	}
+	if w == nil && !v6 {
+		w = t.tw.recentFinWait2(keyOf(true, ev.Remote, ev.Local, 0))
+	}
+	if w != nil {
 		t.tw.setState(w, uint8(tracer.TimeWait))
 		w.entered = ev.Time.UnixNano()
+		w.lastEvent = w.entered // newer than a snapshot that read it in FIN_WAIT2
 	}
 }
 

@@ -114,9 +114,14 @@ func TestTimeWaitPileCompacts(t *testing.T) {
 	live := map[Key]bool{}
 	var maxKept int
 	const n = 60000
+	var lastFinWait2 Key // the newest row added awaiting the peer's FIN
 	for i := range n {
 		k := key(i)
-		p.add(k, TimeWait{uid: uint32(i)})
+		w := TimeWait{uid: uint32(i)}
+		if i%7 == 0 {
+			w.state, lastFinWait2 = uint8(tracer.FinWait2), k
+		}
+		p.add(k, w)
 		live[k] = true
 		// Nine in ten end within a few thousand rows, in random order;
 		// the first row never does.
@@ -133,7 +138,21 @@ func TestTimeWaitPileCompacts(t *testing.T) {
 			if needed := p.len() + len(p.gone); p.kept() > 2*needed+chunkRows {
 				t.Fatalf("after %d rows: %d kept for %d needed", i+1, p.kept(), needed)
 			}
+			// Compaction moves rows; the newest awaiting one is
+			// still found where the peer's close looks.
+			if w := p.recentFinWait2(lastFinWait2); live[lastFinWait2] && (w == nil || w.key != lastFinWait2) {
+				t.Fatalf("after %d rows: recentFinWait2(%v) = %v", i+1, lastFinWait2, w)
+			}
 		}
+	}
+	finWait2 := 0
+	for k := range live {
+		if p.get(k).state == uint8(tracer.FinWait2) {
+			finWait2++
+		}
+	}
+	if p.finWait2 != finWait2 {
+		t.Fatalf("finWait2 counts %d rows, %d are", p.finWait2, finWait2)
 	}
 	if p.len() != len(live) {
 		t.Fatalf("%d rows in TIME_WAIT, want %d", p.len(), len(live))
