@@ -24,6 +24,7 @@
 
 #define AF_INET 2
 #define AF_INET6 10
+#define RCV_SHUTDOWN 1 /* sock.sk_shutdown: include/net/sock.h */
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -463,8 +464,13 @@ static __always_inline void read_summary(struct event *e, const struct sock *sk,
 	e->bytes_acked = READ(acc, tp, bytes_sent) - READ(acc, tp, bytes_retrans);
 	e->bytes_received = READ(acc, tp, bytes_received);
 	/* bytes_received also counts the peer's FIN (rcv_nxt moves past
-	 * it). A socket closing from these states has had it. */
-	if (e->bytes_received && (old == TCP_CLOSE_WAIT || old == TCP_LAST_ACK || old == TCP_CLOSING))
+	 * it). A socket closing from these states has had it; one from
+	 * FIN_WAIT2 if tcp_fin marked it shut for reading. (Not the timewait
+	 * socket's substate: a FIN it gets on another CPU, between its
+	 * creation and this tracepoint, never reached this socket.) */
+	if (e->bytes_received &&
+	    (old == TCP_CLOSE_WAIT || old == TCP_LAST_ACK || old == TCP_CLOSING ||
+	     (old == TCP_FIN_WAIT2 && (READ(acc, sk, sk_shutdown) & RCV_SHUTDOWN))))
 		e->bytes_received--;
 	e->srtt_us = READ(acc, tp, srtt_us) >> 3;
 	e->retrans = READ(acc, tp, total_retrans);
@@ -710,8 +716,9 @@ static __always_inline void read_tw(__u64 timer, __u16 *sport, __u16 *dport, boo
  * A socket closed by its process before the peer's FIN came (the common
  * case under churn: 8 in 10 here) is replaced by a timewait socket in
  * substate FIN_WAIT2, which netstat lists as FIN_WAIT2 until the FIN comes.
- * That FIN re-arms the timer in place (mod_timer_pending, same bucket), so
- * no tracepoint shows it: the entry is flagged instead.
+ * That FIN re-arms the timer with mod_timer_pending, which mostly keeps it
+ * in its wheel bucket and then shows in no tracepoint (none for 92 such
+ * sockets here): the entry is flagged instead.
  */
 static __always_inline void enter_timewait(struct event *e, __u64 timer)
 {
@@ -725,9 +732,6 @@ static __always_inline void enter_timewait(struct event *e, __u64 timer)
 	}
 	if (!fin)
 		e->flags |= FLAG_TW_FIN_WAIT2;
-	/* From FIN_WAIT2 with the peer's FIN in: uncount it as in read_summary. */
-	else if (e->oldstate == TCP_FIN_WAIT2 && e->bytes_received)
-		e->bytes_received--;
 	e->newstate = TCP_TIME_WAIT;
 	e->flags |= FLAG_TW_DERIVED;
 }

@@ -111,7 +111,8 @@ func blockingAccept(string) (net.Conn, error) {
 
 // runClient: connect to args[0]; on failure print ERR and the errno name.
 // Then args[1]: "close" (wait, close), "wait-eof" (read to EOF, wait,
-// close), "linger0" (wait, close with a reset). Optional args[2] binds
+// close), "linger0" (wait, close with a reset), "shutdown" (wait, shut
+// down writing, read to EOF, wait, close). Optional args[2] binds
 // the local port.
 func runClient(args []string) error {
 	in := bufio.NewReader(os.Stdin)
@@ -138,6 +139,12 @@ func runClient(args []string) error {
 		fmt.Println("EOF", errName(err))
 	case "linger0":
 		_ = c.(*net.TCPConn).SetLinger(0)
+	case "shutdown":
+		waitLine(in)
+		_ = c.(*net.TCPConn).CloseWrite()
+		fmt.Println("SHUT")
+		_, err := io.Copy(io.Discard, c)
+		fmt.Println("EOF", errName(err))
 	}
 	waitLine(in)
 	c.Close()

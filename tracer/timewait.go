@@ -36,8 +36,10 @@ type twEntry struct {
 }
 
 // twMaxAge bounds how long an entry whose end was lost (a skipped timer
-// run) stays: a TIME_WAIT lasts TCP_TIMEWAIT_LEN, 60 s fixed in the kernel.
-const twMaxAge = 90 * time.Second
+// run) stays. A TIME_WAIT lasts TCP_TIMEWAIT_LEN, 60 s fixed in the kernel;
+// one entered before the peer's FIN waits up to tcp_fin_timeout for it
+// first (at most 60 s on this path), then 60 s from the FIN.
+const twMaxAge = 150 * time.Second
 
 // minSweep is the size below which the book is not swept.
 const minSweep = 1 << 16

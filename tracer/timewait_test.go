@@ -45,16 +45,15 @@ func TestTimeWaitBookCompletesEnds(t *testing.T) {
 func TestTimeWaitBookBounded(t *testing.T) {
 	b := newTimeWaitBook()
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	for i := range 4 * minSweep {
+	for i := range 8 * minSweep {
 		ev := Event{Time: at.Add(time.Duration(i) * time.Millisecond), Kind: KindState, New: TimeWait,
 			Local:  netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, byte(i >> 16), byte(i >> 8)}), uint16(i)),
 			Remote: netip.MustParseAddrPort("127.0.0.2:80")}
 		b.note(&ev)
 	}
-	// 262144 entries over 262 s: a sweep at 131072 (at 131 s) dropped
-	// those older than 90 s, and the book never held more than twice what
-	// a sweep kept.
-	if n := len(b.byTuple); n > 2*minSweep+int(twMaxAge/time.Millisecond) {
+	// 524288 entries over 524 s, one per ms: each sweep kept those of the
+	// last twMaxAge, and the book never held more than twice that.
+	if n := len(b.byTuple); n > 2*int(twMaxAge/time.Millisecond)+1 {
 		t.Fatalf("%d entries kept", n)
 	}
 }

@@ -213,6 +213,43 @@ func TestServerCloses(t *testing.T) {
 	checkAwaitingFin(t, of(evs, sport, cport), of(evs, cport, sport))
 }
 
+// A client that shuts its side down and keeps the socket is not orphaned
+// in FIN_WAIT2: it enters TIME_WAIT itself when the server's FIN comes, not
+// awaiting it, and that FIN is not counted as a byte received.
+func TestClientShutsDownFirst(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	c := traceNS(t, ns, false)
+	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "wait-eof")
+	sport := portOf(t, srv)
+	cli := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "shutdown")
+	cport := portOf(t, cli)
+	srv.Expect("ACCEPTED")
+	cli.Send("shutdown")
+	cli.Expect("SHUT")
+	srv.Expect("EOF none")
+	c.waitFor(t, wait, "client FIN_WAIT2", has(cport, sport, FinWait1, FinWait2))
+	srv.Send("close")
+	srv.Expect("CLOSED")
+	cli.Expect("EOF none")
+	evs := c.waitFor(t, wait, "both closes", all(
+		has(sport, cport, LastAck, Close), has(cport, sport, FinWait2, TimeWait)))
+
+	client := of(evs, cport, sport)
+	assertSteps(t, "client", client, []step{
+		st(Close, SynSent, cli.PID), st(SynSent, Established, cli.PID),
+		st(Established, FinWait1, cli.PID), st(FinWait1, FinWait2, cli.PID),
+		st(FinWait2, TimeWait, cli.PID),
+	})
+	checkAwaitingFin(t, client, of(evs, sport, cport))
+	if tw := client[len(client)-1]; tw.Has(FlagTimeWaitFinWait2) || tw.BytesReceived != 0 {
+		t.Errorf("TIME_WAIT entry: awaiting the FIN %v, %d bytes received; want false, 0",
+			tw.Has(FlagTimeWaitFinWait2), tw.BytesReceived)
+	}
+	cli.Send("close")
+	cli.Expect("CLOSED")
+}
+
 func TestResetByLingerZero(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
