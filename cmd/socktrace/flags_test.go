@@ -208,3 +208,28 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// A lone number away from a bare -c is its interval too; any other
+// argument is refused.
+func TestNetstatIntervalElsewhere(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		secs int
+		err  bool
+	}{
+		{args: []string{"-ct", "2"}, secs: 2},
+		{args: []string{"-tn", "2", "-c"}, secs: 2},
+		{args: []string{"-c", "3", "2"}, err: true},
+		{args: []string{"-tn", "2"}, err: true},
+		{args: []string{"-ct", "0"}, err: true},
+		{args: []string{"-ct", "2", "3"}, err: true},
+	} {
+		o, left, err := parseNetstat(tc.args...)
+		if err == nil {
+			err = o.checkArgs(left)
+		}
+		if (err != nil) != tc.err || (!tc.err && o.continuous != tc.secs) {
+			t.Errorf("%q: -c %d, error %v; want -c %d, error %v", tc.args, o.continuous, err, tc.secs, tc.err)
+		}
+	}
+}

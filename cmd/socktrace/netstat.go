@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,6 +117,14 @@ const maxInterval = 24 * 60 * 60
 func (o *netstatOptions) checkArgs(args []string) error {
 	if o.linger < 0 || (o.linger > 0 && o.continuous == 0) {
 		return usageError{"--linger takes a positive duration, and needs -c", "socktrace"}
+	}
+	// A lone number elsewhere than right after a bare -c is still its
+	// interval ("-ct 2", "-tn 2 -c"), as it always was here.
+	if len(args) == 1 && o.continuous == 1 {
+		if secs, err := strconv.Atoi(args[0]); err == nil && secs >= 1 && secs <= maxInterval {
+			o.continuous = secs
+			return nil
+		}
 	}
 	if len(args) > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", args[0]), "socktrace"}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -15,24 +17,30 @@ func TestBatchScheduling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := threads(t)
 	batchScheduling()
-	done := make(chan struct{})
-	for range 4 { // goroutines that block in syscalls make the runtime start threads
+	t.Cleanup(func() { setPolicy(t, unix.SCHED_NORMAL) })
+	// Goroutines locked to their threads, parked: beyond the idle threads
+	// it has, the runtime must start one for each. They exit locked, so
+	// their threads end with them.
+	const locked = 8
+	ready, release := make(chan struct{}), make(chan struct{})
+	for range locked {
 		go func() {
-			var ts = unix.Timespec{Nsec: 20e6}
-			_ = unix.Nanosleep(&ts, nil)
-			done <- struct{}{}
+			runtime.LockOSThread()
+			ready <- struct{}{}
+			<-release
 		}()
 	}
-	for range 4 {
-		<-done
+	for range locked {
+		<-ready
 	}
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		t.Fatal(err)
+	defer close(release)
+	after := threads(t)
+	if !slices.ContainsFunc(after, func(tid int) bool { return !slices.Contains(before, tid) }) {
+		t.Fatalf("threads before %v, after locking %d goroutines %v: the runtime started none", before, locked, after)
 	}
-	for _, task := range tasks {
-		tid, _ := strconv.Atoi(task.Name())
+	for _, tid := range after {
 		attr, err := unix.SchedGetAttr(tid, 0)
 		if err != nil {
 			t.Fatalf("thread %d: %v", tid, err)
@@ -44,7 +52,30 @@ func TestBatchScheduling(t *testing.T) {
 			t.Errorf("thread %d: nice %d, want %d", tid, attr.Nice, 20-prio)
 		}
 	}
-	if len(tasks) < 2 {
-		t.Errorf("%d threads: the test needs the runtime's threads to mean anything", len(tasks))
+}
+
+// threads lists this process's thread ids.
+func threads(t *testing.T) []int {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tids []int
+	for _, task := range tasks {
+		if tid, err := strconv.Atoi(task.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	return tids
+}
+
+// setPolicy gives every thread the policy, for the tests that run after.
+func setPolicy(t *testing.T, policy uint32) {
+	for _, tid := range threads(t) {
+		if attr, err := unix.SchedGetAttr(tid, 0); err == nil {
+			attr.Policy = policy
+			_ = unix.SchedSetAttr(tid, attr, 0)
+		}
 	}
 }

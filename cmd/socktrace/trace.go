@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -121,8 +122,11 @@ func parseNetNS(s string) (uint32, error) {
 	}
 	path, where := s, ""
 	if !strings.Contains(s, "/") {
-		path = filepath.Join("/run/netns", s)
-		where = path + ": "
+		// A name from ip netns, unless only a file here has it.
+		if _, err := os.Stat(filepath.Join("/run/netns", s)); err == nil || !fileExists(s) {
+			path = filepath.Join("/run/netns", s)
+			where = path + ": "
+		}
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
@@ -135,6 +139,11 @@ func parseNetNS(s string) (uint32, error) {
 		return 0, fmt.Errorf("--netns %s: %snot a namespace file; %s", s, where, netnsForms)
 	}
 	return uint32(st.Ino), nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 const netnsForms = `want a name from "ip netns", a path such as /run/netns/NAME or /proc/PID/ns/net, or an inode number`

@@ -38,7 +38,7 @@ Columns:
               the time spent in the previous state; at close the
               connection's lifetime, bytes sent and received, smoothed RTT
               and retransmits; at TIME_WAIT entry "awaiting the peer's FIN
-              (netstat: FIN_WAIT2)" when the peer has not closed yet; at
+              (netstat: FIN_WAIT2)" when the peer's FIN had not come; at
               timewait_end "expired" or "reused or killed"
 
 --state takes netstat's state names, in any case:

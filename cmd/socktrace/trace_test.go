@@ -253,6 +253,14 @@ func TestParseNetNS(t *testing.T) {
 			t.Errorf("the --netns error does not name %s", form)
 		}
 	}
+	// A bare name that only a file here has is that file.
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("plain", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseNetNS("plain"); err == nil || err.Error() != "--netns plain: not a namespace file; "+netnsForms {
+		t.Errorf("a file here: error %q", err)
+	}
 	// A name made by ip netns add.
 	ns := nstest.New(t)
 	if got, err := parseNetNS(ns.Name); err != nil || uint64(got) != ns.Inode {
