@@ -969,17 +969,21 @@ int BPF_PROG(timer_start, struct timer_list *timer, unsigned long bucket_expiry)
 	s = slots();
 	if (!s)
 		return 0;
-	settle_cancel(s, t);
 	if (fn == tw_timer_handler_addr) {
+		settle_cancel(s, t);
 		/* New, or re-armed by the peer's FIN: enter_timewait tells. */
 		s->tw_started = t;
-	} else if (fn == tcp_write_timer_addr) {
-		t -= bpf_core_field_offset(struct inet_connection_sock, icsk_retransmit_timer);
-		if (have_cast())
-			connect_timer(t, SK_CAST);
-		else
-			connect_timer(t, SK_PROBE);
+		return 0;
 	}
+	/* The held CLOSE->SYN_SENT goes first: it came before the end of any
+	 * timewait socket its connect() reused, which settle_cancel sends. */
+	if (have_cast())
+		connect_timer(t - bpf_core_field_offset(struct inet_connection_sock, icsk_retransmit_timer),
+			      SK_CAST);
+	else
+		connect_timer(t - bpf_core_field_offset(struct inet_connection_sock, icsk_retransmit_timer),
+			      SK_PROBE);
+	settle_cancel(s, t);
 	return 0;
 }
 

@@ -357,6 +357,17 @@ func TestTimeWaitReused(t *testing.T) {
 		}
 		return false
 	})
+	// The new connect, which reused the tuple, comes first, in time and
+	// in the stream: the log reads in the order things happened.
+	var connects int
+	for _, e := range of(evs, cport, sport) {
+		switch {
+		case e.Old == Close && e.New == SynSent:
+			connects++
+		case e.Kind == KindTimeWaitEnd && connects < 2:
+			t.Errorf("TIME_WAIT end before the connect that reused it:\n%s", dump(of(evs, cport, sport)))
+		}
+	}
 	for _, e := range of(evs, cport, sport) {
 		if e.Kind != KindTimeWaitEnd {
 			continue
