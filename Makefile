@@ -5,7 +5,7 @@ CLANG    ?= clang-14
 BIN      ?= bin/socktrace
 export CGO_ENABLED = 0
 
-.PHONY: all build generate check-generated test bench bench-go bench-trace bench-table bench-table-soak bench-snapshot lint fuzz clean
+.PHONY: all build generate check-generated test bench bench-go bench-trace bench-table bench-table-soak bench-snapshot pgo lint fuzz clean
 FUZZTIME ?= 20s
 
 all: build
@@ -51,6 +51,11 @@ bench-table: build
 # (default 120; the issue's soak is SOAK=600). Not part of bench.
 bench-table-soak: build
 	./bench/table.sh soak
+
+# cmd/socktrace/default.pgo, the profile go build optimizes with, from
+# trace and -c under churn (needs root).
+pgo: build
+	./bench/pgo.sh
 
 # 50k established connections: socktrace vs ss vs netstat (needs root).
 bench-snapshot: build

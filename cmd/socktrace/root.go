@@ -11,6 +11,7 @@ import (
 // kernel-driven modes as subcommands.
 func newRootCmd() *cobra.Command {
 	var o netstatOptions
+	var profile string
 	cmd := &cobra.Command{
 		Use:   "socktrace [netstat options]",
 		Short: "netstat with a memory: TCP connections as the kernel sees them",
@@ -64,10 +65,16 @@ says so.`,
 			if err := o.checkArgs(fs.Args()); err != nil {
 				return err
 			}
+			stop, err := cpuProfile(profile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.addFlags(cmd.Flags())
+	addProfileFlag(cmd.Flags(), &profile)
 	// Subcommands cobra adds (help, completion) report flag errors alike.
 	cmd.SetFlagErrorFunc(flagError)
 	cmd.AddCommand(newTraceCmd())

@@ -33,6 +33,7 @@ type traceOptions struct {
 	classic bool
 	ringMiB int
 	latency time.Duration
+	profile string // --cpuprofile
 }
 
 func newTraceCmd() *cobra.Command {
@@ -49,11 +50,17 @@ func newTraceCmd() *cobra.Command {
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			stop, err := cpuProfile(o.profile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			return runTrace(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
 	cmd.SetFlagErrorFunc(flagError)
 	f := cmd.Flags()
+	addProfileFlag(f, &o.profile)
 	f.BoolVar(&o.json, "json", false, "print one JSON object per event (NDJSON)")
 	f.Var(numberFlag(&o.pid, 1, maxPID, fmt.Sprintf("want a process id from 1 to %d", maxPID)),
 		"pid", "only sockets owned by this process id")
