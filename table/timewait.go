@@ -134,21 +134,20 @@ func (t *Table) enterTimeWait(k Key, c *Conn, entered time.Time, state tracer.St
 // peerFin takes the close of a connection's passive side, from LAST_ACK: its
 // FIN was acknowledged, so if the other side is a timewait socket on this
 // host still awaiting that FIN, it has it now and is in TIME_WAIT, with its
-// timer restarted. (The kernel shows no event for that change.) Only rows
-// that entered the pile lately are looked at; the others, and those of
-// peers on other hosts, are caught up by the next full snapshot.
+// timer restarted. (The kernel shows no event for that change.) Rows of
+// peers on other hosts are caught up by the next full snapshot.
 func (t *Table) peerFin(ev *tracer.Event) {
 	if t.tw.finWait2 == 0 || ev.Err != 0 {
 		return // a reset, not a FIN, ended it
 	}
 	v6 := ev.Family == syscall.AF_INET6
-	w := t.tw.recentFinWait2(keyOf(v6, ev.Remote, ev.Local, 0))
+	w := t.tw.finWait2Row(keyOf(v6, ev.Remote, ev.Local, 0))
 	if a := ev.Local.Addr(); w == nil && v6 && (a.Is4In6() || a.Is4()) {
 		// An IPv4 client of a dual-stack listener: its side is IPv4.
-		w = t.tw.recentFinWait2(keyOf(false, ev.Remote, ev.Local, 0))
+		w = t.tw.finWait2Row(keyOf(false, ev.Remote, ev.Local, 0))
 	}
 	if w == nil && !v6 {
-		w = t.tw.recentFinWait2(keyOf(true, ev.Remote, ev.Local, 0))
+		w = t.tw.finWait2Row(keyOf(true, ev.Remote, ev.Local, 0))
 	}
 	if w != nil {
 		t.tw.setState(w, uint8(tracer.TimeWait))

@@ -140,8 +140,8 @@ func TestTimeWaitPileCompacts(t *testing.T) {
 			}
 			// Compaction moves rows; the newest awaiting one is
 			// still found where the peer's close looks.
-			if w := p.recentFinWait2(lastFinWait2); live[lastFinWait2] && (w == nil || w.key != lastFinWait2) {
-				t.Fatalf("after %d rows: recentFinWait2(%v) = %v", i+1, lastFinWait2, w)
+			if w := p.recentRow(lastFinWait2); live[lastFinWait2] && (w == nil || w.key != lastFinWait2) {
+				t.Fatalf("after %d rows: recentRow(%v) = %v", i+1, lastFinWait2, w)
 			}
 		}
 	}
@@ -203,5 +203,24 @@ func TestSeededTimeWaitTimer(t *testing.T) {
 	}
 	if c.Socket.Timer != 3 || c.Socket.TimerTicks != 4896 {
 		t.Errorf("timer %d, %d ticks a second later; want 3, 4896", c.Socket.Timer, c.Socket.TimerTicks)
+	}
+}
+
+// Two rows awaiting the peer's FIN whose recent slot is the same: the one
+// that lost the slot is found in the index.
+func TestFinWait2RowSharedSlot(t *testing.T) {
+	p := newTimeWaits()
+	p.mask = 0 // every key hashes alike
+	a, b := Key{LPort: 1, RPort: 80}, Key{LPort: 2, RPort: 80}
+	for _, k := range []Key{a, b} {
+		p.add(k, TimeWait{state: uint8(tracer.FinWait2)})
+	}
+	for _, k := range []Key{a, b} {
+		if w := p.finWait2Row(k); w == nil || w.key != k {
+			t.Errorf("finWait2Row(%v) = %v", k, w)
+		}
+	}
+	if w := p.recentRow(a); w != nil {
+		t.Errorf("recentRow(%v) = %v: b took its slot", a, w)
 	}
 }
