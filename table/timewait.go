@@ -140,13 +140,16 @@ func (t *Table) peerFin(ev *tracer.Event) {
 	if t.tw.finWait2 == 0 || ev.Err != 0 {
 		return // a reset, not a FIN, ended it
 	}
+	// The other side is of the same family, except that a dual-stack
+	// socket (IPv6, with IPv4-mapped addresses) mostly talks to an IPv4
+	// one. (A dual-stack client of an IPv4 server waits for a snapshot:
+	// asking both ways would cost a second index probe for every close
+	// whose peer awaits nothing.)
 	v6 := ev.Family == syscall.AF_INET6
-	w := t.tw.finWait2Row(keyOf(v6, ev.Remote, ev.Local, 0))
-	if a := ev.Local.Addr(); w == nil && v6 && (a.Is4In6() || a.Is4()) {
-		// An IPv4 client of a dual-stack listener: its side is IPv4.
-		w = t.tw.finWait2Row(keyOf(false, ev.Remote, ev.Local, 0))
-	}
-	if w == nil && !v6 {
+	a := ev.Local.Addr()
+	mapped := v6 && (a.Is4In6() || a.Is4())
+	w := t.tw.finWait2Row(keyOf(v6 && !mapped, ev.Remote, ev.Local, 0))
+	if w == nil && mapped {
 		w = t.tw.finWait2Row(keyOf(true, ev.Remote, ev.Local, 0))
 	}
 	if w != nil {
