@@ -207,6 +207,13 @@ func (p *timeWaits) setState(w *TimeWait, state uint8) {
 	w.state = state
 }
 
+// finCame records that w's timewait socket got the peer's FIN at at: it
+// left its FIN_WAIT2 substate for TIME_WAIT, and its timer restarted.
+func (p *timeWaits) finCame(w *TimeWait, at int64) {
+	p.setState(w, uint8(tracer.TimeWait))
+	w.entered = at
+}
+
 // unindexed accounts for w, found by lookup, leaving the index.
 func (p *timeWaits) unindexed(w *TimeWait) {
 	if w.state == uint8(tracer.FinWait2) {

@@ -151,10 +151,9 @@ func (t *Table) reconcileTimeWait(s *snapshot.Socket, at time.Time) {
 		// Listed in its FIN_WAIT2 substate before, maybe.
 		w.seen, w.missedAt = t.gen, 0
 		if w.state != s.State {
-			t.tw.setState(w, s.State)
 			// Out of FIN_WAIT2: the peer's FIN came, which no event
-			// told, and restarted the timer.
-			w.entered = unixNano(enteredBefore(s, at))
+			// told.
+			t.tw.finCame(w, unixNano(enteredBefore(s, at)))
 		}
 		return
 	}

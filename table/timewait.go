@@ -137,7 +137,10 @@ func (t *Table) enterTimeWait(k Key, c *Conn, entered time.Time, state tracer.St
 // timer restarted. (The kernel shows no event for that change.) Rows of
 // peers on other hosts are caught up by the next full snapshot.
 func (t *Table) peerFin(ev *tracer.Event) {
-	if t.tw.finWait2 == 0 || ev.Err != 0 {
+	if t.tw.finWait2 == 0 {
+		return
+	}
+	if ev.Err != 0 {
 		return // a reset, not a FIN, ended it
 	}
 	// The other side is of the same family, except that a dual-stack
@@ -153,8 +156,7 @@ func (t *Table) peerFin(ev *tracer.Event) {
 		w = t.tw.finWait2Row(keyOf(true, ev.Remote, ev.Local, 0))
 	}
 	if w != nil {
-		t.tw.setState(w, uint8(tracer.TimeWait))
-		w.entered = ev.Time.UnixNano()
+		t.tw.finCame(w, ev.Time.UnixNano())
 		w.lastEvent = w.entered // newer than a snapshot that read it in FIN_WAIT2
 	}
 }

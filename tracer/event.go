@@ -50,6 +50,9 @@ func (s State) String() string {
 	return stateNames[s]
 }
 
+// StateNames are the names ParseState takes, in the kernel's order.
+func StateNames() []string { return stateNames[1:] }
+
 // ParseState takes a netstat state name, in any case.
 func ParseState(name string) (State, error) {
 	for i, n := range stateNames {
@@ -57,7 +60,7 @@ func ParseState(name string) (State, error) {
 			return State(i), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown TCP state %q (want one of %s)", name, strings.Join(stateNames[1:], ", "))
+	return 0, fmt.Errorf("unknown TCP state %q (want one of %s)", name, strings.Join(StateNames(), ", "))
 }
 
 // Flag is enum event_flag in bpf/socktrace.h.

@@ -42,7 +42,7 @@ Columns:
               timewait_end "expired" or "reused or killed"
 
 --state takes netstat's state names, in any case:
-` + wrapList(stateNames(), "  ", 78) + `
+` + wrapList(tracer.StateNames(), "  ", 78) + `
 
 --json prints one object per line, with the fields:
   time (RFC 3339, UTC, in ns), event, pid, tid, comm, proto, local and remote
@@ -56,17 +56,6 @@ Columns:
   FIN comes.
 
 Needs root (CAP_BPF and CAP_PERFMON).`
-}
-
-// stateNames are the names tracer.ParseState takes, in the kernel's order,
-// from tracer's own names: the states are numbered from Established, and
-// String says UNKNOWN past the last one.
-func stateNames() []string {
-	var names []string
-	for s := tracer.Established; s != 0 && s.String() != "UNKNOWN"; s++ {
-		names = append(names, s.String())
-	}
-	return names
 }
 
 // wrapList joins words with ", " into lines of at most width columns, each

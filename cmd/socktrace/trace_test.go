@@ -181,7 +181,7 @@ func TestTraceHelp(t *testing.T) {
 	for _, col := range strings.Fields(render.EventHeader) {
 		want = append(want, "\n  "+col)
 	}
-	want = append(want, stateNames()...)
+	want = append(want, tracer.StateNames()...)
 	for _, w := range want {
 		if !strings.Contains(help, w) {
 			t.Errorf("trace --help lacks %q", w)
@@ -201,7 +201,7 @@ func TestTraceHelp(t *testing.T) {
 // The --state names in the help are tracer's: each parses, and they are
 // the whole list ParseState offers.
 func TestTraceStateNames(t *testing.T) {
-	names := stateNames()
+	names := tracer.StateNames()
 	if len(names) != 11 {
 		t.Fatalf("%d state names, want the kernel's 11 (ESTABLISHED to CLOSING): %q", len(names), names)
 	}
