@@ -43,8 +43,17 @@ ready() {
 	((w > $(stat -c %s "$2")))
 }
 
-# run_build BIN: one churn run with BIN; sets conns and ticks (the tracer's
-# CPU). No subshell, so that cleanup knows the namespace and the tracer.
+# traffic_us RESULT: the churn's own CPU per connection, in us. The kernel
+# programs run in the traffic's context (its syscalls, and the loopback
+# softirqs they raise), so their cost shows here, apart from the tracer's.
+traffic_us() {
+	awk -v p="$(field cpu_pct "$1")" -v e="$(field elapsed_s "$1")" -v c="$(field conns "$1")" \
+		'BEGIN { printf "%.2f\n", 1e6 * p / 100 * e / c }'
+}
+
+# run_build BIN: one churn run with BIN; sets conns, ticks (the tracer's
+# CPU) and traffic. No subshell, so that cleanup knows the namespace and the
+# tracer.
 run_build() {
 	local c0 res
 	SOCKTRACE=$1
@@ -60,34 +69,42 @@ run_build() {
 	stop_tracer "$tmp/err"
 	del_netns "$ns"
 	conns=$(field conns "$res")
+	traffic=$(traffic_us "$res")
 }
 
-# run_alone: one churn run without socktrace; sets off.
+# run_alone: one churn run without socktrace; sets off and off_traffic.
 run_alone() {
 	local res
 	new_netns off
 	res=$(churn "$ns" "$PORT" -duration "$DURATION")
 	del_netns "$ns"
 	off=$(field conns "$res")
+	off_traffic=$(traffic_us "$res")
 }
 
+builds=("$@")
 warmup
-declare -A ratio_sum us_sum
+declare -A ratio_sum us_sum extra_sum
 for ((r = 1; r <= ROUNDS; r++)); do
 	run_alone
-	line="round $r: off $off conns"
-	for bin in "$@"; do
+	line="round $r: off $off conns, $off_traffic us/conn"
+	# Each round starts with the next build: the VM drifts within a round,
+	# and a fixed order gave the same build the same place every time.
+	for ((i = 0; i < $#; i++)); do
+		bin=${builds[(i + r - 1) % $#]}
 		run_build "$bin"
 		# CPU per connection: ticks are 1/CLK_TCK s.
-		read -r ratio us < <(awk -v c="$conns" -v o="$off" -v t="$ticks" -v hz="$clk_tck" \
-			'BEGIN { printf "%.3f %.2f\n", c / o, 1e6 * t / hz / c }')
-		line+=" | $bin $ratio, $us us/conn"
+		read -r ratio us extra < <(awk -v c="$conns" -v o="$off" -v t="$ticks" -v hz="$clk_tck" \
+			-v tr="$traffic" -v otr="$off_traffic" \
+			'BEGIN { printf "%.3f %.2f %.2f\n", c / o, 1e6 * t / hz / c, tr - otr }')
+		line+=" | $bin $ratio, $us us/conn, traffic +$extra"
 		ratio_sum[$bin]=$(awk -v a="${ratio_sum[$bin]:-0}" -v b="$ratio" 'BEGIN { print a + b }')
 		us_sum[$bin]=$(awk -v a="${us_sum[$bin]:-0}" -v b="$us" 'BEGIN { print a + b }')
+		extra_sum[$bin]=$(awk -v a="${extra_sum[$bin]:-0}" -v b="$extra" 'BEGIN { print a + b }')
 	done
 	echo "$line"
 done
 for bin in "$@"; do
-	awk -v b="$bin" -v r="${ratio_sum[$bin]}" -v u="${us_sum[$bin]}" -v n="$ROUNDS" \
-		'BEGIN { printf "%s: mean ratio %.3f, tracer %.2f us of CPU per connection (%d rounds)\n", b, r / n, u / n, n }'
+	awk -v b="$bin" -v r="${ratio_sum[$bin]}" -v u="${us_sum[$bin]}" -v x="${extra_sum[$bin]}" -v n="$ROUNDS" \
+		'BEGIN { printf "%s: mean ratio %.3f, tracer %.2f us of CPU per connection, traffic %+.2f us per connection (%d rounds)\n", b, r / n, u / n, x / n, n }'
 done
