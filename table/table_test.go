@@ -269,7 +269,10 @@ func liveRows(tbl *Table) []*Conn {
 // rows, in the order they ended.
 func goneRows(tbl *Table) []*Conn {
 	rows := slices.Clone(tbl.Gone())
-	for w := range tbl.GoneTimeWaits {
+	for w := range tbl.TimeWaits {
+		if !w.ShownGone() {
+			continue
+		}
 		c := &Conn{}
 		w.Conn(c, base)
 		rows = append(rows, c)
@@ -803,7 +806,10 @@ func TestTimeWaitGoneLinger(t *testing.T) {
 	tbl.Apply(client.timeWait(2*time.Second, tracer.FinWait2, time.Second))
 	tbl.Apply(client.timeWaitEnd(3*time.Second, true))
 	goneTWs := func() (n int) {
-		for w := range tbl.GoneTimeWaits {
+		for w := range tbl.TimeWaits {
+			if !w.ShownGone() {
+				continue
+			}
 			if !w.Ended() || w.Lifetime() != 2*time.Second || w.Owner() != client.owner() {
 				t.Errorf("gone TIME_WAIT row %v: ended %v, lived %v, owner %v; want ended, lived 2s, owner %v",
 					w.key, w.Ended(), w.Lifetime(), w.Owner(), client.owner())

@@ -100,23 +100,17 @@ func unixNano(t time.Time) int64 {
 }
 
 // TimeWaits calls yield with each row of the pile, oldest first: the rows
-// in TIME_WAIT, and among them rows that left it, which report Ended. Valid
-// until the next call that changes the table.
+// in TIME_WAIT, and among them rows that left it, which report Ended (and
+// ShownGone, those whose timewait socket ended since the last Sweep, or
+// lingers). Valid until the next call that changes the table.
 func (t *Table) TimeWaits(yield func(*TimeWait) bool) { t.tw.each(yield) }
-
-// GoneTimeWaits calls yield with each row whose timewait socket ended since
-// the last Sweep (or lingers), in the order they ended. Valid until the
-// next call that changes the table.
-func (t *Table) GoneTimeWaits(yield func(*TimeWait) bool) {
-	for _, pos := range t.tw.gone {
-		if !yield(t.tw.at(pos)) {
-			return
-		}
-	}
-}
 
 // Ended says the row is no longer in TIME_WAIT: skip it as a live row.
 func (w *TimeWait) Ended() bool { return w.dead }
+
+// ShownGone says the row's timewait socket ended (expired or killed) since
+// the last Sweep, or lingers: show it as a gone row.
+func (w *TimeWait) ShownGone() bool { return w.listed }
 
 // enterTimeWait moves a live connection to the pile, in state TIME_WAIT or
 // its substate FIN_WAIT2. A row already there for the tuple is an older

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -38,6 +37,7 @@ type live struct {
 	rescan  time.Time         // last owner scan, for non-TCP rows
 	prints  int               // tables printed so far
 	tw      [2]twLines        // the last table's TIME_WAIT lines, and the next one's
+	goneTW  []byte            // the next table's gone TIME_WAIT rows, formatted
 	twLast  int               // which of tw is the last table's
 	conn    table.Conn        // scratch row for the TIME_WAIT pile
 	x       render.Live       // scratch for liveOf
@@ -234,7 +234,7 @@ func (l *live) printInet(w io.Writer, stderr io.Writer) error {
 			return err
 		}
 	}
-	if err := l.printGoneTimeWaits(w); err != nil {
+	if _, err := w.Write(l.goneTW); err != nil {
 		return err
 	}
 	l.refreshOwners(stderr)
@@ -313,21 +313,6 @@ func (c *twLines) line(id uint64, state uint8, from *int) ([]byte, bool) {
 	return c.at(i, id, state)
 }
 
-// find is the cached line of row id in state, if any. Rows mostly leave
-// TIME_WAIT in the order they entered it, so the search starts as a short
-// walk on from the last row found (hint), and binary search finds the rest.
-func (c *twLines) find(id uint64, state uint8, hint *int) ([]byte, bool) {
-	i := *hint
-	for n := 0; n < 8 && i < len(c.ids) && c.ids[i] < id; n++ {
-		i++
-	}
-	if i >= len(c.ids) || c.ids[i] != id {
-		i, _ = slices.BinarySearch(c.ids, id)
-	}
-	*hint = i
-	return c.at(i, id, state)
-}
-
 func (c *twLines) at(i int, id uint64, state uint8) ([]byte, bool) {
 	if i == len(c.ids) || c.ids[i] != id || c.states[i] != state {
 		return nil, false
@@ -347,57 +332,58 @@ func (c *twLines) add(id uint64, state uint8) {
 	c.ends = append(c.ends, len(c.buf))
 }
 
-// printTimeWaits prints the TIME_WAIT pile, oldest first. With -o each
-// row's timer changes, so nothing is cached.
+// printTimeWaits prints the TIME_WAIT pile, oldest first, and formats into
+// goneTW the rows whose timewait socket ended since the last table (expired,
+// reused by a new connection, or killed), for printInet to print after the
+// other gone rows. Under churn that is as many rows as connections; most
+// were in the last table, whose line only needs the gone note added (the
+// tracer's table mode sends a TIME_WAIT's end without owner or birth, so no
+// column changed). With -o each row's timer changes, so nothing is cached.
 func (l *live) printTimeWaits(w io.Writer) error {
 	old, cur := &l.tw[l.twLast], &l.tw[1-l.twLast]
 	cur.ids, cur.states, cur.ends, cur.buf = cur.ids[:0], cur.states[:0], cur.ends[:0], cur.buf[:0]
+	l.goneTW = l.goneTW[:0]
 	now := l.tr.Clock()
 	from := 0
-	out := appendWriter{&cur.buf}
+	out, gone := appendWriter{&cur.buf}, appendWriter{&l.goneTW}
 	for r := range l.tbl.TimeWaits {
-		if r.Ended() {
+		b, ok := old.line(r.ID(), r.State(), &from)
+		ok = ok && !l.o.timers
+		var err error
+		switch {
+		case r.ShownGone():
+			err = l.printGoneTimeWait(gone, r, b, ok, now)
+		case r.Ended():
 			continue
-		}
-		if b, ok := old.line(r.ID(), r.State(), &from); ok && !l.o.timers {
+		case ok:
 			cur.buf = append(cur.buf, b...)
-		} else {
+		default:
 			r.Conn(&l.conn, now)
-			if err := l.printConn(out, &l.conn); err != nil {
-				return err
-			}
+			err = l.printConn(out, &l.conn)
 		}
-		cur.add(r.ID(), r.State())
+		if err != nil {
+			return err
+		}
+		if !r.Ended() {
+			cur.add(r.ID(), r.State())
+		}
 	}
 	l.twLast = 1 - l.twLast
 	_, err := w.Write(cur.buf)
 	return err
 }
 
-// printGoneTimeWaits prints the TIME_WAIT rows whose timewait socket ended
-// since the last table: expired, reused by a new connection, or killed.
-// Under churn that is as many rows as connections; most were in the last
-// table, whose line only needs the gone note added (the tracer's table mode
-// sends a TIME_WAIT's end without owner or birth, so no column changed).
-func (l *live) printGoneTimeWaits(w io.Writer) error {
-	now := l.tr.Clock()
-	last := &l.tw[1-l.twLast] // printTimeWaits has made the other one current
-	hint := 0
-	for r := range l.tbl.GoneTimeWaits {
-		var err error
-		if b, ok := last.find(r.ID(), r.State(), &hint); ok && len(b) == 0 {
-			continue // the options hide it
-		} else if ok && !l.o.json && !l.o.timers {
-			err = l.r.GoneRowFrom(w, b, l.goneOf(r))
-		} else {
-			r.Conn(&l.conn, now)
-			err = l.printConn(w, &l.conn)
-		}
-		if err != nil {
-			return err
-		}
+// printGoneTimeWait prints r, a row shown as gone; line is its line in the
+// last table, if ok.
+func (l *live) printGoneTimeWait(w io.Writer, r *table.TimeWait, line []byte, ok bool, now time.Time) error {
+	switch {
+	case ok && len(line) == 0:
+		return nil // the options hide it
+	case ok && !l.o.json:
+		return l.r.GoneRowFrom(w, line, l.goneOf(r))
 	}
-	return nil
+	r.Conn(&l.conn, now)
+	return l.printConn(w, &l.conn)
 }
 
 // appendWriter appends what is written to a byte slice.
