@@ -57,8 +57,12 @@ func itoa(port uint16) string { return strconv.Itoa(int(port)) }
 // table prints a table and sweeps as -c does after it, and returns its rows
 // for port: the live ones and the gone ones.
 func (p *pileTest) table(port uint16) (live, gone []string) {
+	var text tableText
 	var out bytes.Buffer
-	if err := p.l.printInet(&out, &out); err != nil {
+	if err := p.l.printInet(&text, &out); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := text.writeTo(&out); err != nil {
 		p.t.Fatal(err)
 	}
 	p.l.tbl.Sweep(p.now, p.l.o.linger)
@@ -116,5 +120,23 @@ func TestLivePrintsTimeWaitPile(t *testing.T) {
 	hidden.expire(40001)
 	if live, gone := hidden.table(40001); live != nil || gone != nil {
 		t.Errorf("-l: rows %q, gone %q; want none", live, gone)
+	}
+}
+
+// A table's text is what was written, with each referenced part where it was
+// referenced, and is empty again after reset.
+func TestTableText(t *testing.T) {
+	var text tableText
+	for range 2 {
+		text.reset()
+		text.ref([]byte("A"))
+		text.Write([]byte("b"))
+		text.ref([]byte("C"))
+		text.ref([]byte("D"))
+		text.Write([]byte("ef"))
+		var out bytes.Buffer
+		if err := text.writeTo(&out); err != nil || out.String() != "AbCDef" {
+			t.Errorf("writeTo: %q, %v; want %q", out.String(), err, "AbCDef")
+		}
 	}
 }
