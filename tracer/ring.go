@@ -155,11 +155,14 @@ func (r *ring) record() (rec []byte, ok bool, err error) {
 	if n > r.mask+1-ringHeaderSize || r.pos+ringHeaderSize+n > r.end {
 		return nil, false, fmt.Errorf("ring buffer record of %d bytes at %d, producer at %d: corrupt", n, r.pos, r.end)
 	}
-	start := off + ringHeaderSize
-	r.pos += (ringHeaderSize + n + 7) &^ 7
+	// Stored before moving past this record, never after: once the kernel
+	// has the position, it may write over what it frees, and this record
+	// is the caller's until the next call.
 	if r.pos-r.stored >= r.publishEvery {
 		r.store()
 	}
+	start := off + ringHeaderSize
+	r.pos += (ringHeaderSize + n + 7) &^ 7
 	if hdr&ringDiscardBit != 0 {
 		return nil, true, nil
 	}
