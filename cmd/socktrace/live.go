@@ -37,7 +37,7 @@ type live struct {
 	rescan  time.Time         // last owner scan, for non-TCP rows
 	prints  int               // tables printed so far
 	tw      [2]twLines        // the last table's TIME_WAIT lines, and the next one's
-	goneTW  []byte            // the next table's gone TIME_WAIT rows, formatted
+	goneTW  []byte            // the gone TIME_WAIT rows of the table being printed
 	twLast  int               // which of tw is the last table's
 	conn    table.Conn        // scratch row for the TIME_WAIT pile
 	x       render.Live       // scratch for liveOf
@@ -385,8 +385,8 @@ func (l *live) printGoneTimeWait(w io.Writer, r *table.TimeWait, line []byte, ok
 
 // tableText is one table, formatted, to be written once the table's lock is
 // let go. The TIME_WAIT pile's lines, most of a table under churn, are
-// formatted apart (twLines) and only referenced here: copying them in was
-// a tenth of -c's CPU.
+// formatted apart (twLines) and only referenced here, not copied in again
+// (~10 MB a table under churn).
 type tableText struct {
 	buf  []byte   // what was written
 	cuts []int    // where in buf each of refs goes
