@@ -17,10 +17,9 @@ import (
 // ended, the rest are copied together (compact), and get new positions;
 // their IDs, which renderers key on, stay.
 //
-// The index is keyed by a hash of the tuple, not the tuple: the pile is
-// ~110k rows under churn, and a map of 8-byte keys is several times faster
-// than one of 48-byte keys at that size (it stays in cache). A row whose
-// hash another row already has goes to clash, keyed by its tuple.
+// The index (posIndex) is keyed by a hash of the tuple, not the tuple: the
+// pile is ~110k rows under churn, and 16-byte slots of hash and position
+// stay in cache where 48-byte tuples would not.
 type timeWaits struct {
 	chunks   []*pileChunk // chunks[0][front] is the oldest row kept
 	front    int
@@ -28,9 +27,8 @@ type timeWaits struct {
 	nextPos  uint64
 	spare    []*pileChunk
 	seed     uint64
-	index    map[uint64]uint64 // position of each row still in TIME_WAIT, by its key's hash
-	clash    map[Key]uint64    // the same, for rows whose hash index has for another key
-	gone     []uint64          // positions of the rows that left it and are shown as gone, in the order they left
+	index    posIndex // position of each row still in TIME_WAIT, by its key's hash
+	gone     []uint64 // positions of the rows that left it and are shown as gone, in the order they left
 	nextID   uint64
 	mask     uint64 // all ones; a test narrows it to make hashes clash
 	finWait2 int    // rows in TIME_WAIT's FIN_WAIT2 substate (awaiting the peer's FIN)
@@ -56,13 +54,12 @@ type pileChunk [chunkRows]TimeWait
 const maxSpare = 4
 
 func newTimeWaits() *timeWaits {
-	// Position 0 is never used: the index's zero value means none.
-	return &timeWaits{seed: rand.Uint64(), index: make(map[uint64]uint64),
-		clash: make(map[Key]uint64), firstPos: 1, nextPos: 1, nextID: 1, mask: ^uint64(0)}
+	// Position 0 is never used: the index's empty slots hold it.
+	return &timeWaits{seed: rand.Uint64(), firstPos: 1, nextPos: 1, nextID: 1, mask: ^uint64(0)}
 }
 
 // len is how many rows are in TIME_WAIT.
-func (p *timeWaits) len() int { return len(p.index) + len(p.clash) }
+func (p *timeWaits) len() int { return p.index.len() }
 
 // kept is how many rows are stored, ended ones included.
 func (p *timeWaits) kept() int { return int(p.nextPos - p.firstPos - uint64(p.front)) }
@@ -89,43 +86,23 @@ func (p *timeWaits) get(k Key) *TimeWait {
 	return w
 }
 
-// lookup is k's row, or nil, with k's hash and whether the row is indexed
-// in clash: what unindexAt and addAt need, so that one change costs one
-// hash and one cold probe of the index.
-func (p *timeWaits) lookup(k Key) (w *TimeWait, h uint64, inClash bool) {
+// lookup is k's row, or nil, with k's hash and the row's index slot: what
+// unindexAt and addAt need, so that one change costs one hash and one cold
+// probe of the index.
+func (p *timeWaits) lookup(k Key) (w *TimeWait, h uint64, slot int) {
 	h = p.hash(k)
-	if pos, ok := p.index[h]; ok {
-		if w := p.at(pos); w.key == k {
-			return w, h, false
-		}
-	}
-	if len(p.clash) == 0 {
-		return nil, h, false
-	}
-	pos, ok := p.clash[k]
+	slot, ok := p.index.find(h, func(pos uint64) bool { return p.at(pos).key == k })
 	if !ok {
-		return nil, h, false
+		return nil, h, -1
 	}
-	return p.at(pos), h, true
+	return p.at(p.index.slots[slot].pos), h, slot
 }
 
-// unindexAt drops k's row, found by lookup, from the index.
-func (p *timeWaits) unindexAt(k Key, h uint64, inClash bool) {
-	if inClash {
-		delete(p.clash, k)
-	} else {
-		delete(p.index, h)
-	}
-}
+// unindexAt drops a row, found by lookup at slot, from the index.
+func (p *timeWaits) unindexAt(slot int) { p.index.remove(slot) }
 
-// indexAt indexes the row for k, with hash h, at pos.
-func (p *timeWaits) indexAt(k Key, h, pos uint64) {
-	if p.index[h] == 0 {
-		p.index[h] = pos
-	} else {
-		p.clash[k] = pos
-	}
-}
+// indexAt indexes the row with hash h at pos.
+func (p *timeWaits) indexAt(h, pos uint64) { p.index.insert(h, pos) }
 
 // add appends a row for k, which has none.
 func (p *timeWaits) add(k Key, w TimeWait) *TimeWait { return p.addAt(k, p.hash(k), w) }
@@ -138,7 +115,7 @@ func (p *timeWaits) addAt(k Key, h uint64, w TimeWait) *TimeWait {
 		w.state = uint8(tracer.TimeWait)
 	}
 	r := p.push(w)
-	p.indexAt(k, h, r.pos)
+	p.indexAt(h, r.pos)
 	if w.state == uint8(tracer.FinWait2) {
 		p.finWait2++
 		p.recent[h%recentSlots] = r.pos
@@ -224,11 +201,11 @@ func (p *timeWaits) unindexed(w *TimeWait) {
 // remove ends k's row without showing it as gone (the caller does), and
 // returns a copy of it.
 func (p *timeWaits) remove(k Key) (TimeWait, bool) {
-	w, h, inClash := p.lookup(k)
+	w, _, slot := p.lookup(k)
 	if w == nil {
 		return TimeWait{}, false
 	}
-	p.unindexAt(k, h, inClash)
+	p.unindexAt(slot)
 	p.unindexed(w)
 	w.dead = true
 	ended := *w
@@ -239,11 +216,11 @@ func (p *timeWaits) remove(k Key) (TimeWait, bool) {
 // end ends k's row as the kernel's timewait socket did: it stays, shown as
 // gone, until Sweep.
 func (p *timeWaits) end(k Key, at int64, expired bool) *TimeWait {
-	w, h, inClash := p.lookup(k)
+	w, _, slot := p.lookup(k)
 	if w == nil {
 		return nil
 	}
-	p.unindexAt(k, h, inClash)
+	p.unindexAt(slot)
 	p.unindexed(w)
 	w.dead, w.goneAt, w.expired, w.listed = true, at, expired, true
 	p.gone = append(p.gone, w.pos)
@@ -280,8 +257,7 @@ func (p *timeWaits) compact() {
 		return &old[off/chunkRows][off%chunkRows]
 	}
 	p.chunks, p.front, p.firstPos = nil, 0, p.nextPos
-	clear(p.index)
-	clear(p.clash)
+	p.index.reset()
 	clear(p.recent[:]) // positions change; the loop below refills it
 	for pos := from; pos < to; pos++ {
 		w := oldAt(pos)
@@ -292,7 +268,7 @@ func (p *timeWaits) compact() {
 		w.pos = r.pos // where it went, for the gone list below
 		if !r.dead {
 			h := p.hash(r.key)
-			p.indexAt(r.key, h, r.pos)
+			p.indexAt(h, r.pos)
 			if r.state == uint8(tracer.FinWait2) {
 				p.recent[h%recentSlots] = r.pos
 			}

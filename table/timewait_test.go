@@ -70,8 +70,14 @@ func testTimeWaitPile(t *testing.T, mask uint64) {
 	if p.len() != len(want) {
 		t.Fatalf("len %d, want %d", p.len(), len(want))
 	}
-	if clashes := mask != ^uint64(0); clashes != (len(p.clash) > 0) {
-		t.Fatalf("%d rows in clash with hash mask %#x", len(p.clash), mask)
+	hashes := map[uint64]bool{}
+	for _, s := range p.index.slots {
+		if s.pos != 0 {
+			hashes[s.h] = true
+		}
+	}
+	if clashes := mask != ^uint64(0); clashes != (len(hashes) < p.len()) {
+		t.Fatalf("%d rows share %d hashes with hash mask %#x", p.len(), len(hashes), mask)
 	}
 	var live []Key
 	var last uint64
