@@ -87,8 +87,8 @@ func (p *timeWaits) get(k Key) *TimeWait {
 }
 
 // lookup is k's row, or nil, with k's hash and the row's index slot: what
-// unindexAt and addAt need, so that one change costs one hash and one cold
-// probe of the index.
+// index.remove and addAt need, so that one change costs one hash and one
+// cold probe of the index.
 func (p *timeWaits) lookup(k Key) (w *TimeWait, h uint64, slot int) {
 	h = p.hash(k)
 	slot, ok := p.index.find(h, func(pos uint64) bool { return p.at(pos).key == k })
@@ -97,12 +97,6 @@ func (p *timeWaits) lookup(k Key) (w *TimeWait, h uint64, slot int) {
 	}
 	return p.at(p.index.slots[slot].pos), h, slot
 }
-
-// unindexAt drops a row, found by lookup at slot, from the index.
-func (p *timeWaits) unindexAt(slot int) { p.index.remove(slot) }
-
-// indexAt indexes the row with hash h at pos.
-func (p *timeWaits) indexAt(h, pos uint64) { p.index.insert(h, pos) }
 
 // add appends a row for k, which has none.
 func (p *timeWaits) add(k Key, w TimeWait) *TimeWait { return p.addAt(k, p.hash(k), w) }
@@ -115,7 +109,7 @@ func (p *timeWaits) addAt(k Key, h uint64, w TimeWait) *TimeWait {
 		w.state = uint8(tracer.TimeWait)
 	}
 	r := p.push(w)
-	p.indexAt(h, r.pos)
+	p.index.insert(h, r.pos)
 	if w.state == uint8(tracer.FinWait2) {
 		p.finWait2++
 		p.recent[h%recentSlots] = r.pos
@@ -205,7 +199,7 @@ func (p *timeWaits) remove(k Key) (TimeWait, bool) {
 	if w == nil {
 		return TimeWait{}, false
 	}
-	p.unindexAt(slot)
+	p.index.remove(slot)
 	p.unindexed(w)
 	w.dead = true
 	ended := *w
@@ -220,7 +214,7 @@ func (p *timeWaits) end(k Key, at int64, expired bool) *TimeWait {
 	if w == nil {
 		return nil
 	}
-	p.unindexAt(slot)
+	p.index.remove(slot)
 	p.unindexed(w)
 	w.dead, w.goneAt, w.expired, w.listed = true, at, expired, true
 	p.gone = append(p.gone, w.pos)
@@ -268,7 +262,7 @@ func (p *timeWaits) compact() {
 		w.pos = r.pos // where it went, for the gone list below
 		if !r.dead {
 			h := p.hash(r.key)
-			p.indexAt(h, r.pos)
+			p.index.insert(h, r.pos)
 			if r.state == uint8(tracer.FinWait2) {
 				p.recent[h%recentSlots] = r.pos
 			}
