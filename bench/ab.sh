@@ -30,19 +30,6 @@ for bin in "$@"; do
 done
 bench_init
 
-# ready PID ERRFILE: trace says it is attached; a table has begun printing
-# its first table (to /dev/null, so the sign is wchar, as in table.sh).
-ready() {
-	if [[ $mode == trace ]]; then
-		grep -q '^socktrace: tracing' "$2"
-		return
-	fi
-	[[ $(cat "/proc/$1/comm" 2>/dev/null) == "$(basename "$SOCKTRACE" | cut -c1-15)" ]] || return 1
-	local w
-	w=$(wchar "$1" 2>/dev/null) || return 1
-	((w > $(stat -c %s "$2")))
-}
-
 # traffic_us RESULT: the churn's own CPU per connection, in us. The kernel
 # programs run in the traffic's context (its syscalls, and the loopback
 # softirqs they raise), so their cost shows here, apart from the tracer's.
@@ -59,9 +46,9 @@ run_build() {
 	SOCKTRACE=$1
 	new_netns ab
 	if [[ $mode == trace ]]; then
-		start_tracer /dev/null "$tmp/err" ready "$SOCKTRACE" trace --json --port "$PORT"
+		start_tracer /dev/null "$tmp/err" attached "$SOCKTRACE" trace --json --port "$PORT"
 	else
-		start_tracer /dev/null "$tmp/err" ready ip netns exec "$ns" "$SOCKTRACE" -tanc
+		start_tracer /dev/null "$tmp/err" printing ip netns exec "$ns" "$SOCKTRACE" -tanc
 	fi
 	c0=$(cpu_ticks "$tracer_pid")
 	res=$(churn "$ns" "$PORT" -duration "$DURATION")

@@ -140,6 +140,23 @@ warmup() {
 	del_netns "$ns"
 }
 
+# attached PID ERRFILE: socktrace trace says so on stderr once its programs
+# are attached.
+attached() { grep -q '^socktrace: tracing' "$2"; }
+
+# printing PID ERRFILE: ready once socktrace -c (exec'd by 'ip netns exec'
+# under the same pid) has begun writing its first table. stdout is
+# /dev/null, so the sign is /proc/PID/io's wchar, which counts bytes written
+# anywhere, exceeding what went to stderr. Reading it costs the tracer
+# nothing, unlike a pipe to a reader; a fixed sleep would depend on how long
+# attaching takes. Until the exec, PID is 'ip' (or a wrapper script).
+printing() {
+	[[ $(cat "/proc/$1/comm" 2>/dev/null) == "$(basename "$SOCKTRACE" | cut -c1-15)" ]] || return 1
+	local w
+	w=$(wchar "$1" 2>/dev/null) || return 1
+	((w > $(stat -c %s "$2")))
+}
+
 # start_tracer OUT ERR READY CMD...: starts CMD (socktrace, possibly behind
 # 'ip netns exec', which execs it under the same pid) with stdout to OUT and
 # stderr to ERR, and polls 'READY PID ERR' every 0.1 s until it succeeds;

@@ -13,11 +13,6 @@ DURATION=${DURATION:-20s}
 . bench/lib.sh
 bench_init
 
-# attached PID ERRFILE: trace says so once its programs are attached.
-attached() { grep -q '^socktrace: tracing' "$2"; }
-# printing PID ERRFILE: -c has written its first table.
-printing() { (($(wchar "$1" 2>/dev/null || echo 0) > 0)); }
-
 # profile NAME READY CMD...: CMD's CPU profile beside the churn in $ns, in
 # $tmp/NAME.prof.
 profile() {

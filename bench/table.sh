@@ -39,18 +39,6 @@ need_socktrace
 table_cmd() { cmd=(ip netns exec "$1" "$SOCKTRACE" -tanc ${INTERVAL:+"$INTERVAL"}); }
 cmd=()
 
-# printing PID ERRFILE: ready once socktrace (exec'd by 'ip netns exec' under
-# the same pid) has begun writing its first table. stdout is /dev/null, so
-# the sign is /proc/PID/io's wchar, which counts bytes written anywhere,
-# exceeding what went to stderr. Reading it costs the tracer nothing, unlike
-# a pipe to a reader; a fixed sleep would depend on how long attaching takes.
-printing() {
-	[[ $(cat "/proc/$1/comm" 2>/dev/null) == socktrace ]] || return 1
-	local w
-	w=$(wchar "$1" 2>/dev/null) || return 1
-	((w > $(stat -c %s "$2")))
-}
-
 # stderr_note NAME ERRFILE: what socktrace said on stderr, if anything (the
 # last lines only: it may report loss there).
 stderr_note() {

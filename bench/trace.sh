@@ -18,10 +18,6 @@ CHECK_RATE=${CHECK_RATE:-5000}   # conn/s of the check run, below socktrace's li
 rounds_ok || exit 2
 bench_init
 
-# attached PID ERRFILE: socktrace trace says so on stderr once its programs
-# are attached.
-attached() { grep -q '^socktrace: tracing' "$2"; }
-
 # summary ERRFILE: "N L R M" from
 # "socktrace: <N> events, <L> lost (<R> ring buffer full, <M> recursion misses)".
 summary() {
