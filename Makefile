@@ -5,7 +5,7 @@ CLANG    ?= clang-14
 BIN      ?= bin/socktrace
 export CGO_ENABLED = 0
 
-.PHONY: all build generate check-generated test bench bench-go bench-trace bench-table bench-table-soak bench-snapshot pgo lint fuzz clean
+.PHONY: all build generate check-generated test bench bench-go bench-trace bench-table bench-table-soak bench-progs bench-snapshot pgo lint fuzz clean
 FUZZTIME ?= 20s
 
 all: build
@@ -46,6 +46,12 @@ bench-trace: build
 # socktrace -tanc inside the churn's namespace, off and on, in one run (needs root).
 bench-table: build
 	./bench/table.sh
+
+# Each kernel program's run time per connection at a paced churn, for
+# trace and -tanc, from the kernel's BPF statistics (needs root, bpftool).
+bench-progs: build
+	./bench/progs.sh trace
+	./bench/progs.sh table
 
 # socktrace -tanc's RSS under max churn, sampled every 30 s for SOAK seconds
 # (default 120; the issue's soak is SOAK=600). Not part of bench.
