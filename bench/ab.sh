@@ -22,12 +22,7 @@ if [[ $mode != trace && $mode != table ]] || (($# < 2)); then
 fi
 shift
 rounds_ok || exit 2
-for bin in "$@"; do
-	if [[ ! -x $bin ]]; then
-		fail "$bin: not an executable"
-		exit 2
-	fi
-done
+builds_ok "$@" || exit 2
 bench_init
 
 # traffic_us RESULT: the churn's own CPU per connection, in us. The kernel
@@ -45,11 +40,7 @@ run_build() {
 	local c0 res
 	SOCKTRACE=$1
 	new_netns ab
-	if [[ $mode == trace ]]; then
-		start_tracer /dev/null "$tmp/err" attached "$SOCKTRACE" trace --json --port "$PORT"
-	else
-		start_tracer /dev/null "$tmp/err" printing ip netns exec "$ns" "$SOCKTRACE" -tanc
-	fi
+	start_mode "$mode"
 	c0=$(cpu_ticks "$tracer_pid")
 	res=$(churn "$ns" "$PORT" -duration "$DURATION")
 	ticks=$(($(cpu_ticks "$tracer_pid") - c0))

@@ -188,6 +188,17 @@ start_tracer() {
 	done
 }
 
+# start_mode trace|table: $SOCKTRACE as the comparison scripts (ab.sh,
+# progs.sh) run it beside the churn in $ns: 'trace --json --port' in the host
+# namespace, or '-tanc' in $ns; stderr to $tmp/err.
+start_mode() {
+	if [[ $1 == trace ]]; then
+		start_tracer /dev/null "$tmp/err" attached "$SOCKTRACE" trace --json --port "$PORT"
+	else
+		start_tracer /dev/null "$tmp/err" printing ip netns exec "$ns" "$SOCKTRACE" -tanc
+	fi
+}
+
 # stop_tracer ERR: SIGINT, then wait for socktrace to exit with status 0.
 stop_tracer() {
 	local err=$1 rc=0
@@ -226,6 +237,16 @@ add_row() {
 # and the round.
 phase() {
 	if ((ROUNDS == 1)); then echo "$1"; else echo "${1%-before}-$2"; fi
+}
+
+# builds_ok BIN...: every BIN (a socktrace build to measure) is an executable.
+builds_ok() {
+	local bin
+	for bin in "$@"; do
+		[[ -x $bin ]] && continue
+		fail "$bin: not an executable"
+		return 1
+	done
 }
 
 # rounds_ok: ROUNDS is a number from 1 to 10.

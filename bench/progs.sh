@@ -32,12 +32,7 @@ shift
 builds=("$@")
 ((${#builds[@]})) || builds=("$SOCKTRACE")
 rounds_ok || exit 2
-for bin in "${builds[@]}"; do
-	if [[ ! -x $bin ]]; then
-		fail "$bin: not an executable"
-		exit 2
-	fi
-done
+builds_ok "${builds[@]}" || exit 2
 command -v bpftool >/dev/null || {
 	fail "needs bpftool (apt-get install bpftool)"
 	exit 1
@@ -66,11 +61,7 @@ prog_stats() {
 measure() {
 	SOCKTRACE=$1
 	new_netns progs
-	if [[ $mode == trace ]]; then
-		start_tracer /dev/null "$tmp/err" attached "$SOCKTRACE" trace --json --port "$PORT"
-	else
-		start_tracer /dev/null "$tmp/err" printing ip netns exec "$ns" "$SOCKTRACE" -tanc
-	fi
+	start_mode "$mode"
 	prog_stats >"$tmp/before"
 	local res
 	res=$(churn "$ns" "$PORT" -duration "$DURATION" -rate "$RATE")
