@@ -61,6 +61,7 @@ prog_stats() {
 measure() {
 	SOCKTRACE=$1
 	new_netns progs
+	prog_stats >"$tmp/others"
 	start_mode "$mode"
 	prog_stats >"$tmp/before"
 	local res
@@ -68,9 +69,10 @@ measure() {
 	prog_stats >"$tmp/after"
 	stop_tracer "$tmp/err"
 	del_netns "$ns"
-	# Programs are matched by id: another tool's programs don't move.
+	# Programs are matched by id; those loaded before socktrace started are
+	# another tool's.
 	{
-		join <(sort "$tmp/before") <(sort "$tmp/after") |
+		join <(sort "$tmp/before") <(sort "$tmp/after") | join -v 1 - <(sort "$tmp/others") |
 			awk '$7 > $4 { print $2, $7 - $4, $6 - $3 }'
 		echo "conns $(field conns "$res")"
 	} >"$tmp/measured"
