@@ -24,7 +24,6 @@
 
 #define AF_INET 2
 #define AF_INET6 10
-#define RCV_SHUTDOWN 1 /* sock.sk_shutdown: include/net/sock.h */
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -447,6 +446,13 @@ static __always_inline void set_owner(struct event *e, const struct owner *o)
 	e->flags |= FLAG_OWNER_KNOWN;
 }
 
+/* tcp_fin() marks the socket SOCK_DONE when the peer's FIN arrives;
+ * nothing else in TCP sets it. */
+static __always_inline bool fin_received(const struct sock *sk, enum sk_access acc)
+{
+	return READ(acc, sk, __sk_common.skc_flags) & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE));
+}
+
 /* Close summary, read from the full socket: why it ended, and what it carried. */
 static __always_inline void read_summary(struct event *e, const struct sock *sk, int old,
 					 enum sk_access acc)
@@ -454,8 +460,9 @@ static __always_inline void read_summary(struct event *e, const struct sock *sk,
 	const struct tcp_sock *tp;
 
 	e->error = READ(acc, sk, sk_err);
-	/* A table shows why a connection ended, not what it carried. */
-	if (table_only)
+	/* A table shows why a connection ended, not what it carried; a
+	 * listener carried nothing. */
+	if (table_only || old == TCP_LISTEN)
 		return;
 	tp = tcp_of(sk, acc);
 	if (!tp)
@@ -465,12 +472,13 @@ static __always_inline void read_summary(struct event *e, const struct sock *sk,
 	e->bytes_received = READ(acc, tp, bytes_received);
 	/* bytes_received also counts the peer's FIN (rcv_nxt moves past
 	 * it). A socket closing from these states has had it; one from
-	 * FIN_WAIT2 if tcp_fin marked it shut for reading. (Not the timewait
-	 * socket's substate: a FIN it gets on another CPU, between its
-	 * creation and this tracepoint, never reached this socket.) */
+	 * FIN_WAIT2 if tcp_fin marked it SOCK_DONE. (Not RCV_SHUTDOWN: close()
+	 * sets that too. Nor the timewait socket's substate: a FIN it gets
+	 * on another CPU, between its creation and this tracepoint, never
+	 * reached this socket.) */
 	if (e->bytes_received &&
 	    (old == TCP_CLOSE_WAIT || old == TCP_LAST_ACK || old == TCP_CLOSING ||
-	     (old == TCP_FIN_WAIT2 && (READ(acc, sk, sk_shutdown) & RCV_SHUTDOWN))))
+	     (old == TCP_FIN_WAIT2 && fin_received(sk, acc))))
 		e->bytes_received--;
 	e->srtt_us = READ(acc, tp, srtt_us) >> 3;
 	e->retrans = READ(acc, tp, total_retrans);

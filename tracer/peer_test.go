@@ -41,7 +41,8 @@ func waitLine(r *bufio.Reader) { _, _ = r.ReadString('\n') }
 
 // runServer: listen on args[0], print PORT, accept (args[2] "blocking":
 // in a blocking accept4 syscall), print ACCEPTED, then args[1]: "wait-eof" (read to EOF, print EOF, wait, close), "close"
-// (wait, close) or "hold" (read until an error, print it).
+// (wait, close), "read-close" (read len(greeting) bytes, print READ, wait,
+// close) or "hold" (read until an error, print it).
 func runServer(args []string) error {
 	in := bufio.NewReader(os.Stdin)
 	accept := netAccept
@@ -60,6 +61,11 @@ func runServer(args []string) error {
 		waitLine(in)
 		c.Close()
 	case "close":
+		waitLine(in)
+		c.Close()
+	case "read-close":
+		_, err := io.ReadFull(c, make([]byte, len(greeting)))
+		fmt.Println("READ", errName(err))
 		waitLine(in)
 		c.Close()
 	case "hold":
@@ -111,8 +117,9 @@ func blockingAccept(string) (net.Conn, error) {
 
 // runClient: connect to args[0]; on failure print ERR and the errno name.
 // Then args[1]: "close" (wait, close), "wait-eof" (read to EOF, wait,
-// close), "linger0" (wait, close with a reset), "shutdown" (wait, shut
-// down writing, read to EOF, wait, close). Optional args[2] binds
+// close), "send" (send greeting, then as "wait-eof"), "linger0" (wait,
+// close with a reset), "shutdown" (wait, shut down writing, read to EOF,
+// wait, close). Optional args[2] binds
 // the local port.
 func runClient(args []string) error {
 	in := bufio.NewReader(os.Stdin)
@@ -134,7 +141,12 @@ func runClient(args []string) error {
 	}
 	fmt.Printf("PORT %d\n", c.LocalAddr().(*net.TCPAddr).Port)
 	switch args[1] {
-	case "wait-eof":
+	case "send", "wait-eof":
+		if args[1] == "send" {
+			if _, err := c.Write([]byte(greeting)); err != nil {
+				return err
+			}
+		}
 		_, err := io.Copy(io.Discard, c)
 		fmt.Println("EOF", errName(err))
 	case "linger0":
@@ -152,6 +164,10 @@ func runClient(args []string) error {
 	waitLine(in)
 	return nil
 }
+
+// greeting is what a "send" client sends: its length is the byte count
+// both close summaries must show.
+const greeting = "hello"
 
 func errName(err error) string {
 	var errno syscall.Errno

@@ -213,6 +213,49 @@ func TestServerCloses(t *testing.T) {
 	checkAwaitingFin(t, of(evs, sport, cport), of(evs, cport, sport))
 }
 
+// A server that reads a request and closes first is orphaned in FIN_WAIT2:
+// it enters TIME_WAIT awaiting the client's FIN, which its byte count never
+// holds, though close() marked it shut for reading. Both summaries count
+// the request's bytes exactly.
+func TestServerClosesAfterRequest(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	c := traceNS(t, ns, false)
+	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "read-close")
+	sport := portOf(t, srv)
+	cli := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "send")
+	cport := portOf(t, cli)
+	srv.Expect("ACCEPTED")
+	srv.Expect("READ none")
+	srv.Send("close")
+	srv.Expect("CLOSED")
+	cli.Expect("EOF none")
+	c.waitFor(t, wait, "server TIME_WAIT", has(sport, cport, FinWait2, TimeWait))
+	cli.Send("close")
+	cli.Expect("CLOSED")
+	evs := c.waitFor(t, wait, "client close", has(cport, sport, LastAck, Close))
+
+	server, client := of(evs, sport, cport), of(evs, cport, sport)
+	tw, last := server[len(server)-1], client[len(client)-1]
+	n := uint64(len(greeting))
+	if tw.New != TimeWait || !tw.Has(FlagTimeWaitFinWait2|FlagSummary) || tw.BytesReceived != n || tw.BytesSent != 0 {
+		t.Errorf("server's last event %v->%v flags %b: sent %d, received %d bytes; want ->TIME_WAIT awaiting the FIN, sent 0, received %d",
+			tw.Old, tw.New, tw.Flags, tw.BytesSent, tw.BytesReceived, n)
+	}
+	if last.New != Close || last.BytesSent != n || last.BytesReceived != 0 {
+		t.Errorf("client's last event %v->%v: sent %d, received %d bytes; want ->CLOSE, sent %d, received 0",
+			last.Old, last.New, last.BytesSent, last.BytesReceived, n)
+	}
+
+	// A listener carries no bytes: its close has no summary to show.
+	srv.Send("exit")
+	evs = c.waitFor(t, wait, "listener close", has(sport, 0, Listen, Close))
+	ln := of(evs, sport, 0)
+	if end := ln[len(ln)-1]; end.Has(FlagSummary) || !end.Has(FlagPrevKnown) {
+		t.Errorf("listener's LISTEN->CLOSE flags %b: want a time in state and no close summary", end.Flags)
+	}
+}
+
 // A client that shuts its side down and keeps the socket is not orphaned
 // in FIN_WAIT2: it enters TIME_WAIT itself when the server's FIN comes, not
 // awaiting it, and that FIN is not counted as a byte received.
