@@ -3,6 +3,7 @@ package render
 import (
 	"strconv"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 
@@ -332,8 +333,9 @@ func appendJSONDetail(b []byte, ev *tracer.Event) []byte {
 	return append(b, "}\n"...)
 }
 
-// AppendJSONString appends s as a JSON string. Control characters and
-// invalid UTF-8 are escaped, so the output is safe on a terminal too.
+// AppendJSONString appends s as a JSON string. What Safe escapes is escaped
+// here as \uXXXX (invalid UTF-8 as U+FFFD), so the output is safe on a
+// terminal too.
 func AppendJSONString(b []byte, s string) []byte {
 	if plainASCII(s) {
 		b = append(b, '"')
@@ -348,15 +350,25 @@ func AppendJSONString(b []byte, s string) []byte {
 			b = append(b, `\ufffd`...)
 		case r == '"' || r == '\\':
 			b = append(b, '\\', byte(r))
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			b = append(b, `\u00`...)
-			b = append(b, hexDigits[r>>4], hexDigits[r&0xf])
+		case unprintable(r):
+			b = appendJSONEscape(b, r)
 		default:
 			b = append(b, s[i:i+size]...)
 		}
 		i += max(size, 1)
 	}
 	return append(b, '"')
+}
+
+// appendJSONEscape appends r as \uXXXX, or as a UTF-16 surrogate pair
+// beyond the Basic Multilingual Plane, as JSON spells those.
+func appendJSONEscape(b []byte, r rune) []byte {
+	if r > 0xffff {
+		hi, lo := utf16.EncodeRune(r)
+		return appendJSONEscape(appendJSONEscape(b, hi), lo)
+	}
+	b = append(b, '\\', 'u')
+	return append(b, hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 }
 
 // plainASCII reports whether s is printable ASCII without a quote or a

@@ -4,13 +4,16 @@ package render
 
 import (
 	"strconv"
+	"unicode"
 	"unicode/utf8"
 )
 
-// Safe returns s with every byte a terminal could act on escaped as \xNN:
-// control characters (C0, DEL, C1) and invalid UTF-8. Process names and
-// paths are chosen by whoever started the process, so they are untrusted.
-// A backslash is escaped too, so the output is unambiguous.
+// Safe returns s with every byte a terminal could act on or hide escaped
+// as \xNN: control characters (C0, DEL, C1), invalid UTF-8, and the other
+// characters that print nothing, such as the bidirectional overrides that
+// make a terminal show text reversed and zero-width spaces. Process names
+// and paths are chosen by whoever started the process, so they are
+// untrusted. A backslash is escaped too, so the output is unambiguous.
 func Safe(s string) string {
 	if isClean(s) {
 		return s
@@ -57,8 +60,13 @@ func cleanUTF8(s string) bool {
 	return true
 }
 
-func needsEscape(r rune) bool {
-	return r < 0x20 || r == 0x7f || r == '\\' || (r >= 0x80 && r < 0xa0)
+func needsEscape(r rune) bool { return r == '\\' || unprintable(r) }
+
+// unprintable: control characters, and beyond ASCII what Unicode does not
+// call graphic (format characters such as U+202E, separators other than
+// the space, private use and unassigned code points).
+func unprintable(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && !unicode.IsPrint(r))
 }
 
 func appendHexByte(b []byte, c byte) []byte {
