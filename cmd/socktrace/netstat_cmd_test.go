@@ -71,9 +71,19 @@ func TestNetstatUsageErrors(t *testing.T) {
 			t.Errorf("%q: printed %q, %q besides the error", tc.args, out, errOut)
 		}
 	}
-	err := execute("trace", "--bogus")
-	if want := "unknown flag: --bogus\nTry 'socktrace trace --help' for more information."; err == nil || err.Error() != want {
-		t.Errorf("trace --bogus: error %q, want %q", err, want)
+	const traceHint = "\nTry 'socktrace trace --help' for more information."
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"trace", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"trace", "extra"}, `unexpected argument "extra"`},
+		{[]string{"trace", "--comm", ""}, "--comm: empty; leave the flag out to trace everything"},
+		{[]string{"trace", "--state="}, "--state: empty; leave the flag out to trace everything"},
+	} {
+		if err := execute(tc.args...); err == nil || err.Error() != tc.want+traceHint {
+			t.Errorf("%q: error %q, want %q", tc.args, err, tc.want+traceHint)
+		}
 	}
 }
 

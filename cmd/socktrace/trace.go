@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -47,9 +48,12 @@ func newTraceCmd() *cobra.Command {
   socktrace trace --state SYN_SENT     # connects that are slow or failing
   socktrace trace --state TIME_WAIT -4 # TIME_WAIT churn over IPv4
   socktrace trace --comm nginx --json  # NDJSON for one program`,
-		Args:         cobra.NoArgs,
+		Args:         noArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := emptyFilter(cmd, "comm", "state"); err != nil {
+				return err
+			}
 			stop, err := cpuProfile(o.profile)
 			if err != nil {
 				return err
@@ -68,8 +72,8 @@ func newTraceCmd() *cobra.Command {
 	f.Var(numberFlag(&o.port, 1, 65535, "want a port number from 1 to 65535"),
 		"port", "only connections with this local or remote port")
 	f.StringSliceVar(&o.states, "state", nil, "only transitions from or to these states (comma-separated, e.g. SYN_SENT,TIME_WAIT; names above)")
-	f.BoolVarP(&o.only4, "inet", "4", false, "only IPv4")
-	f.BoolVarP(&o.only6, "inet6", "6", false, "only IPv6")
+	f.BoolVarP(&o.only4, "inet", "4", false, "only IPv4 (with -6 as well: both, as without either)")
+	f.BoolVarP(&o.only6, "inet6", "6", false, "only IPv6 (with -4 as well: both)")
 	f.StringVar(&o.netns, "netns", "", `only this network namespace: a name from "ip netns", a path (/run/netns/NAME, /proc/PID/ns/net) or its inode number`)
 	f.BoolVar(&o.debug, "debug", false, "show the kernel verifier's full log if loading fails")
 	f.IntVar(&o.ringMiB, "ring-mib", 8, "ring buffer size in MiB (a power of two); larger absorbs longer bursts")
@@ -103,6 +107,9 @@ func (o *traceOptions) config() (tracer.Config, error) {
 		return cfg, fmt.Errorf("--comm %q: the kernel keeps only 15 bytes of a process name", o.comm)
 	}
 	for _, s := range o.states {
+		if strings.TrimSpace(s) == "" {
+			return cfg, fmt.Errorf("--state %q: an empty name in the list; want names such as SYN_SENT,TIME_WAIT", strings.Join(o.states, ","))
+		}
 		st, err := tracer.ParseState(strings.TrimSpace(s))
 		if err != nil {
 			return cfg, fmt.Errorf("--state: %w", err)
@@ -148,6 +155,25 @@ func parseNetNS(s string) (uint32, error) {
 	return uint32(st.Ino), nil
 }
 
+// noArgs rejects arguments as the root command does, with the hint.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", args[0]), cmd.CommandPath()}
+	}
+	return nil
+}
+
+// emptyFilter rejects a filter flag given an empty value ("--comm $NAME"
+// with NAME unset), which would otherwise quietly trace everything.
+func emptyFilter(cmd *cobra.Command, names ...string) error {
+	for _, name := range names {
+		if f := cmd.Flags().Lookup(name); f.Changed && strings.Trim(f.Value.String(), "[] ,") == "" {
+			return usageError{fmt.Sprintf("--%s: empty; leave the flag out to trace everything", name), cmd.CommandPath()}
+		}
+	}
+	return nil
+}
+
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
@@ -166,10 +192,19 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 	}
 	defer tr.Close()
 	batchScheduling()
+	// Go kills a process whose write to a closed pipe on stdout fails
+	// before the write can return EPIPE: "| head" would cut off the loss
+	// summary.
+	signal.Ignore(syscall.SIGPIPE)
 	for _, w := range tr.Warnings() {
 		fmt.Fprintf(stderr, "socktrace: warning: %s\n", w)
 	}
-	fmt.Fprintln(stderr, "socktrace: tracing TCP state changes; Ctrl-C to stop")
+	if o.pid != 0 && !fileExists(fmt.Sprintf("/proc/%d", o.pid)) {
+		fmt.Fprintf(stderr, "socktrace: warning: no process %d is running: nothing to show until one has that id\n", o.pid)
+	}
+	if ctx.Err() == nil { // not interrupted while loading
+		fmt.Fprintln(stderr, "socktrace: tracing TCP state changes; Ctrl-C to stop")
+	}
 	stop := context.AfterFunc(ctx, tr.Stop)
 	defer stop()
 

@@ -18,7 +18,8 @@ Events (the "event" field of --json):
   connect       a socket starts connecting: CLOSE->SYN_SENT
   accept        accept() handed a connection to a process
   state         any other state change, e.g. SYN_SENT->ESTABLISHED, or the
-                entry into TIME_WAIT
+                entry into TIME_WAIT, which ends the socket of the side that
+                closed first and so carries its close summary
   close         the socket reached CLOSE; failed connects say why
                 (ECONNREFUSED, ETIMEDOUT, ...)
   timewait_end  a TIME_WAIT socket is gone: its timer expired, or the
@@ -35,7 +36,8 @@ Columns:
   REMOTE      remote address:port, numeric
   TRANSITION  OLD->NEW state (netstat's names), or "accept"
   DETAIL      the error, if any (ECONNREFUSED, ECONNRESET, ...); "after"
-              the time spent in the previous state; at close the
+              the time spent in the previous state; at the socket's end
+              (->CLOSE, or ->TIME_WAIT for the side that closed first) the
               connection's lifetime, bytes sent and received, smoothed RTT
               and retransmits; at TIME_WAIT entry "awaiting the peer's FIN
               (netstat: FIN_WAIT2)" when the peer's FIN had not come; at
@@ -48,12 +50,14 @@ Columns:
   time (RFC 3339, UTC, in ns), event, pid, tid, comm, proto, local and remote
   (addr:port, IPv6 as [addr]:port), old_state and new_state (netstat's
   names), error (errno name, "" when none), uid, inode, netns, sock;
-  when known: in_state_ns (time in old_state), lifetime_ns; at close:
-  bytes_sent, bytes_received, srtt_us, retrans; at timewait_end: reason
-  ("expired" or "reused"); lost events: lost, lost_ring_full,
-  lost_recursion. A TIME_WAIT entry made before the peer's FIN has
-  "awaiting_fin": true: netstat lists that socket as FIN_WAIT2 until the
-  FIN comes.
+  when known: in_state_ns (time in old_state), lifetime_ns; at the
+  socket's end (event close, or the state event into TIME_WAIT of the side
+  that closed first): bytes_sent, bytes_received, srtt_us, retrans; at
+  timewait_end: reason ("expired" or "reused"); lost events: lost,
+  lost_ring_full, lost_recursion. An owner not known has pid 0 and comm
+  ""; the end of a TIME_WAIT older than socktrace has no uid. A TIME_WAIT
+  entry made before the peer's FIN has "awaiting_fin": true: netstat lists
+  that socket as FIN_WAIT2 until the FIN comes.
 
 Needs root (CAP_BPF and CAP_PERFMON).`
 }

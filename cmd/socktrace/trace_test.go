@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -31,13 +32,7 @@ func TestTraceStopsOnCancel(t *testing.T) {
 	go func() {
 		done <- runTrace(ctx, &out, &errOut, &traceOptions{ringMiB: 1, latency: 50 * time.Millisecond, port: 1})
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(errOut.String(), "tracing TCP state changes") {
-		if time.Now().After(deadline) {
-			t.Fatalf("never started: %q", errOut.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitStarted(t, &errOut)
 	cancel()
 	start := time.Now()
 	select {
@@ -57,6 +52,73 @@ func TestTraceStopsOnCancel(t *testing.T) {
 	}
 }
 
+// A reader that goes away (socktrace trace | head) ends the trace as Ctrl-C
+// does: exit 0 with the loss summary, not death by SIGPIPE.
+func TestTraceEndsWhenStdoutCloses(t *testing.T) {
+	nstest.RequireRoot(t)
+	ns := nstest.New(t)
+	port := unusedPort(t)
+	var errOut lockedBuffer
+	cmd := ns.Peer("socktrace-table", "trace", "--json", "--latency", "10ms", "--port", strconv.Itoa(port))
+	cmd.Stderr = &errOut
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitStarted(t, &errOut)
+	refuse := func() { _, _ = net.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))) }
+	refuse()
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+		t.Fatalf("no first line: %v", err)
+	}
+	stdout.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for deadline := time.Now().Add(5 * time.Second); ; refuse() {
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("trace ended with %v, want exit 0; stderr %q", err, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), " lost (") {
+				t.Errorf("no loss summary: %q", errOut.String())
+			}
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("trace still running 5 s after its stdout closed")
+		}
+	}
+}
+
+// unusedPort returns a loopback port nobody listens on: connects to it are
+// refused.
+func unusedPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// waitStarted waits for the trace's "tracing" line on stderr.
+func waitStarted(t *testing.T, stderr *lockedBuffer) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "tracing TCP state changes"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("never started: %q", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestTraceRejectsBadFlags(t *testing.T) {
 	for _, o := range []traceOptions{
 		{ringMiB: 3, latency: time.Millisecond},
@@ -65,6 +127,7 @@ func TestTraceRejectsBadFlags(t *testing.T) {
 		{ringMiB: 1 << 20, latency: time.Millisecond},
 		{ringMiB: 1, latency: 0},
 		{ringMiB: 1, latency: time.Millisecond, states: []string{"TIMEWAIT"}},
+		{ringMiB: 1, latency: time.Millisecond, states: []string{"SYN_SENT", ""}},
 		{ringMiB: 1, latency: time.Millisecond, comm: "a-name-longer-than-15"},
 		{ringMiB: 1, latency: time.Millisecond, netns: "/no/such/ns"},
 	} {
@@ -85,13 +148,7 @@ func TestTraceRejectsBadFlags(t *testing.T) {
 // stops (--latency is 50ms; the bound is generous for a loaded machine).
 func TestTraceStreamsJSON(t *testing.T) {
 	nstest.RequireRoot(t)
-	// A port nobody listens on: connects to it are refused.
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := unusedPort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errOut lockedBuffer
@@ -100,18 +157,12 @@ func TestTraceStreamsJSON(t *testing.T) {
 		done <- runTrace(ctx, &out, &errOut, &traceOptions{json: true, ringMiB: 1,
 			latency: 50 * time.Millisecond, port: uint16(port)})
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(errOut.String(), "tracing TCP state changes") {
-		if time.Now().After(deadline) {
-			t.Fatalf("never started: %q", errOut.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitStarted(t, &errOut)
 	if _, err := net.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
 		t.Fatalf("port %d accepted a connection", port)
 	}
 	remote := "127.0.0.1:" + strconv.Itoa(port)
-	for deadline = time.Now().Add(5 * time.Second); !strings.Contains(out.String(), `"error":"ECONNREFUSED"`); {
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), `"error":"ECONNREFUSED"`); {
 		if time.Now().After(deadline) {
 			t.Fatalf("no refused close on stdout while tracing: %q", out.String())
 		}
