@@ -147,8 +147,8 @@ func appendSep(b []byte) []byte {
 	return b
 }
 
-// appendDuration prints with 3 significant digits, in ms below 10 s: what
-// people compare connection times in. Under -c churn every gone row has
+// appendDuration prints whole us below 1 ms, ms to the us below 10 s, and
+// s to the tenth above: what people compare connection times in. Under -c churn every gone row has
 // one, so it is integer arithmetic; the rare exact half (rounded as the
 // float's binary value says) and negative values go to strconv.
 func appendDuration(b []byte, d time.Duration) []byte {
@@ -262,8 +262,13 @@ func (f *EventFormatter) AppendJSON(b []byte, ev *tracer.Event) []byte {
 	if ev.Err != 0 {
 		b = append(b, unix.ErrnoName(ev.Err)...)
 	}
-	b = append(b, `","uid":`...)
-	b = appendUint(b, uint64(ev.UID))
+	b = append(b, '"')
+	// A timewait socket keeps no uid: its end has one only from the
+	// TIME_WAIT entry, which a socket older than socktrace never had.
+	if ev.Kind != tracer.KindTimeWaitEnd || ev.Has(tracer.FlagPrevKnown) {
+		b = append(b, `,"uid":`...)
+		b = appendUint(b, uint64(ev.UID))
+	}
 	b = append(b, `,"inode":`...)
 	b = appendUint(b, ev.Inode)
 	b = f.lineParts().id(b, ev, appendJSONID)

@@ -158,6 +158,8 @@ func TestEventJSONExact(t *testing.T) {
 	expired.Time = expired.Time.Add(time.Second)
 	reused := expired
 	reused.Flags &^= tracer.FlagExpired
+	older := reused // a TIME_WAIT older than socktrace: no entry, no owner, no uid
+	older.Flags, older.PID, older.TID, older.UID, older.Comm = 0, 0, 0, 0, tracer.Comm{}
 	lost := tracer.Event{Time: time.Date(2026, 11, 22, 10, 1, 4, 5, time.UTC), Kind: tracer.KindLost,
 		Lost: tracer.Lost{RingFull: 3, Recursion: 40}}
 	var f EventFormatter // one formatter: its cached time prefix must follow the seconds
@@ -175,6 +177,8 @@ func TestEventJSONExact(t *testing.T) {
 			"{\"time\":\"2026-11-22T10:01:03.123456789Z\",\"event\":\"timewait_end\",\"pid\":4242,\"tid\":4250,\"comm\":\"churn\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:40000\",\"remote\":\"127.0.0.3:9511\",\"old_state\":\"TIME_WAIT\",\"new_state\":\"CLOSE\",\"error\":\"\",\"uid\":0,\"inode\":123456,\"netns\":4026532283,\"sock\":\"0xffff8880deadbeef\",\"in_state_ns\":60000000000,\"lifetime_ns\":60005000000,\"reason\":\"expired\"}\n"},
 		{reused,
 			"{\"time\":\"2026-11-22T10:01:03.123456789Z\",\"event\":\"timewait_end\",\"pid\":4242,\"tid\":4250,\"comm\":\"churn\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:40000\",\"remote\":\"127.0.0.3:9511\",\"old_state\":\"TIME_WAIT\",\"new_state\":\"CLOSE\",\"error\":\"\",\"uid\":0,\"inode\":123456,\"netns\":4026532283,\"sock\":\"0xffff8880deadbeef\",\"in_state_ns\":60000000000,\"lifetime_ns\":60005000000,\"reason\":\"reused\"}\n"},
+		{older,
+			"{\"time\":\"2026-11-22T10:01:03.123456789Z\",\"event\":\"timewait_end\",\"pid\":0,\"tid\":0,\"comm\":\"\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:40000\",\"remote\":\"127.0.0.3:9511\",\"old_state\":\"TIME_WAIT\",\"new_state\":\"CLOSE\",\"error\":\"\",\"inode\":123456,\"netns\":4026532283,\"sock\":\"0xffff8880deadbeef\",\"reason\":\"reused\"}\n"},
 		{lost,
 			"{\"time\":\"2026-11-22T10:01:04.000000005Z\",\"event\":\"lost\",\"lost\":43,\"lost_ring_full\":3,\"lost_recursion\":40}\n"},
 	} {
