@@ -184,40 +184,11 @@ func TestClientCloses(t *testing.T) {
 	}
 }
 
+// The server reads a request and closes first: TIME_WAIT moves to its
+// side. Orphaned in FIN_WAIT2, it enters TIME_WAIT awaiting the client's
+// FIN, which its byte count never holds, though close() marked it shut for
+// reading: both summaries count the request's bytes exactly.
 func TestServerCloses(t *testing.T) {
-	t.Parallel()
-	ns := nstest.New(t)
-	c := traceNS(t, ns, false)
-	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "close")
-	sport := portOf(t, srv)
-	cli := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "wait-eof")
-	cport := portOf(t, cli)
-	srv.Expect("ACCEPTED")
-	srv.Send("close")
-	srv.Expect("CLOSED")
-	cli.Expect("EOF none")
-	c.waitFor(t, wait, "server FIN_WAIT2", has(sport, cport, FinWait1, FinWait2))
-	cli.Send("close")
-	cli.Expect("CLOSED")
-	evs := c.waitFor(t, wait, "both closes", all(
-		has(cport, sport, LastAck, Close), has(sport, cport, FinWait2, TimeWait)))
-
-	assertSteps(t, "server", of(evs, sport, cport), []step{
-		st(Listen, SynRecv, srv.PID), st(SynRecv, Established, srv.PID), acc(Established, srv.PID),
-		st(Established, FinWait1, srv.PID), st(FinWait1, FinWait2, srv.PID), st(FinWait2, TimeWait, srv.PID),
-	})
-	assertSteps(t, "client", of(evs, cport, sport), []step{
-		st(Close, SynSent, cli.PID), st(SynSent, Established, cli.PID),
-		st(Established, CloseWait, cli.PID), st(CloseWait, LastAck, cli.PID), st(LastAck, Close, cli.PID),
-	})
-	checkAwaitingFin(t, of(evs, sport, cport), of(evs, cport, sport))
-}
-
-// A server that reads a request and closes first is orphaned in FIN_WAIT2:
-// it enters TIME_WAIT awaiting the client's FIN, which its byte count never
-// holds, though close() marked it shut for reading. Both summaries count
-// the request's bytes exactly.
-func TestServerClosesAfterRequest(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
 	c := traceNS(t, ns, false)
@@ -230,21 +201,30 @@ func TestServerClosesAfterRequest(t *testing.T) {
 	srv.Send("close")
 	srv.Expect("CLOSED")
 	cli.Expect("EOF none")
-	c.waitFor(t, wait, "server TIME_WAIT", has(sport, cport, FinWait2, TimeWait))
+	c.waitFor(t, wait, "server FIN_WAIT2", has(sport, cport, FinWait1, FinWait2))
 	cli.Send("close")
 	cli.Expect("CLOSED")
-	evs := c.waitFor(t, wait, "client close", has(cport, sport, LastAck, Close))
+	evs := c.waitFor(t, wait, "both closes", all(
+		has(cport, sport, LastAck, Close), has(sport, cport, FinWait2, TimeWait)))
 
 	server, client := of(evs, sport, cport), of(evs, cport, sport)
-	tw, last := server[len(server)-1], client[len(client)-1]
+	assertSteps(t, "server", server, []step{
+		st(Listen, SynRecv, srv.PID), st(SynRecv, Established, srv.PID), acc(Established, srv.PID),
+		st(Established, FinWait1, srv.PID), st(FinWait1, FinWait2, srv.PID), st(FinWait2, TimeWait, srv.PID),
+	})
+	assertSteps(t, "client", client, []step{
+		st(Close, SynSent, cli.PID), st(SynSent, Established, cli.PID),
+		st(Established, CloseWait, cli.PID), st(CloseWait, LastAck, cli.PID), st(LastAck, Close, cli.PID),
+	})
+	checkAwaitingFin(t, server, client)
 	n := uint64(len(greeting))
-	if tw.New != TimeWait || !tw.Has(FlagTimeWaitFinWait2|FlagSummary) || tw.BytesReceived != n || tw.BytesSent != 0 {
-		t.Errorf("server's last event %v->%v flags %b: sent %d, received %d bytes; want ->TIME_WAIT awaiting the FIN, sent 0, received %d",
-			tw.Old, tw.New, tw.Flags, tw.BytesSent, tw.BytesReceived, n)
+	if tw := server[len(server)-1]; !tw.Has(FlagSummary) || tw.BytesReceived != n || tw.BytesSent != 0 {
+		t.Errorf("server's ->TIME_WAIT flags %b: sent %d, received %d bytes; want a summary, sent 0, received %d",
+			tw.Flags, tw.BytesSent, tw.BytesReceived, n)
 	}
-	if last.New != Close || last.BytesSent != n || last.BytesReceived != 0 {
-		t.Errorf("client's last event %v->%v: sent %d, received %d bytes; want ->CLOSE, sent %d, received 0",
-			last.Old, last.New, last.BytesSent, last.BytesReceived, n)
+	if last := client[len(client)-1]; last.BytesSent != n || last.BytesReceived != 0 {
+		t.Errorf("client's ->CLOSE: sent %d, received %d bytes; want sent %d, received 0",
+			last.BytesSent, last.BytesReceived, n)
 	}
 
 	// A listener carries no bytes: its close has no summary to show.
