@@ -148,9 +148,10 @@ func appendSep(b []byte) []byte {
 }
 
 // appendDuration prints whole us below 1 ms, ms to the us below 10 s, and
-// s to the tenth above: what people compare connection times in. Under -c churn every gone row has
-// one, so it is integer arithmetic; the rare exact half (rounded as the
-// float's binary value says) and negative values go to strconv.
+// s to the tenth above: what people compare connection times in. Under -c
+// churn every gone row has one, so it is integer arithmetic; the rare exact
+// half (rounded as the float's binary value says) and negative values go
+// to strconv.
 func appendDuration(b []byte, d time.Duration) []byte {
 	switch {
 	case d < 0:

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"github.com/socktrace/socktrace/render"
@@ -167,11 +168,18 @@ func noArgs(cmd *cobra.Command, args []string) error {
 // with NAME unset), which would otherwise quietly trace everything.
 func emptyFilter(cmd *cobra.Command, names ...string) error {
 	for _, name := range names {
-		if f := cmd.Flags().Lookup(name); f.Changed && strings.Trim(f.Value.String(), "[] ,") == "" {
+		if f := cmd.Flags().Lookup(name); f.Changed && emptyValue(f.Value) {
 			return usageError{fmt.Sprintf("--%s: empty; leave the flag out to trace everything", name), cmd.CommandPath()}
 		}
 	}
 	return nil
+}
+
+func emptyValue(v pflag.Value) bool {
+	if list, ok := v.(pflag.SliceValue); ok {
+		return len(list.GetSlice()) == 0
+	}
+	return v.String() == ""
 }
 
 func fileExists(path string) bool {
