@@ -141,12 +141,12 @@ func runClient(args []string) error {
 	}
 	fmt.Printf("PORT %d\n", c.LocalAddr().(*net.TCPAddr).Port)
 	switch args[1] {
-	case "send", "wait-eof":
-		if args[1] == "send" {
-			if _, err := c.Write([]byte(greeting)); err != nil {
-				return err
-			}
+	case "send":
+		if _, err := c.Write([]byte(greeting)); err != nil {
+			return err
 		}
+		fallthrough
+	case "wait-eof":
 		_, err := io.Copy(io.Discard, c)
 		fmt.Println("EOF", errName(err))
 	case "linger0":

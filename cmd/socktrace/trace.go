@@ -108,10 +108,11 @@ func (o *traceOptions) config() (tracer.Config, error) {
 		return cfg, fmt.Errorf("--comm %q: the kernel keeps only 15 bytes of a process name", o.comm)
 	}
 	for _, s := range o.states {
-		if strings.TrimSpace(s) == "" {
+		name := strings.TrimSpace(s)
+		if name == "" {
 			return cfg, fmt.Errorf("--state %q: an empty name in the list; want names such as SYN_SENT,TIME_WAIT", strings.Join(o.states, ","))
 		}
-		st, err := tracer.ParseState(strings.TrimSpace(s))
+		st, err := tracer.ParseState(name)
 		if err != nil {
 			return cfg, fmt.Errorf("--state: %w", err)
 		}
