@@ -76,7 +76,7 @@ const (
 	// TIME_WAIT entered before the peer's FIN came: the timewait socket
 	// waits for it in its FIN_WAIT2 substate, and netstat lists it as
 	// FIN_WAIT2 until then. The FIN's coming mostly shows in no
-	// tracepoint (see enter_timewait in bpf/socktrace.bpf.c).
+	// tracepoint (see enter_timewait in bpf/timewait.h).
 	FlagTimeWaitFinWait2 = Flag(socktraceEventFlagFLAG_TW_FIN_WAIT2)
 )
 
