@@ -27,8 +27,7 @@ static __always_inline void emit_connect(__u64 skp, const struct sock *sk, __u64
 	emit(&e);
 }
 
-static __always_inline void start_connect(__u64 skp, struct sock_info *si, bool slotted,
-					  __u64 now)
+static __always_inline void start_connect(__u64 skp, struct sock_info *si, bool slotted, __u64 now)
 {
 	struct held_connect h;
 

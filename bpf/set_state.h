@@ -101,8 +101,8 @@ static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int ol
 	si = sock_info(skp, sk, acc, create, &slotted);
 	/* A birth starts afresh, whatever a missed ->CLOSE left at this
 	 * address in socks. */
-	if (si && ((old == TCP_CLOSE && new == TCP_LISTEN) ||
-		   (old == TCP_LISTEN && new == TCP_SYN_RECV)))
+	if (si &&
+	    ((old == TCP_CLOSE && new == TCP_LISTEN) || (old == TCP_LISTEN && new == TCP_SYN_RECV)))
 		si->flags = 0;
 	if (table_only && table_bookkeeping_only(skp, sk, si, old, new, acc))
 		return 0;

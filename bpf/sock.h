@@ -121,7 +121,8 @@ static __always_inline void read_sock(struct event *e, __u64 skp, const struct s
  * nothing else in TCP sets it. */
 static __always_inline bool fin_received(const struct sock *sk, enum sk_access acc)
 {
-	return READ(acc, sk, __sk_common.skc_flags) & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE));
+	return READ(acc, sk, __sk_common.skc_flags) &
+	       (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE));
 }
 
 /* Close summary, read from the full socket: why it ended, and what it carried. */

@@ -225,7 +225,7 @@ struct timer_slots {
 	__u64 tw_started;
 	__u64 cancelled;
 	__u64 cancelled_ns;
-	__u64 scratch;		 /* see slot_of */
+	__u64 scratch;		   /* see slot_of */
 	struct event cancelled_tw; /* its end, read while the socket lived */
 };
 

@@ -8,20 +8,20 @@
 
 /* What an event reports. */
 enum event_kind {
-	KIND_STATE = 1,	   /* a TCP state transition (TIME_WAIT entry derived) */
-	KIND_ACCEPT = 2,   /* accept() handed the socket to a process */
-	KIND_TW_END = 3,   /* the timewait socket is gone (expired or reused) */
+	KIND_STATE = 1,	 /* a TCP state transition (TIME_WAIT entry derived) */
+	KIND_ACCEPT = 2, /* accept() handed the socket to a process */
+	KIND_TW_END = 3, /* the timewait socket is gone (expired or reused) */
 };
 
 /* event.flags */
 enum event_flag {
-	FLAG_OWNER_KNOWN = 1 << 0, /* pid/tid/comm are the socket's owner */
-	FLAG_BORN_KNOWN = 1 << 1,  /* lifetime_ns is valid */
-	FLAG_PREV_KNOWN = 1 << 2,  /* state_ns is valid */
-	FLAG_TW_DERIVED = 1 << 3,  /* newstate TIME_WAIT was derived from timer events */
-	FLAG_TW_EXPIRED = 1 << 4,  /* KIND_TW_END: the timer ran out (else: killed early) */
-	FLAG_SUMMARY = 1 << 5,	   /* bytes/srtt/retrans were read from the socket */
-	FLAG_TW_FIN_WAIT2 = 1 << 6, /* ... but the timewait socket awaits the peer's FIN (substate FIN_WAIT2) */
+	FLAG_OWNER_KNOWN = 1 << 0,  /* pid/tid/comm are the socket's owner */
+	FLAG_BORN_KNOWN = 1 << 1,   /* lifetime_ns is valid */
+	FLAG_PREV_KNOWN = 1 << 2,   /* state_ns is valid */
+	FLAG_TW_DERIVED = 1 << 3,   /* newstate TIME_WAIT was derived from timer events */
+	FLAG_TW_EXPIRED = 1 << 4,   /* KIND_TW_END: the timer ran out (else: killed early) */
+	FLAG_SUMMARY = 1 << 5,	    /* bytes/srtt/retrans were read from the socket */
+	FLAG_TW_FIN_WAIT2 = 1 << 6, /* TW_DERIVED, and the peer's FIN is still awaited */
 };
 
 /* Counters userspace reads from the per-CPU "counters" map. */

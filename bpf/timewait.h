@@ -115,7 +115,6 @@ static __always_inline void enter_timewait(struct event *e, __u64 timer)
 	e->flags |= FLAG_TW_DERIVED;
 }
 
-
 /*
  * The timer hooks fire for every timer in the system, about a dozen times per
  * loopback connection (retransmit, delayed ACK, request socket, timewait):
@@ -124,7 +123,7 @@ static __always_inline void enter_timewait(struct event *e, __u64 timer)
  */
 static __always_inline int on_timer_start(const struct timer_list *timer)
 {
-	__u64 t = (__u64)timer, fn = (__u64)timer->function;
+	__u64 t = (__u64)timer, fn = (__u64)timer->function, skp;
 	struct timer_slots *s;
 
 	if (!fn || (fn != tw_timer_handler_addr && fn != tcp_write_timer_addr))
@@ -140,12 +139,11 @@ static __always_inline int on_timer_start(const struct timer_list *timer)
 	}
 	/* The held CLOSE->SYN_SENT goes first: it came before the end of any
 	 * timewait socket its connect() reused, which settle_cancel sends. */
+	skp = t - bpf_core_field_offset(struct inet_connection_sock, icsk_retransmit_timer);
 	if (have_cast())
-		connect_timer(t - bpf_core_field_offset(struct inet_connection_sock, icsk_retransmit_timer),
-			      SK_CAST);
+		connect_timer(skp, SK_CAST);
 	else
-		connect_timer(t - bpf_core_field_offset(struct inet_connection_sock, icsk_retransmit_timer),
-			      SK_PROBE);
+		connect_timer(skp, SK_PROBE);
 	settle_cancel(s, t);
 	return 0;
 }
