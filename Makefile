@@ -2,6 +2,7 @@
 # need only Go; generate needs the pinned clang below.
 GO       ?= go
 CLANG    ?= clang-14
+CLANG_FORMAT ?= clang-format-14
 BIN      ?= bin/socktrace
 export CGO_ENABLED = 0
 
@@ -32,6 +33,7 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '_bpfel\.go$$'))" || \
 		{ gofmt -l $$(git ls-files '*.go' | grep -v '_bpfel\.go$$'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	$(CLANG_FORMAT) --dry-run --Werror $$(git ls-files 'bpf/*.c' 'bpf/*.h' | grep -v '^bpf/headers/')
 
 # Speed and memory targets live here, never in timed tests.
 bench: bench-go bench-trace bench-table bench-snapshot
