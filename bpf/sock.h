@@ -139,8 +139,9 @@ static __always_inline void read_summary(struct event *e, const struct sock *sk,
 	tp = tcp_of(sk, acc);
 	if (!tp)
 		return;
-	/* Data octets only: bytes_acked would count the SYN and FIN too. */
-	e->bytes_acked = READ(acc, tp, bytes_sent) - READ(acc, tp, bytes_retrans);
+	/* Data octets, each once: tcp_sock's bytes_sent counts a retransmitted
+	 * one again, and its bytes_acked counts the SYN and FIN too. */
+	e->bytes_sent = READ(acc, tp, bytes_sent) - READ(acc, tp, bytes_retrans);
 	e->bytes_received = READ(acc, tp, bytes_received);
 	/* bytes_received also counts the peer's FIN (rcv_nxt moves past
 	 * it). A socket closing from these states has had it; one from

@@ -60,16 +60,16 @@ struct event {
 	char comm[TASK_COMM_LEN];
 	__u8 _pad[4];
 	/* The close summary (FLAG_SUMMARY), read from the socket at ->CLOSE. */
-	__u64 bytes_acked;    /* data bytes sent, retransmits not counted twice */
+	__u64 bytes_sent;     /* data bytes sent, a retransmitted byte counted once */
 	__u64 bytes_received; /* bytes received */
 	__u32 srtt_us;	      /* smoothed RTT, microseconds */
 	__u32 retrans;	      /* total retransmitted segments */
 };
 
-#define EVENT_HEAD_SIZE 120 /* offsetof(struct event, bytes_acked) */
+#define EVENT_HEAD_SIZE 120 /* offsetof(struct event, bytes_sent) */
 
 _Static_assert(sizeof(struct event) == 144, "struct event layout changed: regenerate");
-_Static_assert(__builtin_offsetof(struct event, bytes_acked) == EVENT_HEAD_SIZE,
+_Static_assert(__builtin_offsetof(struct event, bytes_sent) == EVENT_HEAD_SIZE,
 	       "the summary tail moved: fix EVENT_HEAD_SIZE");
 
 #endif /* SOCKTRACE_H */

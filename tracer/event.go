@@ -147,7 +147,7 @@ func CommOf(s string) Comm {
 // when it has no close summary (FlagSummary): see bpf/socktrace.h.
 const (
 	eventSize     = int(unsafe.Sizeof(socktraceEvent{}))
-	eventHeadSize = int(unsafe.Offsetof(socktraceEvent{}.BytesAcked))
+	eventHeadSize = int(unsafe.Offsetof(socktraceEvent{}.BytesSent))
 )
 
 // decode reads a raw ring buffer record into ev without allocating. The
@@ -187,7 +187,7 @@ func decode(raw []byte, monoToWall int64, ev *Event) error {
 		Err:      syscall.Errno(k.Error),
 	}
 	if summary {
-		ev.BytesSent, ev.BytesReceived = k.BytesAcked, k.BytesReceived
+		ev.BytesSent, ev.BytesReceived = k.BytesSent, k.BytesReceived
 		ev.SRTT = time.Duration(k.SrttUs) * time.Microsecond
 		ev.Retrans = k.Retrans
 	}

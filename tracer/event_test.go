@@ -17,7 +17,7 @@ func raw(k *socktraceEvent) []byte {
 func kernelEvent() *socktraceEvent {
 	k := &socktraceEvent{
 		TsNs: 5_000_000_000, Sk: 0xffff888012345678, StateNs: 1500, LifetimeNs: 2_000_000,
-		BytesAcked: 10, BytesReceived: 20, Inode: 4242, Netns: 4026531840,
+		BytesSent: 10, BytesReceived: 20, Inode: 4242, Netns: 4026531840,
 		Pid: 100, Tid: 101, Uid: 1000, SrttUs: 35, Retrans: 2,
 		Sport: 40000, Dport: 443, Family: syscall.AF_INET6, Error: uint16(syscall.ECONNREFUSED),
 		Kind: uint8(KindState), Oldstate: uint8(SynSent), Newstate: uint8(Close),

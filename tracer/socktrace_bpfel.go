@@ -55,7 +55,7 @@ type socktraceEvent struct {
 	Flags         uint8
 	Comm          [16]int8
 	Pad           [4]uint8
-	BytesAcked    uint64
+	BytesSent     uint64
 	BytesReceived uint64
 	SrttUs        uint32
 	Retrans       uint32
