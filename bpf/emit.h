@@ -17,13 +17,27 @@ static __always_inline void count(__u32 idx)
 		(*c)++;
 }
 
+/*
+ * The owner is the calling process: its name is its thread group leader's
+ * comm (what /proc/PID/comm and ps show), not the calling thread's, which
+ * a worker thread may have renamed (PR_SET_NAME). The thread is told by
+ * its id.
+ */
 static __always_inline void owner_current(struct owner *o)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
+	const struct task_struct *leader;
 
 	o->pid = id >> 32;
 	o->tid = (__u32)id;
-	bpf_get_current_comm(o->comm, sizeof(o->comm));
+	if (have_cast())
+		leader = cast(task, struct task_struct)->group_leader;
+	else
+		leader = BPF_CORE_READ(task, group_leader);
+	/* The kernel pads comm with NULs (__set_task_comm: strscpy_pad). */
+	if (bpf_core_read(o->comm, sizeof(o->comm), &leader->comm))
+		bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 
 static __always_inline void set_owner(struct event *e, const struct owner *o)

@@ -20,8 +20,9 @@ import (
 
 func TestMain(m *testing.M) {
 	nstest.RunPeer(map[string]func([]string) error{
-		"server": runServer,
-		"client": runClient,
+		"server":   runServer,
+		"client":   runClient,
+		"threaded": runThreaded,
 	})
 	os.Exit(m.Run())
 }
