@@ -38,7 +38,7 @@ func (p *programs) name(o Owner) string {
 	dir := filepath.Join(p.procRoot, strconv.Itoa(int(o.PID)))
 	// The task name is checked so a reused pid is not given another
 	// process's name.
-	if hasTaskNamed(dir, name) {
+	if processNamed(dir, name) {
 		if cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 			if prog := snapshot.ProgramName(cmdline); prog != "" {
 				name = prog
@@ -49,28 +49,12 @@ func (p *programs) name(o Owner) string {
 	return name
 }
 
-// maxThreadsChecked bounds the threads read for one owner.
-const maxThreadsChecked = 1024
-
-// hasTaskNamed says whether the process in dir has a thread named name. The
-// kernel names an owner by the thread that used the socket, which may have
-// renamed itself (a "NetWorker" thread of python3): the main thread's name
-// is checked first, then the others'.
-func hasTaskNamed(dir, name string) bool {
-	if comm, err := os.ReadFile(filepath.Join(dir, "comm")); err == nil && string(trimNewline(comm)) == name {
-		return true
-	}
-	tasks, err := os.ReadDir(filepath.Join(dir, "task"))
-	if err != nil {
-		return false
-	}
-	for _, task := range tasks[:min(len(tasks), maxThreadsChecked)] {
-		comm, err := os.ReadFile(filepath.Join(dir, "task", task.Name(), "comm"))
-		if err == nil && string(trimNewline(comm)) == name {
-			return true
-		}
-	}
-	return false
+// processNamed says whether the process in dir is named name: the kernel
+// names an owner by its process (the thread group leader's comm), not by a
+// thread that renamed itself.
+func processNamed(dir, name string) bool {
+	comm, err := os.ReadFile(filepath.Join(dir, "comm"))
+	return err == nil && string(trimNewline(comm)) == name
 }
 
 func trimNewline(b []byte) []byte {

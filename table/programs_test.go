@@ -26,18 +26,6 @@ func writeProc(t *testing.T, root string, pid int, comm, cmdline string) {
 	}
 }
 
-// writeThread writes a fake /proc/<pid>/task/<tid>/comm.
-func writeThread(t *testing.T, root string, pid, tid int, comm string) {
-	t.Helper()
-	dir := filepath.Join(root, strconv.Itoa(pid), "task", strconv.Itoa(tid))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "comm"), []byte(comm+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestProgram(t *testing.T) {
 	root := t.TempDir()
 	writeProc(t, root, 100, "python3", "/usr/local/bin/python3.12\x00/srv/app.py\x00")
@@ -45,12 +33,7 @@ func TestProgram(t *testing.T) {
 	writeProc(t, root, 102, "kworker/0:1", "")
 	// pid 300 is now another process than the one the event saw.
 	writeProc(t, root, 300, "bash", "/bin/bash\x00")
-	// A thread of pid 103 renamed itself; pid 104 has no thread of that name.
-	writeProc(t, root, 103, "python3", "/usr/bin/python3\x00")
-	writeThread(t, root, 103, 103, "python3")
-	writeThread(t, root, 103, 105, "NetWorker")
 	writeProc(t, root, 104, "python3", "/usr/bin/python3\x00")
-	writeThread(t, root, 104, 104, "python3")
 	tbl := New(Config{ProcRoot: root,
 		Seed: map[uint64]snapshot.Owner{42: {PID: 400, Comm: "java", Program: "jenkins"}}})
 
@@ -64,8 +47,7 @@ func TestProgram(t *testing.T) {
 		{"the task name without a cmdline (kernel thread)", Owner{PID: 102, Comm: tracer.CommOf("kworker/0:1")}, "kworker/0:1"},
 		{"the task name when the process is gone", Owner{PID: 200, Comm: tracer.CommOf("nginx")}, "nginx"},
 		{"the task name when the pid is reused", Owner{PID: 300, Comm: tracer.CommOf("sshd")}, "sshd"},
-		{"argv[0]'s base name for a renamed thread", Owner{PID: 103, Comm: tracer.CommOf("NetWorker")}, "python3"},
-		{"the task name when no thread has it", Owner{PID: 104, Comm: tracer.CommOf("NetWorker")}, "NetWorker"},
+		{"the task name when the process has another", Owner{PID: 104, Comm: tracer.CommOf("NetWorker")}, "NetWorker"},
 		{"the seed's program, without reading /proc", Owner{PID: 400, Comm: tracer.CommOf("java")}, "jenkins"},
 		{"the task name for an unknown owner", Owner{}, ""},
 	}
