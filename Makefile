@@ -34,6 +34,8 @@ lint:
 		{ gofmt -l $$(git ls-files '*.go' | grep -v '_bpfel\.go$$'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 	$(CLANG_FORMAT) --dry-run --Werror $$(git ls-files 'bpf/*.c' 'bpf/*.h' | grep -v '^bpf/headers/')
+	@$(GO) mod tidy -diff || \
+		{ echo "go.mod or go.sum is not tidy: run 'go mod tidy' and commit"; exit 1; }
 
 # Speed and memory targets live here, never in timed tests.
 bench: bench-go bench-trace bench-table bench-snapshot
