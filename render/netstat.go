@@ -299,10 +299,6 @@ func appendLeft(b []byte, s string, width int) []byte {
 	return appendSpaces(append(b, s...), width-len(s))
 }
 
-func appendLeftBytes(b []byte, s []byte, width int) []byte {
-	return appendSpaces(append(b, s...), width-len(s))
-}
-
 func appendLeftUint(b []byte, v uint64, width int) []byte {
 	start := len(b)
 	b = appendUint(b, v)
