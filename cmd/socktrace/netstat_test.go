@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -175,6 +176,9 @@ func netstatClient(args []string) error {
 		if bytes.Contains(data, []byte(" 06 ")) {
 			fmt.Println("ready")
 			holdUntilStdinCloses()
+			// The connections are held open only while keep is alive: a
+			// net.Conn that becomes garbage is closed by its finalizer.
+			runtime.KeepAlive(keep)
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
