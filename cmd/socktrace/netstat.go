@@ -166,9 +166,11 @@ func (o *netstatOptions) checkModes() error {
 	case modes > 1:
 		return usageError{"-r, -i and -s cannot be combined", "socktrace"}
 	case o.route && o.unix:
+		//lint:ignore ST1005 netstat's own message, capital included
 		return errors.New("No routing for address family `unix'; -r shows inet (-4, the default) and inet6 (-6)")
 	case o.stats && (o.unix || len(o.families) > 1):
 		// netstat takes one family for -s, and no second one, even the same.
+		//lint:ignore ST1005 netstat's own message, capital included
 		return fmt.Errorf("No statistics support for specified address family: %s; -s takes one of -4 (the default) and -6",
 			strings.Join(o.families, ","))
 	}
