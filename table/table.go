@@ -26,8 +26,9 @@ type Key struct {
 	Local, Remote [16]byte
 	LPort, RPort  uint16
 	V6            bool
-	_pad          [3]byte // no implicit padding: the key hashes as one block of memory
-	Inode         uint64  // listeners only
+	//lint:ignore U1000 named, not _: a blank field would make == and map hashing go field by field
+	_pad  [3]byte // no implicit padding: the key hashes as one block of memory
+	Inode uint64  // listeners only
 }
 
 func keyOf(v6 bool, local, remote netip.AddrPort, inode uint64) Key {
