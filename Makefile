@@ -33,6 +33,7 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '_bpfel\.go$$'))" || \
 		{ gofmt -l $$(git ls-files '*.go' | grep -v '_bpfel\.go$$'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	$(CLANG_FORMAT) --dry-run --Werror $$(git ls-files 'bpf/*.c' 'bpf/*.h' | grep -v '^bpf/headers/')
 	@$(GO) mod tidy -diff || \
 		{ echo "go.mod or go.sum is not tidy: run 'go mod tidy' and commit"; exit 1; }
