@@ -2,10 +2,10 @@ package render
 
 import "time"
 
-// clockCache formats event times. time.Time.AppendFormat was a third of
-// the tracer's CPU at 200k events/s; the date and the time of day change
-// once a second, so they are formatted once a second and only the
-// sub-second digits per event.
+// clockCache formats event times. time.Time.AppendFormat works out the
+// whole date for every event; the date and the time of day change once a
+// second, so they are formatted once a second and only the sub-second
+// digits per event.
 type clockCache struct {
 	jsonSec, textSec int64
 	jsonPrefix       []byte // "2006-01-02T15:04:05." in UTC

@@ -2,10 +2,10 @@ package render
 
 import "net/netip"
 
-// The event stream prints a dozen numbers and two addresses per line at
-// up to 300k lines/s; strconv.AppendUint and netip.AddrPort.AppendTo were
-// half of socktrace trace's CPU there. These write the digits straight
-// into the line, two at a time.
+// The event stream prints a dozen numbers and two addresses per line, for
+// every event of a churn; strconv.AppendUint and netip.AddrPort.AppendTo
+// were the largest part of formatting them. These write the digits
+// straight into the line, two at a time.
 
 // digitPairs holds "00" to "99".
 const digitPairs = "00010203040506070809" +

@@ -208,8 +208,8 @@ func appendDurationFloat(b []byte, d time.Duration) []byte {
 }
 
 // pad appends spaces until the ASCII column that started at start is width
-// wide, and always one space after it. Counting runes in every column was
-// a third of a line's cost.
+// wide, and always one space after it. Only the name column can hold
+// multibyte runes, and counting runes in every column was dear.
 func pad(b []byte, start, width int) []byte { return padFrom(b, len(b)-start, width) }
 
 // padRunes is pad for a column that may hold multibyte runes.
@@ -239,7 +239,7 @@ func commString(c *tracer.Comm) string {
 
 // AppendJSON appends one NDJSON object: DESIGN.md's event contract, plus
 // the detail fields. Field names and the punctuation between them are
-// appended as one constant each: at 300k lines/s every append counts.
+// appended as one constant each: a line per event, every append counts.
 func (f *EventFormatter) AppendJSON(b []byte, ev *tracer.Event) []byte {
 	b = append(b, `{"time":"`...)
 	b = f.clock.appendJSON(b, ev.Time)

@@ -9,11 +9,11 @@ import (
 // lineParts remembers the parts of an event line that events share: the
 // owner (pid, tid, comm), which a few threads have for every socket, and
 // per socket its addresses (proto to remote) and identity (netns and kernel
-// address). A loopback connection's ten events come within a few hundred
-// microseconds, and reusing those parts takes a third off a line's cost in
-// a churn stream (BenchmarkAppendEventStream). Keeping the owner apart
-// from the addresses means that a socket's first event, and an accept
-// (which changes only the thread), format only what is new.
+// address). A loopback connection's ten events come close together, so
+// under churn most lines can reuse those parts (BenchmarkAppendEventStream
+// measures it). Keeping the owner apart from the addresses means that a
+// socket's first event, and an accept (which changes only the thread),
+// format only what is new.
 // A part is reused only when every field it was formatted from is
 // unchanged, so the output is the same as formatting it afresh.
 type lineParts struct {
