@@ -17,9 +17,10 @@ import (
 // ended, the rest are copied together (compact), and get new positions;
 // their IDs, which renderers key on, stay.
 //
-// The index (posIndex) is keyed by a hash of the tuple, not the tuple: the
-// pile is ~110k rows under churn, and 16-byte slots of hash and position
-// stay in cache where 48-byte tuples would not.
+// The index (posIndex) is keyed by a hash of the tuple, not the tuple:
+// under churn the pile holds up to the kernel's tcp_max_tw_buckets, and
+// 16-byte slots of hash and position stay in cache where 48-byte tuples
+// would not.
 type timeWaits struct {
 	chunks   []*pileChunk // chunks[0][front] is the oldest row kept
 	front    int
@@ -34,15 +35,14 @@ type timeWaits struct {
 	finWait2 int    // rows in TIME_WAIT's FIN_WAIT2 substate (awaiting the peer's FIN)
 	// recent holds the positions of the rows that last entered the pile
 	// awaiting the peer's FIN, by their key's hash: under churn the FIN
-	// comes soon after, and finding the row here costs half of asking the
-	// index (a cold map probe per connection; in a CPU profile of -c under
-	// churn, 0.04 s against 0.09 s in 10 s). A row another took the slot
+	// comes soon after, and finding the row here is cheaper than asking
+	// the index (a cold probe per connection). A row another took the slot
 	// of is asked of the index.
 	recent [recentSlots]uint64
 }
 
 // recentSlots holds a few times the rows awaiting a FIN at once under max
-// churn here (~3k): a slot shared by two of them costs an index probe.
+// churn: a slot shared by two of them costs an index probe.
 const recentSlots = 1 << 14
 
 // chunkRows is a chunk's size: ~0.7 MiB.

@@ -3,14 +3,13 @@ package table
 // posIndex finds the pile's rows by their key's hash: an open-addressed
 // table of (hash, position) pairs, probed linearly, at most half full.
 //
-// Under churn the pile holds ~110k rows and every connection asks for one
-// that is cold in cache: entering TIME_WAIT (is an older row there?),
-// leaving it, and the peer's FIN. A probe here reads one cache line (four
-// slots), where a Go map read two (its control word, then the slot) and
-// inserting after a miss probed again: BenchmarkChurn went from 1434 to
-// 1258 ns per connection. Rows whose hashes are equal share a probe
-// sequence; the caller tells them apart by key, so no second map is needed
-// for them.
+// Under churn the pile holds up to tcp_max_tw_buckets rows and every
+// connection asks for one that is cold in cache: entering TIME_WAIT (is an
+// older row there?), leaving it, and the peer's FIN. A probe here reads one
+// cache line (four slots), where a Go map read two (its control word, then
+// the slot) and inserting after a miss probed again. Rows whose hashes are
+// equal share a probe sequence; the caller tells them apart by key, so no
+// second map is needed for them.
 type posIndex struct {
 	slots []posSlot // a power of two long
 	n     int

@@ -125,8 +125,8 @@ type Table struct {
 	order    []*Conn   // live rows in the last snapshot's order, then newer ones
 	counts   Counts
 	// free holds rows Sweep forgot, for reuse: under churn two rows are
-	// born and gone per connection, and allocating each was a tenth of
-	// the table's cost (with the garbage collection it brings).
+	// born and gone per connection, and allocating each costs the
+	// garbage collector's work too.
 	free []*Conn
 }
 

@@ -9,12 +9,11 @@ import (
 )
 
 // Under churn the TIME_WAIT pile is most of the table: every active close
-// leaves a timewait socket for 60 s, up to the kernel's tcp_max_tw_buckets
-// (about 110k rows under loopback churn here). Those rows never change until
-// they end, so they live apart from the connections that do (pile.go): as
-// pointer-free values the garbage collector never scans, in the order they
-// entered TIME_WAIT, each with an ID that lets a renderer reuse the line it
-// printed last time.
+// leaves a timewait socket for 60 s, up to the kernel's tcp_max_tw_buckets.
+// Those rows never change until they end, so they live apart from the
+// connections that do (pile.go): as pointer-free values the garbage
+// collector never scans, in the order they entered TIME_WAIT, each with an
+// ID that lets a renderer reuse the line it printed last time.
 
 // TimeWait is one connection in TIME_WAIT, or one that left it since the
 // last Sweep.
