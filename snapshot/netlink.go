@@ -11,9 +11,8 @@ import (
 
 // Diag reads Internet sockets from the kernel's sock_diag netlink interface
 // (NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY): the rows /proc/net/tcp would
-// show, as binary structs. With 100k sockets the kernel spends about a third
-// of the time it needs to print /proc/net/tcp{,6}, and nothing is parsed
-// from text. Netlink only sees the caller's network namespace, which is
+// show, as binary structs. The kernel spends less time on them than on
+// printing /proc/net/tcp{,6}, and nothing is parsed from text. Netlink only sees the caller's network namespace, which is
 // what /proc/net shows too; other namespaces need the /proc reader on
 // /proc/<pid>/net.
 type Diag struct {

@@ -171,9 +171,9 @@ func (ip *inetParser) lines(data []byte, dst []Socket) []Socket {
 	return dst
 }
 
-// readInetFile reads and parses one table. With 100k sockets the kernel
-// spends as long generating the text as we spend parsing it, so a reader
-// goroutine keeps the kernel busy on one CPU while this one parses.
+// readInetFile reads and parses one table. The kernel takes about as long
+// to generate the text as we take to parse it, so a reader goroutine keeps
+// the kernel busy on one CPU while this one parses.
 func readInetFile(path string, p Proto, v6 bool, dst []Socket) ([]Socket, error) {
 	f, err := os.Open(path)
 	if err != nil {
