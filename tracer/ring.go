@@ -17,8 +17,8 @@ import (
 // kernel what it has read once per batch, not once per record.
 //
 // cilium/ebpf's reader copies each record out, loads the producer position
-// and stores the consumer position for every record; at 300k events/s that
-// was a tenth of socktrace trace's CPU. This one hands out records in
+// and stores the consumer position for every record, each store a cache
+// line the producing CPUs read. This one hands out records in
 // place (valid until the next one), loads the producer position only when
 // it has read up to the last one it saw, and stores its own when it has
 // caught up or has read publishEvery bytes since. (The programs read the
