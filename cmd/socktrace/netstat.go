@@ -357,7 +357,7 @@ func (o *netstatOptions) readInetTables(netDir string, named bool, stderr io.Wri
 }
 
 // readInet appends one protocol's rows to dst. TCP in the live system's
-// own namespace comes from sock_diag, which costs the kernel a third of
+// own namespace comes from sock_diag, which costs the kernel less than
 // printing /proc/net/tcp; fixture trees, the other tables and kernels
 // without inet_diag/tcp_diag read the /proc text. Both see the namespace of
 // this process, so they list the same sockets.

@@ -12,10 +12,7 @@ import (
 // in batches and may be a few milliseconds late; what they must not do is
 // preempt the traffic they trace each time the ring wakes them. Under
 // SCHED_BATCH a wakeup waits for the running task's slice to end instead,
-// with the same share of the CPU as before. Measured under loopback churn
-// (bench/ab.sh, 4 rounds): trace's CPU per connection -5 %, the churn's
-// conn/s ratio +0.010; -c's CPU per connection -4 % (3 rounds); no ring
-// buffer loss (bench/trace.sh).
+// with the same share of the CPU as before.
 // Threads the Go runtime starts later are cloned from these, and inherit
 // the policy. A thread whose policy was chosen by the user (chrt) is left
 // alone, and so is any failure: the policy only makes tracing cheaper.

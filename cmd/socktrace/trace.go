@@ -241,8 +241,8 @@ func reportLoss(stderr io.Writer, st tracer.Stats, filtered bool) {
 
 // streamEvents prints events until the tracer stops, writing whenever the
 // tracer has caught up, so each line appears as its event happens. Lines are
-// formatted straight into the pending output: at 300k lines/s a bufio copy
-// of each one was 6 % of the tracer's CPU.
+// formatted straight into the pending output: a bufio copy of each one
+// would be a second pass over every byte.
 func streamEvents(tr *tracer.Tracer, stdout, stderr io.Writer, asJSON bool) error {
 	out := make([]byte, 0, outputBytes+512)
 	if !asJSON {
