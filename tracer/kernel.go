@@ -46,25 +46,6 @@ func kernelSymbols(path string, names ...string) (map[string]uint64, error) {
 	return found, nil
 }
 
-const tracefsDir = "/sys/kernel/tracing"
-
-// ensureTracefs makes the classic tracepoints' ids readable. tracefs is not
-// mounted on a fresh machine here, and cilium/ebpf reads tracepoint ids from
-// it; tp_btf and raw tracepoints don't need it.
-func ensureTracefs() error {
-	if _, err := os.Stat(tracefsDir + "/events"); err == nil {
-		return nil
-	}
-	if _, err := os.Stat("/sys/kernel/debug/tracing/events"); err == nil {
-		return nil
-	}
-	err := unix.Mount("nodev", tracefsDir, "tracefs", 0, "")
-	if err != nil && !errors.Is(err, unix.EBUSY) {
-		return fmt.Errorf("mount tracefs on %s: %w", tracefsDir, err)
-	}
-	return nil
-}
-
 // ErrPrivileges is returned by New when the process may not load BPF
 // programs.
 var ErrPrivileges = errors.New("tracing needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run socktrace as root, e.g. sudo socktrace trace")

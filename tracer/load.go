@@ -86,7 +86,7 @@ func (t *Tracer) attach(cfg Config) error {
 		t.timerProgs = append(t.timerProgs, p)
 	}
 
-	if err := ensureTracefs(); err != nil {
+	if err := t.tracefs(); err != nil {
 		t.warnf("%v: accepted connections keep their listener's owner", err)
 		return nil
 	}
@@ -115,7 +115,7 @@ func (t *Tracer) attachSetState(classic bool) (*ebpf.Program, error) {
 		}
 		btfErr = err
 	}
-	if err := ensureTracefs(); err != nil {
+	if err := t.tracefs(); err != nil {
 		return nil, joinAttachErr(btfErr, err)
 	}
 	l, err := link.Tracepoint("sock", "inet_sock_set_state", o.SetStateTp, nil)
@@ -127,6 +127,16 @@ func (t *Tracer) attachSetState(classic bool) (*ebpf.Program, error) {
 	}
 	t.links = append(t.links, l)
 	return o.SetStateTp, nil
+}
+
+// tracefs makes sure tracefs is mounted for the classic tracepoints, and
+// says so when socktrace had to mount it: the mount outlives socktrace.
+func (t *Tracer) tracefs() error {
+	at, err := ensureTracefs()
+	if at != "" {
+		t.warnf("tracefs was not mounted: mounted it on %s for the classic tracepoints (umount %s undoes it)", at, at)
+	}
+	return err
 }
 
 func joinAttachErr(btfErr, err error) error {

@@ -23,6 +23,7 @@ func TestMain(m *testing.M) {
 		"server":   runServer,
 		"client":   runClient,
 		"threaded": runThreaded,
+		"tracefs":  runTracefs,
 	})
 	os.Exit(m.Run())
 }

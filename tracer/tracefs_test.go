@@ -1,0 +1,291 @@
+package tracer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/socktrace/socktrace/internal/nstest"
+)
+
+// Lines as the kernel writes them: optional fields or none, a path with an
+// escaped space, tracefs at both of its usual places, and a bind mount of
+// a directory inside tracefs.
+const mountinfoFixture = `22 28 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
+28 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw,errors=remount-ro
+53 22 0:13 / /sys/kernel/tracing rw,relatime - tracefs nodev rw
+60 22 0:7 / /sys/kernel/debug rw,nosuid,nodev,noexec,relatime shared:12 master:3 - debugfs debugfs rw
+61 60 0:13 / /sys/kernel/debug/tracing rw,nosuid,nodev,noexec,relatime shared:13 - tracefs tracefs rw
+70 28 0:13 /events /srv/trace\040events rw,relatime - tracefs nodev rw
+`
+
+func TestParseMountinfo(t *testing.T) {
+	got, err := parseMountinfo(strings.NewReader(mountinfoFixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []mount{
+		{root: "/", point: "/sys", fsType: "sysfs"},
+		{root: "/", point: "/", fsType: "ext4"},
+		{root: "/", point: "/sys/kernel/tracing", fsType: "tracefs"},
+		{root: "/", point: "/sys/kernel/debug", fsType: "debugfs"},
+		{root: "/", point: "/sys/kernel/debug/tracing", fsType: "tracefs"},
+		{root: "/events", point: "/srv/trace events", fsType: "tracefs"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParseMountinfoMalformed(t *testing.T) {
+	for _, line := range []string{
+		"53 22 0:13 / /sys/kernel/tracing rw,relatime tracefs nodev rw", // no "-"
+		"53 22 0:13 / /sys/kernel/tracing rw,relatime -",                // nothing after it
+		"53 22 0:13 /",
+	} {
+		_, err := parseMountinfo(strings.NewReader(mountinfoFixture + line + "\n"))
+		if err == nil || !strings.Contains(err.Error(), "line 7") {
+			t.Errorf("%q: got %v, want an error naming line 7", line, err)
+		}
+	}
+}
+
+func TestUnescapeMount(t *testing.T) {
+	for in, want := range map[string]string{
+		`/plain`:               "/plain",
+		`/a\040b`:              "/a b",
+		`/tab\011nl\012bs\134`: "/tab\tnl\nbs\\",
+		`/short\04`:            `/short\04`, // not three digits: as written
+		`/not\999octal`:        `/not\999octal`,
+	} {
+		if got := unescapeMount(in); got != want {
+			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestUsableTracefs(t *testing.T) {
+	tracefs := func(root, point string) mount { return mount{root: root, point: point, fsType: "tracefs"} }
+	debugfs := mount{root: "/", point: "/sys/kernel/debug", fsType: "debugfs"}
+	sysfs := mount{root: "/", point: "/sys", fsType: "sysfs"}
+	for _, c := range []struct {
+		name   string
+		mounts []mount
+		dirs   []string
+		want   string
+	}{
+		{"none", []mount{sysfs}, nil, ""},
+		{"the usual place", []mount{sysfs, tracefs("/", "/sys/kernel/tracing")}, nil, "/sys/kernel/tracing"},
+		{"under debugfs", []mount{sysfs, debugfs, tracefs("/", "/sys/kernel/debug/tracing")}, nil, "/sys/kernel/debug/tracing"},
+		{"anywhere, the first", []mount{tracefs("/", "/srv/t"), tracefs("/", "/sys/kernel/tracing")}, nil, "/srv/t"},
+		{"a bind of a directory in it", []mount{tracefs("/events", "/sys/kernel/tracing")}, nil, ""},
+		{"debugfs, not looked at yet", []mount{sysfs, debugfs}, []string{"/sys/kernel/debug/tracing"}, "/sys/kernel/debug/tracing"},
+		{"debugfs without tracing", []mount{sysfs, debugfs}, nil, ""},
+	} {
+		isDir := func(p string) bool { return slices.Contains(c.dirs, p) }
+		if got := usableTracefs(c.mounts, isDir); got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// TestTracefsMountedWhenMissing runs a tracer where no tracefs is mounted:
+// ip netns exec gives the peer its own mount namespace and a fresh sysfs.
+// The tracer must mount tracefs, say so, and have its accept hooks
+// attached; a second tracer finds that mount and mounts nothing.
+func TestTracefsMountedWhenMissing(t *testing.T) {
+	lines := tracefsPeer(t, "none")
+	want := []string{
+		"WARNING tracefs was not mounted: mounted it on /sys/kernel/tracing for the classic tracepoints (umount /sys/kernel/tracing undoes it)",
+		"TRACEFS /sys/kernel/tracing",
+		"ACCEPTED",
+		"TRACEFS /sys/kernel/tracing",
+		"ACCEPTED",
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("peer said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestTracefsFoundElsewhere: a tracefs mounted at another path is found in
+// mountinfo and used as it is (cilium/ebpf reads the ids there too).
+func TestTracefsFoundElsewhere(t *testing.T) {
+	lines := tracefsPeer(t, "elsewhere")
+	want := []string{"TRACEFS ELSEWHERE", "ACCEPTED"}
+	if !slices.Equal(lines, want) {
+		t.Errorf("peer said:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// tracefsPeer runs the tracefs role in a fresh namespace and returns its
+// lines, checking that the host's tracefs mounts did not change.
+func tracefsPeer(t *testing.T, scenario string) []string {
+	ns := nstest.New(t)
+	before := hostTracefs(t)
+	out, err := ns.Peer("tracefs", scenario).Output()
+	if err != nil {
+		t.Fatalf("tracefs peer: %v; it said:\n%s", err, out)
+	}
+	if after := hostTracefs(t); !slices.Equal(before, after) {
+		t.Errorf("the host's tracefs mounts changed: %q, now %q", before, after)
+	}
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+func hostTracefs(t *testing.T) []string {
+	t.Helper()
+	mounts, err := readMountinfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tracefsPoints(mounts)
+}
+
+func readMountinfo() ([]mount, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parseMountinfo(f)
+}
+
+func tracefsPoints(mounts []mount) []string {
+	var points []string
+	for _, m := range mounts {
+		if m.fsType == "tracefs" {
+			points = append(points, m.point)
+		}
+	}
+	return points
+}
+
+// runTracefs is the peer: args[0] "none" starts two tracers one after the
+// other where no tracefs is mounted; "elsewhere" mounts tracefs at a new
+// directory, then runs itself again as "mounted DIR", which starts one.
+// (cilium/ebpf reads mountinfo once, as the process starts: a tracefs
+// mounted at another path must be there before.) For each tracer it prints
+// its warnings, the tracefs mounts (DIR as ELSEWHERE), and ACCEPTED once
+// the accept hook reported a connection it accepted.
+func runTracefs(args []string) error {
+	if args[0] == "mounted" {
+		defer os.Remove(args[1])
+		defer unix.Unmount(args[1], 0)
+		return traceOneAccept(args[1])
+	}
+	mounts, err := readMountinfo()
+	if err != nil {
+		return err
+	}
+	if p := tracefsPoints(mounts); len(p) > 0 {
+		return fmt.Errorf("tracefs is mounted at %q before the test", p)
+	}
+	if args[0] == "none" {
+		if err := traceOneAccept(""); err != nil {
+			return err
+		}
+		return traceOneAccept("")
+	}
+	dir, err := os.MkdirTemp("", "socktrace-tracefs-")
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount("nodev", dir, "tracefs", 0, ""); err != nil {
+		os.Remove(dir)
+		return fmt.Errorf("mount tracefs on %s: %w", dir, err)
+	}
+	// The mount namespace is ip netns exec's, this process's alone.
+	return syscall.Exec("/proc/self/exe", []string{os.Args[0], "-test.run=^$", "mounted", dir}, os.Environ())
+}
+
+func traceOneAccept(elsewhere string) error {
+	var st syscall.Stat_t
+	if err := syscall.Stat("/proc/self/ns/net", &st); err != nil {
+		return err
+	}
+	tr, err := New(Config{Filter: Filter{NetNS: uint32(st.Ino)}, Latency: 10 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	for _, w := range tr.Warnings() {
+		fmt.Println("WARNING", w)
+	}
+	mounts, err := readMountinfo()
+	if err != nil {
+		return err
+	}
+	for _, p := range tracefsPoints(mounts) {
+		if p == elsewhere {
+			p = "ELSEWHERE"
+		}
+		fmt.Println("TRACEFS", p)
+	}
+	port, err := acceptOne()
+	if err != nil {
+		return err
+	}
+	if err := waitAccept(tr, port); err != nil {
+		return err
+	}
+	fmt.Println("ACCEPTED")
+	return nil
+}
+
+// acceptOne connects to a new listener on loopback and accepts; it returns
+// the listener's port.
+func acceptOne() (uint16, error) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		return 0, err
+	}
+	s.Close()
+	return uint16(ln.Addr().(*net.TCPAddr).Port), nil
+}
+
+// waitAccept reads events until the accept of a connection to port, for
+// at most 5 s.
+func waitAccept(tr *Tracer, port uint16) error {
+	found := make(chan error, 1)
+	go func() {
+		var ev Event
+		for {
+			if err := tr.Next(&ev); err != nil {
+				found <- err
+				return
+			}
+			if ev.Kind == KindAccept && ev.Local.Port() == port && ev.PID == uint32(os.Getpid()) {
+				found <- nil
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-found:
+		return err
+	case <-time.After(5 * time.Second):
+		tr.Stop()
+		if err := <-found; !errors.Is(err, ErrStopped) {
+			return err
+		}
+		return fmt.Errorf("no accept event for port %d within 5s", port)
+	}
+}
