@@ -237,7 +237,7 @@ func commString(c *tracer.Comm) string {
 	return unsafeString(c[:n])
 }
 
-// AppendJSON appends one NDJSON object: DESIGN.md's event contract, plus
+// AppendJSON appends one NDJSON object: docs/DESIGN.md's event contract, plus
 // the detail fields. Field names and the punctuation between them are
 // appended as one constant each: a line per event, every append counts.
 func (f *EventFormatter) AppendJSON(b []byte, ev *tracer.Event) []byte {

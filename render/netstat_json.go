@@ -7,7 +7,7 @@ import (
 	"github.com/socktrace/socktrace/snapshot"
 )
 
-// SocketJSON is one table row under --json (DESIGN.md's contract, plus the
+// SocketJSON is one table row under --json (docs/DESIGN.md's contract, plus the
 // family, timer and unix fields). Addresses are always numeric,
 // "addr:port" with IPv6 in brackets; pid is 0 and program "" when unknown.
 type SocketJSON struct {

@@ -7,7 +7,7 @@ import (
 )
 
 // traceHelp is the trace command's long help: what each event and column
-// means, the --state names, and the --json fields (DESIGN.md's JSON
+// means, the --state names, and the --json fields (docs/DESIGN.md's JSON
 // contract, plus the detail fields).
 func traceHelp() string {
 	return `Stream every TCP state change on this host, from the kernel, one line per

@@ -237,7 +237,7 @@ func TestTraceHelp(t *testing.T) {
 			t.Errorf("trace --help lacks %q", w)
 		}
 	}
-	// DESIGN.md's JSON contract, and the flag of a TIME_WAIT that netstat
+	// docs/DESIGN.md's JSON contract, and the flag of a TIME_WAIT that netstat
 	// still lists as FIN_WAIT2.
 	_, jsonHelp, _ := strings.Cut(help, "--json prints")
 	for _, field := range []string{"time", "event", "pid", "comm", "proto", "local", "remote",
