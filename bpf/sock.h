@@ -14,8 +14,8 @@
 
 /*
  * bpf_rdonly_cast (6.2+) turns any kernel address into a typed, read-only
- * pointer: plain loads through it are made fault-safe by the verifier and
- * cost a few ns, where a probe read is a helper call per field. Weak: on an
+ * pointer: plain loads through it are made fault-safe by the verifier,
+ * where a probe read is a helper call per field. Weak: on an
  * older kernel the loader zeroes its address, and the probe-read paths run.
  */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
@@ -43,8 +43,8 @@ enum sk_access {
  * A pointer loaded through a trusted pointer (tp_btf's socket, the current
  * task) makes the verifier look its type up by name in all of the kernel's
  * BTF, a linear search, several times per load and per path it explores
- * (btf_nested_type_is_trusted): on 6.18 that was 3.5 s of socktrace's
- * start. Pointer chains are therefore walked through a read-only cast,
+ * (btf_nested_type_is_trusted), which made most of socktrace's start on
+ * 6.18. Pointer chains are therefore walked through a read-only cast,
  * which the verifier checks like a probe read, where the kernel has one.
  */
 #define untrusted(ptr, type) (have_cast() ? cast(ptr, type) : (const type *)(ptr))

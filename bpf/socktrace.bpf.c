@@ -99,8 +99,8 @@ struct sock_slot {
  * has one writer at a time. A socket whose slot is held by another goes to
  * sk_infos or socks.
  * Fixed size, preallocated: a lookup is an array index, with no allocation
- * and no lock. (Measured here: creating socket storage, two memcg-charged
- * allocations, and LRU upkeep each cost more than the rest of a transition.)
+ * and no lock. (Creating socket storage takes two memcg-charged
+ * allocations, and an LRU hash keeps its lists on every update.)
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

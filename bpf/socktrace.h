@@ -35,8 +35,7 @@ enum counter {
  * ports in host order, no unions. The close summary is a tail that only
  * events with FLAG_SUMMARY send: the others are EVENT_HEAD_SIZE bytes, two
  * cache lines with the ring's header. (Ring traffic is paid on both sides:
- * 64 more bytes per event cost a minimal probe ~0.03 of the churn's conn/s
- * ratio on this VM.) */
+ * by the program that writes it and by the reader.) */
 struct event {
 	__u64 ts_ns;	   /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the transition */
 	__u64 sk;	   /* kernel socket address: the socket's identity while it lives */

@@ -21,7 +21,7 @@ static __always_inline __u64 tw_of(__u64 timer)
  * lives (its timer is cancelled, or about to run). It has the tuple but no
  * owner or birth: userspace has those from the TIME_WAIT entry. (Keeping
  * the entry's event in a hash map until the end instead cost each traced
- * connection ~1 us, an insert with an allocation, on its own time.)
+ * connection an insert with an allocation, on its own time.)
  */
 static __always_inline void tw_end(struct event *e, __u64 timer)
 {
@@ -93,11 +93,11 @@ static __always_inline void read_tw(__u64 timer, __u16 *sport, __u16 *dport, boo
  * The active closer's ->CLOSE right after a timewait timer started on this
  * CPU: if the timewait socket has this socket's ports, it replaced it.
  * A socket closed by its process before the peer's FIN came (the common
- * case under churn: 8 in 10 here) is replaced by a timewait socket in
+ * case under churn) is replaced by a timewait socket in
  * substate FIN_WAIT2, which netstat lists as FIN_WAIT2 until the FIN comes.
  * That FIN re-arms the timer with mod_timer_pending, which mostly keeps it
- * in its wheel bucket and then shows in no tracepoint (none for 92 such
- * sockets here): the entry is flagged instead.
+ * in its wheel bucket and then shows in no tracepoint: the entry is flagged
+ * instead.
  */
 static __always_inline void enter_timewait(struct event *e, __u64 timer)
 {
