@@ -40,15 +40,6 @@ func (f *fields) next() []byte {
 	return tok
 }
 
-// rest returns what is left after one separator, untrimmed: unix socket
-// paths may contain spaces.
-func (f *fields) rest() []byte {
-	if len(f.b) > 0 && (f.b[0] == ' ' || f.b[0] == '\t') {
-		return f.b[1:]
-	}
-	return f.b
-}
-
 func parseHex(b []byte, bits uint) (uint64, error) {
 	if len(b) == 0 {
 		return 0, errEmpty

@@ -98,21 +98,70 @@ func TestParseInetErrors(t *testing.T) {
 	}
 }
 
+// The fixture's line 6 is a socket bound to "@x\n0: 2 0 10000 1 1 31337
+// /fake/forged.sock": the kernel prints the name raw, and line 7 is its
+// rest, which must not become a row.
 func TestReadUnix(t *testing.T) {
 	got, err := ReadUnix(fixtureNet)
-	if err == nil || !strings.Contains(err.Error(), "unix line 5") {
-		t.Errorf("error = %v, want one for line 5", err)
+	for _, line := range []string{"unix line 5: ", "unix line 7: "} {
+		if err == nil || !strings.Contains(err.Error(), line) {
+			t.Errorf("error = %v, want one for %q", err, line)
+		}
 	}
 	want := []UnixSocket{
 		{RefCount: 2, Flags: UnixAcceptCon, Type: 1, State: UnixUnconnected, Inode: 9984, Path: "/run/probe.sock"},
 		{RefCount: 3, Type: 1, State: UnixConnected, Inode: 9985},
 		{RefCount: 2, Type: 2, State: UnixUnconnected, Inode: 9986, Path: "@abstract name"},
+		{RefCount: 2, Flags: UnixAcceptCon, Type: 1, State: UnixUnconnected, Inode: 9987, Path: "@x"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
 	if !got[0].Listening() || got[1].Listening() || got[2].Listening() {
 		t.Errorf("Listening() wrong: %v %v %v", got[0].Listening(), got[1].Listening(), got[2].Listening())
+	}
+}
+
+// A /proc/net/unix line is a row only if it is one to the byte, as
+// unix_seq_show prints it: "%pK: %08X %08X %08X %04X %02X %5lu", then a
+// space and the name if the socket has one.
+func TestParseUnixLine(t *testing.T) {
+	const row = "0000000000000000: 00000003 00000000 00000000 0001 03 12345"
+	for _, c := range []struct {
+		line string
+		want UnixSocket // zero: refused
+	}{
+		{row, UnixSocket{RefCount: 3, Type: 1, State: UnixConnected, Inode: 12345}},
+		{row + " /run/a b ", UnixSocket{RefCount: 3, Type: 1, State: UnixConnected, Inode: 12345, Path: "/run/a b "}},
+		{"ffff88810a2b3c00: 00000002 00000000 00010000 0005 01 123456789 @", // hashed %pK, a long inode
+			UnixSocket{RefCount: 2, Flags: UnixAcceptCon, Type: 5, State: UnixUnconnected, Inode: 123456789, Path: "@"}},
+		{"0a2b3c00: 00000002 00000000 00000000 0002 01   123", // 32-bit pointer, padded inode
+			UnixSocket{RefCount: 2, Type: 2, State: UnixUnconnected, Inode: 123}},
+		{"0: 2 0 10000 1 1 31337 /fake", UnixSocket{}},                                              // widths
+		{"0000: 00000002 00000000 00010000 0001 01 31337", UnixSocket{}},                            // pointer width
+		{"000000000000000g: 00000002 00000000 00010000 0001 01 31337", UnixSocket{}},                // pointer digit
+		{"0000000000000000:  00000002 00000000 00010000 0001 01 31337", UnixSocket{}},               // two spaces
+		{"0000000000000000: 0000000a 00000000 00010000 0001 01 31337", UnixSocket{}},                // %X is upper case
+		{"0000000000000000:\t00000002 00000000 00010000 0001 01 31337", UnixSocket{}},               // tab
+		{"0000000000000000: 00000002 00000000 00010000 0001 01  31337", UnixSocket{}},               // inode padded past 5
+		{"0000000000000000: 00000002 00000000 00010000 0001 01 123", UnixSocket{}},                  // inode not padded to 5
+		{"0000000000000000: 00000002 00000000 00010000 0001 01 31337 ", UnixSocket{}},               // empty name
+		{"0000000000000000: 00000002 00000000 00010000 0001 01 31337x", UnixSocket{}},               // no space before the name
+		{"0000000000000000: 00000002 00000000 00010000 0001 01", UnixSocket{}},                      // no inode
+		{"0000000000000000: 00000002 00000000 00010000 0001", UnixSocket{}},                         // no state
+		{"0000000000000000: 00000002 00000000 00010000 0001 01 99999999999999999999", UnixSocket{}}, // inode too big
+		{"/fake/forged.sock", UnixSocket{}},
+	} {
+		got, err := parseUnixLine([]byte(c.line))
+		if c.want == (UnixSocket{}) {
+			if err == nil {
+				t.Errorf("%q: parsed as %+v, want refused", c.line, got)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%q: got %+v, %v; want %+v", c.line, got, err, c.want)
+		}
 	}
 }
 

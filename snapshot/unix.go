@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -37,8 +38,10 @@ func (u UnixSocket) Listening() bool {
 	return u.State == UnixUnconnected && u.Flags&UnixAcceptCon != 0
 }
 
-// ReadUnix reads /proc/net/unix under netDir. Malformed lines are reported
-// as in ReadTCP.
+// ReadUnix reads /proc/net/unix under netDir. The kernel prints a bound
+// name raw, so a name holding a newline adds a line of its own: lines
+// that are not rows to the byte are refused and reported as in ReadTCP,
+// never turned into rows.
 func ReadUnix(netDir string) ([]UnixSocket, error) {
 	path := filepath.Join(netDir, "unix")
 	data, err := readProcFile(path)
@@ -53,38 +56,82 @@ func ParseUnix(data []byte, file string) ([]UnixSocket, error) {
 	return parseTable(data, file, parseUnixLine)
 }
 
-// parseUnixLine parses
+// errNotUnixRow is the error for a line that is not a row as the kernel
+// prints them: in a live /proc, the rest of a name that held a newline.
+var errNotUnixRow = errors.New("not a socket row (the rest of a name holding a newline?)")
+
+// parseUnixLine parses one row exactly as unix_seq_show prints it,
+// "%pK: %08X %08X %08X %04X %02X %5lu" and, for a bound socket, a space
+// and the name:
 //
-//	0000000000000000: 00000002 00000000 00010000 0001 01 12345 /run/x.sock
+//	000000001bbc89ac: 00000002 00000000 00010000 0001 01 12345 /run/x.sock
+//
+// Anything else is refused whole: a lax parser would turn the text after
+// a newline in a name into a row.
 func parseUnixLine(line []byte) (UnixSocket, error) {
 	var u UnixSocket
-	f := fields{b: line}
-	if num := f.next(); len(num) < 2 || num[len(num)-1] != ':' {
-		return u, errors.New("missing socket address")
+	// %pK: the pointer's width, hashed or zeros.
+	colon := bytes.IndexByte(line, ':')
+	if (colon != 16 && colon != 8) || !hexDigits(line[:colon], 'a') {
+		return u, fmt.Errorf("socket address: %w", errNotUnixRow)
+	}
+	rest := line[colon+1:]
+	var v [5]uint64
+	for i, width := range [...]int{8, 8, 8, 4, 2} {
+		if len(rest) < 1+width || rest[0] != ' ' || !hexDigits(rest[1:1+width], 'A') {
+			return u, fmt.Errorf("%s: want %d hex digits: %w", unixFields[i], width, errNotUnixRow)
+		}
+		v[i], _ = parseHex(rest[1:1+width], 64)
+		rest = rest[1+width:]
+	}
+	u.RefCount, u.Protocol, u.Flags, u.Type, u.State = v[0], v[1], v[2], uint16(v[3]), uint8(v[4])
+	inode, rest, ok := cutInode(rest)
+	if !ok {
+		return u, fmt.Errorf("inode: %w", errNotUnixRow)
 	}
 	var err error
-	if u.RefCount, err = parseHex(f.next(), 64); err != nil {
-		return u, fmt.Errorf("refcount: %w", err)
-	}
-	if u.Protocol, err = parseHex(f.next(), 64); err != nil {
-		return u, fmt.Errorf("protocol: %w", err)
-	}
-	if u.Flags, err = parseHex(f.next(), 64); err != nil {
-		return u, fmt.Errorf("flags: %w", err)
-	}
-	typ, err := parseHex(f.next(), 16)
-	if err != nil {
-		return u, fmt.Errorf("type: %w", err)
-	}
-	u.Type = uint16(typ)
-	st, err := parseHex(f.next(), 8)
-	if err != nil {
-		return u, fmt.Errorf("state: %w", err)
-	}
-	u.State = uint8(st)
-	if u.Inode, err = parseDec(f.next(), 64); err != nil {
+	if u.Inode, err = parseDec(inode, 64); err != nil {
 		return u, fmt.Errorf("inode: %w", err)
 	}
-	u.Path = string(f.rest())
+	if len(rest) > 0 {
+		if len(rest) < 2 || rest[0] != ' ' {
+			return u, fmt.Errorf("path: %w", errNotUnixRow)
+		}
+		u.Path = string(rest[1:])
+	}
 	return u, nil
+}
+
+var unixFields = [...]string{"refcount", "protocol", "flags", "type", "state"}
+
+// cutInode cuts " %5lu" off the front of b: a space, then the digits
+// right-aligned in five columns.
+func cutInode(b []byte) (inode, rest []byte, ok bool) {
+	if len(b) == 0 || b[0] != ' ' {
+		return nil, nil, false
+	}
+	b = b[1:]
+	pad := 0
+	for pad < len(b) && b[pad] == ' ' {
+		pad++
+	}
+	end := pad
+	for end < len(b) && b[end] >= '0' && b[end] <= '9' {
+		end++
+	}
+	if digits := end - pad; digits == 0 || pad != max(5-digits, 0) {
+		return nil, nil, false
+	}
+	return b[pad:end], b[end:], true
+}
+
+// hexDigits reports whether b is all hex digits, with letters from a
+// ('A' for %X, 'a' for a hashed %p).
+func hexDigits(b []byte, a byte) bool {
+	for _, c := range b {
+		if (c < '0' || c > '9') && (c < a || c > a+5) {
+			return false
+		}
+	}
+	return len(b) > 0
 }

@@ -46,6 +46,28 @@ func TestNetstatFixture(t *testing.T) {
 	}
 }
 
+// The fixture's /proc/net/unix holds a socket bound to "@x\n0: 2 0 10000
+// 1 1 31337 /fake/forged.sock". Its row ends at the newline; the rest, a
+// made-up LISTENING socket, is reported as a bad line in every mode and
+// never listed.
+func TestNetstatUnixFixture(t *testing.T) {
+	for _, args := range [][]string{{"-xap"}, {"-xap", "--json"}} {
+		out, errOut, err := runRoot(context.Background(), args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "9987") || !strings.Contains(out, "/run/probe.sock") {
+			t.Errorf("%q: the real rows are missing:\n%s", args, out)
+		}
+		if strings.Contains(out, "31337") || strings.Contains(out, "forged") {
+			t.Errorf("%q: lists the made-up row:\n%s", args, out)
+		}
+		if !strings.Contains(errOut, "unix line 7: ") {
+			t.Errorf("%q: stderr %q does not report line 7", args, errOut)
+		}
+	}
+}
+
 // A usage error is one line saying what is wrong, then the hint; cobra's
 // usage block is not printed.
 func TestNetstatUsageErrors(t *testing.T) {
