@@ -27,9 +27,9 @@ func (d Diag) LookupTCP(queries []Socket, dst []Socket) ([]Socket, error) {
 	if len(queries) == 0 {
 		return dst, nil
 	}
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	fd, err := openDiag()
 	if err != nil {
-		return dst, fmt.Errorf("sock_diag socket: %w", err)
+		return dst, err
 	}
 	defer unix.Close(fd)
 	req := make([]byte, 0, lookupBatch*(unix.SizeofNlMsghdr+sizeofDiagReq))
@@ -55,10 +55,7 @@ func (d Diag) LookupTCP(queries []Socket, dst []Socket) ([]Socket, error) {
 func (d Diag) appendLookup(b []byte, q *Socket, seq uint32) []byte {
 	var req [unix.SizeofNlMsghdr + sizeofDiagReq]byte
 	ne, be := binary.NativeEndian, binary.BigEndian
-	ne.PutUint32(req[0:], uint32(len(req)))
-	ne.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
-	ne.PutUint16(req[6:], unix.NLM_F_REQUEST)
-	ne.PutUint32(req[8:], seq)
+	putDiagHeader(req[:], 0, seq)
 	r := req[unix.SizeofNlMsghdr:]
 	r[0], r[1] = unix.AF_INET, unix.IPPROTO_TCP
 	if q.V6 {

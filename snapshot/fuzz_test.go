@@ -82,3 +82,23 @@ func FuzzParseDiag(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseUnixDiag(f *testing.F) {
+	f.Add(slices.Concat(
+		nlMsg(unix.SOCK_DIAG_BY_FAMILY, 1, unixDiagMsg(unix.SOCK_STREAM, tcpListen, 10,
+			nlAttr(unixDiagName, []byte("\x00l")), nlAttr(unixDiagIcons, u32s(11, 0)))),
+		nlMsg(unix.SOCK_DIAG_BY_FAMILY, 1, unixDiagMsg(unix.SOCK_STREAM, tcpEstablished, 11,
+			nlAttr(unixDiagPeer, u32s(0)), nlAttr(unixDiagUID, u32s(1000)))),
+		nlMsg(unix.NLMSG_DONE, 1, make([]byte, 4))))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var dump []unixDiagRow
+		_, _ = eachDiagMsg(data, 1, func(msg []byte) error {
+			r, err := parseUnixDiagMsg(msg)
+			if err == nil {
+				dump = append(dump, r)
+			}
+			return err
+		})
+		_ = unixRows(dump)
+	})
+}

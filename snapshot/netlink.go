@@ -76,9 +76,9 @@ func (d Diag) ReadInet(p Proto, fam Family, dst []Socket) ([]Socket, error) {
 	if !ok {
 		return dst, ErrDiagProto
 	}
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	fd, err := openDiag()
 	if err != nil {
-		return dst, fmt.Errorf("sock_diag socket: %w", err)
+		return dst, err
 	}
 	defer unix.Close(fd)
 	buf := make([]byte, diagBufSize)
@@ -121,10 +121,7 @@ type diagDump struct {
 func (dr *diagDump) request(fd int, family, ipproto uint8, d Diag) error {
 	var req [unix.SizeofNlMsghdr + sizeofDiagReq]byte
 	ne := binary.NativeEndian
-	ne.PutUint32(req[0:], uint32(len(req)))
-	ne.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
-	ne.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	ne.PutUint32(req[8:], dr.seq)
+	putDiagHeader(req[:], unix.NLM_F_DUMP, dr.seq)
 	r := req[unix.SizeofNlMsghdr:]
 	r[0], r[1] = family, ipproto
 	if d.TCPInfo && dr.proto == TCP {
@@ -135,41 +132,91 @@ func (dr *diagDump) request(fd int, family, ipproto uint8, d Diag) error {
 		states = d.States
 	}
 	ne.PutUint32(r[4:], states)
-	err := unix.Sendto(fd, req[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+	return sendDiag(fd, req[:])
+}
+
+func (dr *diagDump) receive(fd int, buf []byte, dst []Socket) ([]Socket, error) {
+	err := receiveDump(fd, buf, dr.seq, func(msg []byte) error {
+		s, err := parseDiagMsg(msg, dr.proto)
+		if err != nil {
+			return err
+		}
+		dst = append(dst, s)
+		return nil
+	})
+	return dst, err
+}
+
+// parseDiagBatch appends the sockets of one received batch of netlink
+// messages to dst (see eachDiagMsg).
+func parseDiagBatch(b []byte, seq uint32, p Proto, dst []Socket) ([]Socket, bool, error) {
+	done, err := eachDiagMsg(b, seq, func(msg []byte) error {
+		s, err := parseDiagMsg(msg, p)
+		if err != nil {
+			return err
+		}
+		dst = append(dst, s)
+		return nil
+	})
+	return dst, done, err
+}
+
+// openDiag opens a NETLINK_SOCK_DIAG socket.
+func openDiag() (int, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
+		return -1, fmt.Errorf("sock_diag socket: %w", err)
+	}
+	return fd, nil
+}
+
+// putDiagHeader writes the netlink header of a SOCK_DIAG_BY_FAMILY
+// request that fills req.
+func putDiagHeader(req []byte, flags uint16, seq uint32) {
+	ne := binary.NativeEndian
+	ne.PutUint32(req[0:], uint32(len(req)))
+	ne.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
+	ne.PutUint16(req[6:], unix.NLM_F_REQUEST|flags)
+	ne.PutUint32(req[8:], seq)
+}
+
+func sendDiag(fd int, req []byte) error {
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("sock_diag request: %w", err)
 	}
 	return nil
 }
 
-func (dr *diagDump) receive(fd int, buf []byte, dst []Socket) ([]Socket, error) {
+// receiveDump reads the replies to one dump request until NLMSG_DONE,
+// calling fn with each socket's message.
+func receiveDump(fd int, buf []byte, seq uint32, fn func(msg []byte) error) error {
 	for {
 		n, err := unix.Read(fd, buf)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
-			return dst, fmt.Errorf("sock_diag receive: %w", err)
+			return fmt.Errorf("sock_diag receive: %w", err)
 		}
-		var done bool
-		dst, done, err = parseDiagBatch(buf[:n], dr.seq, dr.proto, dst)
+		done, err := eachDiagMsg(buf[:n], seq, fn)
 		if err != nil || done {
-			return dst, err
+			return err
 		}
 		if n == 0 {
-			return dst, errors.New("sock_diag receive: end of stream before NLMSG_DONE")
+			return errors.New("sock_diag receive: end of stream before NLMSG_DONE")
 		}
 	}
 }
 
-// parseDiagBatch appends the sockets of one received batch of netlink
-// messages to dst. It reports done at NLMSG_DONE, and turns NLMSG_ERROR into
-// an error. Messages of another sequence number (a stale dump) are skipped.
-func parseDiagBatch(b []byte, seq uint32, p Proto, dst []Socket) ([]Socket, bool, error) {
+// eachDiagMsg calls fn with each socket's message in one received batch of
+// netlink messages. It reports done at NLMSG_DONE, and turns NLMSG_ERROR
+// into an error. Messages of another sequence number (a stale dump) are
+// skipped.
+func eachDiagMsg(b []byte, seq uint32, fn func(msg []byte) error) (bool, error) {
 	for len(b) >= unix.SizeofNlMsghdr {
 		typ, msgSeq, msg, rest, err := nextMsg(b)
 		if err != nil {
-			return dst, false, err
+			return false, err
 		}
 		b = rest
 		if msgSeq != seq {
@@ -177,21 +224,19 @@ func parseDiagBatch(b []byte, seq uint32, p Proto, dst []Socket) ([]Socket, bool
 		}
 		switch typ {
 		case unix.NLMSG_DONE:
-			return dst, true, diagErrno(msg, "dump")
+			return true, diagErrno(msg, "dump")
 		case unix.NLMSG_ERROR:
 			if err := diagErrno(msg, "request"); err != nil {
-				return dst, false, err
+				return false, err
 			}
-			return dst, false, errors.New("sock_diag: unexpected ack")
+			return false, errors.New("sock_diag: unexpected ack")
 		case unix.SOCK_DIAG_BY_FAMILY:
-			s, err := parseDiagMsg(msg, p)
-			if err != nil {
-				return dst, false, err
+			if err := fn(msg); err != nil {
+				return false, err
 			}
-			dst = append(dst, s)
 		}
 	}
-	return dst, false, nil
+	return false, nil
 }
 
 // diagErrno reads the int that starts NLMSG_DONE and NLMSG_ERROR payloads:

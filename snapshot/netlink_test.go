@@ -157,7 +157,9 @@ func TestDiagMatchesProc(t *testing.T) {
 	}
 }
 
-func compareInNS(name string) error {
+// enterNS moves the calling thread, which must be locked to its
+// goroutine and never unlocked, into the named network namespace.
+func enterNS(name string) error {
 	f, err := os.Open(filepath.Join("/run/netns", name))
 	if err != nil {
 		return err
@@ -165,6 +167,13 @@ func compareInNS(name string) error {
 	defer f.Close()
 	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("setns: %w", err)
+	}
+	return nil
+}
+
+func compareInNS(name string) error {
+	if err := enterNS(name); err != nil {
+		return err
 	}
 	closers, err := holdSockets()
 	defer func() {

@@ -30,6 +30,10 @@ type UnixSocket struct {
 	// Path is the bound name: a file path, "@name" for the abstract
 	// namespace, or empty. It comes from whoever bound the socket.
 	Path string
+	// UID owns the socket. Only sock_diag tells it (UIDKnown);
+	// /proc/net/unix has no such column.
+	UID      uint32
+	UIDKnown bool
 }
 
 // Listening reports whether the socket is a listener, the way netstat
@@ -38,10 +42,12 @@ func (u UnixSocket) Listening() bool {
 	return u.State == UnixUnconnected && u.Flags&UnixAcceptCon != 0
 }
 
-// ReadUnix reads /proc/net/unix under netDir. The kernel prints a bound
+// ReadUnix reads /proc/net/unix under netDir: for fixture trees, other
+// namespaces' /proc/<pid>/net, and kernels without unix_diag. Prefer
+// Diag.ReadUnix for the caller's own namespace. The kernel prints a bound
 // name raw, so a name holding a newline adds a line of its own: lines
 // that are not rows to the byte are refused and reported as in ReadTCP,
-// never turned into rows.
+// never turned into rows; a name made to hold a whole row still adds one.
 func ReadUnix(netDir string) ([]UnixSocket, error) {
 	path := filepath.Join(netDir, "unix")
 	data, err := readProcFile(path)
