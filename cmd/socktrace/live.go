@@ -138,9 +138,7 @@ func (l *live) print(w io.Writer, stderr io.Writer) error {
 	l.waitForEvents()
 	var unixRows []snapshot.UnixSocket
 	if !l.named || l.o.unix {
-		var err error
-		unixRows, err = snapshot.ReadUnix(filepath.Join(l.o.procRoot, "net"))
-		reportReadError(stderr, err)
+		unixRows = l.o.readUnix(filepath.Join(l.o.procRoot, "net"), stderr)
 	}
 	// The table is formatted into memory under the lock and written
 	// after: a slow reader of stdout must not stall the events (the ring

@@ -43,6 +43,8 @@ type netstatOptions struct {
 
 	procRoot string // "/proc"; hidden flag for fixture tests
 	etcRoot  string // "/etc"
+
+	unixProcNoted bool // the note that -x reads /proc/net/unix was printed
 }
 
 func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
@@ -286,8 +288,7 @@ func (o *netstatOptions) sockets(ctx context.Context, w io.Writer, stderr io.Wri
 		}
 	}
 	if !named || o.unix {
-		rows, err := snapshot.ReadUnix(netDir)
-		reportReadError(stderr, err)
+		rows := o.readUnix(netDir, stderr)
 		waitOwners()
 		if err := o.printUnix(w, r, rows); err != nil {
 			return err
@@ -320,6 +321,28 @@ func (o *netstatOptions) printUnix(w io.Writer, r *render.Netstat, rows []snapsh
 		}
 	}
 	return nil
+}
+
+// readUnix reads the unix sockets. The live system's own namespace comes
+// from sock_diag, where each socket's name is an attribute of its own
+// message; /proc/net/unix prints names raw, and a name can hold a newline
+// and a whole made-up row. Fixture trees and kernels without unix_diag
+// read the text, whose reader refuses every line that is not a row to the
+// byte, but cannot refuse a made-up row that is one: that is said once.
+func (o *netstatOptions) readUnix(netDir string, stderr io.Writer) []snapshot.UnixSocket {
+	if filepath.Clean(o.procRoot) == "/proc" {
+		rows, err := snapshot.Diag{}.ReadUnix()
+		if err == nil {
+			return rows
+		}
+		if !o.unixProcNoted {
+			o.unixProcNoted = true
+			fmt.Fprintf(stderr, "socktrace: unix sockets from /proc/net/unix (%v), where a socket's name can add a row that does not exist\n", err)
+		}
+	}
+	rows, err := snapshot.ReadUnix(netDir)
+	reportReadError(stderr, err)
+	return rows
 }
 
 // readInetTables reads the Internet tables asked for, or all of them when

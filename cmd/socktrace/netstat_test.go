@@ -30,6 +30,7 @@ var peerRoles = map[string]func(args []string) error{
 	"socktrace-table": runSocktracePeer,
 	"live-server":     liveServer,
 	"live-client":     liveClient,
+	"unix-forger":     unixForger,
 }
 
 func TestMain(m *testing.M) {
