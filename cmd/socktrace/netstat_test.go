@@ -31,6 +31,7 @@ var peerRoles = map[string]func(args []string) error{
 	"live-server":     liveServer,
 	"live-client":     liveClient,
 	"unix-forger":     unixForger,
+	"unix-holder":     unixHolder,
 }
 
 func TestMain(m *testing.M) {

@@ -161,3 +161,43 @@ func TestNetstatUnixForgedName(t *testing.T) {
 		t.Errorf("listed %d of the 2 sockets by their exact names:\n%s", found, out)
 	}
 }
+
+// unixHolder holds unix sockets of every kind (nstest.UnixSockets) under
+// the directory args[0], prints "ready", and keeps them until stdin
+// closes.
+func unixHolder(args []string) error {
+	var h nstest.UnixSockets
+	defer h.Close()
+	if err := h.Hold(args[0]); err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	holdUntilStdinCloses()
+	return nil
+}
+
+// -x lists what netstat lists, column for column, also where sock_diag
+// gives no column of its own: RefCnt (connected pairs, a datagram server
+// with clients, peers gone) and the connections a listener has not
+// accepted yet (no inode, CONNECTING).
+func TestNetstatUnixDifferential(t *testing.T) {
+	ns := nstest.New(t)
+	startPeer(t, ns, "unix-holder", t.TempDir())
+	for _, c := range []string{"-x", "-xa", "-xl", "-xap", "-xlp", "-xanp"} {
+		want, err := ns.Command("netstat", c).Output()
+		if err != nil {
+			t.Fatalf("netstat %s: %v", c, err)
+		}
+		if c == "-xa" && !strings.Contains(string(want), "CONNECTING") {
+			t.Fatalf("setup: netstat -xa shows no pending connection:\n%s", want)
+		}
+		got, err := ns.Peer("socktrace-table", c).Output()
+		if err != nil {
+			t.Fatalf("socktrace %s: %v", c, err)
+		}
+		if w, g := normalize(string(want)), normalize(string(got)); !slices.Equal(w, g) {
+			t.Errorf("socktrace %s differs from netstat:\n--- netstat\n%s\n--- socktrace\n%s",
+				c, strings.Join(w, "\n"), strings.Join(g, "\n"))
+		}
+	}
+}
