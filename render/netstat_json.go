@@ -11,19 +11,19 @@ import (
 // family, timer and unix fields). Addresses are always numeric,
 // "addr:port" with IPv6 in brackets; pid is 0 and program "" when unknown.
 type SocketJSON struct {
-	Proto   string `json:"proto"`
-	RecvQ   uint64 `json:"recv_q"`
-	SendQ   uint64 `json:"send_q"`
-	Local   string `json:"local"`
-	Remote  string `json:"remote"`
-	State   string `json:"state"`
-	UID     uint32 `json:"uid"`
-	User    string `json:"user,omitempty"`
-	Inode   uint64 `json:"inode"`
-	PID     int    `json:"pid"`
-	Program string `json:"program"`
-	Comm    string `json:"comm,omitempty"`
-	Timer   string `json:"timer,omitempty"`
+	Proto   string  `json:"proto"`
+	RecvQ   uint64  `json:"recv_q"`
+	SendQ   uint64  `json:"send_q"`
+	Local   string  `json:"local"`
+	Remote  string  `json:"remote"`
+	State   string  `json:"state"`
+	UID     *uint32 `json:"uid,omitempty"` // nil: unknown (unix rows from /proc)
+	User    string  `json:"user,omitempty"`
+	Inode   uint64  `json:"inode"`
+	PID     int     `json:"pid"`
+	Program string  `json:"program"`
+	Comm    string  `json:"comm,omitempty"`
+	Timer   string  `json:"timer,omitempty"`
 
 	// Live table (-c) rows of connections that are gone.
 	Gone       bool   `json:"gone,omitempty"`
@@ -54,7 +54,7 @@ func (n *Netstat) socketJSON(s *snapshot.Socket) SocketJSON {
 		Local:  s.Local.String(),
 		Remote: s.Remote.String(),
 		State:  StateName(s),
-		UID:    s.UID,
+		UID:    &s.UID,
 		Inode:  s.Inode,
 	}
 	if n.Names != nil {
@@ -77,6 +77,9 @@ func (n *Netstat) UnixJSON(w io.Writer, u *snapshot.UnixSocket) error {
 		Flags:    UnixFlags(u),
 		Path:     u.Path,
 		Local:    u.Path,
+	}
+	if u.UIDKnown {
+		row.UID = &u.UID
 	}
 	n.owner(&row, u.Inode)
 	return writeJSON(w, &row)

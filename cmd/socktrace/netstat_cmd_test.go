@@ -65,6 +65,10 @@ func TestNetstatUnixFixture(t *testing.T) {
 		if !strings.Contains(errOut, "unix line 7: ") {
 			t.Errorf("%q: stderr %q does not report line 7", args, errOut)
 		}
+		// /proc/net/unix has no owner uid: JSON says none, not 0.
+		if strings.Contains(out, `"uid"`) {
+			t.Errorf("%q: a uid /proc/net/unix does not give:\n%s", args, out)
+		}
 	}
 }
 

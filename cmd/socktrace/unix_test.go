@@ -75,8 +75,8 @@ func unixForger(args []string) error {
 
 // An unprivileged user binds unix sockets whose names hold a newline and
 // a whole /proc/net/unix row. -xap and its JSON list each socket once,
-// with its name escaped (text) or exact (JSON), its owner and uid, and
-// never the made-up rows, which /proc/net/unix shows.
+// with its name escaped (text) or exact (JSON), its owner (and uid in
+// JSON), and never the made-up rows, which /proc/net/unix shows.
 func TestNetstatUnixForgedName(t *testing.T) {
 	ns := nstest.New(t)
 	dir, err := os.MkdirTemp("", "st-forge-")
@@ -138,9 +138,10 @@ func TestNetstatUnixForgedName(t *testing.T) {
 	found := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		var row struct {
-			Inode uint64 `json:"inode"`
-			PID   int    `json:"pid"`
-			Path  string `json:"path"`
+			Inode uint64  `json:"inode"`
+			UID   *uint32 `json:"uid"`
+			PID   int     `json:"pid"`
+			Path  string  `json:"path"`
 		}
 		if err := json.Unmarshal([]byte(line), &row); err != nil {
 			t.Fatalf("%s: %v", line, err)
@@ -153,8 +154,8 @@ func TestNetstatUnixForgedName(t *testing.T) {
 			continue
 		}
 		found++
-		if strconv.FormatUint(row.Inode, 10) != inodes[i] || row.PID != p.PID {
-			t.Errorf("%s: want inode %s, pid %d", line, inodes[i], p.PID)
+		if strconv.FormatUint(row.Inode, 10) != inodes[i] || row.PID != p.PID || row.UID == nil || *row.UID != forgerUID {
+			t.Errorf("%s: want inode %s, pid %d, uid %d", line, inodes[i], p.PID, forgerUID)
 		}
 	}
 	if found != 2 {
