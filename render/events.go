@@ -3,7 +3,6 @@ package render
 import (
 	"strconv"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 
@@ -337,55 +336,6 @@ func appendJSONDetail(b []byte, ev *tracer.Event) []byte {
 		}
 	}
 	return append(b, "}\n"...)
-}
-
-// AppendJSONString appends s as a JSON string. What Safe escapes is escaped
-// here as \uXXXX (invalid UTF-8 as U+FFFD), so the output is safe on a
-// terminal too.
-func AppendJSONString(b []byte, s string) []byte {
-	if plainASCII(s) {
-		b = append(b, '"')
-		b = append(b, s...)
-		return append(b, '"')
-	}
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			b = append(b, `\ufffd`...)
-		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
-		case unprintable(r):
-			b = appendJSONEscape(b, r)
-		default:
-			b = append(b, s[i:i+size]...)
-		}
-		i += max(size, 1)
-	}
-	return append(b, '"')
-}
-
-// appendJSONEscape appends r as \uXXXX, or as a UTF-16 surrogate pair
-// beyond the Basic Multilingual Plane, as JSON spells those.
-func appendJSONEscape(b []byte, r rune) []byte {
-	if r > 0xffff {
-		hi, lo := utf16.EncodeRune(r)
-		return appendJSONEscape(appendJSONEscape(b, hi), lo)
-	}
-	b = append(b, '\\', 'u')
-	return append(b, hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
-}
-
-// plainASCII reports whether s is printable ASCII without a quote or a
-// backslash: nothing in it needs escaping, as most process names.
-func plainASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // appendHex appends v in lowercase hexadecimal, as strconv.AppendUint(b,

@@ -2,7 +2,6 @@ package render
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -249,31 +248,31 @@ func byteUnits(v uint64) string {
 // InterfaceJSON is one interface as printed by --json. Counters are absent
 // for an IPv4 label, which has none of its own.
 type InterfaceJSON struct {
-	Iface   string  `json:"iface"`
-	MTU     int     `json:"mtu"`
-	Flags   string  `json:"flags"`
-	Up      bool    `json:"up"`
-	RxOK    *uint64 `json:"rx_ok,omitempty"`
-	RxErr   *uint64 `json:"rx_err,omitempty"`
-	RxDrp   *uint64 `json:"rx_drp,omitempty"`
-	RxOvr   *uint64 `json:"rx_ovr,omitempty"`
-	TxOK    *uint64 `json:"tx_ok,omitempty"`
-	TxErr   *uint64 `json:"tx_err,omitempty"`
-	TxDrp   *uint64 `json:"tx_drp,omitempty"`
-	TxOvr   *uint64 `json:"tx_ovr,omitempty"`
-	RxBytes *uint64 `json:"rx_bytes,omitempty"`
-	TxBytes *uint64 `json:"tx_bytes,omitempty"`
+	Iface   JSONText `json:"iface"`
+	MTU     int      `json:"mtu"`
+	Flags   string   `json:"flags"`
+	Up      bool     `json:"up"`
+	RxOK    *uint64  `json:"rx_ok,omitempty"`
+	RxErr   *uint64  `json:"rx_err,omitempty"`
+	RxDrp   *uint64  `json:"rx_drp,omitempty"`
+	RxOvr   *uint64  `json:"rx_ovr,omitempty"`
+	TxOK    *uint64  `json:"tx_ok,omitempty"`
+	TxErr   *uint64  `json:"tx_err,omitempty"`
+	TxDrp   *uint64  `json:"tx_drp,omitempty"`
+	TxOvr   *uint64  `json:"tx_ovr,omitempty"`
+	RxBytes *uint64  `json:"rx_bytes,omitempty"`
+	TxBytes *uint64  `json:"tx_bytes,omitempty"`
 }
 
 // InterfacesJSON prints one object per interface netstat -i would list.
 func InterfacesJSON(w io.Writer, ifaces []snapshot.Interface, o InterfaceOptions) error {
-	enc := json.NewEncoder(w)
+	enc := newJSONEncoder(w)
 	for _, i := range ifaces {
 		if !o.shown(i) {
 			continue
 		}
 		j := InterfaceJSON{
-			Iface: i.Name, MTU: i.Link.MTU, Flags: ShortIfaceFlags(i.Link.Flags),
+			Iface: JSONText(i.Name), MTU: i.Link.MTU, Flags: ShortIfaceFlags(i.Link.Flags),
 			Up: i.Link.Flags&unix.IFF_UP != 0,
 		}
 		if s := i.Stats; s != nil {

@@ -71,7 +71,7 @@ func appendGone(b []byte, l *Live) []byte {
 func (n *Netstat) LiveJSON(w io.Writer, s *snapshot.Socket, l *Live) error {
 	row := n.socketJSON(s)
 	if l.Owner.PID != 0 {
-		row.PID, row.Program, row.Comm = l.Owner.PID, l.Owner.Program, l.Owner.Comm
+		row.PID, row.Program, row.Comm = l.Owner.PID, JSONText(l.Owner.Program), JSONText(l.Owner.Comm)
 	}
 	if l.Gone {
 		row.Gone = true

@@ -11,19 +11,19 @@ import (
 // family, timer and unix fields). Addresses are always numeric,
 // "addr:port" with IPv6 in brackets; pid is 0 and program "" when unknown.
 type SocketJSON struct {
-	Proto   string  `json:"proto"`
-	RecvQ   uint64  `json:"recv_q"`
-	SendQ   uint64  `json:"send_q"`
-	Local   string  `json:"local"`
-	Remote  string  `json:"remote"`
-	State   string  `json:"state"`
-	UID     *uint32 `json:"uid,omitempty"` // nil: unknown (unix rows from /proc)
-	User    string  `json:"user,omitempty"`
-	Inode   uint64  `json:"inode"`
-	PID     int     `json:"pid"`
-	Program string  `json:"program"`
-	Comm    string  `json:"comm,omitempty"`
-	Timer   string  `json:"timer,omitempty"`
+	Proto   string   `json:"proto"`
+	RecvQ   uint64   `json:"recv_q"`
+	SendQ   uint64   `json:"send_q"`
+	Local   JSONText `json:"local"`
+	Remote  string   `json:"remote"`
+	State   string   `json:"state"`
+	UID     *uint32  `json:"uid,omitempty"` // nil: unknown (unix rows from /proc)
+	User    JSONText `json:"user,omitempty"`
+	Inode   uint64   `json:"inode"`
+	PID     int      `json:"pid"`
+	Program JSONText `json:"program"`
+	Comm    JSONText `json:"comm,omitempty"`
+	Timer   string   `json:"timer,omitempty"`
 
 	// Live table (-c) rows of connections that are gone.
 	Gone       bool   `json:"gone,omitempty"`
@@ -32,14 +32,13 @@ type SocketJSON struct {
 	Healed     bool   `json:"healed,omitempty"` // gone without a close event
 
 	// Unix sockets only.
-	RefCount uint64 `json:"refcnt,omitempty"`
-	Type     string `json:"type,omitempty"`
-	Flags    string `json:"flags,omitempty"`
-	Path     string `json:"path,omitempty"`
+	RefCount uint64   `json:"refcnt,omitempty"`
+	Type     string   `json:"type,omitempty"`
+	Flags    string   `json:"flags,omitempty"`
+	Path     JSONText `json:"path,omitempty"`
 }
 
-// InetJSON writes s as one JSON line. Names are raw: JSON escapes control
-// characters itself.
+// InetJSON writes s as one JSON line.
 func (n *Netstat) InetJSON(w io.Writer, s *snapshot.Socket) error {
 	row := n.socketJSON(s)
 	n.owner(&row, s.Inode)
@@ -51,14 +50,14 @@ func (n *Netstat) socketJSON(s *snapshot.Socket) SocketJSON {
 		Proto:  ProtoLabel(s),
 		RecvQ:  s.RecvQ,
 		SendQ:  s.SendQ,
-		Local:  s.Local.String(),
+		Local:  JSONText(s.Local.String()),
 		Remote: s.Remote.String(),
 		State:  StateName(s),
 		UID:    &s.UID,
 		Inode:  s.Inode,
 	}
 	if n.Names != nil {
-		row.User = n.Names.User(s.UID)
+		row.User = JSONText(n.Names.User(s.UID))
 	}
 	if n.Timers {
 		row.Timer = string(appendTimer(nil, s))
@@ -75,8 +74,8 @@ func (n *Netstat) UnixJSON(w io.Writer, u *snapshot.UnixSocket) error {
 		RefCount: u.RefCount,
 		Type:     UnixTypeName(u),
 		Flags:    UnixFlags(u),
-		Path:     u.Path,
-		Local:    u.Path,
+		Path:     JSONText(u.Path),
+		Local:    JSONText(u.Path),
 	}
 	if u.UIDKnown {
 		row.UID = &u.UID
@@ -87,15 +86,19 @@ func (n *Netstat) UnixJSON(w io.Writer, u *snapshot.UnixSocket) error {
 
 func (n *Netstat) owner(row *SocketJSON, inode uint64) {
 	if o, ok := n.Owners[inode]; ok && inode != 0 {
-		row.PID, row.Program, row.Comm = o.PID, o.Program, o.Comm
+		row.PID, row.Program, row.Comm = o.PID, JSONText(o.Program), JSONText(o.Comm)
 	}
 }
 
 func writeJSON(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	return newJSONEncoder(w).Encode(v)
+}
+
+// newJSONEncoder returns an encoder that leaves '<', '>' and '&' as they
+// are, as AppendJSONString does: a name is spelled the same in every JSON
+// mode.
+func newJSONEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
 }

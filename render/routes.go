@@ -2,7 +2,6 @@ package render
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -199,36 +198,36 @@ func route6Name(a netip.Addr, names RouteNamer) string {
 
 // RouteJSON is one IPv4 route as printed by --json.
 type RouteJSON struct {
-	Family      string `json:"family"`
-	Destination string `json:"destination"`
-	Gateway     string `json:"gateway"`
-	Genmask     string `json:"genmask"`
-	Flags       string `json:"flags"`
-	Metric      int64  `json:"metric"`
-	Ref         int64  `json:"ref"`
-	Use         int64  `json:"use"`
-	Iface       string `json:"iface"`
-	MSS         int64  `json:"mss"`
-	Window      int64  `json:"window"`
-	IRTT        int64  `json:"irtt"`
+	Family      string   `json:"family"`
+	Destination string   `json:"destination"`
+	Gateway     string   `json:"gateway"`
+	Genmask     string   `json:"genmask"`
+	Flags       string   `json:"flags"`
+	Metric      int64    `json:"metric"`
+	Ref         int64    `json:"ref"`
+	Use         int64    `json:"use"`
+	Iface       JSONText `json:"iface"`
+	MSS         int64    `json:"mss"`
+	Window      int64    `json:"window"`
+	IRTT        int64    `json:"irtt"`
 }
 
 // Route6JSON is one IPv6 route as printed by --json.
 type Route6JSON struct {
-	Family      string `json:"family"`
-	Destination string `json:"destination"`
-	NextHop     string `json:"next_hop"`
-	Flags       string `json:"flags"`
-	Metric      int32  `json:"metric"`
-	Ref         uint32 `json:"ref"`
-	Use         uint32 `json:"use"`
-	Iface       string `json:"iface"`
+	Family      string   `json:"family"`
+	Destination string   `json:"destination"`
+	NextHop     string   `json:"next_hop"`
+	Flags       string   `json:"flags"`
+	Metric      int32    `json:"metric"`
+	Ref         uint32   `json:"ref"`
+	Use         uint32   `json:"use"`
+	Iface       JSONText `json:"iface"`
 }
 
 // RoutesJSON prints one object per IPv4 route that netstat would show.
 // Addresses are always numeric: JSON is for programs.
 func RoutesJSON(w io.Writer, rows []snapshot.Route) error {
-	enc := json.NewEncoder(w)
+	enc := newJSONEncoder(w)
 	for _, r := range rows {
 		if r.Flags&snapshot.RTFUp == 0 {
 			continue
@@ -236,7 +235,7 @@ func RoutesJSON(w io.Writer, rows []snapshot.Route) error {
 		err := enc.Encode(RouteJSON{
 			Family: "inet", Destination: r.Dest.String(), Gateway: r.Gateway.String(),
 			Genmask: r.Mask.String(), Flags: RouteFlags(r.Flags), Metric: r.Metric,
-			Ref: r.RefCnt, Use: r.Use, Iface: r.Iface, MSS: r.MSS, Window: r.Window, IRTT: r.IRTT,
+			Ref: r.RefCnt, Use: r.Use, Iface: JSONText(r.Iface), MSS: r.MSS, Window: r.Window, IRTT: r.IRTT,
 		})
 		if err != nil {
 			return fmt.Errorf("write route: %w", err)
@@ -247,14 +246,14 @@ func RoutesJSON(w io.Writer, rows []snapshot.Route) error {
 
 // Routes6JSON prints one object per IPv6 route that netstat would show.
 func Routes6JSON(w io.Writer, rows []snapshot.Route6) error {
-	enc := json.NewEncoder(w)
+	enc := newJSONEncoder(w)
 	for _, r := range rows {
 		if r.Flags&snapshot.RTFCache != 0 {
 			continue
 		}
 		err := enc.Encode(Route6JSON{
 			Family: "inet6", Destination: r.Dest.String(), NextHop: r.NextHop.String(),
-			Flags: Route6Flags(r.Flags), Metric: int32(r.Metric), Ref: r.RefCnt, Use: r.Use, Iface: r.Iface,
+			Flags: Route6Flags(r.Flags), Metric: int32(r.Metric), Ref: r.RefCnt, Use: r.Use, Iface: JSONText(r.Iface),
 		})
 		if err != nil {
 			return fmt.Errorf("write route: %w", err)

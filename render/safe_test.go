@@ -1,8 +1,13 @@
 package render
 
 import (
+	"bytes"
 	"encoding/json"
+	"net/netip"
+	"strings"
 	"testing"
+
+	"github.com/socktrace/socktrace/snapshot"
 )
 
 func TestSafe(t *testing.T) {
@@ -60,6 +65,49 @@ func TestAppendJSONString(t *testing.T) {
 		var back string
 		if err := json.Unmarshal([]byte(got), &back); err != nil {
 			t.Errorf("AppendJSONString(%q) = %s: not JSON: %v", c.in, got, err)
+		}
+	}
+}
+
+// Every JSON writer spells a name from outside as AppendJSONString does:
+// U+202E and the C1 controls escaped, where encoding/json writes them raw.
+func TestJSONWritersEscapeNames(t *testing.T) {
+	const name = "a\u202eb\u009bc<&>"
+	want := string(AppendJSONString(nil, name))
+	owner := snapshot.Owner{PID: 9, Comm: name, Program: name}
+	tcp := snapshot.Socket{Proto: snapshot.TCP, State: snapshot.StateListen, Inode: 7,
+		Local: netip.MustParseAddrPort("127.0.0.1:80"), Remote: netip.MustParseAddrPort("0.0.0.0:0")}
+	n := Netstat{Names: fakeNames{}, Programs: true, Owners: map[uint64]snapshot.Owner{7: owner}}
+	for _, c := range []struct {
+		what   string
+		write  func(w *bytes.Buffer) error
+		fields []string
+	}{
+		{"InetJSON", func(w *bytes.Buffer) error { return n.InetJSON(w, &tcp) }, []string{"program", "comm"}},
+		{"LiveJSON", func(w *bytes.Buffer) error { return n.LiveJSON(w, &tcp, &Live{Owner: owner}) }, []string{"program", "comm"}},
+		{"UnixJSON", func(w *bytes.Buffer) error {
+			return n.UnixJSON(w, &snapshot.UnixSocket{Type: 1, Inode: 7, Path: name})
+		}, []string{"program", "comm", "path", "local"}},
+		{"InterfacesJSON", func(w *bytes.Buffer) error {
+			return InterfacesJSON(w, []snapshot.Interface{{Name: name, Link: snapshot.Link{Flags: 1}}}, InterfaceOptions{})
+		}, []string{"iface"}},
+		{"RoutesJSON", func(w *bytes.Buffer) error {
+			return RoutesJSON(w, []snapshot.Route{{Iface: name, Flags: snapshot.RTFUp}})
+		}, []string{"iface"}},
+		{"Routes6JSON", func(w *bytes.Buffer) error { return Routes6JSON(w, []snapshot.Route6{{Iface: name}}) }, []string{"iface"}},
+	} {
+		var b bytes.Buffer
+		if err := c.write(&b); err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		var row map[string]any
+		if err := json.Unmarshal(b.Bytes(), &row); err != nil {
+			t.Fatalf("%s: not JSON: %q: %v", c.what, b.String(), err)
+		}
+		for _, f := range c.fields {
+			if !strings.Contains(b.String(), `"`+f+`":`+want) || row[f] != name {
+				t.Errorf("%s: %s is not %s in %q", c.what, f, want, b.String())
+			}
 		}
 	}
 }

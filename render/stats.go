@@ -221,7 +221,7 @@ func StatsJSON(w io.Writer, groups []snapshot.StatGroup, v6 bool, o StatsOptions
 	if v6 {
 		tables = append(inet6Tables(), tables...)
 	}
-	enc := json.NewEncoder(w)
+	enc := newJSONEncoder(w)
 	for _, g := range groups {
 		shown := true
 		for _, t := range tables {

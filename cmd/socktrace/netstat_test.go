@@ -32,6 +32,7 @@ var peerRoles = map[string]func(args []string) error{
 	"live-client":     liveClient,
 	"unix-forger":     unixForger,
 	"unix-holder":     unixHolder,
+	"odd-named":       oddNamed,
 }
 
 func TestMain(m *testing.M) {
