@@ -20,7 +20,24 @@ type Live struct {
 	Gone     bool
 	Lifetime time.Duration // for a gone row; 0 when its birth was not seen
 	Err      syscall.Errno // why a connect failed or a connection was reset
+	Aborted  bool          // a connect the caller closed before any answer came
 	Healed   bool          // gone without a close event: the kernel lost it
+}
+
+// aborted names a connect the caller closed before any answer came: the
+// summary counts it among the failed by this name, and its row says so.
+const aborted = "aborted"
+
+// reason is why a gone row ended, by the name the summary counts it under;
+// "" when it simply closed.
+func (l *Live) reason() string {
+	switch {
+	case l.Err != 0:
+		return unix.ErrnoName(l.Err)
+	case l.Aborted:
+		return aborted
+	}
+	return ""
 }
 
 // LiveRow writes one row of the live table: netstat's columns, and for a
@@ -55,9 +72,9 @@ func appendGone(b []byte, l *Live) []byte {
 		b = append(b, ", lived "...)
 		b = appendDuration(b, l.Lifetime)
 	}
-	if l.Err != 0 {
+	if r := l.reason(); r != "" {
 		b = append(b, ", "...)
-		b = append(b, unix.ErrnoName(l.Err)...)
+		b = append(b, r...)
 	}
 	if l.Healed {
 		b = append(b, ", close not seen"...)
@@ -77,9 +94,7 @@ func (n *Netstat) LiveJSON(w io.Writer, s *snapshot.Socket, l *Live) error {
 		row.Gone = true
 		row.LifetimeNS = int64(l.Lifetime)
 		row.Healed = l.Healed
-		if l.Err != 0 {
-			row.Error = unix.ErrnoName(l.Err)
-		}
+		row.Error = l.reason()
 	}
 	return writeJSON(w, &row)
 }
@@ -139,7 +154,7 @@ type failure struct {
 func failureReasons(failed map[syscall.Errno]uint64) []failure {
 	out := make([]failure, 0, len(failed))
 	for errno, n := range failed {
-		name := "aborted" // closed by the caller before an answer came
+		name := aborted
 		if errno != 0 {
 			name = unix.ErrnoName(errno)
 		}

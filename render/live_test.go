@@ -24,6 +24,8 @@ func TestLiveRow(t *testing.T) {
 			"tcp        0      0 localhost:39538         localhost:7001          SYN_SENT    4746/python3        \n"},
 		{"refused", Live{Owner: owner, Gone: true, Lifetime: 11 * time.Microsecond, Err: syscall.ECONNREFUSED},
 			"tcp        0      0 localhost:39538         localhost:7001          SYN_SENT    4746/python3         (gone, lived 11us, ECONNREFUSED)\n"},
+		{"aborted by the caller", Live{Owner: owner, Gone: true, Lifetime: 40 * time.Millisecond, Aborted: true},
+			"tcp        0      0 localhost:39538         localhost:7001          SYN_SENT    4746/python3         (gone, lived 40.000ms, aborted)\n"},
 		{"healed, birth unknown, owner unknown", Live{Gone: true, Healed: true},
 			"tcp        0      0 localhost:39538         localhost:7001          SYN_SENT    -                    (gone, close not seen)\n"},
 	} {

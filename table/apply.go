@@ -142,6 +142,8 @@ func (t *Table) close(ev *tracer.Event) {
 	t.finish(k, c, ev.Time)
 	switch ev.Old {
 	case tracer.SynSent:
+		// No error: the kernel had no answer yet when the caller closed.
+		c.Aborted = ev.Err == 0
 		t.counts.Failed[ev.Err]++
 	case tracer.Listen:
 	case tracer.LastAck:

@@ -72,6 +72,7 @@ type Conn struct {
 	Gone    bool
 	GoneAt  time.Time
 	Err     syscall.Errno // why a connect failed or a connection was reset
+	Aborted bool          // a connect the caller closed before any answer came
 	Healed  bool          // gone from the kernel without a close event (lost)
 	Expired bool          // a TIME_WAIT that ran out (not reused or killed)
 

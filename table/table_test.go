@@ -164,6 +164,9 @@ func show(c *Conn) string {
 	if c.Err != 0 {
 		fmt.Fprintf(&b, " err=%s", errName(c.Err))
 	}
+	if c.Aborted {
+		b.WriteString(" aborted")
+	}
 	if c.Healed {
 		b.WriteString(" healed")
 	}
@@ -623,7 +626,7 @@ func TestConnectionLives(t *testing.T) {
 			},
 			at: 5 * time.Second,
 			gone: []string{
-				"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1001 q=0/0 owner=100/curl born=1s gone=2s lived=1s",
+				"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1001 q=0/0 owner=100/curl born=1s gone=2s lived=1s aborted",
 				"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1002 q=0/0 owner=101/wget born=3s gone=4s lived=1s err=ETIMEDOUT",
 			},
 			counts: Counts{Connects: 2, Failed: map[syscall.Errno]uint64{0: 1, syscall.ETIMEDOUT: 1}},

@@ -264,8 +264,8 @@ func (l *live) printConn(w io.Writer, c *table.Conn) error {
 
 // liveOf is what the live table adds to c's row; valid until the next call.
 func (l *live) liveOf(c *table.Conn) *render.Live {
-	l.x = render.Live{Gone: c.Gone, Lifetime: c.Lifetime(), Err: c.Err, Healed: c.Healed,
-		Owner: l.ownerOf(c.Owner)}
+	l.x = render.Live{Gone: c.Gone, Lifetime: c.Lifetime(), Err: c.Err, Aborted: c.Aborted,
+		Healed: c.Healed, Owner: l.ownerOf(c.Owner)}
 	return &l.x
 }
 

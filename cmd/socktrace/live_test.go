@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,13 +145,14 @@ type liveRun struct {
 
 // liveRow is one line of `-c --json` output: a table row or a summary.
 type liveRow struct {
-	Summary  bool   `json:"summary"`
-	Time     string `json:"time"`
-	Connects uint64 `json:"connects"`
-	Accepts  uint64 `json:"accepts"`
-	Closes   uint64 `json:"closes"`
-	Lost     uint64 `json:"lost"`
-	Healed   uint64 `json:"healed"`
+	Summary  bool              `json:"summary"`
+	Time     string            `json:"time"`
+	Connects uint64            `json:"connects"`
+	Accepts  uint64            `json:"accepts"`
+	Closes   uint64            `json:"closes"`
+	Lost     uint64            `json:"lost"`
+	Healed   uint64            `json:"healed"`
+	Failed   map[string]uint64 `json:"failed"`
 
 	Proto      string `json:"proto"`
 	Local      string `json:"local"`
@@ -160,6 +162,7 @@ type liveRow struct {
 	PID        int    `json:"pid"`
 	Gone       bool   `json:"gone"`
 	LifetimeNS int64  `json:"lifetime_ns"`
+	Error      string `json:"error"`
 }
 
 // liveTable is the rows printed before one summary line, and the summary.
@@ -537,4 +540,98 @@ func compareLive(t *testing.T, rows []liveRow, kernel []snapshot.Socket, owners 
 		}
 	}
 	return live + len(k), changed + len(k)
+}
+
+// abandonConnect starts a non-blocking connect to args[0], prints
+// "connecting <local port>", and closes the socket, still in SYN_SENT, at
+// the first line on stdin; then prints "closed" and waits for stdin to
+// close.
+func abandonConnect(args []string) error {
+	ap, err := netip.ParseAddrPort(args[0])
+	if err != nil {
+		return err
+	}
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	err = syscall.Connect(fd, &syscall.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())})
+	if err != syscall.EINPROGRESS {
+		return fmt.Errorf("connect %s: %v, want EINPROGRESS", ap, err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		return err
+	}
+	fmt.Println("connecting", sa.(*syscall.SockaddrInet4).Port)
+	stop, eof := watchStdin()
+	<-stop
+	if err := syscall.Close(fd); err != nil {
+		return err
+	}
+	fmt.Println("closed")
+	select {
+	case <-eof:
+	case <-time.After(peerLifetime):
+	}
+	return nil
+}
+
+// A connect the caller closes while the kernel still waits for an answer
+// (its SYN waits for an address no one on the veth pair answers ARP for) is shown gone from
+// SYN_SENT as aborted, the name the summary counts it under.
+func TestLiveShowsAbortedConnect(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	for _, args := range [][]string{
+		{"link", "add", "va", "type", "veth", "peer", "name", "vb"},
+		{"addr", "add", "10.99.0.1/24", "dev", "va"},
+		{"link", "set", "va", "up"},
+		{"link", "set", "vb", "up"},
+	} {
+		if out, err := ns.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	run := startLive(t, ns, "-tanpc", "--json")
+	cli := ns.StartPeer(t, "abandon-connect", "10.99.0.2:80")
+	local := "10.99.0.1:" + cli.Expect("connecting")
+	// The SYN_SENT row is listed live first, so the close comes after the
+	// tracer saw the connect.
+	for n := len(run.tables(t)) + 1; !hasRow(run.waitTables(t, n), local, false); n++ {
+		if n > 20 {
+			t.Fatalf("%s never listed in SYN_SENT", local)
+		}
+	}
+	cli.Send("close")
+	cli.Expect("closed")
+	n := len(run.tables(t))
+	run.waitTables(t, n+1)
+	tables := run.stop(t)
+	var gone []liveRow
+	var aborted uint64
+	for _, tb := range tables {
+		for _, r := range tb.rows {
+			if r.Local == local && r.Gone {
+				gone = append(gone, r)
+			}
+		}
+		aborted += tb.summary.Failed["aborted"]
+	}
+	if len(gone) != 1 || gone[0].State != "SYN_SENT" || gone[0].Error != "aborted" || gone[0].PID != cli.PID {
+		t.Errorf("gone rows of %s: %+v; want one, SYN_SENT, error aborted, pid %d", local, gone, cli.PID)
+	}
+	if aborted != 1 {
+		t.Errorf("summaries count %d aborted connects, want 1", aborted)
+	}
+}
+
+// hasRow reports whether a table lists local, gone or not.
+func hasRow(tables []liveTable, local string, gone bool) bool {
+	for _, r := range tables[len(tables)-1].rows {
+		if r.Local == local && r.Gone == gone {
+			return true
+		}
+	}
+	return false
 }

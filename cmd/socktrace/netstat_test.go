@@ -33,6 +33,7 @@ var peerRoles = map[string]func(args []string) error{
 	"unix-forger":     unixForger,
 	"unix-holder":     unixHolder,
 	"odd-named":       oddNamed,
+	"abandon-connect": abandonConnect,
 }
 
 func TestMain(m *testing.M) {
