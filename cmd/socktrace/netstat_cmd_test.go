@@ -106,6 +106,8 @@ func TestNetstatUsageErrors(t *testing.T) {
 		{[]string{"trace", "extra"}, `unexpected argument "extra"`},
 		{[]string{"trace", "--comm", ""}, "--comm: empty; leave the flag out to trace everything"},
 		{[]string{"trace", "--state="}, "--state: empty; leave the flag out to trace everything"},
+		{[]string{"trace", "--netns", ""}, "--netns: empty; leave the flag out to trace everything"},
+		{[]string{"trace", "--netns="}, "--netns: empty; leave the flag out to trace everything"},
 	} {
 		if err := execute(tc.args...); err == nil || err.Error() != tc.want+traceHint {
 			t.Errorf("%q: error %q, want %q", tc.args, err, tc.want+traceHint)

@@ -52,7 +52,7 @@ func newTraceCmd() *cobra.Command {
 		Args:         noArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := emptyFilter(cmd, "comm", "state"); err != nil {
+			if err := emptyFilter(cmd, "comm", "state", "netns"); err != nil {
 				return err
 			}
 			stop, err := cpuProfile(o.profile)
@@ -129,10 +129,14 @@ func parseNetNS(s string) (uint32, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if strings.Trim(s, "0123456789") == "" {
+	if isInode(s) {
 		n, err := strconv.ParseUint(s, 10, 32)
 		if err != nil {
 			return 0, fmt.Errorf("--netns %s: an inode number is at most %d; %s", s, uint32(math.MaxUint32), netnsForms)
+		}
+		if n == 0 {
+			// The filter's 0 means any namespace.
+			return 0, fmt.Errorf("--netns %s: no namespace has inode 0; %s", s, netnsForms)
 		}
 		return uint32(n), nil
 	}
@@ -156,6 +160,9 @@ func parseNetNS(s string) (uint32, error) {
 	}
 	return uint32(st.Ino), nil
 }
+
+// isInode says s is --netns's inode number form.
+func isInode(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
 
 // noArgs rejects arguments as the root command does, with the hint.
 func noArgs(cmd *cobra.Command, args []string) error {

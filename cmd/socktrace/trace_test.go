@@ -293,6 +293,7 @@ func TestParseNetNS(t *testing.T) {
 		{"/no/such/ns", "--netns /no/such/ns: no such file or directory; " + netnsForms},
 		{"/etc/passwd", "--netns /etc/passwd: not a namespace file; " + netnsForms},
 		{"99999999999", "--netns 99999999999: an inode number is at most 4294967295; " + netnsForms},
+		{"0", "--netns 0: no namespace has inode 0; " + netnsForms},
 	} {
 		if _, err := parseNetNS(tc.in); err == nil || err.Error() != tc.want {
 			t.Errorf("%q: error %q, want %q", tc.in, err, tc.want)
