@@ -164,6 +164,28 @@ func parseNetNS(s string) (uint32, error) {
 // isInode says s is --netns's inode number form.
 func isInode(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
 
+// netnsExists looks for a network namespace with inode ino: one kept by
+// "ip netns", or one a process or thread is in. A namespace held only by
+// an open file or a bind mount elsewhere is not found; the caller warns,
+// it does not refuse. Threads are read only when no process matched: a
+// thread may have entered a namespace (setns) its process is not in.
+func netnsExists(procRoot string, ino uint64) bool {
+	for _, pattern := range []string{
+		"/run/netns/*",
+		filepath.Join(procRoot, "[0-9]*", "ns", "net"),
+		filepath.Join(procRoot, "[0-9]*", "task", "[0-9]*", "ns", "net"),
+	} {
+		paths, _ := filepath.Glob(pattern)
+		for _, p := range paths {
+			var st unix.Stat_t
+			if unix.Stat(p, &st) == nil && st.Ino == ino {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // noArgs rejects arguments as the root command does, with the hint.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
@@ -217,6 +239,9 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 	}
 	if o.pid != 0 && !fileExists(fmt.Sprintf("/proc/%d", o.pid)) {
 		fmt.Fprintf(stderr, "socktrace: warning: no process %d is running: nothing to show until one has that id\n", o.pid)
+	}
+	if isInode(o.netns) && !netnsExists("/proc", uint64(cfg.Filter.NetNS)) {
+		fmt.Fprintf(stderr, "socktrace: warning: no network namespace with inode %d is in /run/netns or used by a process: nothing to show unless one is\n", cfg.Filter.NetNS)
 	}
 	if ctx.Err() == nil { // not interrupted while loading
 		fmt.Fprintln(stderr, "socktrace: tracing TCP state changes; Ctrl-C to stop")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -316,5 +317,79 @@ func TestParseNetNS(t *testing.T) {
 	ns := nstest.New(t)
 	if got, err := parseNetNS(ns.Name); err != nil || uint64(got) != ns.Inode {
 		t.Errorf("%q: %d, %v; want %d", ns.Name, got, err, ns.Inode)
+	}
+}
+
+// A namespace is found wherever it lives: kept by ip netns, the one a
+// process is in, or one only a thread entered.
+func TestNetNSExists(t *testing.T) {
+	var self unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &self); err != nil {
+		t.Fatal(err)
+	}
+	ns := nstest.New(t)
+	thread := make(chan uint64)
+	release := make(chan struct{})
+	go func() {
+		// The thread dies with its namespace: never unlocked.
+		runtime.LockOSThread()
+		var st unix.Stat_t
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			t.Error(err)
+		} else if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+			t.Error(err)
+		}
+		thread <- st.Ino
+		<-release
+	}()
+	threadNS := <-thread
+	defer close(release)
+	if threadNS == 0 {
+		t.FailNow()
+	}
+	for _, tc := range []struct {
+		what string
+		ino  uint64
+		want bool
+	}{
+		{"this process's", self.Ino, true},
+		{"ip netns's", ns.Inode, true},
+		{"a thread's", threadNS, true},
+		{"no namespace's", 1, false},
+	} {
+		if got := netnsExists("/proc", tc.ino); got != tc.want {
+			t.Errorf("%s inode %d: %v, want %v", tc.what, tc.ino, got, tc.want)
+		}
+	}
+}
+
+// --netns with an inode no namespace has starts with a warning, as --pid
+// with no such process does; a namespace that exists gets none.
+func TestTraceWarnsOfUnknownNetNS(t *testing.T) {
+	nstest.RequireRoot(t)
+	ns := nstest.New(t)
+	for _, tc := range []struct {
+		netns string
+		warn  bool
+	}{
+		{"12345", true},
+		{strconv.FormatUint(ns.Inode, 10), false},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errOut lockedBuffer
+		done := make(chan error, 1)
+		go func() {
+			done <- runTrace(ctx, &out, &errOut, &traceOptions{ringMiB: 1, latency: 50 * time.Millisecond, netns: tc.netns})
+		}()
+		waitStarted(t, &errOut)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("--netns %s: %v", tc.netns, err)
+		}
+		want := "socktrace: warning: no network namespace with inode " + tc.netns +
+			" is in /run/netns or used by a process: nothing to show unless one is\n"
+		if got := strings.Contains(errOut.String(), want); got != tc.warn {
+			t.Errorf("--netns %s: warned %v, want %v; stderr:\n%s", tc.netns, got, tc.warn, errOut.String())
+		}
 	}
 }
