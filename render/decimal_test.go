@@ -55,10 +55,33 @@ func TestAppendAddrPortMatchesNetip(t *testing.T) {
 	}
 }
 
+// Durations print in us below 1 ms, then in ms and past 1 s in seconds,
+// both to three decimals.
+func TestAppendDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{57 * time.Microsecond, "57us"},
+		{4641 * time.Microsecond, "4.641ms"},
+		{999999 * time.Microsecond, "999.999ms"},
+		{time.Second, "1.000s"},
+		{4000436 * time.Microsecond, "4.000s"},
+		{4000501 * time.Microsecond, "4.001s"},
+		{61 * time.Second, "61.000s"},
+		{2 * time.Hour, "7200.000s"},
+	} {
+		if got := string(appendDuration(nil, tc.d)); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
 // appendDuration's integer paths must print what strconv prints.
 func TestAppendDurationMatchesFloat(t *testing.T) {
 	ds := []time.Duration{0, 1, 499, 500, 501, 999, 1000, 1499, 1500, 2500, 999499, 999500, 999999,
 		time.Millisecond, 1000499, 1000500, 1000501, 1234567, 9999999499, 9999999500,
+		999999499, 999999500, time.Second, time.Second + 499999, time.Second + 500000, time.Second + 1500000,
 		10 * time.Second, 10*time.Second + 49999999, 10*time.Second + 50000000, 10*time.Second + 150000000,
 		time.Hour + 250000000, -1, -1500, -time.Second}
 	for d := time.Duration(1); d < 100*time.Second; d = d*7 + 13 {

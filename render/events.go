@@ -146,11 +146,11 @@ func appendSep(b []byte) []byte {
 	return b
 }
 
-// appendDuration prints whole us below 1 ms, ms to the us below 10 s, and
-// s to the tenth above: what people compare connection times in. Under -c
-// churn every gone row has one, so it is integer arithmetic; the rare exact
-// half (rounded as the float's binary value says) and negative values go
-// to strconv.
+// appendDuration prints whole us below 1 ms, ms to the us below 1 s, and
+// s to the ms above: each unit past us with three decimals, what people
+// compare connection times in. Under -c churn every gone row has one, so
+// it is integer arithmetic; the rare exact half (rounded as the float's
+// binary value says) and negative values go to strconv.
 func appendDuration(b []byte, d time.Duration) []byte {
 	switch {
 	case d < 0:
@@ -158,13 +158,13 @@ func appendDuration(b []byte, d time.Duration) []byte {
 		if r := d % time.Microsecond; 2*r != time.Microsecond {
 			return append(appendFixed(b, rounded(d, time.Microsecond), 0), "us"...)
 		}
-	case d < 10*time.Second:
+	case d < time.Second:
 		if r := d % time.Microsecond; 2*r != time.Microsecond {
 			return append(appendFixed(b, rounded(d, time.Microsecond), 3), "ms"...)
 		}
 	default:
-		if r := d % (100 * time.Millisecond); 2*r != 100*time.Millisecond {
-			return append(appendFixed(b, rounded(d, 100*time.Millisecond), 1), 's')
+		if r := d % time.Millisecond; 2*r != time.Millisecond {
+			return append(appendFixed(b, rounded(d, time.Millisecond), 3), 's')
 		}
 	}
 	return appendDurationFloat(b, d)
@@ -198,11 +198,11 @@ func appendDurationFloat(b []byte, d time.Duration) []byte {
 	case d < time.Millisecond:
 		b = strconv.AppendFloat(b, float64(d)/float64(time.Microsecond), 'f', 0, 64)
 		return append(b, "us"...)
-	case d < 10*time.Second:
+	case d < time.Second:
 		b = strconv.AppendFloat(b, float64(d)/float64(time.Millisecond), 'f', 3, 64)
 		return append(b, "ms"...)
 	}
-	b = strconv.AppendFloat(b, d.Seconds(), 'f', 1, 64)
+	b = strconv.AppendFloat(b, d.Seconds(), 'f', 3, 64)
 	return append(b, 's')
 }
 

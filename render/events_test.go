@@ -135,7 +135,7 @@ func TestEventText(t *testing.T) {
 	tw := tracer.Event{Time: ev.Time, Kind: tracer.KindTimeWaitEnd, Flags: tracer.FlagOwnerKnown | tracer.FlagPrevKnown | tracer.FlagExpired,
 		Old: tracer.TimeWait, New: tracer.Close, Family: syscall.AF_INET, PID: 1, Comm: comm("a"),
 		Local: netip.MustParseAddrPort("127.0.0.1:5"), Remote: netip.MustParseAddrPort("127.0.0.1:6"), InState: 60 * time.Second}
-	if got := string(new(EventFormatter).AppendText(nil, &tw)); !strings.HasSuffix(got, "TIME_WAIT->CLOSE        expired, after 60.0s\n") {
+	if got := string(new(EventFormatter).AppendText(nil, &tw)); !strings.HasSuffix(got, "TIME_WAIT->CLOSE        expired, after 60.000s\n") {
 		t.Errorf("timewait end: %q", got)
 	}
 }

@@ -60,7 +60,7 @@ func TestGoneRowFrom(t *testing.T) {
 		if err := n.LiveRow(&want, &s, &gone); err != nil {
 			t.Fatal(err)
 		}
-		if got.String() != want.String() || !bytes.Contains(got.Bytes(), []byte("(gone, lived 61.0s)")) {
+		if got.String() != want.String() || !bytes.Contains(got.Bytes(), []byte("(gone, lived 61.000s)")) {
 			t.Errorf("programs %v:\n got %q\nwant %q", programs, got.String(), want.String())
 		}
 	}
