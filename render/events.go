@@ -1,6 +1,7 @@
 package render
 
 import (
+	"net/netip"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -86,11 +87,29 @@ func appendTextWhere(b []byte, ev *tracer.Event) []byte {
 	b = append(b, ev.Proto()...)
 	b = pad(b, col, 6)
 	col = len(b)
-	b = appendAddrPort(b, ev.Local)
+	b = appendTextAddrPort(b, ev.Local)
 	b = pad(b, col, 23)
 	col = len(b)
-	b = appendAddrPort(b, ev.Remote)
+	b = appendTextAddrPort(b, ev.Remote)
 	return pad(b, col, 23)
+}
+
+// appendTextAddrPort writes port 0 as netstat does, "*": a listener's
+// remote is "0.0.0.0:*" or "[::]:*", as the tables show it. JSON keeps the
+// number, which parses as an address and port.
+func appendTextAddrPort(b []byte, ap netip.AddrPort) []byte {
+	if ap.Port() != 0 {
+		return appendAddrPort(b, ap)
+	}
+	a := ap.Addr()
+	if a.Is4() {
+		b = appendAddr(b, a)
+	} else {
+		b = append(b, '[')
+		b = appendAddr(b, a)
+		b = append(b, ']')
+	}
+	return append(b, ":*"...)
 }
 
 func appendTransition(b []byte, ev *tracer.Event) []byte {

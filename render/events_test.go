@@ -132,6 +132,24 @@ func TestEventText(t *testing.T) {
 	if got := string(new(EventFormatter).AppendText(nil, &ev)); !strings.HasPrefix(got, "10:01:02.123456 -       -               tcp6") {
 		t.Errorf("unknown owner: %q", got)
 	}
+	// A listener's remote is netstat's "*" port, in IPv6 in trace's
+	// brackets.
+	listen := tracer.Event{Time: ev.Time, Kind: tracer.KindState, Flags: tracer.FlagOwnerKnown,
+		Old: tracer.Close, New: tracer.Listen, Family: syscall.AF_INET, PID: 7, Comm: comm("srv"),
+		Local: netip.MustParseAddrPort("127.0.0.1:8080"), Remote: netip.MustParseAddrPort("0.0.0.0:0")}
+	listen6 := listen
+	listen6.Family, listen6.Local, listen6.Remote = syscall.AF_INET6, netip.MustParseAddrPort("[::]:22"), netip.MustParseAddrPort("[::]:0")
+	for _, c := range []struct {
+		ev   tracer.Event
+		want string
+	}{
+		{listen, "10:01:02.123456 7       srv             tcp   127.0.0.1:8080         0.0.0.0:*              CLOSE->LISTEN\n"},
+		{listen6, "10:01:02.123456 7       srv             tcp6  [::]:22                [::]:*                 CLOSE->LISTEN\n"},
+	} {
+		if got := string(new(EventFormatter).AppendText(nil, &c.ev)); got != c.want {
+			t.Errorf("listener:\n got %q\nwant %q", got, c.want)
+		}
+	}
 	tw := tracer.Event{Time: ev.Time, Kind: tracer.KindTimeWaitEnd, Flags: tracer.FlagOwnerKnown | tracer.FlagPrevKnown | tracer.FlagExpired,
 		Old: tracer.TimeWait, New: tracer.Close, Family: syscall.AF_INET, PID: 1, Comm: comm("a"),
 		Local: netip.MustParseAddrPort("127.0.0.1:5"), Remote: netip.MustParseAddrPort("127.0.0.1:6"), InState: 60 * time.Second}

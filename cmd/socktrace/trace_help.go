@@ -33,7 +33,7 @@ Columns:
   COMM        its name, as in /proc/PID/comm
   PROTO       tcp or tcp6
   LOCAL       local address:port, numeric
-  REMOTE      remote address:port, numeric
+  REMOTE      remote address:port, numeric; port "*" for a listener
   TRANSITION  OLD->NEW state (netstat's names), or "accept"
   DETAIL      the error, if any (ECONNREFUSED, ECONNRESET, ...); "after"
               the time spent in the previous state; at the socket's end
