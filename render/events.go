@@ -77,8 +77,9 @@ func appendTextWho(b []byte, ev *tracer.Event) []byte {
 		col = len(b)
 		b = append(b, '-')
 	}
-	// A name may hold multibyte runes; every other column is ASCII.
-	return padRunes(b, col, 16)
+	// Escaped, a name may be wider than its column, or hold wide runes;
+	// every other column is ASCII.
+	return padCut(b, col, 16)
 }
 
 // appendTextWhere appends the PROTO, LOCAL and REMOTE columns.
@@ -230,15 +231,10 @@ func appendDurationFloat(b []byte, d time.Duration) []byte {
 // multibyte runes, and counting runes in every column was dear.
 func pad(b []byte, start, width int) []byte { return padFrom(b, len(b)-start, width) }
 
-// padRunes is pad for a column that may hold multibyte runes.
-func padRunes(b []byte, start, width int) []byte {
-	return padFrom(b, utf8.RuneCount(b[start:]), width)
-}
-
 // spaces is the widest column's padding.
 const spaces = "                        "
 
-// padFrom pads a column n runes wide.
+// padFrom pads a column n display columns wide.
 func padFrom(b []byte, n, width int) []byte {
 	if k := width - 1 - n; k > 0 {
 		b = append(b, spaces[:min(k, len(spaces))]...)

@@ -97,7 +97,9 @@ func TestHostileCommIsEscaped(t *testing.T) {
 	if strings.ContainsAny(text[:len(text)-1], "\x1b\x07\n") {
 		t.Errorf("raw control characters in %q", text)
 	}
-	if !strings.Contains(text, `x\x1b]0;pwn\x07\x0a`) {
+	// Escaped, it is wider than its column: cut, and marked. JSON has it
+	// whole.
+	if !strings.Contains(text, ` x\x1b]0;pwn+    tcp6 `) {
 		t.Errorf("escaped name missing from %q", text)
 	}
 	js := new(EventFormatter).AppendJSON(nil, &ev)
@@ -122,11 +124,24 @@ func TestEventText(t *testing.T) {
 	if got != want {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
 	}
-	// A name with multibyte runes takes its width in runes, as a
-	// terminal shows it.
-	ev.Comm = comm("nginx-ü")
-	if got := string(new(EventFormatter).AppendText(nil, &ev)); !strings.HasPrefix(got, "10:01:02.123456 4242    nginx-ü         tcp6  [fd00::1]:40000") {
-		t.Errorf("multibyte name: %q", got)
+	// A name takes its column by display width, as a terminal shows it:
+	// multibyte runes one column, wide runes two, combining marks none;
+	// an escaped name wider than the column is cut at a whole escape or
+	// rune, and "+" says so.
+	for _, c := range []struct{ comm, want string }{
+		{"nginx-ü", "nginx-ü         "},
+		{"数据库服务", "数据库服务      "},
+		{"cafe\u0301", "cafe\u0301            "},
+		{"\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b", `\x1b\x1b\x1b+   `},
+		{`ab\cd\ef\gh\ij`, `ab\\cd\\ef\\gh+ `},
+		{"\xff\xff\xff数据", `\xff\xff\xff数+ `},
+		{"\xff\xff\xffa数据", `\xff\xff\xffa+  `},
+	} {
+		ev.Comm = comm(c.comm)
+		want := "10:01:02.123456 4242    " + c.want + "tcp6  [fd00::1]:40000"
+		if got := string(new(EventFormatter).AppendText(nil, &ev)); !strings.HasPrefix(got, want) {
+			t.Errorf("name %q:\n got %q\nwant %q...", c.comm, got, want)
+		}
 	}
 	ev.Flags &^= tracer.FlagOwnerKnown
 	if got := string(new(EventFormatter).AppendText(nil, &ev)); !strings.HasPrefix(got, "10:01:02.123456 -       -               tcp6") {

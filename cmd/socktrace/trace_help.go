@@ -30,7 +30,9 @@ Events (the "event" field of --json):
 Columns:
   TIME        local time of the event, to the microsecond
   PID         the process that owns the socket, "-" when not known
-  COMM        its name, as in /proc/PID/comm
+  COMM        its name, as in /proc/PID/comm; characters a terminal could
+              act on are escaped (\xNN), and a name wider than the column
+              is cut, with "+" at its end (--json has it whole)
   PROTO       tcp or tcp6
   LOCAL       local address:port, numeric
   REMOTE      remote address:port, numeric; port "*" for a listener
