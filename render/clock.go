@@ -2,13 +2,24 @@ package render
 
 import "time"
 
+// jsonTimeLayout is how every time in JSON is written: RFC 3339 in UTC,
+// with all nine digits of the nanoseconds, trailing zeros kept, so every
+// mode's times have one length, sort as strings and parse alike.
+const jsonTimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// appendJSONTime appends t in jsonTimeLayout, for the times that are not
+// on the event path (clockCache).
+func appendJSONTime(b []byte, t time.Time) []byte {
+	return t.UTC().AppendFormat(b, jsonTimeLayout)
+}
+
 // clockCache formats event times. time.Time.AppendFormat works out the
 // whole date for every event; the date and the time of day change once a
 // second, so they are formatted once a second and only the sub-second
 // digits per event.
 type clockCache struct {
 	jsonSec, textSec int64
-	jsonPrefix       []byte // "2006-01-02T15:04:05." in UTC
+	jsonPrefix       []byte // jsonTimeLayout up to the nanoseconds, in UTC
 	textPrefix       []byte // "15:04:05." in local time
 }
 

@@ -182,6 +182,6 @@ func SummaryJSON(w io.Writer, s *Summary) error {
 		TimeWait int               `json:"time_wait"`
 		Lost     uint64            `json:"lost"`
 		Healed   uint64            `json:"healed"`
-	}{true, s.Time.Format(time.RFC3339Nano), s.Connects, s.Accepts, s.Closes, failed,
+	}{true, string(appendJSONTime(nil, s.Time)), s.Connects, s.Accepts, s.Closes, failed,
 		s.SynSent, s.SynRecv, s.TimeWait, s.Lost, s.Healed})
 }

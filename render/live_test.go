@@ -98,7 +98,7 @@ func TestSummary(t *testing.T) {
 	if err := SummaryJSON(&b, &s); err != nil {
 		t.Fatal(err)
 	}
-	want = `{"summary":true,"time":"2026-11-22T12:31:30Z","connects":4,"accepts":3,"closes":6,"failed":{"ECONNREFUSED":1,"ETIMEDOUT":2,"aborted":1},"syn_sent":1,"syn_recv":0,"time_wait":3,"lost":2,"healed":1}` + "\n"
+	want = `{"summary":true,"time":"2026-11-22T12:31:30.000000000Z","connects":4,"accepts":3,"closes":6,"failed":{"ECONNREFUSED":1,"ETIMEDOUT":2,"aborted":1},"syn_sent":1,"syn_recv":0,"time_wait":3,"lost":2,"healed":1}` + "\n"
 	if b.String() != want {
 		t.Errorf("got  %s\nwant %s", b.String(), want)
 	}
