@@ -67,7 +67,7 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.wide, "wide", "W", false, "don't truncate addresses")
 	o.addFamilyFlag(fs, &o.inet4, "inet", "4", "IPv4 only")
 	o.addFamilyFlag(fs, &o.inet6, "inet6", "6", "IPv6 only")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "be verbose: report unreadable tables and lines")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "list each malformed /proc line (up to 10 a file), not only the first")
 	fs.BoolVarP(&o.route, "route", "r", false, "kernel routing table")
 	fs.BoolVarP(&o.interfaces, "interfaces", "i", false, "interface table")
 	fs.BoolVarP(&o.stats, "statistics", "s", false, "per-protocol statistics")
@@ -204,11 +204,11 @@ func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 		var err error
 		switch {
 		case o.route:
-			err = runRoutes(w, o.tableOptions())
+			err = o.tableError(runRoutes(w, o.tableOptions()))
 		case o.interfaces:
-			err = runInterfaces(w, o.tableOptions())
+			err = o.tableError(runInterfaces(w, o.tableOptions()))
 		case o.stats:
-			err = runStats(w, o.tableOptions())
+			err = o.tableError(runStats(w, o.tableOptions()))
 		default:
 			err = o.sockets(ctx, w, stderr, named)
 		}
@@ -341,7 +341,7 @@ func (o *netstatOptions) readUnix(netDir string, stderr io.Writer) []snapshot.Un
 		}
 	}
 	rows, err := snapshot.ReadUnix(netDir)
-	reportReadError(stderr, err)
+	o.reportReadError(stderr, err)
 	return rows
 }
 
@@ -374,7 +374,7 @@ func (o *netstatOptions) readInetTables(netDir string, named bool, stderr io.Wri
 	for _, p := range protos {
 		var err error
 		rows, err = o.readInet(netDir, p, fam, rows, d)
-		reportReadError(stderr, err)
+		o.reportReadError(stderr, err)
 	}
 	return rows
 }
@@ -442,13 +442,4 @@ func printOwnerNote(w io.Writer, owners map[uint64]snapshot.Owner, self int) {
 		}
 	}
 	fmt.Fprintf(w, "(No info could be read for \"-p\": geteuid()=%d but you should be root.)\n", os.Geteuid())
-}
-
-// reportReadError prints table errors on stderr; the rows that could be
-// read are printed regardless.
-func reportReadError(w io.Writer, err error) {
-	if err == nil {
-		return
-	}
-	fmt.Fprintf(w, "socktrace: %v\n", err)
 }

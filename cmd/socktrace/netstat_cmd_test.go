@@ -284,3 +284,65 @@ func TestOwnerNote(t *testing.T) {
 		}
 	}
 }
+
+// Malformed /proc lines are each reported on a line of their own: the
+// first one, then how many more; with -v each of them up to ten, then how
+// many more. The rows that parse are printed regardless.
+func TestMalformedLinesReported(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "net"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tcp := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 9974 1 0000000000000000 100 0 0 10 0\n" +
+		strings.Repeat("   1: zzzz\n", 12)
+	route := "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n" +
+		"va\tZZZZ090A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n" +
+		"va\tYYYY090A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+	for name, data := range map[string]string{"tcp": tcp, "route": route} {
+		if err := os.WriteFile(filepath.Join(root, "net", name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := func(file string, line int, why string) string {
+		return fmt.Sprintf("socktrace: read %s line %d: %s\n", filepath.Join(root, "net", file), line, why)
+	}
+	noPort := "local address: no port"
+	var verbose string
+	for line := 3; line < 13; line++ {
+		verbose += bad("tcp", line, noPort)
+	}
+	tcpFile := filepath.Join(root, "net", "tcp")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-tan"}, bad("tcp", 3, noPort) + "socktrace: read " + tcpFile + ": and 11 more malformed lines (-v lists them)\n"},
+		{[]string{"-tanv"}, verbose + "socktrace: read " + tcpFile + ": and 2 more malformed lines\n"},
+	} {
+		out, errOut, err := runRoot(context.Background(), append([]string{"--proc-root", root}, tc.args...)...)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if !strings.Contains(out, "0.0.0.0:80") {
+			t.Errorf("%q: the good row is missing:\n%s", tc.args, out)
+		}
+		if errOut != tc.want {
+			t.Errorf("%q: stderr\n%s\nwant\n%s", tc.args, errOut, tc.want)
+		}
+	}
+	// -r returns them as its error, which main prints after "socktrace: ".
+	why := `destination: bad digit in "`
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-rn"}, bad("route", 2, why+`ZZZZ090A"`) + "socktrace: read " + filepath.Join(root, "net", "route") + ": and 1 more malformed line (-v lists them)\n"},
+		{[]string{"-rnv"}, bad("route", 2, why+`ZZZZ090A"`) + bad("route", 3, why+`YYYY090A"`)},
+	} {
+		_, _, err := runRoot(context.Background(), append([]string{"--proc-root", root}, tc.args...)...)
+		if got := fmt.Sprintf("socktrace: %v\n", err); got != tc.want {
+			t.Errorf("%q: error\n%s\nwant\n%s", tc.args, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/socktrace/socktrace/snapshot"
+)
+
+// maxLinesListed bounds the malformed lines -v lists per file: a kernel
+// whose table format changed makes every line malformed, which can be
+// hundreds of thousands of them.
+const maxLinesListed = 10
+
+// reportReadError prints the errors of reading /proc tables on stderr, one
+// line each (readErrorLines); the rows that could be read are printed
+// regardless.
+func (o *netstatOptions) reportReadError(w io.Writer, err error) {
+	for _, line := range readErrorLines(err, o.verbose) {
+		fmt.Fprintf(w, "socktrace: %s\n", line)
+	}
+}
+
+// tableError is what the -r, -i and -s tables return: the errors of
+// reading them, as readErrorLines words them. main prints an error after
+// "socktrace: ", so the lines after the first get it here.
+type tableError struct {
+	err   error
+	lines []string
+}
+
+func (o *netstatOptions) tableError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &tableError{err, readErrorLines(err, o.verbose)}
+}
+
+func (e *tableError) Error() string { return strings.Join(e.lines, "\nsocktrace: ") }
+func (e *tableError) Unwrap() error { return e.err }
+
+// readErrorLines is err as lines for stderr. A file's malformed lines are
+// listed, up to maxLinesListed of them with -v, and the first one
+// without; then how many more there were, so none goes unsaid.
+func readErrorLines(err error, verbose bool) []string {
+	listed := 1
+	if verbose {
+		listed = maxLinesListed
+	}
+	var out []string
+	file, n := "", 0 // the file whose malformed lines are being listed
+	more := func() {
+		if n <= listed {
+			return
+		}
+		line := fmt.Sprintf("read %s: and %d more malformed %s", file, n-listed, plural(n-listed, "line", "lines"))
+		if !verbose {
+			line += " (-v lists them)"
+		}
+		out = append(out, line)
+	}
+	for _, e := range leafErrors(err) {
+		pe, ok := e.(*snapshot.ParseError)
+		if !ok || pe.File != file {
+			more()
+			file, n = "", 0
+		}
+		if !ok {
+			out = append(out, e.Error())
+			continue
+		}
+		file = pe.File
+		if n++; n <= listed {
+			out = append(out, e.Error())
+		}
+	}
+	more()
+	return out
+}
+
+// leafErrors flattens the trees errors.Join makes. An error that wraps a
+// join stays whole: its words belong with it.
+func leafErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range joined.Unwrap() {
+		out = append(out, leafErrors(e)...)
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
