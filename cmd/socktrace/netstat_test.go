@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -278,23 +279,26 @@ func TestNetstatDifferential(t *testing.T) {
 // As a user who can read no other process, -p's note is netstat's, on
 // every run and on every -c table: socktrace's own sockets, open during
 // some scans of /proc and not others, must not turn "No info" into "Not
-// all".
-func TestNetstatOwnerNoteAsNobody(t *testing.T) {
+// all". The user is a uid of this test's own (freeUID): as nobody, any
+// process of nobody's with a socket, anywhere on the machine, would be
+// readable and make netstat's note "Not all".
+func TestNetstatOwnerNoteUnprivileged(t *testing.T) {
 	ns := nstest.New(t)
 	bin := nobodyCopy(t)
+	uid := freeUID(t)
 	var runs [][]string // netstat's notes, then socktrace's, in turn
 	for range 5 {
 		runs = append(runs,
-			ownerNotes(t, nobody(ns.Command("netstat", "-tanp"), "netstat"), 0),
-			ownerNotes(t, nobody(ns.Peer("socktrace-table", "-tanp"), bin), 0))
+			ownerNotes(t, asUID(ns.Command("netstat", "-tanp"), "netstat", uid), 0),
+			ownerNotes(t, asUID(ns.Peer("socktrace-table", "-tanp"), bin, uid), 0))
 	}
 	// -c: netstat polls; so does socktrace without root, the tracer refused.
 	runs = append(runs,
-		ownerNotes(t, nobody(ns.Command("netstat", "-tanpc"), "netstat"), 2500*time.Millisecond),
-		ownerNotes(t, nobody(ns.Peer("socktrace-table", "-tanpc"), bin), 2500*time.Millisecond))
+		ownerNotes(t, asUID(ns.Command("netstat", "-tanpc"), "netstat", uid), 2500*time.Millisecond),
+		ownerNotes(t, asUID(ns.Peer("socktrace-table", "-tanpc"), bin, uid), 2500*time.Millisecond))
 	want := runs[0]
 	if len(want) != 1 || !strings.HasPrefix(want[0], "(No info could be read") {
-		t.Fatalf("setup: netstat as nobody printed %q, want the No info note", want)
+		t.Fatalf("setup: netstat as uid %d printed %q, want the No info note", uid, want)
 	}
 	for i, got := range runs {
 		if len(got) == 0 {
@@ -308,16 +312,48 @@ func TestNetstatOwnerNoteAsNobody(t *testing.T) {
 	}
 }
 
-// nobody rewrites cmd, "ip netns exec NS prog args...", to run prog as
-// nobody, as bin.
-func nobody(cmd *exec.Cmd, bin string) *exec.Cmd {
-	args := append([]string{"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", bin}, cmd.Args[5:]...)
+// freeUID is a uid that no process has (real, effective, saved or file
+// system uid), from 61000 + this process's id % 1000 up, so that tests
+// running at once on one machine tend to take different ones.
+func freeUID(t *testing.T) int {
+	t.Helper()
+	used := map[int]bool{}
+	statuses, _ := filepath.Glob("/proc/[0-9]*/status")
+	for _, path := range statuses {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // the process ended
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+				for _, f := range strings.Fields(rest) {
+					if n, err := strconv.Atoi(f); err == nil {
+						used[n] = true
+					}
+				}
+			}
+		}
+	}
+	for i := range 1000 {
+		if uid := 61000 + (os.Getpid()+i)%1000; !used[uid] {
+			return uid
+		}
+	}
+	t.Fatal("setup: every uid from 61000 to 61999 has a process")
+	return 0
+}
+
+// asUID rewrites cmd, "ip netns exec NS prog args...", to run prog as
+// uid (and as the group of that number), as bin.
+func asUID(cmd *exec.Cmd, bin string, uid int) *exec.Cmd {
+	id := strconv.Itoa(uid)
+	args := append([]string{"setpriv", "--reuid", id, "--regid", id, "--clear-groups", bin}, cmd.Args[5:]...)
 	cmd.Args = append(cmd.Args[:4:4], args...)
 	cmd.Stderr = nil
 	return cmd
 }
 
-// nobodyCopy copies the test binary where nobody can run it: go test
+// nobodyCopy copies the test binary where any user can run it: go test
 // builds it in a directory only its owner can enter.
 func nobodyCopy(t *testing.T) string {
 	t.Helper()
