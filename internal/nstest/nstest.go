@@ -71,14 +71,33 @@ func (ns *NS) Command(name string, args ...string) *exec.Cmd {
 // Peer returns a command that re-runs the current test binary inside the
 // namespace as the given role (see RunPeer).
 func (ns *NS) Peer(role string, args ...string) *exec.Cmd {
-	self, err := os.Executable()
-	if err != nil {
-		self = os.Args[0]
+	return ns.peer(testBinary(), role, args...)
+}
+
+// PeerAs is Peer under another name: it runs a link named name to the test
+// binary, so the process's name (comm, and argv[0]'s base) is name.
+func (ns *NS) PeerAs(t testing.TB, name, role string, args ...string) *exec.Cmd {
+	t.Helper()
+	link := filepath.Join(t.TempDir(), name)
+	if err := os.Symlink(testBinary(), link); err != nil {
+		t.Fatal(err)
 	}
-	cmd := ns.Command(self, append([]string{"-test.run=^$"}, args...)...)
+	return ns.peer(link, role, args...)
+}
+
+func (ns *NS) peer(bin, role string, args ...string) *exec.Cmd {
+	cmd := ns.Command(bin, append([]string{"-test.run=^$"}, args...)...)
 	cmd.Env = append(os.Environ(), roleEnv+"="+role)
 	cmd.Stderr = os.Stderr
 	return cmd
+}
+
+func testBinary() string {
+	self, err := os.Executable()
+	if err != nil {
+		return os.Args[0]
+	}
+	return self
 }
 
 // RunPeer is called first thing in TestMain: when this process was started

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,17 @@ type Peer struct {
 // killed when t ends.
 func (ns *NS) StartPeer(t testing.TB, role string, args ...string) *Peer {
 	t.Helper()
-	cmd := ns.Peer(role, args...)
+	return startPeer(t, ns.Peer(role, args...), role)
+}
+
+// StartPeerAs is StartPeer under another name (see PeerAs).
+func (ns *NS) StartPeerAs(t testing.TB, name, role string, args ...string) *Peer {
+	t.Helper()
+	return startPeer(t, ns.PeerAs(t, name, role, args...), role)
+}
+
+func startPeer(t testing.TB, cmd *exec.Cmd, role string) *Peer {
+	t.Helper()
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
