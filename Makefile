@@ -6,7 +6,7 @@ CLANG_FORMAT ?= clang-format-14
 BIN      ?= bin/socktrace
 export CGO_ENABLED = 0
 
-.PHONY: all build generate check-generated test bench bench-go bench-trace bench-table bench-table-soak bench-progs bench-snapshot pgo lint fuzz clean
+.PHONY: all build generate check-generated test readme bench bench-go bench-trace bench-table bench-table-soak bench-progs bench-snapshot pgo lint fuzz clean
 FUZZTIME ?= 20s
 
 all: build
@@ -28,6 +28,10 @@ check-generated: generate
 # Kernel tests need root; SOCKTRACE_REQUIRE_BPF=1 turns their skip into a failure.
 test:
 	$(GO) test -count=1 ./...
+
+# Rewrite README.md's example output from a real run of its scenario (needs root).
+readme:
+	$(GO) test -count=1 -run '^TestREADMEExamples$$' ./cmd/socktrace -update-readme
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '_bpfel\.go$$'))" || \

@@ -35,6 +35,8 @@ var peerRoles = map[string]func(args []string) error{
 	"unix-holder":     unixHolder,
 	"odd-named":       oddNamed,
 	"abandon-connect": abandonConnect,
+	"demo-server":     demoServer,
+	"demo-client":     demoClient,
 }
 
 func TestMain(m *testing.M) {
