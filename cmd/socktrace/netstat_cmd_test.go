@@ -48,10 +48,10 @@ func TestNetstatFixture(t *testing.T) {
 
 // The fixture's /proc/net/unix holds a socket bound to "@x\n0: 2 0 10000
 // 1 1 31337 /fake/forged.sock". Its row ends at the newline; the rest, a
-// made-up LISTENING socket, is reported as a bad line in every mode and
-// never listed.
+// made-up LISTENING socket, is reported as a bad line in every mode (-v
+// lists each bad line) and never listed.
 func TestNetstatUnixFixture(t *testing.T) {
-	for _, args := range [][]string{{"-xap"}, {"-xap", "--json"}} {
+	for _, args := range [][]string{{"-xapv"}, {"-xapv", "--json"}} {
 		out, errOut, err := runRoot(context.Background(), args...)
 		if err != nil {
 			t.Fatal(err)
