@@ -2,6 +2,7 @@ package table
 
 import (
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/socktrace/socktrace/tracer"
@@ -39,6 +40,11 @@ type timeWaits struct {
 	// the index (a cold probe per connection). A row another took the slot
 	// of is asked of the index.
 	recent [recentSlots]uint64
+	// awaiting holds the positions of the rows that entered the pile
+	// awaiting the peer's FIN (or that a snapshot listed so later), in
+	// that order: the FIN of a peer on another host shows in no event, so
+	// these rows are looked up. eachAwaiting drops the rows that got it.
+	awaiting []uint64
 }
 
 // recentSlots holds a few times the rows awaiting a FIN at once under max
@@ -113,6 +119,7 @@ func (p *timeWaits) addAt(k Key, h uint64, w TimeWait) *TimeWait {
 	if w.state == uint8(tracer.FinWait2) {
 		p.finWait2++
 		p.recent[h%recentSlots] = r.pos
+		p.awaiting = append(p.awaiting, r.pos)
 	}
 	return r
 }
@@ -128,6 +135,44 @@ func (p *timeWaits) finWait2Row(k Key) *TimeWait {
 		return nil
 	}
 	return w
+}
+
+// eachAwaiting calls yield with the rows awaiting the peer's FIN, until it
+// returns false, and forgets the rows no longer awaiting it. The rows yield
+// took go to the back, so that a call stopped early is followed by one that
+// starts with the rows it did not reach.
+func (p *timeWaits) eachAwaiting(yield func(*TimeWait) bool) {
+	kept := p.awaiting[:0]
+	taken := 0
+	for i, pos := range p.awaiting {
+		w := p.awaitingAt(pos)
+		if w == nil {
+			continue
+		}
+		if !yield(w) {
+			kept = append(kept, p.awaiting[i:]...)
+			// Rotated in place: the taken rows after the others.
+			slices.Reverse(kept[:taken])
+			slices.Reverse(kept[taken:])
+			slices.Reverse(kept)
+			break
+		}
+		kept = append(kept, pos)
+		taken++
+	}
+	p.awaiting = kept
+}
+
+// awaitingAt is the row at pos if it is kept and still awaits the peer's
+// FIN. Positions are never reused: one in range is the row it was.
+func (p *timeWaits) awaitingAt(pos uint64) *TimeWait {
+	if pos < p.firstPos+uint64(p.front) || pos >= p.nextPos {
+		return nil
+	}
+	if w := p.at(pos); !w.dead && w.state == uint8(tracer.FinWait2) {
+		return w
+	}
+	return nil
 }
 
 // recentRow is k's row if recent still points at it.
@@ -174,6 +219,7 @@ func (p *timeWaits) setState(w *TimeWait, state uint8) {
 		p.finWait2--
 	case w.state != fw2 && state == fw2:
 		p.finWait2++
+		p.awaiting = append(p.awaiting, w.pos)
 	}
 	w.state = state
 }
@@ -235,6 +281,11 @@ func (p *timeWaits) sweep(now int64, linger time.Duration) {
 	}
 	p.gone = kept
 	p.dropFront()
+	// The lookups between full snapshots trim the awaiting list; when
+	// every snapshot is full, this does.
+	if len(p.awaiting) > 2*p.finWait2+chunkRows {
+		p.eachAwaiting(func(*TimeWait) bool { return true })
+	}
 	if needed := p.len() + len(p.gone); p.kept() > 2*needed+chunkRows {
 		p.compact()
 	}
@@ -252,7 +303,9 @@ func (p *timeWaits) compact() {
 	}
 	p.chunks, p.front, p.firstPos = nil, 0, p.nextPos
 	p.index.reset()
-	clear(p.recent[:]) // positions change; the loop below refills it
+	// Positions change; the loop below refills these.
+	clear(p.recent[:])
+	p.awaiting = p.awaiting[:0]
 	for pos := from; pos < to; pos++ {
 		w := oldAt(pos)
 		if w.dead && !w.listed {
@@ -265,6 +318,7 @@ func (p *timeWaits) compact() {
 			p.index.insert(h, r.pos)
 			if r.state == uint8(tracer.FinWait2) {
 				p.recent[h%recentSlots] = r.pos
+				p.awaiting = append(p.awaiting, r.pos)
 			}
 		}
 	}

@@ -235,16 +235,16 @@ func (t *Table) seedOwner(inode uint64) Owner {
 	return Owner{PID: uint32(o.PID), Comm: tracer.CommOf(o.Comm)}
 }
 
-// Lookups appends to dst the tuples of the live connections, listeners
-// and the TIME_WAIT pile left out: what a snapshot that looks sockets up by
-// tuple must ask for.
+// Lookups appends to dst what a snapshot that looks sockets up by tuple
+// must ask for: the live connections, listeners left out, and the few
+// TIME_WAIT rows that may change without an event (pileLookups).
 func (t *Table) Lookups(dst []snapshot.Socket) []snapshot.Socket {
 	for _, c := range t.live.each {
 		if c.Socket.Remote.Port() != 0 {
 			dst = append(dst, c.Socket)
 		}
 	}
-	return dst
+	return t.pileLookups(dst)
 }
 
 // Live returns the rows that exist now: in the snapshot's order, then the

@@ -1,6 +1,7 @@
 package table
 
 import (
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -422,8 +423,9 @@ func TestReconcile(t *testing.T) {
 	}
 }
 
-// Between full snapshots the table's rows are looked up by tuple and the
-// TIME_WAIT pile is left out: it is checked by the full ones only.
+// Between full snapshots the table's rows are looked up by tuple, and of the
+// TIME_WAIT pile only the rows awaiting the peer's FIN: the rest is checked
+// by the full ones only.
 func TestReconcileLookups(t *testing.T) {
 	const tw = "10.0.0.1:40000>10.0.0.2:80 TIME_WAIT inode=0 q=0/0 owner=100/curl born=1s"
 	tests := []struct {
@@ -475,10 +477,39 @@ func TestReconcileLookups(t *testing.T) {
 			},
 			states: states{timeWait: 1},
 			then: func(t *testing.T, tbl *Table) {
-				// Neither listeners nor the pile are looked up.
+				// Neither listeners nor pile rows in TIME_WAIT
+				// are looked up.
 				if got := tbl.Lookups(nil); len(got) != 0 {
 					t.Errorf("Lookups() = %+v, want none", got)
 				}
+			},
+		}},
+	}, {
+		name: "a row awaiting the peer's FIN is looked up until a lookup finds it in TIME_WAIT",
+		prints: []print{{
+			events: []*tracer.Event{client.connect(1 * time.Second),
+				awaitingFin(client.timeWait(2*time.Second, tracer.FinWait2, time.Second))},
+			lookup: true, at: 3 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			states: states{timeWait: 1},
+			counts: Counts{Connects: 1, Closes: 1},
+			then:   asks(client.row(tracer.FinWait2, 0)),
+		}, {
+			// The peer, on another host, has not closed yet.
+			rows:   []snapshot.Socket{client.row(tracer.FinWait2, 0)},
+			lookup: true, at: 4 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			states: states{timeWait: 1},
+			then:   asks(client.row(tracer.FinWait2, 0)),
+		}, {
+			// Its FIN came at 4.5 s: the timer restarted then.
+			rows:   []snapshot.Socket{timerOf(client.row(tracer.TimeWait, 0), 5950)},
+			lookup: true, at: 5 * time.Second,
+			live:   []string{clientTW},
+			states: states{timeWait: 1},
+			then: func(t *testing.T, tbl *Table) {
+				asks()(t, tbl)
+				timerLeft(at(5*time.Second), 5950)(t, tbl)
 			},
 		}},
 	}, {
@@ -502,5 +533,69 @@ func TestReconcileLookups(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			run(t, New(Config{ProcRoot: t.TempDir()}), tt.prints)
 		})
+	}
+}
+
+// asks checks that Lookups asks for the tuples of rows, in order.
+func asks(rows ...snapshot.Socket) func(*testing.T, *Table) {
+	return func(t *testing.T, tbl *Table) {
+		t.Helper()
+		got := tbl.Lookups(nil)
+		if len(got) != len(rows) {
+			t.Fatalf("Lookups() asks for %d sockets, want %d: %+v", len(got), len(rows), got)
+		}
+		for i, r := range rows {
+			if socketKey(&got[i]) != socketKey(&r) {
+				t.Errorf("Lookups()[%d] = %v > %v, want %v > %v", i, got[i].Local, got[i].Remote, r.Local, r.Remote)
+			}
+		}
+	}
+}
+
+// More rows awaiting the peer's FIN than one snapshot looks up take turns:
+// each is asked for within two snapshots, and those whose FIN came (the
+// peer on this host closed) are asked for no more.
+func TestPileLookupsTakeTurns(t *testing.T) {
+	tbl := New(Config{ProcRoot: t.TempDir()})
+	const n = maxPileLookups + 100
+	conn := func(i int) sock {
+		return sock{local: fmt.Sprintf("10.0.%d.%d:40000", i/250, 1+i%250), remote: "10.0.0.254:80", pid: 100, comm: "curl"}
+	}
+	for i := range n {
+		c := conn(i)
+		tbl.Apply(c.connect(time.Second))
+		tbl.Apply(awaitingFin(c.timeWait(2*time.Second, tracer.FinWait2, time.Second)))
+	}
+	asked := map[string]int{}
+	for range 2 {
+		got := tbl.Lookups(nil)
+		if len(got) != maxPileLookups {
+			t.Fatalf("Lookups() asks for %d sockets, want %d", len(got), maxPileLookups)
+		}
+		for _, q := range got {
+			asked[q.Local.String()]++
+		}
+	}
+	for i := range n {
+		if a := conn(i).local; asked[a] == 0 {
+			t.Fatalf("%s not asked for in two snapshots", a)
+		}
+	}
+	// The peers of the even rows, on this host, got the ACK of their FIN.
+	finCame := map[string]bool{}
+	for i := 0; i < n; i += 2 {
+		c := conn(i)
+		peer := sock{local: c.remote, remote: c.local, inode: 3000, pid: 201, comm: "worker"}
+		tbl.Apply(peer.close(3*time.Second, tracer.LastAck, 0, 0))
+		finCame[c.local] = true
+	}
+	got := tbl.Lookups(nil)
+	if len(got) != n/2 {
+		t.Fatalf("Lookups() asks for %d sockets after half got the FIN, want %d", len(got), n/2)
+	}
+	for _, q := range got {
+		if finCame[q.Local.String()] {
+			t.Errorf("Lookups() asks for %v, which got the peer's FIN", q.Local)
+		}
 	}
 }

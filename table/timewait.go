@@ -128,7 +128,8 @@ func (t *Table) enterTimeWait(k Key, c *Conn, entered time.Time, state tracer.St
 // FIN was acknowledged, so if the other side is a timewait socket on this
 // host still awaiting that FIN, it has it now and is in TIME_WAIT, with its
 // timer restarted. (The kernel shows no event for that change.) Rows of
-// peers on other hosts are caught up by the next full snapshot.
+// peers on other hosts are caught up by the next snapshot's lookup of the
+// rows awaiting the FIN (pileLookups).
 func (t *Table) peerFin(ev *tracer.Event) {
 	if t.tw.finWait2 == 0 {
 		return
@@ -152,6 +153,28 @@ func (t *Table) peerFin(ev *tracer.Event) {
 		t.tw.finCame(w, ev.Time.UnixNano())
 		w.lastEvent = w.entered // newer than a snapshot that read it in FIN_WAIT2
 	}
+}
+
+// maxPileLookups bounds the TIME_WAIT rows one snapshot between full ones
+// looks up. Past it the rows take turns, and every full snapshot lists
+// them all.
+const maxPileLookups = 4096
+
+// pileLookups appends the TIME_WAIT rows awaiting the peer's FIN: a peer on
+// another host sends it to a socket no event shows, and only the kernel can
+// tell that it came (the row is then TIME_WAIT, its timer restarted). Their
+// number sets the cost, not the pile's.
+func (t *Table) pileLookups(dst []snapshot.Socket) []snapshot.Socket {
+	n := 0
+	t.tw.eachAwaiting(func(w *TimeWait) bool {
+		if n == maxPileLookups {
+			return false
+		}
+		n++
+		dst = append(dst, socketOf(w.key, w.uid))
+		return true
+	})
+	return dst
 }
 
 // leaveTimeWait ends k's TIME_WAIT row and returns it as a gone connection

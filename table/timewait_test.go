@@ -144,6 +144,10 @@ func TestTimeWaitPileCompacts(t *testing.T) {
 			if needed := p.len() + len(p.gone); p.kept() > 2*needed+chunkRows {
 				t.Fatalf("after %d rows: %d kept for %d needed", i+1, p.kept(), needed)
 			}
+			// No lookups read the awaiting list: sweeps trim it.
+			if len(p.awaiting) > 2*p.finWait2+chunkRows {
+				t.Fatalf("after %d rows: %d positions listed for %d rows awaiting the peer's FIN", i+1, len(p.awaiting), p.finWait2)
+			}
 			// Compaction moves rows; the newest awaiting one is
 			// still found where the peer's close looks.
 			if w := p.recentRow(lastFinWait2); live[lastFinWait2] && (w == nil || w.key != lastFinWait2) {
@@ -159,6 +163,15 @@ func TestTimeWaitPileCompacts(t *testing.T) {
 	}
 	if p.finWait2 != finWait2 {
 		t.Fatalf("finWait2 counts %d rows, %d are", p.finWait2, finWait2)
+	}
+	// Compaction moved the awaiting rows: the list for lookups has each.
+	awaiting := map[Key]bool{}
+	p.eachAwaiting(func(w *TimeWait) bool {
+		awaiting[w.key] = true
+		return true
+	})
+	if len(awaiting) != finWait2 || len(p.awaiting) != finWait2 {
+		t.Fatalf("%d rows awaiting the peer's FIN listed for lookups (%d distinct), %d are", len(p.awaiting), len(awaiting), finWait2)
 	}
 	if p.len() != len(live) {
 		t.Fatalf("%d rows in TIME_WAIT, want %d", p.len(), len(live))

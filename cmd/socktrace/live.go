@@ -46,7 +46,8 @@ type live struct {
 // fullEvery is how often, in tables, the snapshot is a full dump. Under
 // churn the TIME_WAIT pile is most of the sockets, and its rows change only
 // by events (entry, expiry, reuse), so the snapshots in between ask only
-// for the listeners and the connections the table has. A full dump finds
+// for the listeners, the connections the table has and the few TIME_WAIT
+// rows that may change without an event (Table.Lookups). A full dump finds
 // what events missed: a socket whose opening was lost is listed then, and
 // a row whose end was lost is healed after two.
 const fullEvery = 10

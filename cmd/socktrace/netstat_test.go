@@ -37,6 +37,8 @@ var peerRoles = map[string]func(args []string) error{
 	"abandon-connect": abandonConnect,
 	"demo-server":     demoServer,
 	"demo-client":     demoClient,
+	"remote-server":   remoteServer,
+	"remote-client":   remoteClient,
 }
 
 func TestMain(m *testing.M) {
