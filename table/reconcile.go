@@ -27,9 +27,9 @@ func (t *Table) SnapshotBegins(at time.Time) { t.snapAt = at }
 // the next round, because their events may still be on the way.
 //
 // A snapshot that may leave timewait sockets out (withTimeWait false: the
-// listeners and the table's own connections looked up by tuple, far cheaper
-// than a dump under churn) checks every row but the TIME_WAIT pile, which
-// the next full snapshot checks.
+// listeners and the tuples Lookups gave, far cheaper than a dump under
+// churn) checks every row but the TIME_WAIT pile, of which it checks only
+// the rows Lookups asked for; the next full snapshot checks the others.
 func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time, withTimeWait bool) {
 	t.gen++
 	t.order = t.order[:0]
@@ -65,7 +65,10 @@ func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time, withTimeWait boo
 	if withTimeWait {
 		t.checkTimeWaits(at)
 		t.prevFull = at
+	} else {
+		t.checkAsked(at)
 	}
+	t.asked = t.asked[:0]
 	clear(t.closedSince)
 	t.snapAt = time.Time{}
 	t.prevSnap = at
@@ -143,17 +146,22 @@ func (t *Table) endLostTimeWait(k Key, at time.Time) {
 	t.finish(k, c, at)
 }
 
-// reconcileTimeWait brings one timewait socket of a full snapshot into the
-// pile.
+// reconcileTimeWait brings one timewait socket of a snapshot into the pile.
 func (t *Table) reconcileTimeWait(s *snapshot.Socket, at time.Time) {
 	k := socketKey(s)
 	if w := t.tw.get(k); w != nil {
 		// Listed in its FIN_WAIT2 substate before, maybe.
 		w.seen, w.missedAt = t.gen, 0
-		if w.state != s.State {
+		switch {
+		case w.state != s.State:
 			// Out of FIN_WAIT2: the peer's FIN came, which no event
 			// told.
 			t.tw.finCame(w, unixNano(enteredBefore(s, at)))
+		case w.entered < at.Add(-overdueAfter).UnixNano():
+			// Past its end, and still there: a retransmitted FIN
+			// restarted its timer. The kernel's says how long it
+			// has left, so that lookups stop asking for it.
+			w.entered = unixNano(enteredBefore(s, at))
 		}
 		return
 	}
@@ -187,22 +195,50 @@ func enteredBefore(s *snapshot.Socket, at time.Time) time.Time {
 // checkTimeWaits heals the TIME_WAIT rows that two full snapshots in a row
 // did not list: the kernel lost their end.
 func (t *Table) checkTimeWaits(at time.Time) {
-	prev := unixNano(t.prevFull)
 	var ended []Key
 	for w := range t.tw.each {
-		switch {
-		case w.dead || w.seen == t.gen:
-		case w.lastEvent > prev:
-		case w.missedAt == 0:
-			w.missedAt = unixNano(at)
-		default:
+		if t.missedAgain(w, t.prevFull, at) {
 			ended = append(ended, w.key)
 		}
 	}
-	// Ending rows drops them from the pile: collect first, end after.
-	for _, k := range ended {
-		c := t.leaveTimeWait(k, at)
-		t.heal(k, c, at)
+	t.healTimeWaits(ended, at)
+}
+
+// checkAsked heals the TIME_WAIT rows that a lookup asked for and missed,
+// as the snapshot before (a lookup, or a full one) did: the kernel lost
+// their end.
+func (t *Table) checkAsked(at time.Time) {
+	var ended []Key
+	for _, k := range t.asked {
+		if w := t.tw.get(k); w != nil && t.missedAgain(w, t.prevSnap, at) {
+			ended = append(ended, k)
+		}
+	}
+	t.healTimeWaits(ended, at)
+}
+
+// missedAgain says whether the snapshot at at did not list w and an
+// earlier one missed it too, with no event of w since since; a first miss
+// is marked.
+func (t *Table) missedAgain(w *TimeWait, since, at time.Time) bool {
+	switch {
+	case w.dead || w.seen == t.gen:
+	case w.lastEvent > unixNano(since):
+	case w.missedAt == 0:
+		w.missedAt = unixNano(at)
+	default:
+		return w.missedAt < unixNano(at)
+	}
+	return false
+}
+
+// healTimeWaits ends the TIME_WAIT rows of keys as healed. Ending a row
+// drops it from the pile: the keys are collected first.
+func (t *Table) healTimeWaits(keys []Key, at time.Time) {
+	for _, k := range keys {
+		if c := t.leaveTimeWait(k, at); c != nil {
+			t.heal(k, c, at)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package table
 
 import (
 	"fmt"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -513,6 +514,17 @@ func TestReconcileLookups(t *testing.T) {
 			},
 		}},
 	}, {
+		name: "a row awaiting the peer's FIN that two lookups miss is healed",
+		prints: []print{awaitingFinPrint, {
+			lookup: true, at: 4 * time.Second,
+			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			states: states{timeWait: 1},
+		}, {
+			lookup: true, at: 5 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s gone=4s lived=3s healed"},
+			counts: Counts{Healed: 1},
+		}},
+	}, {
 		name: "a lookup that misses a connection twice heals it",
 		prints: []print{{
 			events: []*tracer.Event{client.connect(1 * time.Second)},
@@ -597,5 +609,74 @@ func TestPileLookupsTakeTurns(t *testing.T) {
 		if finCame[q.Local.String()] {
 			t.Errorf("Lookups() asks for %v, which got the peer's FIN", q.Local)
 		}
+	}
+}
+
+// A TIME_WAIT row whose end event was lost is looked up once its timewait
+// socket has surely ended, and healed when two snapshots in a row miss it,
+// without waiting for two full ones.
+func TestOverdueTimeWaitLookups(t *testing.T) {
+	type step struct {
+		at     time.Duration
+		rows   []snapshot.Socket // what the lookups found
+		asked  int
+		live   []string
+		gone   []string
+		healed uint64
+		timer  uint64 // if set, the ticks the row's timer has left (-o)
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{{
+		name: "its end was lost",
+		steps: []step{
+			{at: 3 * time.Second, live: []string{clientTW}},
+			// Its timer may still be running, a little late.
+			{at: 70 * time.Second, live: []string{clientTW}},
+			{at: 72 * time.Second, asked: 1, live: []string{clientTW}}, // first miss
+			{at: 73 * time.Second, asked: 1, gone: []string{clientTW + " gone=1m12s lived=1m11s healed"}, healed: 1},
+			{at: 74 * time.Second},
+		},
+	}, {
+		name: "a retransmitted FIN restarted its timer",
+		steps: []step{
+			{at: 3 * time.Second, live: []string{clientTW}},
+			// 50 s left: restarted at 62 s.
+			{at: 72 * time.Second, rows: []snapshot.Socket{timerOf(client.row(tracer.TimeWait, 0), 5000)}, asked: 1, live: []string{clientTW}},
+			{at: 73 * time.Second, live: []string{clientTW}, timer: 4900},
+			{at: 131 * time.Second, live: []string{clientTW}},
+			{at: 132 * time.Second, asked: 1, live: []string{clientTW}}, // first miss
+			{at: 133 * time.Second, asked: 1, gone: []string{clientTW + " gone=2m12s lived=2m11s healed"}, healed: 1},
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tbl := New(Config{ProcRoot: t.TempDir()})
+			tbl.Apply(client.connect(time.Second))
+			tbl.Apply(client.timeWait(2*time.Second, tracer.FinWait2, time.Second))
+			for _, s := range tt.steps {
+				tbl.SnapshotBegins(at(s.at))
+				asked := tbl.Lookups(nil)
+				tbl.Reconcile(s.rows, at(s.at), false)
+				where := fmt.Sprintf("lookup at %v", s.at)
+				if len(asked) != s.asked {
+					t.Errorf("%s: Lookups() asks for %d sockets, want %d", where, len(asked), s.asked)
+				}
+				if got := shows(liveRows(tbl)); !slices.Equal(got, orEmpty(s.live)) {
+					t.Errorf("%s: live rows\n got %q\nwant %q", where, got, s.live)
+				}
+				if got := shows(goneRows(tbl)); !slices.Equal(got, orEmpty(s.gone)) {
+					t.Errorf("%s: gone rows\n got %q\nwant %q", where, got, s.gone)
+				}
+				if got := tbl.Counts().Healed; got != s.healed {
+					t.Errorf("%s: %d healed, want %d", where, got, s.healed)
+				}
+				if s.timer != 0 {
+					timerLeft(at(s.at), s.timer)(t, tbl)
+				}
+				tbl.Sweep(at(s.at), 0)
+			}
+		})
 	}
 }

@@ -123,6 +123,7 @@ type Table struct {
 	gen      uint64
 	prevSnap time.Time
 	prevFull time.Time // the last snapshot with TIME_WAIT sockets
+	asked    []Key     // the pile rows the snapshot being read looks up
 	order    []*Conn   // live rows in the last snapshot's order, then newer ones
 	counts   Counts
 	// free holds rows Sweep forgot, for reuse: under churn two rows are

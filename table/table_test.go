@@ -224,6 +224,9 @@ func run(t *testing.T, tbl *Table, prints []print) {
 	for i, p := range prints {
 		// Events stamped after p.at came while the snapshot was read.
 		tbl.SnapshotBegins(at(p.at))
+		if p.lookup {
+			tbl.Lookups(nil) // as socktrace -c asks, before the events
+		}
 		for _, ev := range p.events {
 			tbl.Apply(ev)
 		}

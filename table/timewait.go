@@ -28,8 +28,8 @@ type TimeWait struct {
 	entered int64  // Unix ns, when it entered TIME_WAIT
 
 	lastEvent int64  // Unix ns of the newest event applied to it
-	seen      uint64 // the last full snapshot generation that listed it
-	missedAt  int64  // the last full snapshot, if it did not list it
+	seen      uint64 // the last snapshot generation that listed it
+	missedAt  int64  // the last snapshot that could list it (full, or a lookup of it), if it did not
 	dead      bool   // no longer in TIME_WAIT
 	// Set when the kernel's timewait socket ended (expired or killed):
 	// the row is shown as gone, from the pile, until Sweep.
@@ -160,21 +160,51 @@ func (t *Table) peerFin(ev *tracer.Event) {
 // them all.
 const maxPileLookups = 4096
 
-// pileLookups appends the TIME_WAIT rows awaiting the peer's FIN: a peer on
-// another host sends it to a socket no event shows, and only the kernel can
-// tell that it came (the row is then TIME_WAIT, its timer restarted). Their
-// number sets the cost, not the pile's.
+// overdueAfter is how long after entering TIME_WAIT (or getting the peer's
+// FIN, which restarts the timer) a timewait socket has ended, unless a
+// retransmitted FIN restarted its timer again: the kernel's timer runs
+// TCP_TIMEWAIT_LEN, the timer wheel fires a timer that long up to an eighth
+// of it late, and its end event may take a moment.
+const overdueAfter = timeWaitLen + timeWaitLen/8 + 2*time.Second
+
+// pileLookups appends the TIME_WAIT rows that may change without an event,
+// and notes them for Reconcile: the rows awaiting the peer's FIN (a peer on
+// another host sends it to a socket no event shows; the row is then
+// TIME_WAIT, its timer restarted), and the rows past their end, whose end
+// event was lost. Their number sets the cost, not the pile's.
 func (t *Table) pileLookups(dst []snapshot.Socket) []snapshot.Socket {
-	n := 0
-	t.tw.eachAwaiting(func(w *TimeWait) bool {
-		if n == maxPileLookups {
+	t.asked = t.asked[:0]
+	ask := func(w *TimeWait) bool {
+		if len(t.asked) == maxPileLookups {
 			return false
 		}
-		n++
+		t.asked = append(t.asked, w.key)
 		dst = append(dst, socketOf(w.key, w.uid))
 		return true
-	})
+	}
+	t.tw.eachAwaiting(ask)
+	if !t.snapAt.IsZero() {
+		t.eachOverdue(t.snapAt, ask)
+	}
 	return dst
+}
+
+// eachOverdue calls yield with the rows in TIME_WAIT overdueAfter past
+// their entry at at, oldest first, until it returns false. The pile is in
+// the order rows entered, but for the rows whose timer the peer's FIN
+// restarted: one of those stops the walk until it is overdue itself, and
+// full snapshots heal what it hides.
+func (t *Table) eachOverdue(at time.Time, yield func(*TimeWait) bool) {
+	before := at.Add(-overdueAfter).UnixNano()
+	for w := range t.tw.each {
+		switch {
+		case w.dead:
+		case w.entered > before:
+			return
+		case w.state == uint8(tracer.TimeWait) && !yield(w):
+			return
+		}
+	}
 }
 
 // leaveTimeWait ends k's TIME_WAIT row and returns it as a gone connection
