@@ -6,9 +6,9 @@ import (
 	"time"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
+	"golang.org/x/sys/unix"
 )
 
 // EventHeader is the column header of the event log.
@@ -24,9 +24,9 @@ func EventName(ev *tracer.Event) string {
 		return "timewait_end"
 	case ev.Kind == tracer.KindLost:
 		return "lost"
-	case ev.Old == tracer.Close && ev.New == tracer.SynSent:
+	case ev.Old == tcpstate.Close && ev.New == tcpstate.SynSent:
 		return "connect"
-	case ev.New == tracer.Close:
+	case ev.New == tcpstate.Close:
 		return "close"
 	}
 	return "state"

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -21,7 +22,7 @@ func closeEvent() tracer.Event {
 	return tracer.Event{
 		Time: time.Date(2026, 11, 22, 10, 1, 2, 123456789, time.UTC), Kind: tracer.KindState,
 		Flags: tracer.FlagOwnerKnown | tracer.FlagPrevKnown | tracer.FlagBornKnown | tracer.FlagSummary,
-		Old:   tracer.SynSent, New: tracer.Close, Family: syscall.AF_INET6,
+		Old:   tcpstate.SynSent, New: tcpstate.Close, Family: syscall.AF_INET6,
 		Local:  netip.MustParseAddrPort("[fd00::1]:40000"),
 		Remote: netip.MustParseAddrPort("[2001:db8::2]:443"),
 		PID:    4242, TID: 4243, UID: 1000, Comm: comm("curl"), Sock: 0xffff8880deadbeef, Inode: 77, NetNS: 4026531840,
@@ -62,10 +63,10 @@ func TestEventNames(t *testing.T) {
 		ev   tracer.Event
 		want string
 	}{
-		{tracer.Event{Kind: tracer.KindState, Old: tracer.Close, New: tracer.SynSent}, "connect"},
-		{tracer.Event{Kind: tracer.KindState, Old: tracer.SynSent, New: tracer.Established}, "state"},
-		{tracer.Event{Kind: tracer.KindState, Old: tracer.FinWait2, New: tracer.TimeWait}, "state"},
-		{tracer.Event{Kind: tracer.KindState, Old: tracer.LastAck, New: tracer.Close}, "close"},
+		{tracer.Event{Kind: tracer.KindState, Old: tcpstate.Close, New: tcpstate.SynSent}, "connect"},
+		{tracer.Event{Kind: tracer.KindState, Old: tcpstate.SynSent, New: tcpstate.Established}, "state"},
+		{tracer.Event{Kind: tracer.KindState, Old: tcpstate.FinWait2, New: tcpstate.TimeWait}, "state"},
+		{tracer.Event{Kind: tracer.KindState, Old: tcpstate.LastAck, New: tcpstate.Close}, "close"},
 		{tracer.Event{Kind: tracer.KindAccept}, "accept"},
 		{tracer.Event{Kind: tracer.KindTimeWaitEnd}, "timewait_end"},
 		{tracer.Event{Kind: tracer.KindLost}, "lost"},
@@ -150,7 +151,7 @@ func TestEventText(t *testing.T) {
 	// A listener's remote is netstat's "*" port, in IPv6 in trace's
 	// brackets.
 	listen := tracer.Event{Time: ev.Time, Kind: tracer.KindState, Flags: tracer.FlagOwnerKnown,
-		Old: tracer.Close, New: tracer.Listen, Family: syscall.AF_INET, PID: 7, Comm: comm("srv"),
+		Old: tcpstate.Close, New: tcpstate.Listen, Family: syscall.AF_INET, PID: 7, Comm: comm("srv"),
 		Local: netip.MustParseAddrPort("127.0.0.1:8080"), Remote: netip.MustParseAddrPort("0.0.0.0:0")}
 	listen6 := listen
 	listen6.Family, listen6.Local, listen6.Remote = syscall.AF_INET6, netip.MustParseAddrPort("[::]:22"), netip.MustParseAddrPort("[::]:0")
@@ -166,7 +167,7 @@ func TestEventText(t *testing.T) {
 		}
 	}
 	tw := tracer.Event{Time: ev.Time, Kind: tracer.KindTimeWaitEnd, Flags: tracer.FlagOwnerKnown | tracer.FlagPrevKnown | tracer.FlagExpired,
-		Old: tracer.TimeWait, New: tracer.Close, Family: syscall.AF_INET, PID: 1, Comm: comm("a"),
+		Old: tcpstate.TimeWait, New: tcpstate.Close, Family: syscall.AF_INET, PID: 1, Comm: comm("a"),
 		Local: netip.MustParseAddrPort("127.0.0.1:5"), Remote: netip.MustParseAddrPort("127.0.0.1:6"), InState: 60 * time.Second}
 	if got := string(new(EventFormatter).AppendText(nil, &tw)); !strings.HasSuffix(got, "TIME_WAIT->CLOSE        expired, after 60.000s\n") {
 		t.Errorf("timewait end: %q", got)
@@ -185,7 +186,7 @@ func TestEventJSONExact(t *testing.T) {
 	unowned.Flags &^= tracer.FlagOwnerKnown
 	unowned.Comm = tracer.Comm{}
 	expired := stateEvent()
-	expired.Kind, expired.Old, expired.New = tracer.KindTimeWaitEnd, tracer.TimeWait, tracer.Close
+	expired.Kind, expired.Old, expired.New = tracer.KindTimeWaitEnd, tcpstate.TimeWait, tcpstate.Close
 	expired.Flags = tracer.FlagOwnerKnown | tracer.FlagPrevKnown | tracer.FlagBornKnown | tracer.FlagExpired
 	expired.InState, expired.Lifetime = 60*time.Second, 60*time.Second+5*time.Millisecond
 	expired.Time = expired.Time.Add(time.Second)
@@ -265,7 +266,7 @@ func stateEvent() tracer.Event {
 	return tracer.Event{
 		Time: time.Date(2026, 11, 22, 10, 1, 2, 123456789, time.UTC), Kind: tracer.KindState,
 		Flags: tracer.FlagOwnerKnown | tracer.FlagPrevKnown | tracer.FlagBornKnown,
-		Old:   tracer.SynSent, New: tracer.Established, Family: syscall.AF_INET,
+		Old:   tcpstate.SynSent, New: tcpstate.Established, Family: syscall.AF_INET,
 		Local:  netip.MustParseAddrPort("127.0.0.1:40000"),
 		Remote: netip.MustParseAddrPort("127.0.0.3:9511"),
 		PID:    4242, TID: 4250, Comm: comm("churn"), Sock: 0xffff8880deadbeef, Inode: 123456, NetNS: 4026532283,
@@ -278,7 +279,7 @@ func stateEvent() tracer.Event {
 func TestEventAwaitingFin(t *testing.T) {
 	ev := closeEvent()
 	ev.Time = time.Date(2026, 11, 22, 10, 1, 2, 123456789, time.Local)
-	ev.Old, ev.New, ev.Err = tracer.FinWait2, tracer.TimeWait, 0
+	ev.Old, ev.New, ev.Err = tcpstate.FinWait2, tcpstate.TimeWait, 0
 	ev.Flags |= tracer.FlagTimeWaitDerived | tracer.FlagTimeWaitFinWait2
 	text := string(new(EventFormatter).AppendText(nil, &ev))
 	if !strings.Contains(text, "FIN_WAIT2->TIME_WAIT    awaiting the peer's FIN (netstat: FIN_WAIT2), after 1.500ms, lived") {

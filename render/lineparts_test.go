@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -55,38 +56,38 @@ func connEvents(k int, at time.Time) []tracer.Event {
 	client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), cport)
 	server := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(2 + k%8)}), 9511)
 	csock, ssock := 0xffff888100000000+uint64(k)*0x1300, 0xffff888200000000+uint64(k)*0x900
-	ev := func(sock uint64, local, remote netip.AddrPort, tid uint32, inode uint64, old, new tracer.State) tracer.Event {
+	ev := func(sock uint64, local, remote netip.AddrPort, tid uint32, inode uint64, old, new tcpstate.State) tracer.Event {
 		at = at.Add(7 * time.Microsecond)
 		return tracer.Event{Time: at, Kind: tracer.KindState, Old: old, New: new, Family: syscall.AF_INET,
 			Flags: tracer.FlagOwnerKnown | tracer.FlagPrevKnown | tracer.FlagBornKnown,
 			Local: local, Remote: remote, PID: 4242, TID: tid, Comm: comm("churn"), Sock: sock,
 			Inode: inode, NetNS: 4026532283, InState: 7 * time.Microsecond, Lifetime: 30 * time.Microsecond}
 	}
-	cli := func(inode uint64, old, new tracer.State) tracer.Event {
+	cli := func(inode uint64, old, new tcpstate.State) tracer.Event {
 		return ev(csock, client, server, 4250, inode, old, new)
 	}
-	srv := func(tid uint32, inode uint64, old, new tracer.State) tracer.Event {
+	srv := func(tid uint32, inode uint64, old, new tcpstate.State) tracer.Event {
 		return ev(ssock, server, client, tid, inode, old, new)
 	}
 	cino, sino := uint64(900000+2*k), uint64(900001+2*k)
-	accept := srv(4260, sino, tracer.Established, tracer.Established)
+	accept := srv(4260, sino, tcpstate.Established, tcpstate.Established)
 	accept.Kind = tracer.KindAccept
-	closed := cli(0, tracer.FinWait2, tracer.TimeWait)
+	closed := cli(0, tcpstate.FinWait2, tcpstate.TimeWait)
 	closed.Flags |= tracer.FlagSummary | tracer.FlagTimeWaitDerived
-	end := cli(0, tracer.TimeWait, tracer.Close)
+	end := cli(0, tcpstate.TimeWait, tcpstate.Close)
 	end.Kind = tracer.KindTimeWaitEnd
 	return []tracer.Event{
-		cli(cino, tracer.Close, tracer.SynSent),
-		srv(4200, 0, tracer.Listen, tracer.SynRecv),
-		cli(cino, tracer.SynSent, tracer.Established),
-		srv(4200, 0, tracer.SynRecv, tracer.Established),
+		cli(cino, tcpstate.Close, tcpstate.SynSent),
+		srv(4200, 0, tcpstate.Listen, tcpstate.SynRecv),
+		cli(cino, tcpstate.SynSent, tcpstate.Established),
+		srv(4200, 0, tcpstate.SynRecv, tcpstate.Established),
 		accept,
-		cli(cino, tracer.Established, tracer.FinWait1),
-		srv(4260, sino, tracer.Established, tracer.CloseWait),
-		cli(0, tracer.FinWait1, tracer.FinWait2),
-		srv(4260, sino, tracer.CloseWait, tracer.LastAck),
+		cli(cino, tcpstate.Established, tcpstate.FinWait1),
+		srv(4260, sino, tcpstate.Established, tcpstate.CloseWait),
+		cli(0, tcpstate.FinWait1, tcpstate.FinWait2),
+		srv(4260, sino, tcpstate.CloseWait, tcpstate.LastAck),
 		closed,
-		srv(4260, 0, tracer.LastAck, tracer.Close),
+		srv(4260, 0, tcpstate.LastAck, tcpstate.Close),
 		end,
 	}
 }

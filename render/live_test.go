@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 func TestLiveRow(t *testing.T) {
-	s := snapshot.Socket{Proto: snapshot.TCP, State: snapshot.StateSynSent,
+	s := snapshot.Socket{Proto: snapshot.TCP, State: tcpstate.SynSent,
 		Local:  netip.MustParseAddrPort("127.0.0.1:39538"),
 		Remote: netip.MustParseAddrPort("127.0.0.1:7001")}
 	owner := snapshot.Owner{PID: 4746, Comm: "python3", Program: "python3"}
@@ -43,7 +44,7 @@ func TestLiveRow(t *testing.T) {
 // A gone row made from the line printed while the connection lived is the
 // row LiveRow prints for it gone, to the byte.
 func TestGoneRowFrom(t *testing.T) {
-	s := snapshot.Socket{Proto: snapshot.TCP, State: snapshot.StateTimeWait,
+	s := snapshot.Socket{Proto: snapshot.TCP, State: tcpstate.TimeWait,
 		Local:  netip.MustParseAddrPort("127.0.0.2:40001"),
 		Remote: netip.MustParseAddrPort("127.0.0.1:9511")}
 	owner := snapshot.Owner{PID: 77, Comm: "churn", Program: "churn"}
@@ -67,7 +68,7 @@ func TestGoneRowFrom(t *testing.T) {
 }
 
 func TestLiveJSON(t *testing.T) {
-	s := snapshot.Socket{Proto: snapshot.TCP, V6: true, State: snapshot.StateLastAck,
+	s := snapshot.Socket{Proto: snapshot.TCP, V6: true, State: tcpstate.LastAck,
 		Local:  netip.MustParseAddrPort("[::1]:8080"),
 		Remote: netip.MustParseAddrPort("[::1]:5000"), Inode: 7}
 	var b bytes.Buffer

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 // Names turns numbers into the names netstat prints. Each method returns ""
@@ -96,25 +97,22 @@ func pick(c bool, a, b string) string {
 	return b
 }
 
-var tcpStates = [...]string{"", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
-	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"}
-
 // StateName is the State column for an Internet socket: TCP state names,
 // ESTABLISHED or nothing for UDP, the number for raw sockets.
 func StateName(s *snapshot.Socket) string {
 	switch s.Proto {
 	case snapshot.TCP:
-		if int(s.State) < len(tcpStates) {
-			return tcpStates[s.State]
+		if s.State == 0 {
+			return "" // netstat's name table starts with an empty name
 		}
-		return "UNKNOWN"
+		return s.State.String()
 	case snapshot.Raw:
 		return strconv.Itoa(int(s.State))
 	}
 	switch s.State {
-	case snapshot.StateEstablished:
+	case tcpstate.Established:
 		return "ESTABLISHED"
-	case snapshot.StateClose:
+	case tcpstate.Close:
 		return ""
 	}
 	return "UNKNOWN"

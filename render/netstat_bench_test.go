@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 // numericNames is -n: every name is the number.
@@ -19,9 +20,9 @@ func (numericNames) User(uint32) string                    { return "" }
 func BenchmarkInetRow(b *testing.B) {
 	rows := []snapshot.Socket{
 		{Proto: snapshot.TCP, Local: netip.MustParseAddrPort("127.0.0.11:5000"),
-			Remote: netip.MustParseAddrPort("127.0.0.11:40312"), State: snapshot.StateEstablished, Inode: 123456},
+			Remote: netip.MustParseAddrPort("127.0.0.11:40312"), State: tcpstate.Established, Inode: 123456},
 		{Proto: snapshot.TCP, V6: true, Local: netip.MustParseAddrPort("[::ffff:127.0.0.1]:22"),
-			Remote: netip.MustParseAddrPort("[::ffff:127.0.0.1]:54321"), State: snapshot.StateEstablished, Inode: 123457},
+			Remote: netip.MustParseAddrPort("[::ffff:127.0.0.1]:54321"), State: tcpstate.Established, Inode: 123457},
 	}
 	owners := map[uint64]snapshot.Owner{123456: {PID: 4242, Program: "connhold"}, 123457: {PID: 4243, Program: "sshd"}}
 	n := &Netstat{Names: numericNames{}, Programs: true, Owners: owners}
@@ -38,9 +39,9 @@ func BenchmarkInetRow(b *testing.B) {
 func BenchmarkLiveRow(b *testing.B) {
 	rows := []snapshot.Socket{
 		{Proto: snapshot.TCP, Local: netip.MustParseAddrPort("127.0.0.1:40312"),
-			Remote: netip.MustParseAddrPort("127.0.0.3:9511"), State: snapshot.StateTimeWait},
+			Remote: netip.MustParseAddrPort("127.0.0.3:9511"), State: tcpstate.TimeWait},
 		{Proto: snapshot.TCP, Local: netip.MustParseAddrPort("127.0.0.3:9511"),
-			Remote: netip.MustParseAddrPort("127.0.0.1:40312"), State: snapshot.StateLastAck, Inode: 123456},
+			Remote: netip.MustParseAddrPort("127.0.0.1:40312"), State: tcpstate.LastAck, Inode: 123456},
 	}
 	lives := []Live{{}, {Gone: true, Lifetime: 1234567}}
 	n := &Netstat{Names: numericNames{}}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 type fakeNames struct{}
@@ -38,7 +39,7 @@ func (fakeNames) User(uid uint32) string {
 func TestNetstatRows(t *testing.T) {
 	ap := netip.MustParseAddrPort
 	est := snapshot.Socket{Proto: snapshot.TCP, Local: ap("127.0.0.1:22"), Remote: ap("10.1.1.1:40000"),
-		State: snapshot.StateEstablished, RecvQ: 100, UID: 0, Inode: 7, Timer: 2, TimerTicks: 712}
+		State: tcpstate.Established, RecvQ: 100, UID: 0, Inode: 7, Timer: 2, TimerTicks: 712}
 	cases := []struct {
 		name string
 		n    Netstat
@@ -54,7 +55,7 @@ func TestNetstatRows(t *testing.T) {
 			"tcp      100      0 localhost:ssh           a-very-long-host-:40000 ESTABLISHED root       7          " +
 				"4242/a-long-program  keepalive (7.12/0/0)\n"},
 		{"udp6 unknown owner", Netstat{Programs: true},
-			snapshot.Socket{Proto: snapshot.UDP, V6: true, Local: ap("[::]:5353"), Remote: ap("[::]:0"), State: snapshot.StateClose, Inode: 9},
+			snapshot.Socket{Proto: snapshot.UDP, V6: true, Local: ap("[::]:5353"), Remote: ap("[::]:0"), State: tcpstate.Close, Inode: 9},
 			"udp6       0      0 :::5353                 :::*                                -                   \n"},
 		{"raw state number", Netstat{},
 			snapshot.Socket{Proto: snapshot.Raw, Local: ap("0.0.0.0:1"), Remote: ap("0.0.0.0:0"), State: 7},

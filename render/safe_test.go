@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 func TestSafe(t *testing.T) {
@@ -75,7 +76,7 @@ func TestJSONWritersEscapeNames(t *testing.T) {
 	const name = "a\u202eb\u009bc<&>"
 	want := string(AppendJSONString(nil, name))
 	owner := snapshot.Owner{PID: 9, Comm: name, Program: name}
-	tcp := snapshot.Socket{Proto: snapshot.TCP, State: snapshot.StateListen, Inode: 7,
+	tcp := snapshot.Socket{Proto: snapshot.TCP, State: tcpstate.Listen, Inode: 7,
 		Local: netip.MustParseAddrPort("127.0.0.1:80"), Remote: netip.MustParseAddrPort("0.0.0.0:0")}
 	n := Netstat{Names: fakeNames{}, Programs: true, Owners: map[uint64]snapshot.Owner{7: owner}}
 	for _, c := range []struct {

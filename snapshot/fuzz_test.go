@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/socktrace/socktrace/tcpstate"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,7 +70,7 @@ func FuzzFdLink(f *testing.F) {
 
 func FuzzParseDiag(f *testing.F) {
 	f.Add(slices.Concat(
-		nlMsg(unix.SOCK_DIAG_BY_FAMILY, 1, diagRow{family: unix.AF_INET6, state: StateEstablished,
+		nlMsg(unix.SOCK_DIAG_BY_FAMILY, 1, diagRow{family: unix.AF_INET6, state: tcpstate.Established,
 			local: "[::1]:22", remote: "[::1]:5000", tcpInfo: []byte{1, 0, 2, 3}}.bytes()),
 		nlMsg(unix.NLMSG_DONE, 1, make([]byte, 4))))
 	f.Add(nlMsg(unix.NLMSG_ERROR, 1, errnoPayload(unix.ENOENT)))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/socktrace/socktrace/tcpstate"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,11 +26,11 @@ type Diag struct {
 	// at the price of a socket lock and ~4× the bytes per socket.
 	TCPInfo bool
 	// States, if not 0, limits a dump to the sockets in these states
-	// (bits 1<<StateEstablished … 1<<StateClosing). A timewait socket is
+	// (bits 1<<tcpstate.Established … 1<<tcpstate.Closing). A timewait socket is
 	// matched by its substate (TIME_WAIT, or FIN_WAIT2 when the peer's FIN
 	// never came). Any filter but listeners-only still walks the whole
 	// established hash, timewait sockets included; listeners only
-	// (1<<StateListen) skips it and costs next to nothing.
+	// (1<<tcpstate.Listen) skips it and costs next to nothing.
 	States uint32
 }
 
@@ -271,7 +272,7 @@ func parseDiagMsg(m []byte, p Proto) (Socket, error) {
 		return Socket{}, fmt.Errorf("sock_diag: short message (%d bytes)", len(m))
 	}
 	ne, be := binary.NativeEndian, binary.BigEndian
-	s := Socket{Proto: p, State: m[1], Timer: m[2]}
+	s := Socket{Proto: p, State: tcpstate.State(m[1]), Timer: m[2]}
 	switch m[0] {
 	case unix.AF_INET:
 		s.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(m[offSrc:])), be.Uint16(m[offSport:]))
@@ -289,7 +290,7 @@ func parseDiagMsg(m []byte, p Proto) (Socket, error) {
 	s.SendQ = uint64(ne.Uint32(m[offWqueue:]))
 	s.UID = ne.Uint32(m[offUID:])
 	s.Inode = uint64(ne.Uint32(m[offInode:]))
-	if p == TCP && s.State == StateListen {
+	if p == TCP && s.State == tcpstate.Listen {
 		// inet_diag reports a listener's backlog limit as its send queue
 		// (ss prints it); /proc/net/tcp prints write_seq - snd_una, 0.
 		s.SendQ = 0

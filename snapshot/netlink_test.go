@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/socktrace/socktrace/internal/nstest"
+	"github.com/socktrace/socktrace/tcpstate"
+	"golang.org/x/sys/unix"
 )
 
 // nlMsg builds one netlink message with the given type, sequence number and
@@ -37,15 +37,16 @@ func nlMsg(typ uint16, seq uint32, payload []byte) []byte {
 
 // diagRow is the fields of a struct inet_diag_msg a test sets.
 type diagRow struct {
-	family, state, timer, retrans uint8
-	local, remote                 string
-	expires, rq, wq, uid, inode   uint32
-	tcpInfo                       []byte // INET_DIAG_INFO payload, if any
+	family, timer, retrans      uint8
+	state                       tcpstate.State
+	local, remote               string
+	expires, rq, wq, uid, inode uint32
+	tcpInfo                     []byte // INET_DIAG_INFO payload, if any
 }
 
 func (r diagRow) bytes() []byte {
 	m := make([]byte, sizeofDiagMsg)
-	m[0], m[1], m[2], m[3] = r.family, r.state, r.timer, r.retrans
+	m[0], m[1], m[2], m[3] = r.family, byte(r.state), r.timer, r.retrans
 	l, rm := ap(r.local), ap(r.remote)
 	binary.BigEndian.PutUint16(m[offSport:], l.Port())
 	binary.BigEndian.PutUint16(m[offDport:], rm.Port())
@@ -83,14 +84,14 @@ func errnoPayload(e syscall.Errno) []byte {
 func TestParseDiagBatch(t *testing.T) {
 	const seq = 7
 	batch := slices.Concat(
-		nlMsg(unix.SOCK_DIAG_BY_FAMILY, seq, diagRow{family: unix.AF_INET, state: StateListen,
+		nlMsg(unix.SOCK_DIAG_BY_FAMILY, seq, diagRow{family: unix.AF_INET, state: tcpstate.Listen,
 			local: "0.0.0.0:80", remote: "0.0.0.0:0", rq: 3, wq: 4096, inode: 99}.bytes()),
-		nlMsg(unix.SOCK_DIAG_BY_FAMILY, seq, diagRow{family: unix.AF_INET6, state: StateEstablished,
+		nlMsg(unix.SOCK_DIAG_BY_FAMILY, seq, diagRow{family: unix.AF_INET6, state: tcpstate.Established,
 			timer: 2, retrans: 1, expires: 7199, local: "[::ffff:127.0.0.1]:22",
 			remote: "[::ffff:127.0.0.1]:5000", rq: 5, wq: 6, uid: 1000, inode: 100}.bytes()),
 		nlMsg(unix.SOCK_DIAG_BY_FAMILY, seq+1, diagRow{family: unix.AF_INET, local: "1.2.3.4:5",
 			remote: "0.0.0.0:0"}.bytes()), // another dump's: skipped
-		nlMsg(unix.SOCK_DIAG_BY_FAMILY, seq, diagRow{family: unix.AF_INET, state: StateEstablished,
+		nlMsg(unix.SOCK_DIAG_BY_FAMILY, seq, diagRow{family: unix.AF_INET, state: tcpstate.Established,
 			timer: 1, retrans: 2, expires: 209, local: "10.0.0.1:40000", remote: "10.0.0.2:443",
 			tcpInfo: []byte{1, 0, 3, 1}}.bytes()),
 		nlMsg(unix.NLMSG_DONE, seq, make([]byte, 4)),
@@ -100,10 +101,10 @@ func TestParseDiagBatch(t *testing.T) {
 		t.Fatalf("parseDiagBatch: done %v, err %v", done, err)
 	}
 	want := []Socket{
-		{Proto: TCP, Local: ap("0.0.0.0:80"), Remote: ap("0.0.0.0:0"), State: StateListen, RecvQ: 3, Inode: 99},
+		{Proto: TCP, Local: ap("0.0.0.0:80"), Remote: ap("0.0.0.0:0"), State: tcpstate.Listen, RecvQ: 3, Inode: 99},
 		{Proto: TCP, V6: true, Local: ap("[::ffff:127.0.0.1]:22"), Remote: ap("[::ffff:127.0.0.1]:5000"),
-			State: StateEstablished, Timer: 2, TimerTicks: 719, Timeout: 1, RecvQ: 5, SendQ: 6, UID: 1000, Inode: 100},
-		{Proto: TCP, Local: ap("10.0.0.1:40000"), Remote: ap("10.0.0.2:443"), State: StateEstablished,
+			State: tcpstate.Established, Timer: 2, TimerTicks: 719, Timeout: 1, RecvQ: 5, SendQ: 6, UID: 1000, Inode: 100},
+		{Proto: TCP, Local: ap("10.0.0.1:40000"), Remote: ap("10.0.0.2:443"), State: tcpstate.Established,
 			Timer: 1, TimerTicks: 20, Retransmits: 3, Timeout: 1},
 	}
 	if !slices.Equal(got, want) {
@@ -194,7 +195,7 @@ func compareInNS(name string) error {
 			}
 		}
 	}
-	for _, st := range []uint32{diagStates &^ (1 << StateTimeWait), 1 << StateListen} {
+	for _, st := range []uint32{diagStates &^ (1 << tcpstate.TimeWait), 1 << tcpstate.Listen} {
 		if err := compareTables(netDir, TCP, Diag{States: st}); err != nil {
 			return fmt.Errorf("tcp in states %#x: %w", st, err)
 		}
@@ -217,7 +218,7 @@ func compareLookups(netDir string, d Diag) error {
 		if proc, err = ReadInet(netDir, TCP, IPv4|IPv6, nil); err != nil {
 			return err
 		}
-		proc = slices.DeleteFunc(proc, func(s Socket) bool { return s.State == StateListen })
+		proc = slices.DeleteFunc(proc, func(s Socket) bool { return s.State == tcpstate.Listen })
 		if len(proc) < 6 {
 			return fmt.Errorf("only %d connections in /proc: setup failed", len(proc))
 		}
@@ -396,7 +397,7 @@ func timeWait(l net.Listener) error {
 	for time.Now().Before(deadline) {
 		rows, _ := ReadInet("/proc/thread-self/net", TCP, IPv4, nil)
 		for _, r := range rows {
-			if r.State == StateTimeWait {
+			if r.State == tcpstate.TimeWait {
 				return nil
 			}
 		}

@@ -14,6 +14,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 // Proto is the table an Internet socket was read from.
@@ -43,29 +45,13 @@ func (p Proto) String() string {
 	return fmt.Sprintf("proto(%d)", uint8(p))
 }
 
-// Kernel TCP states, as /proc/net/tcp prints them (include/net/tcp_states.h).
-// UDP and raw sockets reuse ESTABLISHED and CLOSE.
-const (
-	StateEstablished uint8 = 1 + iota
-	StateSynSent
-	StateSynRecv
-	StateFinWait1
-	StateFinWait2
-	StateTimeWait
-	StateClose
-	StateCloseWait
-	StateLastAck
-	StateListen
-	StateClosing
-)
-
 // Socket is one row of /proc/net/{tcp,tcp6,udp,udp6,udplite,udplite6,raw,raw6}.
 // Tables hold up to hundreds of thousands of rows: the small fields are
 // grouped to keep the struct at 120 bytes.
 type Socket struct {
 	Proto Proto
-	V6    bool  // read from the IPv6 file; IPv4-mapped addresses stay IPv6
-	State uint8 // kernel state, StateEstablished … StateClosing
+	V6    bool           // read from the IPv6 file; IPv4-mapped addresses stay IPv6
+	State tcpstate.State // UDP and raw sockets use ESTABLISHED and CLOSE
 	// Timer is the kernel's timer_active: 0 none, 1 retransmit, 2 keepalive,
 	// 3 TIME_WAIT, 4 zero window probe. TimerTicks is the time left in
 	// USER_HZ (1/100 s) ticks.
@@ -253,7 +239,7 @@ func parseInetLine(line []byte, p Proto, v6 bool) (Socket, error) {
 	if err != nil {
 		return s, fmt.Errorf("state: %w", err)
 	}
-	s.State = uint8(st)
+	s.State = tcpstate.State(st)
 	if s.SendQ, s.RecvQ, err = parseHexPair(f.next()); err != nil {
 		return s, fmt.Errorf("queues: %w", err)
 	}

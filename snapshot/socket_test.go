@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 const fixtureNet = "testdata/proc/net"
@@ -25,17 +27,17 @@ func TestReadTCP(t *testing.T) {
 		t.Errorf("error text %q does not name file and line", err)
 	}
 	want := []Socket{
-		{Proto: TCP, Local: ap("0.0.0.0:80"), Remote: ap("0.0.0.0:0"), State: StateListen, Inode: 9974},
-		{Proto: TCP, Local: ap("127.0.0.1:22"), Remote: ap("127.0.0.1:47456"), State: StateEstablished,
+		{Proto: TCP, Local: ap("0.0.0.0:80"), Remote: ap("0.0.0.0:0"), State: tcpstate.Listen, Inode: 9974},
+		{Proto: TCP, Local: ap("127.0.0.1:22"), Remote: ap("127.0.0.1:47456"), State: tcpstate.Established,
 			RecvQ: 100, Timer: 2, TimerTicks: 0xa3c, UID: 1000, Inode: 9975},
-		{Proto: TCP, Local: ap("127.0.0.1:47456"), Remote: ap("127.0.0.1:22"), State: StateTimeWait,
+		{Proto: TCP, Local: ap("127.0.0.1:47456"), Remote: ap("127.0.0.1:22"), State: tcpstate.TimeWait,
 			Timer: 3, TimerTicks: 6000},
-		{Proto: TCP, Local: ap("10.0.2.15:41154"), Remote: ap("34.216.184.93:443"), State: StateEstablished,
+		{Proto: TCP, Local: ap("10.0.2.15:41154"), Remote: ap("34.216.184.93:443"), State: tcpstate.Established,
 			SendQ: 16, Timer: 1, TimerTicks: 30, Retransmits: 2, UID: 101, Inode: 9990},
-		{Proto: TCP, V6: true, Local: ap("[::]:22"), Remote: ap("[::]:0"), State: StateListen, Inode: 9973},
-		{Proto: TCP, V6: true, Local: ap("[::1]:47458"), Remote: ap("[::1]:22"), State: StateEstablished, Inode: 9977},
+		{Proto: TCP, V6: true, Local: ap("[::]:22"), Remote: ap("[::]:0"), State: tcpstate.Listen, Inode: 9973},
+		{Proto: TCP, V6: true, Local: ap("[::1]:47458"), Remote: ap("[::1]:22"), State: tcpstate.Established, Inode: 9977},
 		{Proto: TCP, V6: true, Local: ap("[::ffff:127.0.0.1]:22"), Remote: ap("[::ffff:127.0.0.1]:54321"),
-			State: StateEstablished, Inode: 9978},
+			State: tcpstate.Established, Inode: 9978},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ReadTCP:\n got %+v\nwant %+v", got, want)
@@ -48,14 +50,14 @@ func TestReadInetOtherTables(t *testing.T) {
 		want  []Socket
 	}{
 		{UDP, []Socket{
-			{Proto: UDP, Local: ap("127.0.0.1:53"), Remote: ap("127.0.0.1:9"), State: StateEstablished, Inode: 9980},
-			{Proto: UDP, Local: ap("0.0.0.0:68"), Remote: ap("0.0.0.0:0"), State: StateClose, RecvQ: 512, UID: 100, Inode: 9981},
-			{Proto: UDP, V6: true, Local: ap("[::]:5353"), Remote: ap("[::]:0"), State: StateClose, Inode: 9982},
+			{Proto: UDP, Local: ap("127.0.0.1:53"), Remote: ap("127.0.0.1:9"), State: tcpstate.Established, Inode: 9980},
+			{Proto: UDP, Local: ap("0.0.0.0:68"), Remote: ap("0.0.0.0:0"), State: tcpstate.Close, RecvQ: 512, UID: 100, Inode: 9981},
+			{Proto: UDP, V6: true, Local: ap("[::]:5353"), Remote: ap("[::]:0"), State: tcpstate.Close, Inode: 9982},
 		}},
 		{UDPLite, nil}, // header only, and no udplite6 file
 		{Raw, []Socket{
-			{Proto: Raw, Local: ap("0.0.0.0:1"), Remote: ap("0.0.0.0:0"), State: StateClose, Inode: 9979},
-			{Proto: Raw, V6: true, Local: ap("[::]:58"), Remote: ap("[::]:0"), State: StateClose, Inode: 9983},
+			{Proto: Raw, Local: ap("0.0.0.0:1"), Remote: ap("0.0.0.0:0"), State: tcpstate.Close, Inode: 9979},
+			{Proto: Raw, V6: true, Local: ap("[::]:58"), Remote: ap("[::]:0"), State: tcpstate.Close, Inode: 9983},
 		}},
 	}
 	for _, c := range cases {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -17,9 +18,9 @@ func (t *Table) Apply(ev *tracer.Event) {
 		t.counts.Lost += ev.Lost.Total()
 	case ev.Kind == tracer.KindTimeWaitEnd:
 		t.endTimeWait(ev)
-	case ev.Kind == tracer.KindAccept && ev.New == tracer.Close:
+	case ev.Kind == tracer.KindAccept && ev.New == tcpstate.Close:
 		t.acceptClosed(ev)
-	case ev.New == tracer.Close:
+	case ev.New == tcpstate.Close:
 		t.close(ev)
 	default:
 		t.update(ev)
@@ -35,7 +36,7 @@ func (t *Table) update(ev *tracer.Event) {
 		if h := t.healedRow(k); h != nil && !ev.Time.After(h.healedAt) {
 			return // a late event of a row that reconciliation ended
 		}
-		if ev.New == tracer.TimeWait && t.tw.get(k) != nil {
+		if ev.New == tcpstate.TimeWait && t.tw.get(k) != nil {
 			return // already in TIME_WAIT: a snapshot put it there
 		}
 		// A new connection may take the tuple of a TIME_WAIT row. The
@@ -51,7 +52,7 @@ func (t *Table) update(ev *tracer.Event) {
 		t.heal(k, c, ev.Time)
 		c = t.open(k, ev)
 	}
-	c.Socket.State = uint8(ev.New)
+	c.Socket.State = ev.New
 	if ev.Inode != 0 {
 		c.Socket.Inode = ev.Inode
 	}
@@ -59,13 +60,13 @@ func (t *Table) update(ev *tracer.Event) {
 	switch {
 	case ev.Kind == tracer.KindAccept:
 		t.counts.Accepts++
-	case ev.Old == tracer.Close && ev.New == tracer.SynSent:
+	case ev.Old == tcpstate.Close && ev.New == tcpstate.SynSent:
 		t.counts.Connects++
-	case ev.New == tracer.TimeWait:
+	case ev.New == tcpstate.TimeWait:
 		t.counts.Closes++
-		state := tracer.TimeWait
+		state := tcpstate.TimeWait
 		if ev.Has(tracer.FlagTimeWaitFinWait2) {
-			state = tracer.FinWait2 // as netstat lists it
+			state = tcpstate.FinWait2 // as netstat lists it
 		}
 		t.enterTimeWait(k, c, ev.Time, state)
 		// The pile has a copy. Reused at once: order, the one other
@@ -137,16 +138,16 @@ func (t *Table) close(ev *tracer.Event) {
 		}
 		c = t.newConn(ev)
 	}
-	c.Socket.State = uint8(ev.Old) // the last state it was seen in
+	c.Socket.State = ev.Old // the last state it was seen in
 	t.complete(c, ev)
 	t.finish(k, c, ev.Time)
 	switch ev.Old {
-	case tracer.SynSent:
+	case tcpstate.SynSent:
 		// No error: the kernel had no answer yet when the caller closed.
 		c.Aborted = ev.Err == 0
 		t.counts.Failed[ev.Err]++
-	case tracer.Listen:
-	case tracer.LastAck:
+	case tcpstate.Listen:
+	case tcpstate.LastAck:
 		t.counts.Closes++
 		t.peerFin(ev)
 	default:

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -24,15 +25,15 @@ func TestRaces(t *testing.T) {
 		name: "a snapshot read before the TIME_WAIT entry does not undo it",
 		prints: []print{{
 			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
 			at:     1500 * time.Millisecond,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
 			counts: Counts{Connects: 1},
 		}, {
 			// The dump began at 2s and read the full socket, still in
 			// FIN_WAIT2 with its file, before it went at 2.1s.
-			events: []*tracer.Event{client.timeWait(2100*time.Millisecond, tracer.FinWait2, 1100*time.Millisecond)},
-			rows:   []snapshot.Socket{client.row(tracer.FinWait2, 1001)},
+			events: []*tracer.Event{client.timeWait(2100*time.Millisecond, tcpstate.FinWait2, 1100*time.Millisecond)},
+			rows:   []snapshot.Socket{client.row(tcpstate.FinWait2, 1001)},
 			at:     2 * time.Second,
 			live:   []string{clientTW},
 			states: states{timeWait: 1},
@@ -44,7 +45,7 @@ func TestRaces(t *testing.T) {
 				client.timeWaitEnd(2500*time.Millisecond+time.Microsecond, false),
 				client2.connect(2500 * time.Millisecond),
 			},
-			rows:   []snapshot.Socket{client2.row(tracer.Established, 1002)},
+			rows:   []snapshot.Socket{client2.row(tcpstate.Established, 1002)},
 			at:     3 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=2.5s"},
 			gone:   []string{clientTW + " gone=2.500001s lived=1.500001s"},
@@ -54,13 +55,13 @@ func TestRaces(t *testing.T) {
 		name: "a connect with another inode on a live tuple: the old row's close was lost",
 		prints: []print{{
 			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
 			at:     2 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
 			counts: Counts{Connects: 1},
 		}, {
 			events: []*tracer.Event{client2.connect(2500 * time.Millisecond)},
-			rows:   []snapshot.Socket{client2.row(tracer.Established, 1002)},
+			rows:   []snapshot.Socket{client2.row(tcpstate.Established, 1002)},
 			at:     3 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=2.5s"},
 			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=2.5s lived=1.5s healed"},
@@ -70,7 +71,7 @@ func TestRaces(t *testing.T) {
 		name: "a close after healing belongs to the new connection on the tuple",
 		prints: []print{{
 			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
 			at:     2 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
 			counts: Counts{Connects: 1},
@@ -86,7 +87,7 @@ func TestRaces(t *testing.T) {
 		}, {
 			events: []*tracer.Event{
 				client2.connect(4200 * time.Millisecond),
-				client2.close(4800*time.Millisecond, tracer.Established, syscall.ECONNRESET, 600*time.Millisecond),
+				client2.close(4800*time.Millisecond, tcpstate.Established, syscall.ECONNRESET, 600*time.Millisecond),
 			},
 			at:     5 * time.Second,
 			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=4.2s gone=4.8s lived=600ms err=ECONNRESET"},
@@ -98,7 +99,7 @@ func TestRaces(t *testing.T) {
 		name: "a TIME_WAIT end after healing belongs to the new connection on the tuple",
 		prints: []print{{
 			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
 			at:     2 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
 			counts: Counts{Connects: 1},
@@ -113,7 +114,7 @@ func TestRaces(t *testing.T) {
 		}, {
 			events: []*tracer.Event{
 				client2.connect(4200 * time.Millisecond),
-				client2.timeWait(4500*time.Millisecond, tracer.FinWait2, 300*time.Millisecond),
+				client2.timeWait(4500*time.Millisecond, tcpstate.FinWait2, 300*time.Millisecond),
 				client2.timeWaitEnd(4800*time.Millisecond, false),
 			},
 			at:     5 * time.Second,
@@ -126,22 +127,22 @@ func TestRaces(t *testing.T) {
 		name: "accept of a socket the peer reset first: one gone row, the accepting owner",
 		seed: map[uint64]snapshot.Owner{500: {PID: 200, Comm: "nginx", Program: "nginx"}},
 		prints: []print{{
-			rows: []snapshot.Socket{listener.row(tracer.Listen, 500)},
+			rows: []snapshot.Socket{listener.row(tcpstate.Listen, 500)},
 			at:   1 * time.Second,
 			live: []string{listenerRow},
 		}, {
 			events: []*tracer.Event{
 				// Reset in the accept queue: no file yet.
-				reset.close(1500*time.Millisecond, tracer.Established, syscall.ECONNRESET, 100*time.Millisecond),
-				served.accept(1600*time.Millisecond, tracer.Close),
+				reset.close(1500*time.Millisecond, tcpstate.Established, syscall.ECONNRESET, 100*time.Millisecond),
+				served.accept(1600*time.Millisecond, tcpstate.Close),
 			},
-			rows:   []snapshot.Socket{listener.row(tracer.Listen, 500)},
+			rows:   []snapshot.Socket{listener.row(tcpstate.Listen, 500)},
 			at:     2 * time.Second,
 			live:   []string{listenerRow},
 			gone:   []string{"10.0.0.2:80>10.0.0.1:40001 ESTABLISHED inode=0 q=0/0 owner=201/worker born=1.4s gone=1.5s lived=100ms err=ECONNRESET"},
 			counts: Counts{Accepts: 1, Closes: 1},
 		}, {
-			rows: []snapshot.Socket{listener.row(tracer.Listen, 500)},
+			rows: []snapshot.Socket{listener.row(tcpstate.Listen, 500)},
 			at:   3 * time.Second,
 			live: []string{listenerRow},
 		}},

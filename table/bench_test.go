@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -23,7 +24,7 @@ func BenchmarkChurn(b *testing.B) {
 		// 8 addresses of 28k ports each, as bench/cmd/churn uses them.
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(2 + i%8)}), uint16(32768+(i/8)%28000))
 	}
-	ev := func(local, remote netip.AddrPort, d time.Duration, kind tracer.Kind, old, new tracer.State) *tracer.Event {
+	ev := func(local, remote netip.AddrPort, d time.Duration, kind tracer.Kind, old, new tcpstate.State) *tracer.Event {
 		return &tracer.Event{Time: at(d), Kind: kind, Old: old, New: new, Family: syscall.AF_INET,
 			Local: local, Remote: remote, UID: 1000, PID: 42, TID: 42, Comm: tracer.CommOf("churn"),
 			Flags: tracer.FlagOwnerKnown | tracer.FlagBornKnown, Lifetime: 100 * time.Microsecond}
@@ -32,14 +33,14 @@ func BenchmarkChurn(b *testing.B) {
 	conn := func(i int) {
 		d := time.Duration(i) * time.Second / rate
 		c := client(i)
-		evs[0] = *ev(c, server, d, tracer.KindState, tracer.Close, tracer.SynSent)
-		evs[1] = *ev(server, c, d, tracer.KindAccept, tracer.Established, tracer.Established)
+		evs[0] = *ev(c, server, d, tracer.KindState, tcpstate.Close, tcpstate.SynSent)
+		evs[1] = *ev(server, c, d, tracer.KindAccept, tcpstate.Established, tcpstate.Established)
 		evs[1].Inode = uint64(i + 1)
-		evs[2] = *ev(c, server, d, tracer.KindState, tracer.FinWait2, tracer.TimeWait)
-		evs[3] = *ev(server, c, d, tracer.KindState, tracer.LastAck, tracer.Close)
+		evs[2] = *ev(c, server, d, tracer.KindState, tcpstate.FinWait2, tcpstate.TimeWait)
+		evs[3] = *ev(server, c, d, tracer.KindState, tcpstate.LastAck, tcpstate.Close)
 		n := 4
 		if i >= pile {
-			evs[4] = *ev(client(i-pile), server, d, tracer.KindTimeWaitEnd, tracer.TimeWait, tracer.Close)
+			evs[4] = *ev(client(i-pile), server, d, tracer.KindTimeWaitEnd, tcpstate.TimeWait, tcpstate.Close)
 			evs[4].Flags |= tracer.FlagExpired
 			n = 5
 		}

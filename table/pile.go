@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/socktrace/socktrace/tracer"
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 // timeWaits is the pile, oldest first. Rows are stored in fixed chunks in
@@ -112,11 +112,11 @@ func (p *timeWaits) addAt(k Key, h uint64, w TimeWait) *TimeWait {
 	w.key, w.id = k, p.nextID
 	p.nextID++
 	if w.state == 0 {
-		w.state = uint8(tracer.TimeWait)
+		w.state = tcpstate.TimeWait
 	}
 	r := p.push(w)
 	p.index.insert(h, r.pos)
-	if w.state == uint8(tracer.FinWait2) {
+	if w.state == tcpstate.FinWait2 {
 		p.finWait2++
 		p.recent[h%recentSlots] = r.pos
 		p.awaiting = append(p.awaiting, r.pos)
@@ -131,7 +131,7 @@ func (p *timeWaits) finWait2Row(k Key) *TimeWait {
 	if w == nil {
 		w = p.get(k)
 	}
-	if w == nil || w.state != uint8(tracer.FinWait2) {
+	if w == nil || w.state != tcpstate.FinWait2 {
 		return nil
 	}
 	return w
@@ -169,7 +169,7 @@ func (p *timeWaits) awaitingAt(pos uint64) *TimeWait {
 	if pos < p.firstPos+uint64(p.front) || pos >= p.nextPos {
 		return nil
 	}
-	if w := p.at(pos); !w.dead && w.state == uint8(tracer.FinWait2) {
+	if w := p.at(pos); !w.dead && w.state == tcpstate.FinWait2 {
 		return w
 	}
 	return nil
@@ -212,8 +212,8 @@ func (p *timeWaits) newChunk() *pileChunk {
 
 // setState sets the state of w, a row in TIME_WAIT: TIME_WAIT, or the
 // substate FIN_WAIT2.
-func (p *timeWaits) setState(w *TimeWait, state uint8) {
-	fw2 := uint8(tracer.FinWait2)
+func (p *timeWaits) setState(w *TimeWait, state tcpstate.State) {
+	fw2 := tcpstate.FinWait2
 	switch {
 	case w.state == fw2 && state != fw2:
 		p.finWait2--
@@ -227,13 +227,13 @@ func (p *timeWaits) setState(w *TimeWait, state uint8) {
 // finCame records that w's timewait socket got the peer's FIN at at: it
 // left its FIN_WAIT2 substate for TIME_WAIT, and its timer restarted.
 func (p *timeWaits) finCame(w *TimeWait, at int64) {
-	p.setState(w, uint8(tracer.TimeWait))
+	p.setState(w, tcpstate.TimeWait)
 	w.entered = at
 }
 
 // unindexed accounts for w, found by lookup, leaving the index.
 func (p *timeWaits) unindexed(w *TimeWait) {
-	if w.state == uint8(tracer.FinWait2) {
+	if w.state == tcpstate.FinWait2 {
 		p.finWait2--
 	}
 }
@@ -316,7 +316,7 @@ func (p *timeWaits) compact() {
 		if !r.dead {
 			h := p.hash(r.key)
 			p.index.insert(h, r.pos)
-			if r.state == uint8(tracer.FinWait2) {
+			if r.state == tcpstate.FinWait2 {
 				p.recent[h%recentSlots] = r.pos
 				p.awaiting = append(p.awaiting, r.pos)
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -38,7 +39,7 @@ func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time, withTimeWait boo
 		if s.Proto != snapshot.TCP {
 			continue
 		}
-		if s.State == uint8(tracer.TimeWait) {
+		if s.State == tcpstate.TimeWait {
 			t.reconcileTimeWait(s, at)
 			continue
 		}
@@ -85,7 +86,7 @@ func (t *Table) reconcileRow(s *snapshot.Socket, at time.Time) {
 		// for a known one.
 		if w := t.tw.get(k); w != nil {
 			switch {
-			case s.Inode == 0 && s.State == uint8(tracer.FinWait2):
+			case s.Inode == 0 && s.State == tcpstate.FinWait2:
 				// The timewait socket itself, listed in its
 				// substate: the peer's FIN had not come when the
 				// dump read it (the peer's close may say it has
@@ -172,7 +173,7 @@ func (t *Table) reconcileTimeWait(s *snapshot.Socket, at time.Time) {
 	case c != nil:
 		// Its entry into TIME_WAIT was lost, or no event could tell it:
 		// the peer's FIN came for a timewait socket in FIN_WAIT2.
-		t.enterTimeWait(k, c, enteredBefore(s, at), tracer.TimeWait).seen = t.gen
+		t.enterTimeWait(k, c, enteredBefore(s, at), tcpstate.TimeWait).seen = t.gen
 		return
 	}
 	if end, ok := t.closedSince[k]; ok && end.After(at) {

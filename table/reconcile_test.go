@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -56,13 +57,13 @@ func TestReconcile(t *testing.T) {
 				client.connect(2100 * time.Millisecond),
 			},
 			rows: []snapshot.Socket{
-				sshd.row(tracer.Listen, 700),
-				withQueues(older.row(tracer.Established, 701), 10, 0),
-				{Proto: snapshot.UDP, State: snapshot.StateClose, Local: older.row(0, 0).Local, Inode: 702},
-				withQueues(known.row(tracer.Established, 1010), 3, 4),
+				sshd.row(tcpstate.Listen, 700),
+				withQueues(older.row(tcpstate.Established, 701), 10, 0),
+				{Proto: snapshot.UDP, State: tcpstate.Close, Local: older.row(0, 0).Local, Inode: 702},
+				withQueues(known.row(tcpstate.Established, 1010), 3, 4),
 				// A socket that moved in the hash while the dump ran can
 				// be listed twice.
-				withQueues(older.row(tracer.Established, 701), 10, 0),
+				withQueues(older.row(tcpstate.Established, 701), 10, 0),
 			},
 			at: 2 * time.Second,
 			live: []string{
@@ -79,9 +80,9 @@ func TestReconcile(t *testing.T) {
 			// skipped by the dump. It stays, after the listed rows, with
 			// the last state and queues a snapshot gave it.
 			rows: []snapshot.Socket{
-				client.row(tracer.Established, 1001),
-				withQueues(known.row(tracer.CloseWait, 1010), 1, 0),
-				sshd.row(tracer.Listen, 700),
+				client.row(tcpstate.Established, 1001),
+				withQueues(known.row(tcpstate.CloseWait, 1010), 1, 0),
+				sshd.row(tcpstate.Listen, 700),
 			},
 			at: 3 * time.Second,
 			live: []string{
@@ -94,9 +95,9 @@ func TestReconcile(t *testing.T) {
 			// Missed twice in a row, with no event: healed, as no event
 			// of it can still be on the way.
 			rows: []snapshot.Socket{
-				client.row(tracer.Established, 1001),
-				withQueues(known.row(tracer.CloseWait, 1010), 1, 0),
-				sshd.row(tracer.Listen, 700),
+				client.row(tcpstate.Established, 1001),
+				withQueues(known.row(tcpstate.CloseWait, 1010), 1, 0),
+				sshd.row(tcpstate.Listen, 700),
 			},
 			at: 4 * time.Second,
 			live: []string{
@@ -110,8 +111,8 @@ func TestReconcile(t *testing.T) {
 	}, {
 		name: "start-up race: closed after the dump began, still listed: gone once, never live",
 		prints: []print{{
-			events: []*tracer.Event{oldServed.close(2100*time.Millisecond, tracer.LastAck, 0, 0)},
-			rows:   []snapshot.Socket{oldServed.row(tracer.LastAck, 900)},
+			events: []*tracer.Event{oldServed.close(2100*time.Millisecond, tcpstate.LastAck, 0, 0)},
+			rows:   []snapshot.Socket{oldServed.row(tcpstate.LastAck, 900)},
 			at:     2 * time.Second,
 			gone:   []string{"10.0.0.2:80>10.0.0.1:40001 LAST_ACK inode=900 q=0/0 owner=201/worker gone=2.1s lived=0s"},
 			counts: Counts{Closes: 1},
@@ -122,14 +123,14 @@ func TestReconcile(t *testing.T) {
 		name: "a row known from events, closed after the dump began and still listed",
 		prints: []print{{
 			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tracer.SynSent, 1001)},
+			rows:   []snapshot.Socket{client.row(tcpstate.SynSent, 1001)},
 			at:     1500 * time.Millisecond,
 			live:   []string{clientSynSent},
 			states: states{synSent: 1},
 			counts: Counts{Connects: 1},
 		}, {
-			events: []*tracer.Event{client.close(2100*time.Millisecond, tracer.Established, syscall.ECONNRESET, 1100*time.Millisecond)},
-			rows:   []snapshot.Socket{withQueues(client.row(tracer.Established, 1001), 5, 6)},
+			events: []*tracer.Event{client.close(2100*time.Millisecond, tcpstate.Established, syscall.ECONNRESET, 1100*time.Millisecond)},
+			rows:   []snapshot.Socket{withQueues(client.row(tcpstate.Established, 1001), 5, 6)},
 			at:     2 * time.Second,
 			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=2.1s lived=1.1s err=ECONNRESET"},
 			counts: Counts{Closes: 1},
@@ -140,14 +141,14 @@ func TestReconcile(t *testing.T) {
 		name: "a tuple closed before the dump began and listed is a new connection",
 		seed: map[uint64]snapshot.Owner{901: {PID: 202, Comm: "worker2"}},
 		prints: []print{{
-			events: []*tracer.Event{oldServed.close(1900*time.Millisecond, tracer.LastAck, 0, 0)},
-			rows:   []snapshot.Socket{newServed.row(tracer.Established, 901)},
+			events: []*tracer.Event{oldServed.close(1900*time.Millisecond, tcpstate.LastAck, 0, 0)},
+			rows:   []snapshot.Socket{newServed.row(tcpstate.Established, 901)},
 			at:     2 * time.Second,
 			live:   []string{"10.0.0.2:80>10.0.0.1:40001 ESTABLISHED inode=901 q=0/0 owner=202/worker2"},
 			gone:   []string{"10.0.0.2:80>10.0.0.1:40001 LAST_ACK inode=900 q=0/0 owner=201/worker gone=1.9s lived=0s"},
 			counts: Counts{Closes: 1},
 		}, {
-			rows: []snapshot.Socket{newServed.row(tracer.Established, 901)},
+			rows: []snapshot.Socket{newServed.row(tcpstate.Established, 901)},
 			at:   3 * time.Second,
 			live: []string{"10.0.0.2:80>10.0.0.1:40001 ESTABLISHED inode=901 q=0/0 owner=202/worker2"},
 		}},
@@ -174,7 +175,7 @@ func TestReconcile(t *testing.T) {
 			counts: Counts{Healed: 1},
 			then:   capture(&healed),
 		}, {
-			events: []*tracer.Event{client.close(3900*time.Millisecond, tracer.SynSent, syscall.ECONNREFUSED, 2900*time.Millisecond)},
+			events: []*tracer.Event{client.close(3900*time.Millisecond, tcpstate.SynSent, syscall.ECONNREFUSED, 2900*time.Millisecond)},
 			at:     5 * time.Second,
 			then: func(t *testing.T, tbl *Table) {
 				if got, want := show(healed), clientSynSent+" gone=3s lived=2s err=ECONNREFUSED healed"; got != want {
@@ -194,7 +195,7 @@ func TestReconcile(t *testing.T) {
 		}, {
 			events: []*tracer.Event{
 				client.connect(1 * time.Second),
-				client.timeWait(1500*time.Millisecond, tracer.FinWait2, 500*time.Millisecond),
+				client.timeWait(1500*time.Millisecond, tcpstate.FinWait2, 500*time.Millisecond),
 			},
 			at:     2 * time.Second,
 			live:   []string{clientTW},
@@ -228,7 +229,7 @@ func TestReconcile(t *testing.T) {
 			at: 500 * time.Millisecond,
 		}, {
 			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
 			at:     2 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
 			counts: Counts{Connects: 1},
@@ -242,10 +243,10 @@ func TestReconcile(t *testing.T) {
 			counts: Counts{Healed: 1},
 		}, {
 			events: []*tracer.Event{
-				client.timeWait(3900*time.Millisecond, tracer.FinWait2, 2900*time.Millisecond),
+				client.timeWait(3900*time.Millisecond, tcpstate.FinWait2, 2900*time.Millisecond),
 				client2.connect(4500 * time.Millisecond),
 			},
-			rows:   []snapshot.Socket{client2.row(tracer.SynSent, 1002)},
+			rows:   []snapshot.Socket{client2.row(tcpstate.SynSent, 1002)},
 			at:     5 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1002 q=0/0 owner=101/wget born=4.5s"},
 			states: states{synSent: 1},
@@ -255,20 +256,20 @@ func TestReconcile(t *testing.T) {
 		name: "healing: a row with an event since the previous snapshot is kept",
 		prints: []print{{
 			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
 			at:     2 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
 			counts: Counts{Connects: 1},
 		}, {
 			// Entered TIME_WAIT after the previous snapshot; this one
 			// missed the timewait socket (it was being hashed).
-			events: []*tracer.Event{client.timeWait(2500*time.Millisecond, tracer.FinWait2, 1500*time.Millisecond)},
+			events: []*tracer.Event{client.timeWait(2500*time.Millisecond, tcpstate.FinWait2, 1500*time.Millisecond)},
 			at:     3 * time.Second,
 			live:   []string{clientTW},
 			states: states{timeWait: 1},
 			counts: Counts{Closes: 1},
 		}, {
-			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+			rows:   []snapshot.Socket{client.row(tcpstate.TimeWait, 0)},
 			at:     4 * time.Second,
 			live:   []string{clientTW},
 			states: states{timeWait: 1},
@@ -279,8 +280,8 @@ func TestReconcile(t *testing.T) {
 		prints: []print{{
 			events: []*tracer.Event{known.connect(500 * time.Millisecond)},
 			rows: []snapshot.Socket{
-				sshd.row(tracer.Listen, 700),
-				withQueues(known.row(tracer.Established, 1010), 3, 4),
+				sshd.row(tcpstate.Listen, 700),
+				withQueues(known.row(tcpstate.Established, 1010), 3, 4),
 			},
 			at: 2 * time.Second,
 			live: []string{
@@ -290,8 +291,8 @@ func TestReconcile(t *testing.T) {
 			counts: Counts{Connects: 1},
 		}, {
 			rows: []snapshot.Socket{
-				sshd.row(tracer.Listen, 700),
-				withQueues(known.row(tracer.Established, 1010), 3, 4),
+				sshd.row(tcpstate.Listen, 700),
+				withQueues(known.row(tcpstate.Established, 1010), 3, 4),
 			},
 			at: 10 * time.Second,
 			live: []string{
@@ -306,7 +307,7 @@ func TestReconcile(t *testing.T) {
 			// events, so the client newer than the previous snapshot
 			// comes after it.
 			events: []*tracer.Event{client.connect(19 * time.Second)},
-			rows:   []snapshot.Socket{sshd.row(tracer.Listen, 700)},
+			rows:   []snapshot.Socket{sshd.row(tcpstate.Listen, 700)},
 			at:     20 * time.Second,
 			live: []string{
 				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
@@ -319,9 +320,9 @@ func TestReconcile(t *testing.T) {
 			// Listed again: the same row, not one rebuilt from the
 			// snapshot (that would have no owner and no birth).
 			rows: []snapshot.Socket{
-				sshd.row(tracer.Listen, 700),
-				client.row(tracer.Established, 1001),
-				withQueues(known.row(tracer.Established, 1010), 0, 1),
+				sshd.row(tcpstate.Listen, 700),
+				client.row(tcpstate.Established, 1001),
+				withQueues(known.row(tcpstate.Established, 1010), 0, 1),
 			},
 			at: 30 * time.Second,
 			live: []string{
@@ -333,8 +334,8 @@ func TestReconcile(t *testing.T) {
 			// Being listed reset its misses: one more skip is again a
 			// first miss, not a second.
 			rows: []snapshot.Socket{
-				sshd.row(tracer.Listen, 700),
-				client.row(tracer.Established, 1001),
+				sshd.row(tcpstate.Listen, 700),
+				client.row(tcpstate.Established, 1001),
 			},
 			at: 40 * time.Second,
 			live: []string{
@@ -344,9 +345,9 @@ func TestReconcile(t *testing.T) {
 			},
 		}, {
 			rows: []snapshot.Socket{
-				sshd.row(tracer.Listen, 700),
-				client.row(tracer.Established, 1001),
-				withQueues(known.row(tracer.Established, 1010), 0, 1),
+				sshd.row(tcpstate.Listen, 700),
+				client.row(tcpstate.Established, 1001),
+				withQueues(known.row(tcpstate.Established, 1010), 0, 1),
 			},
 			at: 50 * time.Second,
 			live: []string{
@@ -361,8 +362,8 @@ func TestReconcile(t *testing.T) {
 		prints: []print{{
 			events: []*tracer.Event{known.connect(500 * time.Millisecond)},
 			rows: []snapshot.Socket{
-				sshd.row(tracer.Listen, 700),
-				withQueues(known.row(tracer.Established, 1010), 3, 4),
+				sshd.row(tcpstate.Listen, 700),
+				withQueues(known.row(tcpstate.Established, 1010), 3, 4),
 			},
 			at: 2 * time.Second,
 			live: []string{
@@ -372,8 +373,8 @@ func TestReconcile(t *testing.T) {
 			counts: Counts{Connects: 1},
 		}, {
 			rows: []snapshot.Socket{
-				sshd.row(tracer.Listen, 700),
-				withQueues(known.row(tracer.Established, 1010), 3, 4),
+				sshd.row(tcpstate.Listen, 700),
+				withQueues(known.row(tcpstate.Established, 1010), 3, 4),
 			},
 			at: 10 * time.Second,
 			live: []string{
@@ -382,7 +383,7 @@ func TestReconcile(t *testing.T) {
 			},
 		}, {
 			// Its close was lost. First miss: kept.
-			rows: []snapshot.Socket{sshd.row(tracer.Listen, 700)},
+			rows: []snapshot.Socket{sshd.row(tcpstate.Listen, 700)},
 			at:   20 * time.Second,
 			live: []string{
 				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
@@ -390,7 +391,7 @@ func TestReconcile(t *testing.T) {
 			},
 		}, {
 			// Second miss in a row, no event since: healed.
-			rows:   []snapshot.Socket{sshd.row(tracer.Listen, 700)},
+			rows:   []snapshot.Socket{sshd.row(tcpstate.Listen, 700)},
 			at:     30 * time.Second,
 			live:   []string{"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd"},
 			gone:   []string{"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms gone=20s lived=19.5s healed"},
@@ -398,7 +399,7 @@ func TestReconcile(t *testing.T) {
 		}, {
 			// It waits one interval for a close that was late rather
 			// than lost, then is forgotten.
-			rows: []snapshot.Socket{sshd.row(tracer.Listen, 700)},
+			rows: []snapshot.Socket{sshd.row(tcpstate.Listen, 700)},
 			at:   40 * time.Second,
 			live: []string{"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd"},
 			then: func(t *testing.T, tbl *Table) {
@@ -407,7 +408,7 @@ func TestReconcile(t *testing.T) {
 				}
 			},
 		}, {
-			rows: []snapshot.Socket{sshd.row(tracer.Listen, 700)},
+			rows: []snapshot.Socket{sshd.row(tcpstate.Listen, 700)},
 			at:   50 * time.Second,
 			live: []string{"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd"},
 			then: func(t *testing.T, tbl *Table) {
@@ -435,8 +436,8 @@ func TestReconcileLookups(t *testing.T) {
 	}{{
 		name: "a pile row is healed by two full snapshots that miss it, not by lookups",
 		prints: []print{{
-			events: []*tracer.Event{client.connect(1 * time.Second), client.timeWait(2*time.Second, tracer.FinWait2, time.Second)},
-			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+			events: []*tracer.Event{client.connect(1 * time.Second), client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second)},
+			rows:   []snapshot.Socket{client.row(tcpstate.TimeWait, 0)},
 			at:     3 * time.Second,
 			live:   []string{tw},
 			states: states{timeWait: 1},
@@ -459,7 +460,7 @@ func TestReconcileLookups(t *testing.T) {
 		name: "a lookup finds a connection in TIME_WAIT: its entry was lost",
 		prints: []print{{
 			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
 			at:     2 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
 			counts: Counts{Connects: 1},
@@ -470,7 +471,7 @@ func TestReconcileLookups(t *testing.T) {
 			},
 		}, {
 			lookup: true,
-			rows:   []snapshot.Socket{listener.row(tracer.Listen, 500), client.row(tracer.TimeWait, 0)},
+			rows:   []snapshot.Socket{listener.row(tcpstate.Listen, 500), client.row(tcpstate.TimeWait, 0)},
 			at:     3 * time.Second,
 			live: []string{
 				"10.0.0.2:80>0.0.0.0:0 LISTEN inode=500 q=0/0 owner=0/",
@@ -489,22 +490,22 @@ func TestReconcileLookups(t *testing.T) {
 		name: "a row awaiting the peer's FIN is looked up until a lookup finds it in TIME_WAIT",
 		prints: []print{{
 			events: []*tracer.Event{client.connect(1 * time.Second),
-				awaitingFin(client.timeWait(2*time.Second, tracer.FinWait2, time.Second))},
+				awaitingFin(client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second))},
 			lookup: true, at: 3 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
 			states: states{timeWait: 1},
 			counts: Counts{Connects: 1, Closes: 1},
-			then:   asks(client.row(tracer.FinWait2, 0)),
+			then:   asks(client.row(tcpstate.FinWait2, 0)),
 		}, {
 			// The peer, on another host, has not closed yet.
-			rows:   []snapshot.Socket{client.row(tracer.FinWait2, 0)},
+			rows:   []snapshot.Socket{client.row(tcpstate.FinWait2, 0)},
 			lookup: true, at: 4 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
 			states: states{timeWait: 1},
-			then:   asks(client.row(tracer.FinWait2, 0)),
+			then:   asks(client.row(tcpstate.FinWait2, 0)),
 		}, {
 			// Its FIN came at 4.5 s: the timer restarted then.
-			rows:   []snapshot.Socket{timerOf(client.row(tracer.TimeWait, 0), 5950)},
+			rows:   []snapshot.Socket{timerOf(client.row(tcpstate.TimeWait, 0), 5950)},
 			lookup: true, at: 5 * time.Second,
 			live:   []string{clientTW},
 			states: states{timeWait: 1},
@@ -528,7 +529,7 @@ func TestReconcileLookups(t *testing.T) {
 		name: "a lookup that misses a connection twice heals it",
 		prints: []print{{
 			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tracer.Established, 1001)},
+			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
 			at:     2 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
 			counts: Counts{Connects: 1},
@@ -576,7 +577,7 @@ func TestPileLookupsTakeTurns(t *testing.T) {
 	for i := range n {
 		c := conn(i)
 		tbl.Apply(c.connect(time.Second))
-		tbl.Apply(awaitingFin(c.timeWait(2*time.Second, tracer.FinWait2, time.Second)))
+		tbl.Apply(awaitingFin(c.timeWait(2*time.Second, tcpstate.FinWait2, time.Second)))
 	}
 	asked := map[string]int{}
 	for range 2 {
@@ -598,7 +599,7 @@ func TestPileLookupsTakeTurns(t *testing.T) {
 	for i := 0; i < n; i += 2 {
 		c := conn(i)
 		peer := sock{local: c.remote, remote: c.local, inode: 3000, pid: 201, comm: "worker"}
-		tbl.Apply(peer.close(3*time.Second, tracer.LastAck, 0, 0))
+		tbl.Apply(peer.close(3*time.Second, tcpstate.LastAck, 0, 0))
 		finCame[c.local] = true
 	}
 	got := tbl.Lookups(nil)
@@ -643,7 +644,7 @@ func TestOverdueTimeWaitLookups(t *testing.T) {
 		steps: []step{
 			{at: 3 * time.Second, live: []string{clientTW}},
 			// 50 s left: restarted at 62 s.
-			{at: 72 * time.Second, rows: []snapshot.Socket{timerOf(client.row(tracer.TimeWait, 0), 5000)}, asked: 1, live: []string{clientTW}},
+			{at: 72 * time.Second, rows: []snapshot.Socket{timerOf(client.row(tcpstate.TimeWait, 0), 5000)}, asked: 1, live: []string{clientTW}},
 			{at: 73 * time.Second, live: []string{clientTW}, timer: 4900},
 			{at: 131 * time.Second, live: []string{clientTW}},
 			{at: 132 * time.Second, asked: 1, live: []string{clientTW}}, // first miss
@@ -654,7 +655,7 @@ func TestOverdueTimeWaitLookups(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tbl := New(Config{ProcRoot: t.TempDir()})
 			tbl.Apply(client.connect(time.Second))
-			tbl.Apply(client.timeWait(2*time.Second, tracer.FinWait2, time.Second))
+			tbl.Apply(client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second))
 			for _, s := range tt.steps {
 				tbl.SnapshotBegins(at(s.at))
 				asked := tbl.Lookups(nil)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -167,10 +168,10 @@ func (t *Table) Counts() *Counts { return &t.counts }
 // States counts the live rows in the states that pile up under churn.
 func (t *Table) States() (synSent, synRecv, timeWait int) {
 	for _, c := range t.order {
-		switch tracer.State(c.Socket.State) {
-		case tracer.SynSent:
+		switch c.Socket.State {
+		case tcpstate.SynSent:
 			synSent++
-		case tracer.SynRecv:
+		case tcpstate.SynRecv:
 			synRecv++
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -31,7 +32,7 @@ type sock struct {
 	comm          string
 }
 
-func (s sock) event(kind tracer.Kind, d time.Duration, old, new tracer.State, flags tracer.Flag) *tracer.Event {
+func (s sock) event(kind tracer.Kind, d time.Duration, old, new tcpstate.State, flags tracer.Flag) *tracer.Event {
 	local, remote := netip.MustParseAddrPort(s.local), netip.MustParseAddrPort(s.remote)
 	family := uint16(syscall.AF_INET)
 	if local.Addr().Is6() {
@@ -51,21 +52,21 @@ func (s sock) owner() Owner { return Owner{PID: s.pid, Comm: tracer.CommOf(s.com
 // connect is CLOSE->SYN_SENT: sent when the socket next changes state,
 // stamped with the connect's time, with the real local port.
 func (s sock) connect(d time.Duration) *tracer.Event {
-	return s.event(tracer.KindState, d, tracer.Close, tracer.SynSent, tracer.FlagBornKnown)
+	return s.event(tracer.KindState, d, tcpstate.Close, tcpstate.SynSent, tracer.FlagBornKnown)
 }
 
 func (s sock) listen(d time.Duration) *tracer.Event {
-	return s.event(tracer.KindState, d, tracer.Close, tracer.Listen, tracer.FlagBornKnown)
+	return s.event(tracer.KindState, d, tcpstate.Close, tcpstate.Listen, tracer.FlagBornKnown)
 }
 
 // accept is accept() handing the socket, in state, to its owner.
-func (s sock) accept(d time.Duration, state tracer.State) *tracer.Event {
+func (s sock) accept(d time.Duration, state tcpstate.State) *tracer.Event {
 	return s.event(tracer.KindAccept, d, state, state, 0)
 }
 
 // close is old->CLOSE; lived is the Lifetime the kernel knew (0: unknown).
-func (s sock) close(d time.Duration, old tracer.State, err syscall.Errno, lived time.Duration) *tracer.Event {
-	ev := s.event(tracer.KindState, d, old, tracer.Close, 0)
+func (s sock) close(d time.Duration, old tcpstate.State, err syscall.Errno, lived time.Duration) *tracer.Event {
+	ev := s.event(tracer.KindState, d, old, tcpstate.Close, 0)
 	ev.Err = err
 	if lived > 0 {
 		ev.Flags |= tracer.FlagBornKnown
@@ -76,8 +77,8 @@ func (s sock) close(d time.Duration, old tracer.State, err syscall.Errno, lived 
 
 // timeWait is the active closer's ->CLOSE turned into old->TIME_WAIT by the
 // tracer. The inode is the full socket's, read before it went.
-func (s sock) timeWait(d time.Duration, old tracer.State, lived time.Duration) *tracer.Event {
-	ev := s.event(tracer.KindState, d, old, tracer.TimeWait, tracer.FlagTimeWaitDerived)
+func (s sock) timeWait(d time.Duration, old tcpstate.State, lived time.Duration) *tracer.Event {
+	ev := s.event(tracer.KindState, d, old, tcpstate.TimeWait, tracer.FlagTimeWaitDerived)
 	if lived > 0 {
 		ev.Flags |= tracer.FlagBornKnown
 		ev.Lifetime = lived
@@ -87,7 +88,7 @@ func (s sock) timeWait(d time.Duration, old tracer.State, lived time.Duration) *
 
 // timeWaitEnd is the timewait socket going: expired, or killed (reused).
 func (s sock) timeWaitEnd(d time.Duration, expired bool) *tracer.Event {
-	ev := s.event(tracer.KindTimeWaitEnd, d, tracer.TimeWait, tracer.Close, tracer.FlagPrevKnown)
+	ev := s.event(tracer.KindTimeWaitEnd, d, tcpstate.TimeWait, tcpstate.Close, tracer.FlagPrevKnown)
 	if expired {
 		ev.Flags |= tracer.FlagExpired
 	}
@@ -100,7 +101,7 @@ func (s sock) timeWaitEnd(d time.Duration, expired bool) *tracer.Event {
 var awaitingFinPrint = print{
 	events: []*tracer.Event{
 		client.connect(1 * time.Second),
-		awaitingFin(client.timeWait(2*time.Second, tracer.FinWait2, time.Second)),
+		awaitingFin(client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second)),
 	},
 	rows:   []snapshot.Socket{},
 	at:     3 * time.Second,
@@ -139,9 +140,9 @@ func timerLeft(now time.Time, ticks uint64) func(*testing.T, *Table) {
 }
 
 // row is the socket's line in /proc/net/tcp; inode 0 for a timewait socket.
-func (s sock) row(state tracer.State, inode uint64) snapshot.Socket {
+func (s sock) row(state tcpstate.State, inode uint64) snapshot.Socket {
 	local, remote := netip.MustParseAddrPort(s.local), netip.MustParseAddrPort(s.remote)
-	return snapshot.Socket{Proto: snapshot.TCP, V6: local.Addr().Is6(), State: uint8(state),
+	return snapshot.Socket{Proto: snapshot.TCP, V6: local.Addr().Is6(), State: state,
 		UID: 1000, Local: local, Remote: remote, Inode: inode}
 }
 
@@ -153,7 +154,7 @@ func lost(d time.Duration, ringFull, recursion uint64) *tracer.Event {
 func show(c *Conn) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%v>%v %v inode=%d q=%d/%d owner=%d/%s",
-		c.Socket.Local, c.Socket.Remote, tracer.State(c.Socket.State), c.Socket.Inode,
+		c.Socket.Local, c.Socket.Remote, c.Socket.State, c.Socket.Inode,
 		c.Socket.RecvQ, c.Socket.SendQ, c.Owner.PID, c.Owner.Comm)
 	if !c.Born.IsZero() {
 		fmt.Fprintf(&b, " born=%v", c.Born.Sub(base))
@@ -325,9 +326,9 @@ const (
 var clientInTimeWait = print{
 	events: []*tracer.Event{
 		client.connect(1 * time.Second),
-		client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
+		client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second),
 	},
-	rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+	rows:   []snapshot.Socket{client.row(tcpstate.TimeWait, 0)},
 	at:     3 * time.Second,
 	live:   []string{clientTW},
 	states: states{timeWait: 1},
@@ -350,7 +351,7 @@ func TestConnectionLives(t *testing.T) {
 		}, {
 			// Listed by no snapshot, but its last event is newer than
 			// the previous snapshot: kept.
-			events: []*tracer.Event{client.timeWait(2*time.Second, tracer.FinWait2, time.Second)},
+			events: []*tracer.Event{client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second)},
 			at:     2500 * time.Millisecond,
 			live:   []string{clientTW},
 			states: states{timeWait: 1},
@@ -369,7 +370,7 @@ func TestConnectionLives(t *testing.T) {
 		}, {
 			events: []*tracer.Event{
 				client.connect(1 * time.Second),
-				client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
+				client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second),
 				client.timeWaitEnd(62*time.Second, true),
 			},
 			at:     63 * time.Second,
@@ -381,7 +382,7 @@ func TestConnectionLives(t *testing.T) {
 		prints: []print{{
 			events: []*tracer.Event{client.connect(1 * time.Second)},
 			rows: []snapshot.Socket{func() snapshot.Socket {
-				r := client.row(tracer.Established, 1001)
+				r := client.row(tcpstate.Established, 1001)
 				r.SendQ = 7
 				return r
 			}()},
@@ -391,14 +392,14 @@ func TestConnectionLives(t *testing.T) {
 		}, {
 			// The active closer: FIN_WAIT1 -> FIN_WAIT2 -> TIME_WAIT; the
 			// snapshot shows the timewait socket, without a file.
-			events: []*tracer.Event{client.timeWait(2*time.Second, tracer.FinWait2, time.Second)},
-			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+			events: []*tracer.Event{client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second)},
+			rows:   []snapshot.Socket{client.row(tcpstate.TimeWait, 0)},
 			at:     2500 * time.Millisecond,
 			live:   []string{clientTW},
 			states: states{timeWait: 1},
 			counts: Counts{Closes: 1},
 		}, {
-			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+			rows:   []snapshot.Socket{client.row(tcpstate.TimeWait, 0)},
 			at:     30 * time.Second,
 			live:   []string{clientTW},
 			states: states{timeWait: 1},
@@ -414,9 +415,9 @@ func TestConnectionLives(t *testing.T) {
 				client.connect(1 * time.Second),
 				// FIN_WAIT2 timed out waiting for the peer's FIN: the kernel
 				// hands it to a timewait socket in substate FIN_WAIT2.
-				client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
+				client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second),
 			},
-			rows: []snapshot.Socket{client.row(tracer.FinWait2, 0)},
+			rows: []snapshot.Socket{client.row(tcpstate.FinWait2, 0)},
 			at:   3 * time.Second,
 			live: []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
 			// A timewait socket all the same, as in /proc/net/sockstat.
@@ -431,7 +432,7 @@ func TestConnectionLives(t *testing.T) {
 		name: "a TIME_WAIT entered before the peer's FIN is FIN_WAIT2 until the local peer's close",
 		prints: []print{awaitingFinPrint, {
 			// The peer, on this host, got the ACK of its FIN.
-			events: []*tracer.Event{peer.close(3500*time.Millisecond, tracer.LastAck, 0, 0)},
+			events: []*tracer.Event{peer.close(3500*time.Millisecond, tcpstate.LastAck, 0, 0)},
 			rows:   []snapshot.Socket{},
 			at:     4 * time.Second,
 			live:   []string{clientTW},
@@ -445,8 +446,8 @@ func TestConnectionLives(t *testing.T) {
 		name: "a TIME_WAIT entered before the peer's FIN: the peer's close after a dump that read it awaiting stays",
 		prints: []print{awaitingFinPrint, {
 			// The dump began at 3.2 s, before the peer's close.
-			events: []*tracer.Event{peer.close(3500*time.Millisecond, tracer.LastAck, 0, 0)},
-			rows:   []snapshot.Socket{client.row(tracer.FinWait2, 0)},
+			events: []*tracer.Event{peer.close(3500*time.Millisecond, tcpstate.LastAck, 0, 0)},
+			rows:   []snapshot.Socket{client.row(tcpstate.FinWait2, 0)},
 			at:     3200 * time.Millisecond,
 			live:   []string{clientTW},
 			gone:   []string{"10.0.0.2:80>10.0.0.1:40000 LAST_ACK inode=2002 q=0/0 owner=201/worker gone=3.5s lived=0s"},
@@ -456,7 +457,7 @@ func TestConnectionLives(t *testing.T) {
 	}, {
 		name: "a TIME_WAIT entered before the peer's FIN: the peer, a dual-stack listener's socket, closes",
 		prints: []print{awaitingFinPrint, {
-			events: []*tracer.Event{peer6.close(3500*time.Millisecond, tracer.LastAck, 0, 0)},
+			events: []*tracer.Event{peer6.close(3500*time.Millisecond, tcpstate.LastAck, 0, 0)},
 			rows:   []snapshot.Socket{},
 			at:     4 * time.Second,
 			live:   []string{clientTW},
@@ -468,7 +469,7 @@ func TestConnectionLives(t *testing.T) {
 	}, {
 		name: "a TIME_WAIT entered before the peer's FIN: a reset of the peer is no FIN",
 		prints: []print{awaitingFinPrint, {
-			events: []*tracer.Event{peer.close(3500*time.Millisecond, tracer.LastAck, syscall.ECONNRESET, 0)},
+			events: []*tracer.Event{peer.close(3500*time.Millisecond, tcpstate.LastAck, syscall.ECONNRESET, 0)},
 			rows:   []snapshot.Socket{},
 			at:     4 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
@@ -480,7 +481,7 @@ func TestConnectionLives(t *testing.T) {
 	}, {
 		name: "a TIME_WAIT entered before the peer's FIN: a full snapshot tells it came, and the timer it has",
 		prints: []print{awaitingFinPrint, {
-			rows:   []snapshot.Socket{timerOf(client.row(tracer.TimeWait, 0), 5000)},
+			rows:   []snapshot.Socket{timerOf(client.row(tcpstate.TimeWait, 0), 5000)},
 			at:     4 * time.Second,
 			live:   []string{clientTW},
 			states: states{timeWait: 1},
@@ -491,15 +492,15 @@ func TestConnectionLives(t *testing.T) {
 		prints: []print{{
 			events: []*tracer.Event{
 				client.connect(1 * time.Second),
-				client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
+				client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second),
 			},
-			rows:   []snapshot.Socket{client.row(tracer.FinWait2, 0)},
+			rows:   []snapshot.Socket{client.row(tcpstate.FinWait2, 0)},
 			at:     3 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
 			states: states{timeWait: 1},
 			counts: Counts{Connects: 1, Closes: 1},
 		}, {
-			rows:   []snapshot.Socket{client.row(tracer.TimeWait, 0)},
+			rows:   []snapshot.Socket{client.row(tcpstate.TimeWait, 0)},
 			at:     4 * time.Second,
 			live:   []string{clientTW},
 			states: states{timeWait: 1},
@@ -509,11 +510,11 @@ func TestConnectionLives(t *testing.T) {
 		prints: []print{
 			func() print {
 				p := clientInTimeWait
-				p.rows = []snapshot.Socket{client.row(tracer.TimeWait, 0)}
+				p.rows = []snapshot.Socket{client.row(tcpstate.TimeWait, 0)}
 				return p
 			}(), {
 				// A SYN reused the tuple; its socket has no file yet.
-				rows:   []snapshot.Socket{client.row(tracer.SynRecv, 0)},
+				rows:   []snapshot.Socket{client.row(tcpstate.SynRecv, 0)},
 				at:     4 * time.Second,
 				live:   []string{"10.0.0.1:40000>10.0.0.2:80 SYN_RECV inode=0 q=0/0 owner=0/"},
 				gone:   []string{clientTW + " gone=4s lived=3s healed"},
@@ -523,7 +524,7 @@ func TestConnectionLives(t *testing.T) {
 	}, {
 		name: "an unseen connection closing on a TIME_WAIT's tuple: the timewait socket's end was lost",
 		prints: []print{clientInTimeWait, {
-			events: []*tracer.Event{client2.close(5*time.Second, tracer.SynSent, syscall.ECONNREFUSED, 0)},
+			events: []*tracer.Event{client2.close(5*time.Second, tcpstate.SynSent, syscall.ECONNREFUSED, 0)},
 			at:     6 * time.Second,
 			gone: []string{
 				clientTW + " gone=5s lived=4s healed",
@@ -540,13 +541,13 @@ func TestConnectionLives(t *testing.T) {
 				// the row ends then.
 				client.timeWaitEnd(4*time.Second+time.Microsecond, false),
 			},
-			rows:   []snapshot.Socket{client2.row(tracer.Established, 1002)},
+			rows:   []snapshot.Socket{client2.row(tcpstate.Established, 1002)},
 			at:     5 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=4s"},
 			gone:   []string{clientTW + " gone=4.000001s lived=3.000001s"},
 			counts: Counts{Connects: 1},
 		}, {
-			rows: []snapshot.Socket{client2.row(tracer.Established, 1002)},
+			rows: []snapshot.Socket{client2.row(tcpstate.Established, 1002)},
 			at:   6 * time.Second,
 			live: []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=4s"},
 		}},
@@ -554,14 +555,14 @@ func TestConnectionLives(t *testing.T) {
 		name: "a TIME_WAIT taken over, its end lost: the first snapshot listing the new socket ends it, healed",
 		prints: []print{clientInTimeWait, {
 			events: []*tracer.Event{client2.connect(4 * time.Second)},
-			rows:   []snapshot.Socket{client2.row(tracer.Established, 1002)},
+			rows:   []snapshot.Socket{client2.row(tcpstate.Established, 1002)},
 			at:     5 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=4s"},
 			gone:   []string{clientTW + " gone=5s lived=4s healed"},
 			counts: Counts{Connects: 1, Healed: 1},
 		}, {
 			// The new connection's own close is its own.
-			events: []*tracer.Event{client2.close(6*time.Second, tracer.LastAck, 0, 2*time.Second)},
+			events: []*tracer.Event{client2.close(6*time.Second, tcpstate.LastAck, 0, 2*time.Second)},
 			at:     7 * time.Second,
 			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 LAST_ACK inode=1002 q=0/0 owner=101/wget born=4s gone=6s lived=2s"},
 			counts: Counts{Closes: 1},
@@ -571,11 +572,11 @@ func TestConnectionLives(t *testing.T) {
 		prints: []print{{
 			events: []*tracer.Event{
 				client.connect(1 * time.Second),
-				client.timeWait(2*time.Second, tracer.FinWait2, time.Second),
+				client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second),
 				client2.connect(3 * time.Second),
-				client2.timeWait(3*time.Second+time.Millisecond, tracer.FinWait2, time.Millisecond),
+				client2.timeWait(3*time.Second+time.Millisecond, tcpstate.FinWait2, time.Millisecond),
 			},
-			rows:   []snapshot.Socket{client2.row(tracer.TimeWait, 0)},
+			rows:   []snapshot.Socket{client2.row(tcpstate.TimeWait, 0)},
 			at:     4 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 TIME_WAIT inode=0 q=0/0 owner=101/wget born=3s"},
 			gone:   []string{clientTW + " gone=3.001s lived=2.001s healed"},
@@ -586,22 +587,22 @@ func TestConnectionLives(t *testing.T) {
 		name: "server connection accepted and closed between two snapshots",
 		seed: map[uint64]snapshot.Owner{500: {PID: 200, Comm: "nginx", Program: "nginx"}},
 		prints: []print{{
-			rows: []snapshot.Socket{listener.row(tracer.Listen, 500)},
+			rows: []snapshot.Socket{listener.row(tcpstate.Listen, 500)},
 			at:   1 * time.Second,
 			live: []string{listenerRow},
 		}, {
 			events: []*tracer.Event{
-				served.accept(2*time.Second, tracer.Established),
+				served.accept(2*time.Second, tcpstate.Established),
 				// The peer closed first: CLOSE_WAIT, then LAST_ACK.
-				served.close(3*time.Second, tracer.LastAck, 0, 1500*time.Millisecond),
+				served.close(3*time.Second, tcpstate.LastAck, 0, 1500*time.Millisecond),
 			},
-			rows:   []snapshot.Socket{listener.row(tracer.Listen, 500)},
+			rows:   []snapshot.Socket{listener.row(tcpstate.Listen, 500)},
 			at:     4 * time.Second,
 			live:   []string{listenerRow},
 			gone:   []string{"10.0.0.2:80>10.0.0.1:40001 LAST_ACK inode=2001 q=0/0 owner=201/worker born=1.5s gone=3s lived=1.5s"},
 			counts: Counts{Accepts: 1, Closes: 1},
 		}, {
-			rows: []snapshot.Socket{listener.row(tracer.Listen, 500)},
+			rows: []snapshot.Socket{listener.row(tcpstate.Listen, 500)},
 			at:   5 * time.Second,
 			live: []string{listenerRow},
 		}},
@@ -610,7 +611,7 @@ func TestConnectionLives(t *testing.T) {
 		prints: []print{{
 			events: []*tracer.Event{
 				client.connect(1 * time.Second),
-				client.close(1*time.Second+time.Millisecond, tracer.SynSent, syscall.ECONNREFUSED, time.Millisecond),
+				client.close(1*time.Second+time.Millisecond, tcpstate.SynSent, syscall.ECONNREFUSED, time.Millisecond),
 			},
 			at:     2 * time.Second,
 			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1001 q=0/0 owner=100/curl born=1s gone=1.001s lived=1ms err=ECONNREFUSED"},
@@ -623,9 +624,9 @@ func TestConnectionLives(t *testing.T) {
 		prints: []print{{
 			events: []*tracer.Event{
 				client.connect(1 * time.Second),
-				client.close(2*time.Second, tracer.SynSent, 0, time.Second),
+				client.close(2*time.Second, tcpstate.SynSent, 0, time.Second),
 				client2.connect(3 * time.Second),
-				client2.close(4*time.Second, tracer.SynSent, syscall.ETIMEDOUT, time.Second),
+				client2.close(4*time.Second, tcpstate.SynSent, syscall.ETIMEDOUT, time.Second),
 			},
 			at: 5 * time.Second,
 			gone: []string{
@@ -642,8 +643,8 @@ func TestConnectionLives(t *testing.T) {
 				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0", inode: 502, pid: 301, comm: "srv"}.listen(1 * time.Second),
 			},
 			rows: []snapshot.Socket{
-				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0"}.row(tracer.Listen, 501),
-				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0"}.row(tracer.Listen, 502),
+				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0"}.row(tcpstate.Listen, 501),
+				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0"}.row(tcpstate.Listen, 502),
 			},
 			at: 2 * time.Second,
 			live: []string{
@@ -652,10 +653,10 @@ func TestConnectionLives(t *testing.T) {
 			},
 		}, {
 			events: []*tracer.Event{
-				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0", inode: 501, pid: 300, comm: "srv"}.close(3*time.Second, tracer.Listen, 0, 2*time.Second),
+				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0", inode: 501, pid: 300, comm: "srv"}.close(3*time.Second, tcpstate.Listen, 0, 2*time.Second),
 			},
 			rows: []snapshot.Socket{
-				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0"}.row(tracer.Listen, 502),
+				sock{local: "0.0.0.0:8080", remote: "0.0.0.0:0"}.row(tcpstate.Listen, 502),
 			},
 			at:   4 * time.Second,
 			live: []string{"0.0.0.0:8080>0.0.0.0:0 LISTEN inode=502 q=0/0 owner=301/srv born=1s"},
@@ -668,7 +669,7 @@ func TestConnectionLives(t *testing.T) {
 			events: []*tracer.Event{
 				sock{local: "[fd00::1]:40000", remote: "[fd00::2]:443", inode: 3001, pid: 100, comm: "curl"}.connect(1 * time.Second),
 			},
-			rows:   []snapshot.Socket{sock{local: "[fd00::1]:40000", remote: "[fd00::2]:443"}.row(tracer.SynSent, 3001)},
+			rows:   []snapshot.Socket{sock{local: "[fd00::1]:40000", remote: "[fd00::2]:443"}.row(tcpstate.SynSent, 3001)},
 			at:     2 * time.Second,
 			live:   []string{"[fd00::1]:40000>[fd00::2]:443 SYN_SENT inode=3001 q=0/0 owner=100/curl born=1s"},
 			states: states{synSent: 1},
@@ -707,7 +708,7 @@ func TestSweep(t *testing.T) {
 	} {
 		d := time.Duration(i+1) * time.Second
 		tbl.Apply(s.connect(d - time.Millisecond))
-		tbl.Apply(s.close(d, tracer.SynSent, syscall.ECONNREFUSED, time.Millisecond))
+		tbl.Apply(s.close(d, tcpstate.SynSent, syscall.ECONNREFUSED, time.Millisecond))
 	}
 	tbl.Reconcile(nil, at(3*time.Second), true)
 	goneAt := func() []time.Duration {
@@ -739,7 +740,7 @@ func TestSweep(t *testing.T) {
 
 	// Without a linger every gone row goes at once.
 	tbl.Apply(client.connect(6 * time.Second))
-	tbl.Apply(client.close(7*time.Second, tracer.SynSent, syscall.ECONNREFUSED, time.Second))
+	tbl.Apply(client.close(7*time.Second, tcpstate.SynSent, syscall.ECONNREFUSED, time.Second))
 	if n := len(tbl.Gone()); n != 1 {
 		t.Fatalf("gone rows before Sweep: %d, want 1", n)
 	}
@@ -769,14 +770,14 @@ func TestBounded(t *testing.T) {
 			tbl.Apply(s.connect(d))
 			switch i % 5 {
 			case 0: // refused
-				tbl.Apply(s.close(d+100*time.Microsecond, tracer.SynSent, syscall.ECONNREFUSED, 100*time.Microsecond))
+				tbl.Apply(s.close(d+100*time.Microsecond, tcpstate.SynSent, syscall.ECONNREFUSED, 100*time.Microsecond))
 			case 1: // passive close
-				tbl.Apply(s.close(d+200*time.Microsecond, tracer.LastAck, 0, 200*time.Microsecond))
+				tbl.Apply(s.close(d+200*time.Microsecond, tcpstate.LastAck, 0, 200*time.Microsecond))
 			case 2: // active close, TIME_WAIT run out
-				tbl.Apply(s.timeWait(d+200*time.Microsecond, tracer.FinWait2, 200*time.Microsecond))
+				tbl.Apply(s.timeWait(d+200*time.Microsecond, tcpstate.FinWait2, 200*time.Microsecond))
 				tbl.Apply(s.timeWaitEnd(d+300*time.Microsecond, true))
 			case 3: // reset
-				tbl.Apply(s.close(d+200*time.Microsecond, tracer.Established, syscall.ECONNRESET, 200*time.Microsecond))
+				tbl.Apply(s.close(d+200*time.Microsecond, tcpstate.Established, syscall.ECONNRESET, 200*time.Microsecond))
 			case 4: // the close was lost: reconciliation heals it
 			}
 		}
@@ -809,7 +810,7 @@ func TestBounded(t *testing.T) {
 func TestTimeWaitGoneLinger(t *testing.T) {
 	tbl := New(Config{ProcRoot: t.TempDir()})
 	tbl.Apply(client.connect(time.Second))
-	tbl.Apply(client.timeWait(2*time.Second, tracer.FinWait2, time.Second))
+	tbl.Apply(client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second))
 	tbl.Apply(client.timeWaitEnd(3*time.Second, true))
 	goneTWs := func() (n int) {
 		for w := range tbl.TimeWaits {

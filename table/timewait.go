@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -21,11 +22,11 @@ type TimeWait struct {
 	key     Key
 	owner   Owner
 	uid     uint32
-	state   uint8  // as snapshots list it: TIME_WAIT, or its substate FIN_WAIT2
-	id      uint64 // for renderers: grows along the pile
-	pos     uint64 // where the pile keeps it (timeWaits.at)
-	born    int64  // Unix ns; 0: not seen
-	entered int64  // Unix ns, when it entered TIME_WAIT
+	state   tcpstate.State // as snapshots list it: TIME_WAIT, or its substate FIN_WAIT2
+	id      uint64         // for renderers: grows along the pile
+	pos     uint64         // where the pile keeps it (timeWaits.at)
+	born    int64          // Unix ns; 0: not seen
+	entered int64          // Unix ns, when it entered TIME_WAIT
 
 	lastEvent int64  // Unix ns of the newest event applied to it
 	seen      uint64 // the last snapshot generation that listed it
@@ -40,7 +41,7 @@ type TimeWait struct {
 
 // State is the row's state as snapshots list it: TIME_WAIT, or FIN_WAIT2
 // for a timewait socket still waiting for the peer's FIN.
-func (w *TimeWait) State() uint8 { return w.state }
+func (w *TimeWait) State() tcpstate.State { return w.state }
 
 // Owner is the process the connection belonged to (PID 0: unknown).
 func (w *TimeWait) Owner() Owner { return w.owner }
@@ -114,14 +115,14 @@ func (w *TimeWait) ShownGone() bool { return w.listed }
 // enterTimeWait moves a live connection to the pile, in state TIME_WAIT or
 // its substate FIN_WAIT2. A row already there for the tuple is an older
 // connection's whose end was lost.
-func (t *Table) enterTimeWait(k Key, c *Conn, entered time.Time, state tracer.State) *TimeWait {
+func (t *Table) enterTimeWait(k Key, c *Conn, entered time.Time, state tcpstate.State) *TimeWait {
 	t.live.del(k, c)
 	old, h, _ := t.tw.lookup(k)
 	if old != nil {
 		t.endLostTimeWait(k, entered)
 	}
 	return t.tw.addAt(k, h, TimeWait{owner: c.Owner, uid: c.Socket.UID, born: unixNano(c.Born),
-		entered: unixNano(entered), lastEvent: unixNano(c.lastEvent), state: uint8(state)})
+		entered: unixNano(entered), lastEvent: unixNano(c.lastEvent), state: state})
 }
 
 // peerFin takes the close of a connection's passive side, from LAST_ACK: its
@@ -201,7 +202,7 @@ func (t *Table) eachOverdue(at time.Time, yield func(*TimeWait) bool) {
 		case w.dead:
 		case w.entered > before:
 			return
-		case w.state == uint8(tracer.TimeWait) && !yield(w):
+		case w.state == tcpstate.TimeWait && !yield(w):
 			return
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/snapshot"
-	"github.com/socktrace/socktrace/tracer"
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 // The pile against a plain map, through random entries and ends, mostly
@@ -125,7 +125,7 @@ func TestTimeWaitPileCompacts(t *testing.T) {
 		k := key(i)
 		w := TimeWait{uid: uint32(i)}
 		if i%7 == 0 {
-			w.state, lastFinWait2 = uint8(tracer.FinWait2), k
+			w.state, lastFinWait2 = tcpstate.FinWait2, k
 		}
 		p.add(k, w)
 		live[k] = true
@@ -157,7 +157,7 @@ func TestTimeWaitPileCompacts(t *testing.T) {
 	}
 	finWait2 := 0
 	for k := range live {
-		if p.get(k).state == uint8(tracer.FinWait2) {
+		if p.get(k).state == tcpstate.FinWait2 {
 			finWait2++
 		}
 	}
@@ -208,7 +208,7 @@ func TestSeededTimeWaitTimer(t *testing.T) {
 	at := time.Unix(1000, 0)
 	tbl := New(Config{})
 	tbl.SnapshotBegins(at)
-	row := client.row(tracer.TimeWait, 0)
+	row := client.row(tcpstate.TimeWait, 0)
 	row.Timer, row.TimerTicks = 3, 4996 // 49.96 s left, as /proc/net/tcp says
 	tbl.Reconcile([]snapshot.Socket{row}, at, true)
 	var c Conn
@@ -232,7 +232,7 @@ func TestFinWait2RowSharedSlot(t *testing.T) {
 	p.mask = 0 // every key hashes alike
 	a, b := Key{LPort: 1, RPort: 80}, Key{LPort: 2, RPort: 80}
 	for _, k := range []Key{a, b} {
-		p.add(k, TimeWait{state: uint8(tracer.FinWait2)})
+		p.add(k, TimeWait{state: tcpstate.FinWait2})
 	}
 	for _, k := range []Key{a, b} {
 		if w := p.finWait2Row(k); w == nil || w.key != k {

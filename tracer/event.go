@@ -3,10 +3,11 @@ package tracer
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 // Kind says what an Event reports. The first three mirror enum event_kind in
@@ -19,49 +20,6 @@ const (
 	KindTimeWaitEnd = Kind(socktraceEventKindKIND_TW_END) // a TIME_WAIT socket is gone
 	KindLost        = KindTimeWaitEnd + 1                 // lost events (see Event.Lost); userspace only
 )
-
-// State is a kernel TCP state (include/net/tcp_states.h).
-type State uint8
-
-const (
-	Established State = 1 + iota
-	SynSent
-	SynRecv
-	FinWait1
-	FinWait2
-	TimeWait
-	Close
-	CloseWait
-	LastAck
-	Listen
-	Closing
-)
-
-// netstat's names, indexed by State.
-var stateNames = [...]string{
-	"", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
-	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
-}
-
-func (s State) String() string {
-	if s == 0 || int(s) >= len(stateNames) {
-		return "UNKNOWN"
-	}
-	return stateNames[s]
-}
-
-// StateNames are the names ParseState takes, in the kernel's order.
-func StateNames() []string { return stateNames[1:] }
-
-// ParseState takes a netstat state name, in any case.
-func ParseState(name string) (State, error) {
-	for i, n := range stateNames {
-		if i > 0 && strings.EqualFold(n, name) {
-			return State(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown TCP state %q (want one of %s)", name, strings.Join(StateNames(), ", "))
-}
 
 // Flag is enum event_flag in bpf/socktrace.h.
 type Flag uint8
@@ -95,7 +53,7 @@ type Event struct {
 	Time          time.Time
 	Kind          Kind
 	Flags         Flag
-	Old, New      State
+	Old, New      tcpstate.State
 	Family        uint16 // syscall.AF_INET or syscall.AF_INET6
 	Local, Remote netip.AddrPort
 	PID, TID, UID uint32
@@ -170,8 +128,8 @@ func decode(raw []byte, monoToWall int64, ev *Event) error {
 		Time:     time.Unix(0, int64(k.TsNs)+monoToWall),
 		Kind:     Kind(k.Kind),
 		Flags:    Flag(k.Flags),
-		Old:      State(k.Oldstate),
-		New:      State(k.Newstate),
+		Old:      tcpstate.State(k.Oldstate),
+		New:      tcpstate.State(k.Newstate),
 		Family:   k.Family,
 		Local:    netip.AddrPortFrom(addr(k.Family, &k.Saddr), k.Sport),
 		Remote:   netip.AddrPortFrom(addr(k.Family, &k.Daddr), k.Dport),

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 // raw lays out k exactly as the kernel writes it into the ring buffer.
@@ -20,7 +22,7 @@ func kernelEvent() *socktraceEvent {
 		BytesSent: 10, BytesReceived: 20, Inode: 4242, Netns: 4026531840,
 		Pid: 100, Tid: 101, Uid: 1000, SrttUs: 35, Retrans: 2,
 		Sport: 40000, Dport: 443, Family: syscall.AF_INET6, Error: uint16(syscall.ECONNREFUSED),
-		Kind: uint8(KindState), Oldstate: uint8(SynSent), Newstate: uint8(Close),
+		Kind: uint8(KindState), Oldstate: uint8(tcpstate.SynSent), Newstate: uint8(tcpstate.Close),
 		Flags: uint8(FlagOwnerKnown | FlagSummary),
 	}
 	copy(k.Saddr[:], netip.MustParseAddr("fd00::1").AsSlice())
@@ -38,7 +40,7 @@ func TestDecode(t *testing.T) {
 	}
 	want := Event{
 		Time: time.Unix(0, 5_000_001_000), Kind: KindState, Flags: FlagOwnerKnown | FlagSummary,
-		Old: SynSent, New: Close, Family: syscall.AF_INET6,
+		Old: tcpstate.SynSent, New: tcpstate.Close, Family: syscall.AF_INET6,
 		Local:  netip.MustParseAddrPort("[fd00::1]:40000"),
 		Remote: netip.MustParseAddrPort("[2001:db8::2]:443"),
 		PID:    100, TID: 101, UID: 1000, Comm: CommOf("curl"),
@@ -120,23 +122,8 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
-func TestParseState(t *testing.T) {
-	for s := Established; s <= Closing; s++ {
-		got, err := ParseState(s.String())
-		if err != nil || got != s {
-			t.Errorf("ParseState(%q) = %v, %v", s.String(), got, err)
-		}
-	}
-	if got, _ := ParseState("time_wait"); got != TimeWait {
-		t.Errorf("lower case: %v", got)
-	}
-	if _, err := ParseState("TIMEWAIT"); err == nil {
-		t.Error("TIMEWAIT accepted")
-	}
-}
-
 func TestFilterMatch(t *testing.T) {
-	ev := Event{Kind: KindState, Old: SynSent, New: Established, Family: syscall.AF_INET,
+	ev := Event{Kind: KindState, Old: tcpstate.SynSent, New: tcpstate.Established, Family: syscall.AF_INET,
 		Local: netip.MustParseAddrPort("10.0.0.1:5000"), Remote: netip.MustParseAddrPort("10.0.0.2:80"),
 		PID: 7, Comm: CommOf("nginx"), NetNS: 3}
 	cases := []struct {
@@ -152,9 +139,9 @@ func TestFilterMatch(t *testing.T) {
 		{Filter{Comm: "nginx"}, true},
 		{Filter{Comm: "ngin"}, false},
 		{Filter{Comm: "nginx2"}, false},
-		{Filter{States: []State{SynSent}}, true},
-		{Filter{States: []State{Established}}, true},
-		{Filter{States: []State{TimeWait, Close}}, false},
+		{Filter{States: []tcpstate.State{tcpstate.SynSent}}, true},
+		{Filter{States: []tcpstate.State{tcpstate.Established}}, true},
+		{Filter{States: []tcpstate.State{tcpstate.TimeWait, tcpstate.Close}}, false},
 		{Filter{Family: syscall.AF_INET6}, false},
 		{Filter{NetNS: 3}, true},
 		{Filter{NetNS: 4}, false},
@@ -179,13 +166,13 @@ func TestOwnerBook(t *testing.T) {
 	// An old socket with its file: owner by inode, and remembered.
 	ev := Event{Kind: KindState, Sock: 0xa, Inode: 555, NetNS: 1,
 		Local: netip.MustParseAddrPort("10.0.0.1:80"), Remote: netip.MustParseAddrPort("10.0.0.9:4000"),
-		Old: Established, New: CloseWait}
+		Old: tcpstate.Established, New: tcpstate.CloseWait}
 	b.resolve(&ev)
 	if !ev.Has(FlagOwnerKnown) || ev.PID != 10 || ev.Comm != nginx.Comm {
 		t.Fatalf("by inode: %+v", ev)
 	}
 	// Later, orphaned (no inode) and with the local port already zeroed.
-	ev = Event{Kind: KindState, Sock: 0xa, NetNS: 1, Old: LastAck, New: Close,
+	ev = Event{Kind: KindState, Sock: 0xa, NetNS: 1, Old: tcpstate.LastAck, New: tcpstate.Close,
 		Local: netip.MustParseAddrPort("10.0.0.1:0"), Remote: netip.MustParseAddrPort("10.0.0.9:4000")}
 	b.resolve(&ev)
 	if ev.PID != 10 || ev.Local.Port() != 80 {
@@ -195,7 +182,7 @@ func TestOwnerBook(t *testing.T) {
 		t.Error("closed socket still remembered")
 	}
 	// A passive socket of an old listener, not accepted yet.
-	ev = Event{Kind: KindState, Sock: 0xb, NetNS: 1, Old: Listen, New: SynRecv,
+	ev = Event{Kind: KindState, Sock: 0xb, NetNS: 1, Old: tcpstate.Listen, New: tcpstate.SynRecv,
 		Local: netip.MustParseAddrPort("10.0.0.1:80")}
 	b.resolve(&ev)
 	if ev.PID != 20 {
@@ -208,7 +195,7 @@ func TestOwnerBook(t *testing.T) {
 		t.Errorf("kernel owner overridden: pid %d", ev.PID)
 	}
 	// A timewait socket on the listener's port is not the listener's.
-	ev = Event{Kind: KindTimeWaitEnd, Sock: 0xe, NetNS: 1, Old: TimeWait, New: Close,
+	ev = Event{Kind: KindTimeWaitEnd, Sock: 0xe, NetNS: 1, Old: tcpstate.TimeWait, New: tcpstate.Close,
 		Local: netip.MustParseAddrPort("10.0.0.1:80"), Remote: netip.MustParseAddrPort("10.0.0.9:4001")}
 	b.resolve(&ev)
 	if ev.Has(FlagOwnerKnown) {

@@ -1,17 +1,21 @@
 package tracer
 
-import "syscall"
+import (
+	"syscall"
+
+	"github.com/socktrace/socktrace/tcpstate"
+)
 
 // Filter selects events. The kernel applies it where it can (before an event
 // is queued); Match applies it again in userspace, where owners the kernel
 // did not know have been resolved.
 type Filter struct {
-	PID    uint32  // owner's process id; 0: any
-	Comm   string  // owner's task name, exact; "": any
-	Port   uint16  // local or remote port; 0: any
-	States []State // old or new state is one of these; empty: any
-	Family uint16  // syscall.AF_INET or syscall.AF_INET6; 0: any
-	NetNS  uint32  // network namespace inode; 0: any
+	PID    uint32           // owner's process id; 0: any
+	Comm   string           // owner's task name, exact; "": any
+	Port   uint16           // local or remote port; 0: any
+	States []tcpstate.State // old or new state is one of these; empty: any
+	Family uint16           // syscall.AF_INET or syscall.AF_INET6; 0: any
+	NetNS  uint32           // network namespace inode; 0: any
 }
 
 // Any reports whether the filter selects anything less than everything.

@@ -1,6 +1,10 @@
 package tracer
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/socktrace/socktrace/tcpstate"
+)
 
 // Owner is a process that holds a socket.
 type Owner struct {
@@ -54,7 +58,7 @@ func (b *ownerBook) resolve(ev *Event) {
 	if !ev.Has(FlagOwnerKnown) && ev.Kind != KindTimeWaitEnd {
 		b.fill(ev)
 	}
-	if ev.New == Close || ev.New == TimeWait || ev.Kind == KindTimeWaitEnd {
+	if ev.New == tcpstate.Close || ev.New == tcpstate.TimeWait || ev.Kind == KindTimeWaitEnd {
 		delete(b.bySock, ev.Sock)
 	}
 }

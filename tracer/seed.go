@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 // seed learns the owners of sockets that existed before the tracer: every
@@ -34,7 +35,7 @@ func (t *Tracer) seed(procRoot string) error {
 			}
 			owner := Owner{PID: uint32(o.PID), Comm: CommOf(o.Comm)}
 			t.owners.byInode[s.Inode] = owner
-			if s.State == snapshot.StateListen {
+			if s.State == tcpstate.Listen {
 				t.addListener(netns, s.Local.Port(), owner)
 			}
 		}

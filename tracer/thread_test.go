@@ -10,9 +10,9 @@ import (
 	"time"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/socktrace/socktrace/internal/nstest"
+	"github.com/socktrace/socktrace/tcpstate"
+	"golang.org/x/sys/unix"
 )
 
 // workerName is the name the "threaded" peer gives the thread that does
@@ -155,7 +155,7 @@ func TestOwnerNameIsTheProcesss(t *testing.T) {
 		return false
 	}
 	evs := c.waitFor(t, wait, "listen, connect and accept", all(
-		has(sport, 0, Close, Listen), has(cport, sport, Close, SynSent), accepted))
+		has(sport, 0, tcpstate.Close, tcpstate.Listen), has(cport, sport, tcpstate.Close, tcpstate.SynSent), accepted))
 	check := func(who string, evs []Event, pid int, comm, tid string) {
 		t.Helper()
 		for _, e := range evs {
@@ -167,7 +167,7 @@ func TestOwnerNameIsTheProcesss(t *testing.T) {
 					who, e.Old, e.New, e.Kind, e.PID, e.Comm, pid, comm)
 			}
 			// The thread that made the call is the one named.
-			if e.Old == Close || e.Kind == KindAccept {
+			if e.Old == tcpstate.Close || e.Kind == KindAccept {
 				if got := fmt.Sprint(e.TID); got != tid {
 					t.Errorf("%s: %v->%v (kind %d) by thread %s, want %s", who, e.Old, e.New, e.Kind, got, tid)
 				}
@@ -184,7 +184,7 @@ func TestOwnerNameIsTheProcesss(t *testing.T) {
 	check("server", of(evs, sport, cport), srv.PID, "mainsrv", stid)
 	check("client", of(evs, cport, sport), cli.PID, "mainproc", ctid)
 
-	named := byName.waitFor(t, wait, "client connect under --comm mainproc", has(cport, sport, Close, SynSent))
+	named := byName.waitFor(t, wait, "client connect under --comm mainproc", has(cport, sport, tcpstate.Close, tcpstate.SynSent))
 	for _, e := range named {
 		if e.Has(FlagOwnerKnown) && e.Comm.String() != "mainproc" {
 			t.Errorf("--comm mainproc let through %v->%v of %v owned by %q", e.Old, e.New, e.Local, e.Comm)

@@ -1,6 +1,10 @@
 package tracer
 
-import "time"
+import (
+	"time"
+
+	"github.com/socktrace/socktrace/tcpstate"
+)
 
 // timeWaitBook completes the events that end a TIME_WAIT. The kernel reads
 // such an end from the timewait socket, which has the tuple but not the
@@ -53,7 +57,7 @@ func newTimeWaitBook() *timeWaitBook {
 // events pass untouched.
 func (b *timeWaitBook) note(ev *Event) {
 	switch {
-	case ev.Kind == KindState && ev.New == TimeWait:
+	case ev.Kind == KindState && ev.New == tcpstate.TimeWait:
 		b.enter(ev)
 	case ev.Kind == KindTimeWaitEnd:
 		b.end(ev)

@@ -4,19 +4,21 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 func TestTimeWaitBookCompletesEnds(t *testing.T) {
 	b := newTimeWaitBook()
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	local, remote := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.2:80")
-	entry := Event{Time: at, Kind: KindState, Old: FinWait2, New: TimeWait, NetNS: 7, Local: local, Remote: remote,
+	entry := Event{Time: at, Kind: KindState, Old: tcpstate.FinWait2, New: tcpstate.TimeWait, NetNS: 7, Local: local, Remote: remote,
 		Sock: 0xffff1, PID: 42, TID: 43, UID: 1000, Comm: CommOf("curl"),
 		Flags: FlagOwnerKnown | FlagBornKnown | FlagSummary | FlagTimeWaitDerived, Lifetime: 3 * time.Millisecond}
 	b.note(&entry)
 
 	// What the kernel sends: the tuple, read from the timewait socket.
-	end := Event{Time: at.Add(time.Second), Kind: KindTimeWaitEnd, Old: TimeWait, New: Close, NetNS: 7,
+	end := Event{Time: at.Add(time.Second), Kind: KindTimeWaitEnd, Old: tcpstate.TimeWait, New: tcpstate.Close, NetNS: 7,
 		Local: local, Remote: remote, Sock: 0xffff2}
 	other := end
 	other.NetNS = 8 // the same tuple in another namespace
@@ -46,7 +48,7 @@ func TestTimeWaitBookBounded(t *testing.T) {
 	b := newTimeWaitBook()
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	for i := range 8 * minSweep {
-		ev := Event{Time: at.Add(time.Duration(i) * time.Millisecond), Kind: KindState, New: TimeWait,
+		ev := Event{Time: at.Add(time.Duration(i) * time.Millisecond), Kind: KindState, New: tcpstate.TimeWait,
 			Local:  netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, byte(i >> 16), byte(i >> 8)}), uint16(i)),
 			Remote: netip.MustParseAddrPort("127.0.0.2:80")}
 		b.note(&ev)

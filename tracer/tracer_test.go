@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
-
 	"github.com/socktrace/socktrace/internal/nstest"
+	"github.com/socktrace/socktrace/tcpstate"
+	"golang.org/x/sys/unix"
 )
 
 // These tests run the real programs against real sockets in a fresh network
@@ -26,14 +26,16 @@ import (
 // step is what a test expects of one event.
 type step struct {
 	kind     Kind
-	old, new State
+	old, new tcpstate.State
 	pid      int
 	err      syscall.Errno
 }
 
-func st(old, new State, pid int) step { return step{kind: KindState, old: old, new: new, pid: pid} }
+func st(old, new tcpstate.State, pid int) step {
+	return step{kind: KindState, old: old, new: new, pid: pid}
+}
 
-func acc(s State, pid int) step { return step{kind: KindAccept, old: s, new: s, pid: pid} }
+func acc(s tcpstate.State, pid int) step { return step{kind: KindAccept, old: s, new: s, pid: pid} }
 
 // of returns the events of the socket with this local port (and remote
 // port, if not 0).
@@ -47,7 +49,7 @@ func of(evs []Event, local, remote uint16) []Event {
 	return out
 }
 
-func has(local, remote uint16, old, new State) func([]Event) bool {
+func has(local, remote uint16, old, new tcpstate.State) func([]Event) bool {
 	return func(evs []Event) bool {
 		for _, e := range of(evs, local, remote) {
 			if e.Kind == KindState && e.Old == old && e.New == new {
@@ -107,20 +109,20 @@ func clientCloses(t *testing.T, ns *nstest.NS, c *capture, listen string) (srv *
 	srv.Expect("EOF none")
 	// The server closes only once the client is in FIN_WAIT2, so the order
 	// of the two FINs, and with it every transition, is fixed.
-	c.waitFor(t, wait, "client FIN_WAIT2", has(cport, sport, FinWait1, FinWait2))
+	c.waitFor(t, wait, "client FIN_WAIT2", has(cport, sport, tcpstate.FinWait1, tcpstate.FinWait2))
 	srv.Send("close")
 	srv.Expect("CLOSED")
 	evs := c.waitFor(t, wait, "both closes", all(
-		has(sport, cport, LastAck, Close), has(cport, sport, FinWait2, TimeWait)))
+		has(sport, cport, tcpstate.LastAck, tcpstate.Close), has(cport, sport, tcpstate.FinWait2, tcpstate.TimeWait)))
 
 	assertSteps(t, "client", of(evs, cport, sport), []step{
-		st(Close, SynSent, cli.PID), st(SynSent, Established, cli.PID),
-		st(Established, FinWait1, cli.PID), st(FinWait1, FinWait2, cli.PID),
-		st(FinWait2, TimeWait, cli.PID),
+		st(tcpstate.Close, tcpstate.SynSent, cli.PID), st(tcpstate.SynSent, tcpstate.Established, cli.PID),
+		st(tcpstate.Established, tcpstate.FinWait1, cli.PID), st(tcpstate.FinWait1, tcpstate.FinWait2, cli.PID),
+		st(tcpstate.FinWait2, tcpstate.TimeWait, cli.PID),
 	})
 	assertSteps(t, "server", of(evs, sport, cport), []step{
-		st(Listen, SynRecv, srv.PID), st(SynRecv, Established, srv.PID), acc(Established, srv.PID),
-		st(Established, CloseWait, srv.PID), st(CloseWait, LastAck, srv.PID), st(LastAck, Close, srv.PID),
+		st(tcpstate.Listen, tcpstate.SynRecv, srv.PID), st(tcpstate.SynRecv, tcpstate.Established, srv.PID), acc(tcpstate.Established, srv.PID),
+		st(tcpstate.Established, tcpstate.CloseWait, srv.PID), st(tcpstate.CloseWait, tcpstate.LastAck, srv.PID), st(tcpstate.LastAck, tcpstate.Close, srv.PID),
 	})
 	checkAwaitingFin(t, of(evs, cport, sport), of(evs, sport, cport))
 	// No data crossed: the summaries must say 0 bytes, FINs not counted.
@@ -140,12 +142,12 @@ func checkAwaitingFin(t *testing.T, closer, peer []Event) {
 	t.Helper()
 	var tw, fin *Event
 	for i := range closer {
-		if closer[i].New == TimeWait {
+		if closer[i].New == tcpstate.TimeWait {
 			tw = &closer[i]
 		}
 	}
 	for i := range peer {
-		if peer[i].Old == CloseWait && peer[i].New == LastAck {
+		if peer[i].Old == tcpstate.CloseWait && peer[i].New == tcpstate.LastAck {
 			fin = &peer[i]
 		}
 	}
@@ -201,20 +203,20 @@ func TestServerCloses(t *testing.T) {
 	srv.Send("close")
 	srv.Expect("CLOSED")
 	cli.Expect("EOF none")
-	c.waitFor(t, wait, "server FIN_WAIT2", has(sport, cport, FinWait1, FinWait2))
+	c.waitFor(t, wait, "server FIN_WAIT2", has(sport, cport, tcpstate.FinWait1, tcpstate.FinWait2))
 	cli.Send("close")
 	cli.Expect("CLOSED")
 	evs := c.waitFor(t, wait, "both closes", all(
-		has(cport, sport, LastAck, Close), has(sport, cport, FinWait2, TimeWait)))
+		has(cport, sport, tcpstate.LastAck, tcpstate.Close), has(sport, cport, tcpstate.FinWait2, tcpstate.TimeWait)))
 
 	server, client := of(evs, sport, cport), of(evs, cport, sport)
 	assertSteps(t, "server", server, []step{
-		st(Listen, SynRecv, srv.PID), st(SynRecv, Established, srv.PID), acc(Established, srv.PID),
-		st(Established, FinWait1, srv.PID), st(FinWait1, FinWait2, srv.PID), st(FinWait2, TimeWait, srv.PID),
+		st(tcpstate.Listen, tcpstate.SynRecv, srv.PID), st(tcpstate.SynRecv, tcpstate.Established, srv.PID), acc(tcpstate.Established, srv.PID),
+		st(tcpstate.Established, tcpstate.FinWait1, srv.PID), st(tcpstate.FinWait1, tcpstate.FinWait2, srv.PID), st(tcpstate.FinWait2, tcpstate.TimeWait, srv.PID),
 	})
 	assertSteps(t, "client", client, []step{
-		st(Close, SynSent, cli.PID), st(SynSent, Established, cli.PID),
-		st(Established, CloseWait, cli.PID), st(CloseWait, LastAck, cli.PID), st(LastAck, Close, cli.PID),
+		st(tcpstate.Close, tcpstate.SynSent, cli.PID), st(tcpstate.SynSent, tcpstate.Established, cli.PID),
+		st(tcpstate.Established, tcpstate.CloseWait, cli.PID), st(tcpstate.CloseWait, tcpstate.LastAck, cli.PID), st(tcpstate.LastAck, tcpstate.Close, cli.PID),
 	})
 	checkAwaitingFin(t, server, client)
 	n := uint64(len(greeting))
@@ -229,7 +231,7 @@ func TestServerCloses(t *testing.T) {
 
 	// A listener carries no bytes: its close has no summary to show.
 	srv.Send("exit")
-	evs = c.waitFor(t, wait, "listener close", has(sport, 0, Listen, Close))
+	evs = c.waitFor(t, wait, "listener close", has(sport, 0, tcpstate.Listen, tcpstate.Close))
 	ln := of(evs, sport, 0)
 	if end := ln[len(ln)-1]; end.Has(FlagSummary) || !end.Has(FlagPrevKnown) {
 		t.Errorf("listener's LISTEN->CLOSE flags %b: want a time in state and no close summary", end.Flags)
@@ -251,18 +253,18 @@ func TestClientShutsDownFirst(t *testing.T) {
 	cli.Send("shutdown")
 	cli.Expect("SHUT")
 	srv.Expect("EOF none")
-	c.waitFor(t, wait, "client FIN_WAIT2", has(cport, sport, FinWait1, FinWait2))
+	c.waitFor(t, wait, "client FIN_WAIT2", has(cport, sport, tcpstate.FinWait1, tcpstate.FinWait2))
 	srv.Send("close")
 	srv.Expect("CLOSED")
 	cli.Expect("EOF none")
 	evs := c.waitFor(t, wait, "both closes", all(
-		has(sport, cport, LastAck, Close), has(cport, sport, FinWait2, TimeWait)))
+		has(sport, cport, tcpstate.LastAck, tcpstate.Close), has(cport, sport, tcpstate.FinWait2, tcpstate.TimeWait)))
 
 	client := of(evs, cport, sport)
 	assertSteps(t, "client", client, []step{
-		st(Close, SynSent, cli.PID), st(SynSent, Established, cli.PID),
-		st(Established, FinWait1, cli.PID), st(FinWait1, FinWait2, cli.PID),
-		st(FinWait2, TimeWait, cli.PID),
+		st(tcpstate.Close, tcpstate.SynSent, cli.PID), st(tcpstate.SynSent, tcpstate.Established, cli.PID),
+		st(tcpstate.Established, tcpstate.FinWait1, cli.PID), st(tcpstate.FinWait1, tcpstate.FinWait2, cli.PID),
+		st(tcpstate.FinWait2, tcpstate.TimeWait, cli.PID),
 	})
 	checkAwaitingFin(t, client, of(evs, sport, cport))
 	if tw := client[len(client)-1]; tw.Has(FlagTimeWaitFinWait2) || tw.BytesReceived != 0 {
@@ -286,15 +288,15 @@ func TestResetByLingerZero(t *testing.T) {
 	cli.Expect("CLOSED")
 	srv.Expect("EOF ECONNRESET")
 	evs := c.waitFor(t, wait, "both closes", all(
-		has(cport, sport, Established, Close), has(sport, cport, Established, Close)))
+		has(cport, sport, tcpstate.Established, tcpstate.Close), has(sport, cport, tcpstate.Established, tcpstate.Close)))
 
 	assertSteps(t, "client", of(evs, cport, sport), []step{
-		st(Close, SynSent, cli.PID), st(SynSent, Established, cli.PID), st(Established, Close, cli.PID),
+		st(tcpstate.Close, tcpstate.SynSent, cli.PID), st(tcpstate.SynSent, tcpstate.Established, cli.PID), st(tcpstate.Established, tcpstate.Close, cli.PID),
 	})
-	reset := st(Established, Close, srv.PID)
+	reset := st(tcpstate.Established, tcpstate.Close, srv.PID)
 	reset.err = syscall.ECONNRESET
 	assertSteps(t, "server", of(evs, sport, cport), []step{
-		st(Listen, SynRecv, srv.PID), st(SynRecv, Established, srv.PID), acc(Established, srv.PID), reset,
+		st(tcpstate.Listen, tcpstate.SynRecv, srv.PID), st(tcpstate.SynRecv, tcpstate.Established, srv.PID), acc(tcpstate.Established, srv.PID), reset,
 	})
 }
 
@@ -305,11 +307,11 @@ func TestRefusedConnect(t *testing.T) {
 	cli := ns.StartPeer(t, "client", "127.0.0.1:9", "close")
 	cli.Expect("ERR ECONNREFUSED")
 	evs := c.waitFor(t, wait, "refused connect", func(evs []Event) bool {
-		return len(evs) >= 2 && evs[len(evs)-1].New == Close
+		return len(evs) >= 2 && evs[len(evs)-1].New == tcpstate.Close
 	})
-	refused := st(SynSent, Close, cli.PID)
+	refused := st(tcpstate.SynSent, tcpstate.Close, cli.PID)
 	refused.err = syscall.ECONNREFUSED
-	assertSteps(t, "client", evs, []step{st(Close, SynSent, cli.PID), refused})
+	assertSteps(t, "client", evs, []step{st(tcpstate.Close, tcpstate.SynSent, cli.PID), refused})
 	// The port is chosen after CLOSE->SYN_SENT fires: both events must
 	// still carry it.
 	if p := evs[0].Local.Port(); p == 0 || p != evs[1].Local.Port() {
@@ -339,7 +341,7 @@ func TestAcceptBlockedBeforeStart(t *testing.T) {
 		return false
 	})
 	assertSteps(t, "server", of(evs, sport, cport), []step{
-		st(Listen, SynRecv, srv.PID), st(SynRecv, Established, srv.PID), acc(Established, srv.PID),
+		st(tcpstate.Listen, tcpstate.SynRecv, srv.PID), st(tcpstate.SynRecv, tcpstate.Established, srv.PID), acc(tcpstate.Established, srv.PID),
 	})
 }
 
@@ -385,7 +387,7 @@ func TestTimeWaitReused(t *testing.T) {
 	var connects int
 	for _, e := range of(evs, cport, sport) {
 		switch {
-		case e.Old == Close && e.New == SynSent:
+		case e.Old == tcpstate.Close && e.New == tcpstate.SynSent:
 			connects++
 		case e.Kind == KindTimeWaitEnd && connects < 2:
 			t.Errorf("TIME_WAIT end before the connect that reused it:\n%s", dump(of(evs, cport, sport)))
@@ -395,7 +397,7 @@ func TestTimeWaitReused(t *testing.T) {
 		if e.Kind != KindTimeWaitEnd {
 			continue
 		}
-		if e.Has(FlagExpired) || int(e.PID) != cpid || e.Old != TimeWait || e.New != Close {
+		if e.Has(FlagExpired) || int(e.PID) != cpid || e.Old != tcpstate.TimeWait || e.New != tcpstate.Close {
 			t.Errorf("TIME_WAIT end: %s", dump([]Event{e}))
 		}
 		if e.InState < time.Second {
@@ -452,7 +454,7 @@ func TestCloseLeavesNothing(t *testing.T) {
 	for _, id := range ids {
 		if p, err := ebpf.NewProgramFromID(id); err == nil {
 			p.Close()
-			t.Errorf("program %d still loaded after Close", id)
+			t.Errorf("program %d still loaded after tcpstate.Close", id)
 		}
 	}
 }
@@ -486,12 +488,12 @@ func tableOnlyCloses(t *testing.T, ns *nstest.NS, c *capture) (sport, cport uint
 	srv.Send("close")
 	srv.Expect("CLOSED")
 	evs := c.waitFor(t, wait, "both closes", all(
-		has(sport, cport, LastAck, Close), has(cport, sport, FinWait2, TimeWait)))
+		has(sport, cport, tcpstate.LastAck, tcpstate.Close), has(cport, sport, tcpstate.FinWait2, tcpstate.TimeWait)))
 
-	assertSteps(t, "listener", of(evs, sport, 0)[:1], []step{st(Close, Listen, srv.PID)})
+	assertSteps(t, "listener", of(evs, sport, 0)[:1], []step{st(tcpstate.Close, tcpstate.Listen, srv.PID)})
 	client, server := of(evs, cport, sport), of(evs, sport, cport)
-	assertSteps(t, "client", client, []step{st(Close, SynSent, cli.PID), st(FinWait2, TimeWait, cli.PID)})
-	assertSteps(t, "server", server, []step{acc(Established, srv.PID), st(LastAck, Close, srv.PID)})
+	assertSteps(t, "client", client, []step{st(tcpstate.Close, tcpstate.SynSent, cli.PID), st(tcpstate.FinWait2, tcpstate.TimeWait, cli.PID)})
+	assertSteps(t, "server", server, []step{acc(tcpstate.Established, srv.PID), st(tcpstate.LastAck, tcpstate.Close, srv.PID)})
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -519,7 +521,7 @@ func waitTimeWaitEnd(t *testing.T, c *capture, timeout time.Duration, sport, cpo
 	evs := c.waitFor(t, timeout, "TIME_WAIT end", func(evs []Event) bool { return end(evs) != nil })
 	e := end(evs)
 	loopback := netip.MustParseAddr("127.0.0.1")
-	if e.Old != TimeWait || e.New != Close || e.Family != syscall.AF_INET || e.Has(FlagOwnerKnown) ||
+	if e.Old != tcpstate.TimeWait || e.New != tcpstate.Close || e.Family != syscall.AF_INET || e.Has(FlagOwnerKnown) ||
 		e.Has(FlagExpired) != expired || e.Local.Addr() != loopback || e.Remote.Addr() != loopback {
 		t.Errorf("TIME_WAIT end, want expired %v: %s", expired, dump([]Event{*e}))
 	}
@@ -606,10 +608,10 @@ func TestCloseWhileReading(t *testing.T) {
 	start := time.Now()
 	tr.Close() // returns once Next has let go of the ring
 	if err := <-got; !errors.Is(err, ErrStopped) {
-		t.Fatalf("Next after Close: %v, want ErrStopped", err)
+		t.Fatalf("Next after tcpstate.Close: %v, want ErrStopped", err)
 	}
 	if d := time.Since(start); d > time.Second {
-		t.Fatalf("Next ended %v after Close, want well under 1s", d)
+		t.Fatalf("Next ended %v after tcpstate.Close, want well under 1s", d)
 	}
 }
 
@@ -624,7 +626,7 @@ func TestKernelFilters(t *testing.T) {
 	}{
 		{"port", Filter{Port: 10}, "127.0.0.1:9", "127.0.0.1:10"},
 		{"family", Filter{Family: syscall.AF_INET6}, "127.0.0.1:9", "[::1]:9"},
-		{"state", Filter{States: []State{Established}}, "127.0.0.1:9", ""},
+		{"state", Filter{States: []tcpstate.State{tcpstate.Established}}, "127.0.0.1:9", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -14,6 +14,7 @@ import (
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/table"
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -186,7 +187,7 @@ func (l *live) readSnapshot(at time.Time, stderr io.Writer) (full bool) {
 	l.tbl.SnapshotBegins(at)
 	if !full {
 		l.queries = l.tbl.Lookups(l.queries[:0])
-		d.States = 1 << snapshot.StateListen
+		d.States = 1 << tcpstate.Listen
 	}
 	l.mu.Unlock()
 	l.rows = l.o.readInetTables(netDir, l.named, stderr, l.rows[:0], d)
@@ -293,14 +294,14 @@ func (l *live) goneOf(r *table.TimeWait) *render.Live {
 // has an empty line.
 type twLines struct {
 	ids    []uint64
-	states []uint8
+	states []tcpstate.State
 	ends   []int // end of each row's line in buf
 	buf    []byte
 }
 
 // line is the cached line of row id in state, if any; from is where to
 // resume the search (IDs only grow along the pile).
-func (c *twLines) line(id uint64, state uint8, from *int) ([]byte, bool) {
+func (c *twLines) line(id uint64, state tcpstate.State, from *int) ([]byte, bool) {
 	i := *from
 	for i < len(c.ids) && c.ids[i] < id {
 		i++
@@ -309,7 +310,7 @@ func (c *twLines) line(id uint64, state uint8, from *int) ([]byte, bool) {
 	return c.at(i, id, state)
 }
 
-func (c *twLines) at(i int, id uint64, state uint8) ([]byte, bool) {
+func (c *twLines) at(i int, id uint64, state tcpstate.State) ([]byte, bool) {
 	if i == len(c.ids) || c.ids[i] != id || c.states[i] != state {
 		return nil, false
 	}
@@ -322,7 +323,7 @@ func (c *twLines) at(i int, id uint64, state uint8) ([]byte, bool) {
 
 // add records the line of row id in state, which the caller has just
 // appended to buf.
-func (c *twLines) add(id uint64, state uint8) {
+func (c *twLines) add(id uint64, state tcpstate.State) {
 	c.ids = append(c.ids, id)
 	c.states = append(c.states, state)
 	c.ends = append(c.ends, len(c.buf))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/table"
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -34,16 +35,16 @@ func newPileTest(t *testing.T, o *netstatOptions) *pileTest {
 // closeFirst applies a client connection from port that closes first and
 // enters TIME_WAIT.
 func (p *pileTest) closeFirst(port uint16) {
-	p.apply(port, tracer.KindState, tracer.Close, tracer.SynSent, 0)
-	p.apply(port, tracer.KindState, tracer.FinWait2, tracer.TimeWait, 0)
+	p.apply(port, tracer.KindState, tcpstate.Close, tcpstate.SynSent, 0)
+	p.apply(port, tracer.KindState, tcpstate.FinWait2, tcpstate.TimeWait, 0)
 }
 
 // expire applies the end of port's timewait socket.
 func (p *pileTest) expire(port uint16) {
-	p.apply(port, tracer.KindTimeWaitEnd, tracer.TimeWait, tracer.Close, tracer.FlagExpired)
+	p.apply(port, tracer.KindTimeWaitEnd, tcpstate.TimeWait, tcpstate.Close, tracer.FlagExpired)
 }
 
-func (p *pileTest) apply(port uint16, kind tracer.Kind, old, new tracer.State, flags tracer.Flag) {
+func (p *pileTest) apply(port uint16, kind tracer.Kind, old, new tcpstate.State, flags tracer.Flag) {
 	p.now = p.now.Add(time.Millisecond)
 	ev := tracer.Event{Time: p.now, Kind: kind, Old: old, New: new, Family: syscall.AF_INET,
 		Local:  netip.MustParseAddrPort("127.0.0.1:" + itoa(port)),

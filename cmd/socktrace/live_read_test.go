@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/table"
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -15,13 +16,13 @@ import (
 func TestBacklog(t *testing.T) {
 	var b backlog
 	now := time.Now()
-	ev := func(old, new tracer.State, d time.Duration) tracer.Event {
+	ev := func(old, new tcpstate.State, d time.Duration) tracer.Event {
 		return tracer.Event{Time: now.Add(d), Kind: tracer.KindState, Old: old, New: new, Family: syscall.AF_INET,
 			Local:  netip.MustParseAddrPort("127.0.0.1:40000"),
 			Remote: netip.MustParseAddrPort("127.0.0.1:80"), Flags: tracer.FlagBornKnown}
 	}
-	connect := append(b.take(), ev(tracer.Close, tracer.SynSent, 0))
-	refused := append(b.take(), ev(tracer.SynSent, tracer.Close, time.Millisecond))
+	connect := append(b.take(), ev(tcpstate.Close, tcpstate.SynSent, 0))
+	refused := append(b.take(), ev(tcpstate.SynSent, tcpstate.Close, time.Millisecond))
 	if !b.add(connect) || !b.add(refused) {
 		t.Fatal("backlog refused two batches")
 	}

@@ -21,7 +21,6 @@ import (
 
 	"github.com/socktrace/socktrace/internal/nstest"
 	"github.com/socktrace/socktrace/snapshot"
-	"github.com/socktrace/socktrace/tracer"
 )
 
 // These tests run `socktrace -c` for real in a fresh network namespace, with
@@ -521,7 +520,7 @@ func compareLive(t *testing.T, rows []liveRow, kernel []snapshot.Socket, owners 
 	}
 	k := map[string]row{}
 	for _, s := range kernel {
-		k[s.Local.String()+" "+s.Remote.String()] = row{tracer.State(s.State).String(), s.Inode}
+		k[s.Local.String()+" "+s.Remote.String()] = row{s.State.String(), s.Inode}
 	}
 	live := 0
 	for _, r := range rows {

@@ -14,12 +14,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/tcpstate"
+	"github.com/socktrace/socktrace/tracer"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
-
-	"github.com/socktrace/socktrace/render"
-	"github.com/socktrace/socktrace/tracer"
 )
 
 type traceOptions struct {
@@ -112,7 +112,7 @@ func (o *traceOptions) config() (tracer.Config, error) {
 		if name == "" {
 			return cfg, fmt.Errorf("--state %q: an empty name in the list; want names such as SYN_SENT,TIME_WAIT", strings.Join(o.states, ","))
 		}
-		st, err := tracer.ParseState(name)
+		st, err := tcpstate.Parse(name)
 		if err != nil {
 			return cfg, fmt.Errorf("--state: %w", err)
 		}

@@ -3,7 +3,7 @@ package main
 import (
 	"strings"
 
-	"github.com/socktrace/socktrace/tracer"
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 // traceHelp is the trace command's long help: what each event and column
@@ -46,7 +46,7 @@ Columns:
               timewait_end "expired" or "reused or killed"
 
 --state takes netstat's state names, in any case:
-` + wrapList(tracer.StateNames(), "  ", 78) + `
+` + wrapList(tcpstate.Names(), "  ", 78) + `
 
 --json prints one object per line, with the fields:
   time (RFC 3339, UTC, in ns), event, pid, tid, comm, proto, local and remote

@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/socktrace/socktrace/internal/nstest"
 	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
+	"golang.org/x/sys/unix"
 )
 
 // Ctrl-C and SIGTERM cancel the command's context: the trace must detach,
@@ -220,10 +220,10 @@ func TestTraceHelp(t *testing.T) {
 	help := out.String()
 	var want []string
 	for _, ev := range []tracer.Event{
-		{Kind: tracer.KindState, Old: tracer.Close, New: tracer.SynSent},
+		{Kind: tracer.KindState, Old: tcpstate.Close, New: tcpstate.SynSent},
 		{Kind: tracer.KindAccept},
-		{Kind: tracer.KindState, Old: tracer.SynSent, New: tracer.Established},
-		{Kind: tracer.KindState, Old: tracer.FinWait1, New: tracer.Close},
+		{Kind: tracer.KindState, Old: tcpstate.SynSent, New: tcpstate.Established},
+		{Kind: tracer.KindState, Old: tcpstate.FinWait1, New: tcpstate.Close},
 		{Kind: tracer.KindTimeWaitEnd},
 		{Kind: tracer.KindLost},
 	} {
@@ -232,7 +232,7 @@ func TestTraceHelp(t *testing.T) {
 	for _, col := range strings.Fields(render.EventHeader) {
 		want = append(want, "\n  "+col)
 	}
-	want = append(want, tracer.StateNames()...)
+	want = append(want, tcpstate.Names()...)
 	for _, w := range want {
 		if !strings.Contains(help, w) {
 			t.Errorf("trace --help lacks %q", w)
@@ -249,23 +249,23 @@ func TestTraceHelp(t *testing.T) {
 	}
 }
 
-// The --state names in the help are tracer's: each parses, and they are
-// the whole list ParseState offers.
+// The --state names in the help are tcpstate's: each parses, and they are
+// the whole list tcpstate.Parse offers.
 func TestTraceStateNames(t *testing.T) {
-	names := tracer.StateNames()
+	names := tcpstate.Names()
 	if len(names) != 11 {
 		t.Fatalf("%d state names, want the kernel's 11 (ESTABLISHED to CLOSING): %q", len(names), names)
 	}
 	for _, n := range names {
 		for _, in := range []string{n, strings.ToLower(n)} {
-			if st, err := tracer.ParseState(in); err != nil || st.String() != n {
-				t.Errorf("ParseState(%q) = %v, %v", in, st, err)
+			if st, err := tcpstate.Parse(in); err != nil || st.String() != n {
+				t.Errorf("tcpstate.Parse(%q) = %v, %v", in, st, err)
 			}
 		}
 	}
-	_, err := tracer.ParseState("nope")
+	_, err := tcpstate.Parse("nope")
 	if err == nil || !strings.Contains(err.Error(), strings.Join(names, ", ")+")") {
-		t.Errorf("ParseState's list %v is not %q", err, names)
+		t.Errorf("tcpstate.Parse's list %v is not %q", err, names)
 	}
 }
 
