@@ -6,6 +6,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 	"golang.org/x/sys/unix"
@@ -242,7 +243,7 @@ func padFrom(b []byte, n, width int) []byte {
 }
 
 // commString views a Comm as a string without allocating.
-func commString(c *tracer.Comm) string {
+func commString(c *snapshot.Comm) string {
 	n := 0
 	for n < len(c) && c[n] != 0 {
 		n++

@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
-func comm(s string) tracer.Comm {
-	var c tracer.Comm
+func comm(s string) snapshot.Comm {
+	var c snapshot.Comm
 	copy(c[:15], s)
 	return c
 }
@@ -184,7 +185,7 @@ func TestEventJSONExact(t *testing.T) {
 	state := stateEvent()
 	unowned := stateEvent()
 	unowned.Flags &^= tracer.FlagOwnerKnown
-	unowned.Comm = tracer.Comm{}
+	unowned.Comm = snapshot.Comm{}
 	expired := stateEvent()
 	expired.Kind, expired.Old, expired.New = tracer.KindTimeWaitEnd, tcpstate.TimeWait, tcpstate.Close
 	expired.Flags = tracer.FlagOwnerKnown | tracer.FlagPrevKnown | tracer.FlagBornKnown | tracer.FlagExpired
@@ -193,7 +194,7 @@ func TestEventJSONExact(t *testing.T) {
 	reused := expired
 	reused.Flags &^= tracer.FlagExpired
 	older := reused // a TIME_WAIT older than socktrace: no entry, no owner, no uid
-	older.Flags, older.PID, older.TID, older.UID, older.Comm = 0, 0, 0, 0, tracer.Comm{}
+	older.Flags, older.PID, older.TID, older.UID, older.Comm = 0, 0, 0, 0, snapshot.Comm{}
 	lost := tracer.Event{Time: time.Date(2026, 11, 22, 10, 1, 4, 5, time.UTC), Kind: tracer.KindLost,
 		Lost: tracer.Lost{RingFull: 3, Recursion: 40}}
 	var f EventFormatter // one formatter: its cached time prefix must follow the seconds

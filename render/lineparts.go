@@ -3,6 +3,7 @@ package render
 import (
 	"net/netip"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -57,7 +58,7 @@ type whoSlot struct {
 
 type whoPart struct {
 	pid, tid    uint32
-	comm        tracer.Comm
+	comm        snapshot.Comm
 	known, json bool
 }
 

@@ -17,6 +17,7 @@ import (
 // tracer, and for a connection that is gone, how it ended.
 type Live struct {
 	Owner    snapshot.Owner // PID 0: unknown
+	Program  string         // Owner's program name
 	Gone     bool
 	Lifetime time.Duration // for a gone row; 0 when its birth was not seen
 	Err      syscall.Errno // why a connect failed or a connection was reset
@@ -44,7 +45,7 @@ func (l *Live) reason() string {
 // gone connection a note after them, "(gone, lived 3.2ms, ECONNREFUSED)".
 // The State column of a gone row is the last state it was in.
 func (n *Netstat) LiveRow(w io.Writer, s *snapshot.Socket, l *Live) error {
-	b := n.appendInetRow(n.buf[:0], s, l.Owner, l.Owner.PID != 0)
+	b := n.appendInetRow(n.buf[:0], s, l.Owner, l.Program)
 	if l.Gone {
 		b = appendGone(append(b, ' '), l)
 	}
@@ -87,9 +88,7 @@ func appendGone(b []byte, l *Live) []byte {
 // error.
 func (n *Netstat) LiveJSON(w io.Writer, s *snapshot.Socket, l *Live) error {
 	row := n.socketJSON(s)
-	if l.Owner.PID != 0 {
-		row.PID, row.Program, row.Comm = l.Owner.PID, JSONText(l.Owner.Program), JSONText(l.Owner.Comm)
-	}
+	ownerJSON(&row, l.Owner, l.Program)
 	if l.Gone {
 		row.Gone = true
 		row.LifetimeNS = int64(l.Lifetime)

@@ -15,17 +15,17 @@ func TestLiveRow(t *testing.T) {
 	s := snapshot.Socket{Proto: snapshot.TCP, State: tcpstate.SynSent,
 		Local:  netip.MustParseAddrPort("127.0.0.1:39538"),
 		Remote: netip.MustParseAddrPort("127.0.0.1:7001")}
-	owner := snapshot.Owner{PID: 4746, Comm: "python3", Program: "python3"}
+	owner := snapshot.Owner{PID: 4746, Comm: snapshot.CommOf("python3")}
 	for _, tc := range []struct {
 		name string
 		live Live
 		want string
 	}{
-		{"live", Live{Owner: owner},
+		{"live", Live{Owner: owner, Program: "python3"},
 			"tcp        0      0 localhost:39538         localhost:7001          SYN_SENT    4746/python3        \n"},
-		{"refused", Live{Owner: owner, Gone: true, Lifetime: 11 * time.Microsecond, Err: syscall.ECONNREFUSED},
+		{"refused", Live{Owner: owner, Program: "python3", Gone: true, Lifetime: 11 * time.Microsecond, Err: syscall.ECONNREFUSED},
 			"tcp        0      0 localhost:39538         localhost:7001          SYN_SENT    4746/python3         (gone, lived 11us, ECONNREFUSED)\n"},
-		{"aborted by the caller", Live{Owner: owner, Gone: true, Lifetime: 40 * time.Millisecond, Aborted: true},
+		{"aborted by the caller", Live{Owner: owner, Program: "python3", Gone: true, Lifetime: 40 * time.Millisecond, Aborted: true},
 			"tcp        0      0 localhost:39538         localhost:7001          SYN_SENT    4746/python3         (gone, lived 40.000ms, aborted)\n"},
 		{"healed, birth unknown, owner unknown", Live{Gone: true, Healed: true},
 			"tcp        0      0 localhost:39538         localhost:7001          SYN_SENT    -                    (gone, close not seen)\n"},
@@ -47,14 +47,14 @@ func TestGoneRowFrom(t *testing.T) {
 	s := snapshot.Socket{Proto: snapshot.TCP, State: tcpstate.TimeWait,
 		Local:  netip.MustParseAddrPort("127.0.0.2:40001"),
 		Remote: netip.MustParseAddrPort("127.0.0.1:9511")}
-	owner := snapshot.Owner{PID: 77, Comm: "churn", Program: "churn"}
+	owner := snapshot.Owner{PID: 77, Comm: snapshot.CommOf("churn")}
 	for _, programs := range []bool{false, true} {
 		n := Netstat{Names: fakeNames{}, Programs: programs}
 		var line, got, want bytes.Buffer
-		if err := n.LiveRow(&line, &s, &Live{Owner: owner}); err != nil {
+		if err := n.LiveRow(&line, &s, &Live{Owner: owner, Program: "churn"}); err != nil {
 			t.Fatal(err)
 		}
-		gone := Live{Owner: owner, Gone: true, Lifetime: 61 * time.Second}
+		gone := Live{Owner: owner, Program: "churn", Gone: true, Lifetime: 61 * time.Second}
 		if err := n.GoneRowFrom(&got, line.Bytes(), &gone); err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func TestLiveJSON(t *testing.T) {
 		Remote: netip.MustParseAddrPort("[::1]:5000"), Inode: 7}
 	var b bytes.Buffer
 	n := Netstat{Names: fakeNames{}, Programs: true}
-	l := Live{Owner: snapshot.Owner{PID: 9, Comm: "srv", Program: "srv"}, Gone: true, Lifetime: 3 * time.Millisecond}
+	l := Live{Owner: snapshot.Owner{PID: 9, Comm: snapshot.CommOf("srv")}, Program: "srv", Gone: true, Lifetime: 3 * time.Millisecond}
 	if err := n.LiveJSON(&b, &s, &l); err != nil {
 		t.Fatal(err)
 	}

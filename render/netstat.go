@@ -28,8 +28,9 @@ type Netstat struct {
 	Extend   bool // -e: User and Inode columns
 	Programs bool // -p: PID/Program name column
 	Timers   bool // -o: Timer column
-	// Owners maps socket inodes to their process, for Programs.
-	Owners map[uint64]snapshot.Owner
+	// Owners is the process holding each socket, by inode, and its
+	// program name, for Programs.
+	Owners snapshot.Owners
 
 	buf, scratch []byte // reused for every row
 }
@@ -120,25 +121,27 @@ func StateName(s *snapshot.Socket) string {
 
 // InetRow writes one Internet socket.
 func (n *Netstat) InetRow(w io.Writer, s *snapshot.Socket) error {
-	o, known := n.ownerOf(s.Inode)
-	b := n.appendInetRow(n.buf[:0], s, o, known)
+	o, prog := n.ownerOf(s.Inode)
+	b := n.appendInetRow(n.buf[:0], s, o, prog)
 	b = append(b, '\n')
 	n.buf = b
 	_, err := w.Write(b)
 	return err
 }
 
-// ownerOf is the process holding a socket's file, if known.
-func (n *Netstat) ownerOf(inode uint64) (snapshot.Owner, bool) {
+// ownerOf is the process holding a socket's file and its program name; PID
+// 0 when unknown.
+func (n *Netstat) ownerOf(inode uint64) (snapshot.Owner, string) {
 	if inode == 0 {
-		return snapshot.Owner{}, false
+		return snapshot.Owner{}, ""
 	}
-	o, ok := n.Owners[inode]
-	return o, ok
+	o := n.Owners.ByInode[inode]
+	return o, n.Owners.Programs[o]
 }
 
-// appendInetRow appends one Internet socket's columns, without the newline.
-func (n *Netstat) appendInetRow(b []byte, s *snapshot.Socket, owner snapshot.Owner, known bool) []byte {
+// appendInetRow appends one Internet socket's columns, without the newline;
+// owner's PID is 0 when unknown.
+func (n *Netstat) appendInetRow(b []byte, s *snapshot.Socket, owner snapshot.Owner, program string) []byte {
 	// netstat prints into fixed buffers: 128 bytes for tcp, 64 for the others.
 	limit := 63
 	if s.Proto == snapshot.TCP {
@@ -163,7 +166,7 @@ func (n *Netstat) appendInetRow(b []byte, s *snapshot.Socket, owner snapshot.Own
 		b = appendLeftUint(b, s.Inode, 10)
 	}
 	if n.Programs {
-		b = appendProgram(b, owner, known)
+		b = appendProgram(b, owner.PID, program)
 	}
 	if n.Timers {
 		b = append(b, ' ')
@@ -232,16 +235,16 @@ func (n *Netstat) appendUser(b []byte, uid uint32) []byte {
 }
 
 // appendProgram writes " pid/program", cut to 19 bytes like netstat's
-// buffer, padded to 20, or "-" when the owner is unknown.
-func appendProgram(b []byte, o snapshot.Owner, known bool) []byte {
+// buffer, padded to 20, or "-" when the owner is unknown (pid 0).
+func appendProgram(b []byte, pid uint32, program string) []byte {
 	b = append(b, ' ')
-	if !known {
+	if pid == 0 {
 		return appendLeft(b, "-", progWidth)
 	}
 	start := len(b)
-	b = strconv.AppendInt(b, int64(o.PID), 10)
+	b = strconv.AppendUint(b, uint64(pid), 10)
 	b = append(b, '/')
-	b = append(b, o.Program...)
+	b = append(b, program...)
 	if len(b)-start > progWidth-1 {
 		b = b[:start+progWidth-1]
 	}

@@ -24,7 +24,9 @@ func BenchmarkInetRow(b *testing.B) {
 		{Proto: snapshot.TCP, V6: true, Local: netip.MustParseAddrPort("[::ffff:127.0.0.1]:22"),
 			Remote: netip.MustParseAddrPort("[::ffff:127.0.0.1]:54321"), State: tcpstate.Established, Inode: 123457},
 	}
-	owners := map[uint64]snapshot.Owner{123456: {PID: 4242, Program: "connhold"}, 123457: {PID: 4243, Program: "sshd"}}
+	connhold, sshd := snapshot.Owner{PID: 4242, Comm: snapshot.CommOf("connhold")}, snapshot.Owner{PID: 4243, Comm: snapshot.CommOf("sshd")}
+	owners := snapshot.Owners{ByInode: map[uint64]snapshot.Owner{123456: connhold, 123457: sshd},
+		Programs: map[snapshot.Owner]string{connhold: "connhold", sshd: "sshd"}}
 	n := &Netstat{Names: numericNames{}, Programs: true, Owners: owners}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

@@ -85,8 +85,15 @@ func (n *Netstat) UnixJSON(w io.Writer, u *snapshot.UnixSocket) error {
 }
 
 func (n *Netstat) owner(row *SocketJSON, inode uint64) {
-	if o, ok := n.Owners[inode]; ok && inode != 0 {
-		row.PID, row.Program, row.Comm = o.PID, JSONText(o.Program), JSONText(o.Comm)
+	o, prog := n.ownerOf(inode)
+	ownerJSON(row, o, prog)
+}
+
+// ownerJSON sets the row's owner fields, unless the owner is unknown (pid
+// 0).
+func ownerJSON(row *SocketJSON, o snapshot.Owner, program string) {
+	if o.PID != 0 {
+		row.PID, row.Program, row.Comm = int(o.PID), JSONText(program), JSONText(o.Comm.String())
 	}
 }
 

@@ -51,7 +51,7 @@ func TestNetstatRows(t *testing.T) {
 		{"wide", Netstat{Wide: true}, est,
 			"tcp      100      0 localhost:ssh           a-very-long-host-name.example.org:40000 ESTABLISHED\n"},
 		{"extend programs timers", Netstat{Extend: true, Programs: true, Timers: true,
-			Owners: map[uint64]snapshot.Owner{7: {PID: 4242, Program: "a-long-program\x1bname"}}}, est,
+			Owners: ownersOf(7, 4242, "a-long-program\x1bname")}, est,
 			"tcp      100      0 localhost:ssh           a-very-long-host-:40000 ESTABLISHED root       7          " +
 				"4242/a-long-program  keepalive (7.12/0/0)\n"},
 		{"udp6 unknown owner", Netstat{Programs: true},
@@ -75,9 +75,16 @@ func TestNetstatRows(t *testing.T) {
 	}
 }
 
+// ownersOf is an owner scan that found one socket, held by a process
+// running program.
+func ownersOf(inode uint64, pid uint32, program string) snapshot.Owners {
+	o := snapshot.Owner{PID: pid, Comm: snapshot.CommOf("comm")}
+	return snapshot.Owners{ByInode: map[uint64]snapshot.Owner{inode: o}, Programs: map[snapshot.Owner]string{o: program}}
+}
+
 func TestNetstatProgramEscaped(t *testing.T) {
 	n := Netstat{Names: fakeNames{}, Programs: true,
-		Owners: map[uint64]snapshot.Owner{1: {PID: 1, Program: "evil\x1b[2J"}}}
+		Owners: ownersOf(1, 1, "evil\x1b[2J")}
 	var b bytes.Buffer
 	s := snapshot.UnixSocket{RefCount: 2, Type: 1, State: snapshot.UnixUnconnected, Flags: snapshot.UnixAcceptCon, Inode: 1, Path: "/run/\x07bell"}
 	if err := n.UnixRow(&b, &s); err != nil {

@@ -83,8 +83,8 @@ func (n *Netstat) UnixRow(w io.Writer, u *snapshot.UnixSocket) error {
 	b = append(b, ' ')
 	b = appendLeft(b, strconv.FormatUint(u.Inode, 10), 8)
 	if n.Programs {
-		o, known := n.ownerOf(u.Inode)
-		b = appendProgram(b, o, known)
+		o, prog := n.ownerOf(u.Inode)
+		b = appendProgram(b, o.PID, prog)
 	}
 	b = append(b, ' ')
 	b = AppendSafe(b, u.Path)

@@ -75,17 +75,18 @@ func TestAppendJSONString(t *testing.T) {
 func TestJSONWritersEscapeNames(t *testing.T) {
 	const name = "a\u202eb\u009bc<&>"
 	want := string(AppendJSONString(nil, name))
-	owner := snapshot.Owner{PID: 9, Comm: name, Program: name}
+	owner := snapshot.Owner{PID: 9, Comm: snapshot.CommOf(name)}
 	tcp := snapshot.Socket{Proto: snapshot.TCP, State: tcpstate.Listen, Inode: 7,
 		Local: netip.MustParseAddrPort("127.0.0.1:80"), Remote: netip.MustParseAddrPort("0.0.0.0:0")}
-	n := Netstat{Names: fakeNames{}, Programs: true, Owners: map[uint64]snapshot.Owner{7: owner}}
+	n := Netstat{Names: fakeNames{}, Programs: true, Owners: snapshot.Owners{
+		ByInode: map[uint64]snapshot.Owner{7: owner}, Programs: map[snapshot.Owner]string{owner: name}}}
 	for _, c := range []struct {
 		what   string
 		write  func(w *bytes.Buffer) error
 		fields []string
 	}{
 		{"InetJSON", func(w *bytes.Buffer) error { return n.InetJSON(w, &tcp) }, []string{"program", "comm"}},
-		{"LiveJSON", func(w *bytes.Buffer) error { return n.LiveJSON(w, &tcp, &Live{Owner: owner}) }, []string{"program", "comm"}},
+		{"LiveJSON", func(w *bytes.Buffer) error { return n.LiveJSON(w, &tcp, &Live{Owner: owner, Program: name}) }, []string{"program", "comm"}},
 		{"UnixJSON", func(w *bytes.Buffer) error {
 			return n.UnixJSON(w, &snapshot.UnixSocket{Type: 1, Inode: 7, Path: name})
 		}, []string{"program", "comm", "path", "local"}},

@@ -15,33 +15,65 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Owner is the process that holds a socket open.
+// Owner is a process that holds a socket: its pid and its task name. It
+// holds no pointers, so kernel events, the live table's rows and its
+// TIME_WAIT pile carry it by value and the garbage collector never scans
+// it; netstat's program name, which the kernel does not know, is looked up
+// by Owner (Owners.Programs).
 type Owner struct {
-	PID int
-	// Comm is the kernel's task name (/proc/<pid>/comm, at most 15 bytes),
-	// the name eBPF programs see.
-	Comm string
-	// Program is netstat's "Program name": argv[0] from /proc/<pid>/cmdline,
-	// reduced to its base name when it is an absolute path. Empty for kernel
-	// threads. Both names are chosen by the process: escape before printing.
-	Program string
+	PID uint32
+	// Comm is the kernel's task name (/proc/<pid>/comm, at most 15
+	// bytes), the name eBPF programs see. Chosen by the process: escape
+	// before printing.
+	Comm Comm
+}
+
+// Comm is a kernel task name: up to 16 bytes, NUL-padded. Kept as an array
+// so that events and owners carry no pointers.
+type Comm [16]byte
+
+func (c Comm) String() string {
+	n := 0
+	for n < len(c) && c[n] != 0 {
+		n++
+	}
+	return string(c[:n])
+}
+
+// CommOf is s as the kernel keeps a task name: at most 15 bytes and a NUL.
+func CommOf(s string) Comm {
+	var c Comm
+	copy(c[:len(c)-1], s)
+	return c
+}
+
+// Owners is what one pass over /proc/*/fd found.
+type Owners struct {
+	// ByInode is the process holding each socket, by the socket's inode.
+	ByInode map[uint64]Owner
+	// Programs is netstat's "Program name" of each of those processes:
+	// argv[0] from /proc/<pid>/cmdline, reduced to its base name when it
+	// is an absolute path. Empty for kernel threads. Chosen by the
+	// process: escape before printing.
+	Programs map[Owner]string
 }
 
 // ErrNotAllOwners is returned by ReadOwners, together with the owners it
 // could read, when some processes' fd tables were not readable (not root).
 var ErrNotAllOwners = errors.New("not all processes could be identified; run as root to see them all")
 
-// ReadOwners maps socket inodes to the process holding them, from one pass
-// over procRoot/<pid>/fd (procRoot is "/proc" except in tests). When several
-// processes share a socket (fork, SCM_RIGHTS) the lowest pid wins, as in
-// netstat, which walks /proc in pid order and keeps the first.
+// ReadOwners maps socket inodes to the process holding them, and those
+// processes to their program names, from one pass over procRoot/<pid>/fd
+// (procRoot is "/proc" except in tests). When several processes share a
+// socket (fork, SCM_RIGHTS) the lowest pid wins, as in netstat, which
+// walks /proc in pid order and keeps the first.
 //
 // Processes are scanned in parallel; each fd costs one readlinkat and no
 // allocation, which is what keeps this fast with 100k sockets.
-func ReadOwners(procRoot string) (map[uint64]Owner, error) {
+func ReadOwners(procRoot string) (Owners, error) {
 	pids, err := listPIDs(procRoot)
 	if err != nil {
-		return nil, err
+		return Owners{}, err
 	}
 	workers := min(runtime.GOMAXPROCS(0)*2, len(pids))
 	results := make([]ownerScan, workers)
@@ -71,15 +103,19 @@ func ReadOwners(procRoot string) (map[uint64]Owner, error) {
 	for _, r := range results {
 		n += len(r.links)
 	}
-	owners := make(map[uint64]Owner, n)
+	owners := Owners{ByInode: make(map[uint64]Owner, n), Programs: make(map[Owner]string)}
 	denied := false
 	for _, r := range results {
 		denied = denied || r.denied
+		for _, p := range r.procs {
+			owners.Programs[p.owner] = p.program
+		}
 		for _, l := range r.links {
-			if o, ok := owners[l.inode]; ok && o.PID < r.procs[l.proc].PID {
+			p := r.procs[l.proc].owner
+			if o, ok := owners.ByInode[l.inode]; ok && o.PID < p.PID {
 				continue
 			}
-			owners[l.inode] = r.procs[l.proc]
+			owners.ByInode[l.inode] = p
 		}
 	}
 	if denied {
@@ -97,8 +133,14 @@ type link struct {
 type ownerScan struct {
 	buf    []byte // getdents and readlink buffer
 	links  []link
-	procs  []Owner
+	procs  []process
 	denied bool
+}
+
+// process is a socket holder and its program name.
+type process struct {
+	owner   Owner
+	program string
 }
 
 func (sc *ownerScan) scan(procRoot string, pid int) {
@@ -143,7 +185,7 @@ func (sc *ownerScan) scan(procRoot string, pid int) {
 			}
 			if proc < 0 {
 				proc = len(sc.procs)
-				sc.procs = append(sc.procs, sc.process(procRoot, pid))
+				sc.procs = append(sc.procs, sc.readProcess(procRoot, pid))
 			}
 			sc.links = append(sc.links, link{inode: inode, proc: proc})
 		}
@@ -171,17 +213,17 @@ func socketInode(target []byte) (uint64, bool) {
 	return v, err == nil
 }
 
-func (sc *ownerScan) process(procRoot string, pid int) Owner {
+func (sc *ownerScan) readProcess(procRoot string, pid int) process {
 	base := filepath.Join(procRoot, strconv.Itoa(pid))
-	o := Owner{PID: pid}
+	p := process{owner: Owner{PID: uint32(pid)}}
 	if b := sc.readSmall(filepath.Join(base, "comm")); b != nil {
-		o.Comm = string(bytes.TrimSuffix(b, []byte("\n")))
+		copy(p.owner.Comm[:len(p.owner.Comm)-1], bytes.TrimSuffix(b, []byte("\n")))
 	}
 	// netstat reads at most 511 bytes of the command line.
 	if b := sc.readSmall(filepath.Join(base, "cmdline")); b != nil {
-		o.Program = ProgramName(b[:min(len(b), 511)])
+		p.program = ProgramName(b[:min(len(b), 511)])
 	}
-	return o
+	return p
 }
 
 // ProgramName derives netstat's program name from a raw command line:

@@ -172,9 +172,10 @@ func TestReadOwners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sshd := Owner{PID: 100, Comm: "sshd", Program: "sshd"}
-	py := Owner{PID: 200, Comm: "python3", Program: "python3"}
-	want := map[uint64]Owner{9974: sshd, 9975: sshd, 9984: sshd, 9980: py}
+	sshd := Owner{PID: 100, Comm: CommOf("sshd")}
+	py := Owner{PID: 200, Comm: CommOf("python3")}
+	want := Owners{ByInode: map[uint64]Owner{9974: sshd, 9975: sshd, 9984: sshd, 9980: py},
+		Programs: map[Owner]string{sshd: "sshd", py: "python3"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}

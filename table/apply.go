@@ -108,7 +108,7 @@ func (t *Table) newConn(ev *tracer.Event) *Conn {
 // touch takes the event's owner, birth and time.
 func (t *Table) touch(c *Conn, ev *tracer.Event) {
 	if ev.Has(tracer.FlagOwnerKnown) {
-		c.Owner = Owner{PID: ev.PID, Comm: ev.Comm}
+		c.Owner = ev.Owner()
 	}
 	if ev.Has(tracer.FlagBornKnown) && c.Born.IsZero() {
 		c.Born = ev.Time.Add(-ev.Lifetime)
@@ -166,7 +166,7 @@ func (t *Table) acceptClosed(ev *tracer.Event) {
 	k := eventKey(ev)
 	for i := len(t.gone) - 1; i >= 0; i-- {
 		if c := t.gone[i]; socketKey(&c.Socket) == k {
-			c.Owner = Owner{PID: ev.PID, Comm: ev.Comm}
+			c.Owner = ev.Owner()
 			return
 		}
 	}
@@ -189,7 +189,7 @@ func (t *Table) endTimeWait(ev *tracer.Event) {
 	}
 	if w := t.tw.end(k, ev.Time.UnixNano(), ev.Has(tracer.FlagExpired)); w != nil {
 		if ev.Has(tracer.FlagOwnerKnown) {
-			w.owner = Owner{PID: ev.PID, Comm: ev.Comm}
+			w.owner = ev.Owner()
 		}
 		if ev.Has(tracer.FlagBornKnown) && w.born == 0 {
 			w.born = ev.Time.Add(-ev.Lifetime).UnixNano()

@@ -19,7 +19,7 @@ func TestRaces(t *testing.T) {
 	reset := sock{local: "10.0.0.2:80", remote: "10.0.0.1:40001", pid: 200, comm: "nginx"}
 	tests := []struct {
 		name   string
-		seed   map[uint64]snapshot.Owner
+		seed   snapshot.Owners
 		prints []print
 	}{{
 		name: "a snapshot read before the TIME_WAIT entry does not undo it",
@@ -125,7 +125,7 @@ func TestRaces(t *testing.T) {
 		}},
 	}, {
 		name: "accept of a socket the peer reset first: one gone row, the accepting owner",
-		seed: map[uint64]snapshot.Owner{500: {PID: 200, Comm: "nginx", Program: "nginx"}},
+		seed: seedOf(500, 200, "nginx"),
 		prints: []print{{
 			rows: []snapshot.Socket{listener.row(tcpstate.Listen, 500)},
 			at:   1 * time.Second,

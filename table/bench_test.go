@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
@@ -26,7 +27,7 @@ func BenchmarkChurn(b *testing.B) {
 	}
 	ev := func(local, remote netip.AddrPort, d time.Duration, kind tracer.Kind, old, new tcpstate.State) *tracer.Event {
 		return &tracer.Event{Time: at(d), Kind: kind, Old: old, New: new, Family: syscall.AF_INET,
-			Local: local, Remote: remote, UID: 1000, PID: 42, TID: 42, Comm: tracer.CommOf("churn"),
+			Local: local, Remote: remote, UID: 1000, PID: 42, TID: 42, Comm: snapshot.CommOf("churn"),
 			Flags: tracer.FlagOwnerKnown | tracer.FlagBornKnown, Lifetime: 100 * time.Microsecond}
 	}
 	var evs [5]tracer.Event

@@ -16,21 +16,21 @@ const maxPrograms = 4096
 // is read once; one that has exited keeps its task name.
 type programs struct {
 	procRoot string
-	names    map[Owner]string
+	names    map[snapshot.Owner]string
 }
 
 func newPrograms(procRoot string) *programs {
-	return &programs{procRoot: procRoot, names: make(map[Owner]string)}
+	return &programs{procRoot: procRoot, names: make(map[snapshot.Owner]string)}
 }
 
-func (p *programs) learn(o Owner, name string) {
+func (p *programs) learn(o snapshot.Owner, name string) {
 	if len(p.names) >= maxPrograms {
 		clear(p.names)
 	}
 	p.names[o] = name
 }
 
-func (p *programs) name(o Owner) string {
+func (p *programs) name(o snapshot.Owner) string {
 	if name, ok := p.names[o]; ok {
 		return name
 	}
@@ -65,4 +65,4 @@ func trimNewline(b []byte) []byte {
 }
 
 // Program is netstat's program name for an owner.
-func (t *Table) Program(o Owner) string { return t.programs.name(o) }
+func (t *Table) Program(o snapshot.Owner) string { return t.programs.name(o) }

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/socktrace/socktrace/snapshot"
-	"github.com/socktrace/socktrace/tracer"
 )
 
 // writeProc writes a fake /proc/<pid> with its comm (the kernel ends it
@@ -34,22 +33,23 @@ func TestProgram(t *testing.T) {
 	// pid 300 is now another process than the one the event saw.
 	writeProc(t, root, 300, "bash", "/bin/bash\x00")
 	writeProc(t, root, 104, "python3", "/usr/bin/python3\x00")
+	java := snapshot.Owner{PID: 400, Comm: snapshot.CommOf("java")}
 	tbl := New(Config{ProcRoot: root,
-		Seed: map[uint64]snapshot.Owner{42: {PID: 400, Comm: "java", Program: "jenkins"}}})
+		Seed: snapshot.Owners{ByInode: map[uint64]snapshot.Owner{42: java}, Programs: map[snapshot.Owner]string{java: "jenkins"}}})
 
 	tests := []struct {
 		name  string
-		owner Owner
+		owner snapshot.Owner
 		want  string
 	}{
-		{"argv[0]'s base name when comm matches", Owner{PID: 100, Comm: tracer.CommOf("python3")}, "python3.12"},
-		{"a relative argv[0] as it is", Owner{PID: 101, Comm: tracer.CommOf("srv")}, "./srv"},
-		{"the task name without a cmdline (kernel thread)", Owner{PID: 102, Comm: tracer.CommOf("kworker/0:1")}, "kworker/0:1"},
-		{"the task name when the process is gone", Owner{PID: 200, Comm: tracer.CommOf("nginx")}, "nginx"},
-		{"the task name when the pid is reused", Owner{PID: 300, Comm: tracer.CommOf("sshd")}, "sshd"},
-		{"the task name when the process has another", Owner{PID: 104, Comm: tracer.CommOf("NetWorker")}, "NetWorker"},
-		{"the seed's program, without reading /proc", Owner{PID: 400, Comm: tracer.CommOf("java")}, "jenkins"},
-		{"the task name for an unknown owner", Owner{}, ""},
+		{"argv[0]'s base name when comm matches", snapshot.Owner{PID: 100, Comm: snapshot.CommOf("python3")}, "python3.12"},
+		{"a relative argv[0] as it is", snapshot.Owner{PID: 101, Comm: snapshot.CommOf("srv")}, "./srv"},
+		{"the task name without a cmdline (kernel thread)", snapshot.Owner{PID: 102, Comm: snapshot.CommOf("kworker/0:1")}, "kworker/0:1"},
+		{"the task name when the process is gone", snapshot.Owner{PID: 200, Comm: snapshot.CommOf("nginx")}, "nginx"},
+		{"the task name when the pid is reused", snapshot.Owner{PID: 300, Comm: snapshot.CommOf("sshd")}, "sshd"},
+		{"the task name when the process has another", snapshot.Owner{PID: 104, Comm: snapshot.CommOf("NetWorker")}, "NetWorker"},
+		{"the seed's program, without reading /proc", snapshot.Owner{PID: 400, Comm: snapshot.CommOf("java")}, "jenkins"},
+		{"the task name for an unknown owner", snapshot.Owner{}, ""},
 	}
 	for _, tt := range tests {
 		if got := tbl.Program(tt.owner); got != tt.want {
@@ -74,7 +74,7 @@ func TestProgram(t *testing.T) {
 func TestProgramCacheBounded(t *testing.T) {
 	p := newPrograms(t.TempDir())
 	for pid := range maxPrograms + 10 {
-		p.name(Owner{PID: uint32(pid + 1), Comm: tracer.CommOf("w")})
+		p.name(snapshot.Owner{PID: uint32(pid + 1), Comm: snapshot.CommOf("w")})
 		if len(p.names) > maxPrograms {
 			t.Fatalf("after %d owners the cache holds %d names, want at most %d", pid+1, len(p.names), maxPrograms)
 		}

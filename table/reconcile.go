@@ -7,7 +7,6 @@ import (
 
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
-	"github.com/socktrace/socktrace/tracer"
 )
 
 // SnapshotBegins says that a snapshot is about to be read, at on the
@@ -264,12 +263,11 @@ func compareConns(a, b *Conn) int {
 		cmp.Compare(a.Socket.Inode, b.Socket.Inode))
 }
 
-func (t *Table) seedOwner(inode uint64) Owner {
-	o, ok := t.seed[inode]
-	if !ok || inode == 0 {
-		return Owner{}
+func (t *Table) seedOwner(inode uint64) snapshot.Owner {
+	if inode == 0 {
+		return snapshot.Owner{}
 	}
-	return Owner{PID: uint32(o.PID), Comm: tracer.CommOf(o.Comm)}
+	return t.seed[inode]
 }
 
 // Lookups appends to dst what a snapshot that looks sockets up by tuple

@@ -45,11 +45,11 @@ func TestReconcile(t *testing.T) {
 	var healed *Conn
 	tests := []struct {
 		name   string
-		seed   map[uint64]snapshot.Owner
+		seed   snapshot.Owners
 		prints []print
 	}{{
 		name: "snapshot rows: owners from the seed, state and queues from the snapshot, its order, then newer rows",
-		seed: map[uint64]snapshot.Owner{700: {PID: 50, Comm: "sshd", Program: "sshd"}},
+		seed: seedOf(700, 50, "sshd"),
 		prints: []print{{
 			events: []*tracer.Event{
 				known.connect(500 * time.Millisecond),
@@ -139,7 +139,7 @@ func TestReconcile(t *testing.T) {
 		}},
 	}, {
 		name: "a tuple closed before the dump began and listed is a new connection",
-		seed: map[uint64]snapshot.Owner{901: {PID: 202, Comm: "worker2"}},
+		seed: seedOf(901, 202, "worker2"),
 		prints: []print{{
 			events: []*tracer.Event{oldServed.close(1900*time.Millisecond, tcpstate.LastAck, 0, 0)},
 			rows:   []snapshot.Socket{newServed.row(tcpstate.Established, 901)},
@@ -276,7 +276,7 @@ func TestReconcile(t *testing.T) {
 		}},
 	}, {
 		name: "healing: a long-lived row one snapshot skipped is not healed: it stays live and keeps its owner and birth",
-		seed: map[uint64]snapshot.Owner{700: {PID: 50, Comm: "sshd", Program: "sshd"}},
+		seed: seedOf(700, 50, "sshd"),
 		prints: []print{{
 			events: []*tracer.Event{known.connect(500 * time.Millisecond)},
 			rows: []snapshot.Socket{
@@ -358,7 +358,7 @@ func TestReconcile(t *testing.T) {
 		}},
 	}, {
 		name: "healing: a long-lived row two snapshots in a row missed is healed, with its owner and birth",
-		seed: map[uint64]snapshot.Owner{700: {PID: 50, Comm: "sshd", Program: "sshd"}},
+		seed: seedOf(700, 50, "sshd"),
 		prints: []print{{
 			events: []*tracer.Event{known.connect(500 * time.Millisecond)},
 			rows: []snapshot.Socket{

@@ -59,15 +59,11 @@ func socketKey(s *snapshot.Socket) Key {
 	return keyOf(s.V6, s.Local, s.Remote, s.Inode)
 }
 
-// Owner is the process a connection belongs to, as the tracer attributed
-// it (PID 0: unknown).
-type Owner = tracer.Owner
-
 // Conn is one connection: its latest row and what the events added.
 type Conn struct {
 	Socket snapshot.Socket // the last snapshot row, or built from events
-	Owner  Owner
-	Born   time.Time // zero: older than socktrace, or its opening was lost
+	Owner  snapshot.Owner  // as the tracer attributed it (PID 0: unknown)
+	Born   time.Time       // zero: older than socktrace, or its opening was lost
 
 	// Set once the connection is gone.
 	Gone    bool
@@ -135,9 +131,9 @@ type Table struct {
 
 // Config sets up a Table.
 type Config struct {
-	// Seed maps the inodes of sockets older than the tracer to their
-	// owners (snapshot.ReadOwners); may be nil.
-	Seed map[uint64]snapshot.Owner
+	// Seed is the owners of sockets older than the tracer, and their
+	// program names (snapshot.ReadOwners); may be empty.
+	Seed snapshot.Owners
 	// ProcRoot is where program names are read; default "/proc".
 	ProcRoot string
 }
@@ -152,12 +148,12 @@ func New(cfg Config) *Table {
 		tw:          newTimeWaits(),
 		closedSince: make(map[Key]time.Time),
 		healed:      make(map[Key]*Conn),
-		seed:        cfg.Seed,
+		seed:        cfg.Seed.ByInode,
 		programs:    newPrograms(cfg.ProcRoot),
 		counts:      Counts{Failed: map[syscall.Errno]uint64{}},
 	}
-	for _, o := range cfg.Seed {
-		t.programs.learn(Owner{PID: uint32(o.PID), Comm: tracer.CommOf(o.Comm)}, o.Program)
+	for o, name := range cfg.Seed.Programs {
+		t.programs.learn(o, name)
 	}
 	return t
 }

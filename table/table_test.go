@@ -42,12 +42,21 @@ func (s sock) event(kind tracer.Kind, d time.Duration, old, new tcpstate.State, 
 		Family: family, Local: local, Remote: remote, Inode: s.inode, UID: 1000}
 	if s.pid != 0 {
 		ev.Flags |= tracer.FlagOwnerKnown
-		ev.PID, ev.TID, ev.Comm = s.pid, s.pid, tracer.CommOf(s.comm)
+		ev.PID, ev.TID, ev.Comm = s.pid, s.pid, snapshot.CommOf(s.comm)
 	}
 	return ev
 }
 
-func (s sock) owner() Owner { return Owner{PID: s.pid, Comm: tracer.CommOf(s.comm)} }
+func (s sock) owner() snapshot.Owner {
+	return snapshot.Owner{PID: s.pid, Comm: snapshot.CommOf(s.comm)}
+}
+
+// seedOf is a start-up owner scan that found one socket, held by a process
+// whose program name is its task name.
+func seedOf(inode uint64, pid uint32, comm string) snapshot.Owners {
+	o := snapshot.Owner{PID: pid, Comm: snapshot.CommOf(comm)}
+	return snapshot.Owners{ByInode: map[uint64]snapshot.Owner{inode: o}, Programs: map[snapshot.Owner]string{o: comm}}
+}
 
 // connect is CLOSE->SYN_SENT: sent when the socket next changes state,
 // stamped with the connect's time, with the real local port.
@@ -338,7 +347,7 @@ var clientInTimeWait = print{
 func TestConnectionLives(t *testing.T) {
 	tests := []struct {
 		name   string
-		seed   map[uint64]snapshot.Owner
+		seed   snapshot.Owners
 		prints []print
 	}{{
 		name: "client from events only: connect, TIME_WAIT, expiry",
@@ -585,7 +594,7 @@ func TestConnectionLives(t *testing.T) {
 		}},
 	}, {
 		name: "server connection accepted and closed between two snapshots",
-		seed: map[uint64]snapshot.Owner{500: {PID: 200, Comm: "nginx", Program: "nginx"}},
+		seed: seedOf(500, 200, "nginx"),
 		prints: []print{{
 			rows: []snapshot.Socket{listener.row(tcpstate.Listen, 500)},
 			at:   1 * time.Second,

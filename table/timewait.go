@@ -20,7 +20,7 @@ import (
 // last Sweep.
 type TimeWait struct {
 	key     Key
-	owner   Owner
+	owner   snapshot.Owner
 	uid     uint32
 	state   tcpstate.State // as snapshots list it: TIME_WAIT, or its substate FIN_WAIT2
 	id      uint64         // for renderers: grows along the pile
@@ -44,7 +44,7 @@ type TimeWait struct {
 func (w *TimeWait) State() tcpstate.State { return w.state }
 
 // Owner is the process the connection belonged to (PID 0: unknown).
-func (w *TimeWait) Owner() Owner { return w.owner }
+func (w *TimeWait) Owner() snapshot.Owner { return w.owner }
 
 // Lifetime is how long a row that left TIME_WAIT lived, or 0 when its birth
 // was not seen.

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 )
 
@@ -57,7 +58,7 @@ type Event struct {
 	Family        uint16 // syscall.AF_INET or syscall.AF_INET6
 	Local, Remote netip.AddrPort
 	PID, TID, UID uint32
-	Comm          Comm
+	Comm          snapshot.Comm
 	Sock          uint64 // kernel socket address: identity while the socket lives
 	Inode         uint64
 	NetNS         uint32
@@ -74,31 +75,16 @@ type Event struct {
 // Has reports whether all of f are set.
 func (e *Event) Has(f Flag) bool { return e.Flags&f == f }
 
+// Owner is the process the event names: the socket's owner when
+// FlagOwnerKnown is set.
+func (e *Event) Owner() snapshot.Owner { return snapshot.Owner{PID: e.PID, Comm: e.Comm} }
+
 // Proto is netstat's protocol name: tcp or tcp6.
 func (e *Event) Proto() string {
 	if e.Family == syscall.AF_INET6 {
 		return "tcp6"
 	}
 	return "tcp"
-}
-
-// Comm is a kernel task name: up to 16 bytes, NUL-padded. Kept as an array
-// so that events carry no pointers.
-type Comm [16]byte
-
-func (c Comm) String() string {
-	n := 0
-	for n < len(c) && c[n] != 0 {
-		n++
-	}
-	return string(c[:n])
-}
-
-// CommOf is s as the kernel keeps a task name: at most 15 bytes and a NUL.
-func CommOf(s string) Comm {
-	var c Comm
-	copy(c[:len(c)-1], s)
-	return c
 }
 
 // A record is the C struct event, or only its head (eventHeadSize bytes)
@@ -136,7 +122,7 @@ func decode(raw []byte, monoToWall int64, ev *Event) error {
 		PID:      k.Pid,
 		TID:      k.Tid,
 		UID:      k.Uid,
-		Comm:     *(*Comm)(unsafe.Pointer(&k.Comm)),
+		Comm:     *(*snapshot.Comm)(unsafe.Pointer(&k.Comm)),
 		Sock:     k.Sk,
 		Inode:    k.Inode,
 		NetNS:    k.Netns,

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 )
 
@@ -43,7 +44,7 @@ func TestDecode(t *testing.T) {
 		Old: tcpstate.SynSent, New: tcpstate.Close, Family: syscall.AF_INET6,
 		Local:  netip.MustParseAddrPort("[fd00::1]:40000"),
 		Remote: netip.MustParseAddrPort("[2001:db8::2]:443"),
-		PID:    100, TID: 101, UID: 1000, Comm: CommOf("curl"),
+		PID:    100, TID: 101, UID: 1000, Comm: snapshot.CommOf("curl"),
 		Sock: 0xffff888012345678, Inode: 4242, NetNS: 4026531840,
 		InState: 1500, Lifetime: 2 * time.Millisecond, BytesSent: 10, BytesReceived: 20,
 		SRTT: 35 * time.Microsecond, Retrans: 2, Err: syscall.ECONNREFUSED,
@@ -125,7 +126,7 @@ func BenchmarkDecode(b *testing.B) {
 func TestFilterMatch(t *testing.T) {
 	ev := Event{Kind: KindState, Old: tcpstate.SynSent, New: tcpstate.Established, Family: syscall.AF_INET,
 		Local: netip.MustParseAddrPort("10.0.0.1:5000"), Remote: netip.MustParseAddrPort("10.0.0.2:80"),
-		PID: 7, Comm: CommOf("nginx"), NetNS: 3}
+		PID: 7, Comm: snapshot.CommOf("nginx"), NetNS: 3}
 	cases := []struct {
 		f    Filter
 		want bool
@@ -151,7 +152,7 @@ func TestFilterMatch(t *testing.T) {
 			t.Errorf("%+v: got %v, want %v", c.f, got, c.want)
 		}
 	}
-	long := Event{Comm: CommOf("averyveryverylongname")}
+	long := Event{Comm: snapshot.CommOf("averyveryverylongname")}
 	if !(&Filter{Comm: "averyveryverylongname"}).Match(&long) {
 		t.Error("a name longer than the kernel keeps must match its first 15 bytes")
 	}
@@ -159,9 +160,9 @@ func TestFilterMatch(t *testing.T) {
 
 func TestOwnerBook(t *testing.T) {
 	b := newOwnerBook()
-	nginx := Owner{PID: 10, Comm: CommOf("nginx")}
+	nginx := snapshot.Owner{PID: 10, Comm: snapshot.CommOf("nginx")}
 	b.byInode[555] = nginx
-	b.byListener[listenKey{netns: 1, port: 80}] = Owner{PID: 20, Comm: CommOf("haproxy")}
+	b.byListener[listenKey{netns: 1, port: 80}] = snapshot.Owner{PID: 20, Comm: snapshot.CommOf("haproxy")}
 
 	// An old socket with its file: owner by inode, and remembered.
 	ev := Event{Kind: KindState, Sock: 0xa, Inode: 555, NetNS: 1,

@@ -3,6 +3,7 @@ package tracer
 import (
 	"syscall"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 )
 
@@ -58,7 +59,7 @@ func (f *Filter) Match(ev *Event) bool {
 }
 
 // commEquals compares without converting Comm to a string (no allocation).
-func commEquals(c Comm, s string) bool {
+func commEquals(c snapshot.Comm, s string) bool {
 	if len(s) >= len(c) {
 		s = s[:len(c)-1] // the kernel keeps 15 bytes and a NUL
 	}

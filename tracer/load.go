@@ -9,6 +9,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
+	"github.com/socktrace/socktrace/snapshot"
 )
 
 const cntRingbufFull = socktraceCounterCNT_RINGBUF_FULL
@@ -48,7 +49,7 @@ func (t *Tracer) prepare(cfg Config) (*ebpf.CollectionSpec, error) {
 		"filter_family":         f.Family,
 		"filter_port":           f.Port,
 		"filter_comm_set":       boolByte(f.Comm != ""),
-		"filter_comm":           [16]byte(CommOf(f.Comm)),
+		"filter_comm":           [16]byte(snapshot.CommOf(f.Comm)),
 		"table_only":            boolByte(cfg.TableOnly),
 	}
 	for name, v := range vars {

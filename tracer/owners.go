@@ -3,14 +3,9 @@ package tracer
 import (
 	"net/netip"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 )
-
-// Owner is a process that holds a socket.
-type Owner struct {
-	PID  uint32
-	Comm Comm
-}
 
 type listenKey struct {
 	netns uint32
@@ -23,7 +18,7 @@ type listenKey struct {
 const maxRemembered = 1 << 17
 
 type remembered struct {
-	owner         Owner
+	owner         snapshot.Owner
 	local, remote netip.AddrPort
 }
 
@@ -34,15 +29,15 @@ type remembered struct {
 // process), and is remembered per socket for its later events, which may come
 // after the socket lost its file (inode 0).
 type ownerBook struct {
-	byInode    map[uint64]Owner
-	byListener map[listenKey]Owner
+	byInode    map[uint64]snapshot.Owner
+	byListener map[listenKey]snapshot.Owner
 	bySock     map[uint64]remembered
 }
 
 func newOwnerBook() *ownerBook {
 	return &ownerBook{
-		byInode:    make(map[uint64]Owner),
-		byListener: make(map[listenKey]Owner),
+		byInode:    make(map[uint64]snapshot.Owner),
+		byListener: make(map[listenKey]snapshot.Owner),
 		bySock:     make(map[uint64]remembered),
 	}
 }
@@ -87,7 +82,7 @@ func (b *ownerBook) fill(ev *Event) {
 	}
 }
 
-func (b *ownerBook) lookup(ev *Event) (Owner, bool) {
+func (b *ownerBook) lookup(ev *Event) (snapshot.Owner, bool) {
 	if ev.Inode != 0 {
 		if o, ok := b.byInode[ev.Inode]; ok {
 			return o, true

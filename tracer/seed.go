@@ -29,21 +29,20 @@ func (t *Tracer) seed(procRoot string) error {
 			errs = append(errs, err) // rows that parsed are still returned
 		}
 		for _, s := range socks {
-			o, ok := owners[s.Inode]
+			o, ok := owners.ByInode[s.Inode]
 			if !ok || s.Inode == 0 {
 				continue
 			}
-			owner := Owner{PID: uint32(o.PID), Comm: CommOf(o.Comm)}
-			t.owners.byInode[s.Inode] = owner
+			t.owners.byInode[s.Inode] = o
 			if s.State == tcpstate.Listen {
-				t.addListener(netns, s.Local.Port(), owner)
+				t.addListener(netns, s.Local.Port(), o)
 			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (t *Tracer) addListener(netns uint32, port uint16, o Owner) {
+func (t *Tracer) addListener(netns uint32, port uint16, o snapshot.Owner) {
 	t.owners.byListener[listenKey{netns, port}] = o
 	key := socktraceListenKey{Netns: netns, Port: port}
 	var val socktraceListenVal

@@ -3,6 +3,7 @@ package tracer
 import (
 	"time"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 )
 
@@ -36,7 +37,7 @@ type twEntry struct {
 	sock          uint64 // the full socket's address, which the entry event had
 	born, entered int64  // Unix ns; born 0: not known
 	pid, tid, uid uint32
-	comm          Comm
+	comm          snapshot.Comm
 	flags         Flag // FlagOwnerKnown, FlagBornKnown
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 )
 
@@ -13,7 +14,7 @@ func TestTimeWaitBookCompletesEnds(t *testing.T) {
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	local, remote := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.2:80")
 	entry := Event{Time: at, Kind: KindState, Old: tcpstate.FinWait2, New: tcpstate.TimeWait, NetNS: 7, Local: local, Remote: remote,
-		Sock: 0xffff1, PID: 42, TID: 43, UID: 1000, Comm: CommOf("curl"),
+		Sock: 0xffff1, PID: 42, TID: 43, UID: 1000, Comm: snapshot.CommOf("curl"),
 		Flags: FlagOwnerKnown | FlagBornKnown | FlagSummary | FlagTimeWaitDerived, Lifetime: 3 * time.Millisecond}
 	b.note(&entry)
 
@@ -28,7 +29,7 @@ func TestTimeWaitBookCompletesEnds(t *testing.T) {
 	}
 	b.note(&end)
 	want := end
-	want.Sock, want.PID, want.TID, want.UID, want.Comm = 0xffff1, 42, 43, 1000, CommOf("curl")
+	want.Sock, want.PID, want.TID, want.UID, want.Comm = 0xffff1, 42, 43, 1000, snapshot.CommOf("curl")
 	want.Flags = FlagOwnerKnown | FlagBornKnown | FlagPrevKnown
 	want.InState, want.Lifetime = time.Second, time.Second+3*time.Millisecond
 	if end != want {

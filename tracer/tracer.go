@@ -64,8 +64,8 @@ type Tracer struct {
 	latency     time.Duration
 	monoToWall  int64
 	owners      *ownerBook
-	timeWaits   *timeWaitBook             // nil in table mode: a table has its own rows
-	seeded      map[uint64]snapshot.Owner // the start-up owner scan, by inode
+	timeWaits   *timeWaitBook   // nil in table mode: a table has its own rows
+	seeded      snapshot.Owners // the start-up owner scan
 	// lossProgs lose events when they skip a run; timerProgs lose only
 	// TIME_WAIT detail.
 	lossProgs, timerProgs []*ebpf.Program
@@ -138,7 +138,7 @@ func withDefaults(cfg Config) Config {
 // SeededOwners is the owner scan New made after attaching: the processes
 // holding each socket inode (every kind of socket) at start-up. Callers
 // that keep a table of older sockets use it instead of scanning again.
-func (t *Tracer) SeededOwners() map[uint64]snapshot.Owner { return t.seeded }
+func (t *Tracer) SeededOwners() snapshot.Owners { return t.seeded }
 
 // Clock is the current time on the events' clock. Comparing it with event
 // times is immune to wall-clock steps after start-up.

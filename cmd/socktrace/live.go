@@ -267,22 +267,23 @@ func (l *live) printConn(w io.Writer, c *table.Conn) error {
 // liveOf is what the live table adds to c's row; valid until the next call.
 func (l *live) liveOf(c *table.Conn) *render.Live {
 	l.x = render.Live{Gone: c.Gone, Lifetime: c.Lifetime(), Err: c.Err, Aborted: c.Aborted,
-		Healed: c.Healed, Owner: l.ownerOf(c.Owner)}
+		Healed: c.Healed}
+	l.setOwner(c.Owner)
 	return &l.x
 }
 
-// ownerOf is o as -p shows it; the zero Owner without -p.
-func (l *live) ownerOf(o table.Owner) snapshot.Owner {
-	if o.PID == 0 || !l.o.programs {
-		return snapshot.Owner{}
+// setOwner gives l.x the owner o as -p shows it; none without -p.
+func (l *live) setOwner(o snapshot.Owner) {
+	if o.PID != 0 && l.o.programs {
+		l.x.Owner, l.x.Program = o, l.tbl.Program(o)
 	}
-	return snapshot.Owner{PID: int(o.PID), Comm: o.Comm.String(), Program: l.tbl.Program(o)}
 }
 
 // goneOf is what the live table adds to the row of a TIME_WAIT that ended;
 // valid until the next call.
 func (l *live) goneOf(r *table.TimeWait) *render.Live {
-	l.x = render.Live{Gone: true, Lifetime: r.Lifetime(), Owner: l.ownerOf(r.Owner())}
+	l.x = render.Live{Gone: true, Lifetime: r.Lifetime()}
+	l.setOwner(r.Owner())
 	return &l.x
 }
 
@@ -437,12 +438,12 @@ func (l *live) refreshOwners(stderr io.Writer) {
 	}
 	for i := range l.rows {
 		s := &l.rows[i]
-		if _, ok := l.r.Owners[s.Inode]; s.Proto != snapshot.TCP && s.Inode != 0 && !ok {
+		if _, ok := l.r.Owners.ByInode[s.Inode]; s.Proto != snapshot.TCP && s.Inode != 0 && !ok {
 			owners, err := snapshot.ReadOwners(l.o.procRoot)
 			if err != nil && !errors.Is(err, snapshot.ErrNotAllOwners) {
 				fmt.Fprintf(stderr, "socktrace: -p: %v\n", err)
 			}
-			if owners != nil {
+			if owners.ByInode != nil {
 				l.r.Owners = owners
 			}
 			l.rescan = time.Now()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/table"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
@@ -48,7 +49,7 @@ func (p *pileTest) apply(port uint16, kind tracer.Kind, old, new tcpstate.State,
 	p.now = p.now.Add(time.Millisecond)
 	ev := tracer.Event{Time: p.now, Kind: kind, Old: old, New: new, Family: syscall.AF_INET,
 		Local:  netip.MustParseAddrPort("127.0.0.1:" + itoa(port)),
-		Remote: netip.MustParseAddrPort("127.0.0.1:9511"), PID: 42, TID: 42, Comm: tracer.CommOf("churn"),
+		Remote: netip.MustParseAddrPort("127.0.0.1:9511"), PID: 42, TID: 42, Comm: snapshot.CommOf("churn"),
 		Flags: tracer.FlagOwnerKnown | tracer.FlagBornKnown | flags, Lifetime: time.Millisecond}
 	p.l.tbl.Apply(&ev)
 }

@@ -491,7 +491,7 @@ func TestLiveMatchesKernel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, d := compareLive(t, tables[len(tables)-1].rows, kernel, owners)
+		c, d := compareLive(t, tables[len(tables)-1].rows, kernel, owners.ByInode)
 		compared += c
 		changed += d
 	}
@@ -534,7 +534,7 @@ func compareLive(t *testing.T, rows []liveRow, kernel []snapshot.Socket, owners 
 			changed++
 			continue
 		}
-		if r.Inode != 0 && owners[r.Inode].PID != r.PID {
+		if r.Inode != 0 && int(owners[r.Inode].PID) != r.PID {
 			t.Errorf("%s -> %s %s inode %d: pid %d, /proc/*/fd says %d", r.Local, r.Remote, r.State, r.Inode, r.PID, owners[r.Inode].PID)
 		}
 	}

@@ -237,27 +237,27 @@ func (o *netstatOptions) sockets(ctx context.Context, w io.Writer, stderr io.Wri
 
 	// The owner scan is the slow part of -p: run it while the tables parse.
 	type ownersResult struct {
-		m   map[uint64]snapshot.Owner
-		err error
+		owners snapshot.Owners
+		err    error
 	}
 	ownersDone := make(chan ownersResult, 1)
 	if o.programs {
 		go func() {
-			m, err := snapshot.ReadOwners(o.procRoot)
-			ownersDone <- ownersResult{m, err}
+			owners, err := snapshot.ReadOwners(o.procRoot)
+			ownersDone <- ownersResult{owners, err}
 		}()
 	}
 	waitOwners := func() {
-		if !o.programs || r.Owners != nil {
+		if !o.programs || r.Owners.ByInode != nil {
 			return
 		}
 		res := <-ownersDone
-		r.Owners = res.m
-		if r.Owners == nil {
-			r.Owners = map[uint64]snapshot.Owner{}
+		r.Owners = res.owners
+		if r.Owners.ByInode == nil {
+			r.Owners.ByInode = map[uint64]snapshot.Owner{}
 		}
 		if errors.Is(res.err, snapshot.ErrNotAllOwners) && !o.json {
-			printOwnerNote(stderr, res.m, os.Getpid())
+			printOwnerNote(stderr, res.owners.ByInode, os.Getpid())
 		} else if res.err != nil {
 			fmt.Fprintf(stderr, "socktrace: -p: %v\n", res.err)
 		}
@@ -435,7 +435,7 @@ func (o *netstatOptions) shows(s *snapshot.Socket) bool {
 // the next.
 func printOwnerNote(w io.Writer, owners map[uint64]snapshot.Owner, self int) {
 	for _, ow := range owners {
-		if ow.PID != self {
+		if int(ow.PID) != self {
 			fmt.Fprint(w, "(Not all processes could be identified, non-owned process info\n"+
 				" will not be shown, you would have to be root to see it all.)\n")
 			return
