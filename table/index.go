@@ -6,79 +6,67 @@ import (
 	"math/rand/v2"
 )
 
-// liveIndex holds the live rows by key. It is a map of the key's 64-bit
+// liveIndex holds the live rows by key, in a hashIndex of the key's 64-bit
 // hash (Key.hash): with the 48-byte keys themselves, Go's map hashed and
 // compared whole keys on every probe, and an event probes at least once.
-// A row whose hash another row already has goes to clash, keyed by its
-// tuple. Each row keeps its key, which tells whether the row
-// under a hash is the one asked for.
+// Each row keeps its key, which tells whether the row under a hash is the
+// one asked for.
 type liveIndex struct {
-	seed   uint64
-	mask   uint64 // all ones; a test narrows it to make hashes clash
-	byHash map[uint64]*Conn
-	clash  map[Key]*Conn
+	seed uint64
+	mask uint64 // all ones; a test narrows it to make hashes clash
+	rows hashIndex[*Conn]
 }
 
 func newLiveIndex() liveIndex {
-	return liveIndex{seed: rand.Uint64(), mask: ^uint64(0), byHash: make(map[uint64]*Conn),
-		clash: make(map[Key]*Conn)}
+	return liveIndex{seed: rand.Uint64(), mask: ^uint64(0)}
+}
+
+// lookup is k's slot and hash, and whether k has a row.
+func (x *liveIndex) lookup(k Key) (slot int, h uint64, found bool) {
+	h = k.hash(x.seed) & x.mask
+	slot, found = x.rows.find(h, func(c *Conn) bool { return c.key == k })
+	return slot, h, found
 }
 
 func (x *liveIndex) get(k Key) *Conn {
-	if c := x.byHash[k.hash(x.seed)&x.mask]; c != nil && c.key == k {
-		return c
-	}
-	if len(x.clash) == 0 {
+	slot, _, ok := x.lookup(k)
+	if !ok {
 		return nil
 	}
-	return x.clash[k]
+	return x.rows.slots[slot].row
 }
 
 // put makes c k's row, in place of any other.
 func (x *liveIndex) put(k Key, c *Conn) {
 	c.key = k
-	h := k.hash(x.seed) & x.mask
-	if cur := x.byHash[h]; cur == nil || cur.key == k {
-		x.byHash[h] = c
-		if len(x.clash) > 0 {
-			delete(x.clash, k) // from when another key held the hash
-		}
+	slot, h, ok := x.lookup(k)
+	if ok {
+		x.rows.slots[slot].row = c
 		return
 	}
-	x.clash[k] = c
+	x.rows.insert(h, c)
 }
 
 // del removes k's row if it is c.
 func (x *liveIndex) del(k Key, c *Conn) {
-	h := k.hash(x.seed) & x.mask
-	if cur := x.byHash[h]; cur == c && cur != nil && cur.key == k {
-		delete(x.byHash, h)
-	} else if len(x.clash) > 0 && x.clash[k] == c {
-		delete(x.clash, k)
+	if slot, _, ok := x.lookup(k); ok && x.rows.slots[slot].row == c {
+		x.rows.remove(slot)
 	}
 }
 
-func (x *liveIndex) len() int { return len(x.byHash) + len(x.clash) }
+func (x *liveIndex) len() int { return x.rows.len() }
 
-// each calls yield with every row and its key; yield may delete the row.
+// each calls yield with every row and its key. yield must not change the
+// index.
 func (x *liveIndex) each(yield func(Key, *Conn) bool) {
-	for _, c := range x.byHash {
-		if !yield(c.key, c) {
-			return
-		}
-	}
-	for k, c := range x.clash {
-		if !yield(k, c) {
-			return
-		}
-	}
+	x.rows.each(func(c *Conn) bool { return yield(c.key, c) })
 }
 
 // hash mixes the key's words with 128-bit multiplies, as wyhash does: the
 // key has a fixed layout, so this is cheaper than hashing its 48 bytes
 // generically. Seeded per table, so a peer that picks its addresses and
 // ports cannot aim its tuples at one hash (and if it did, they would only
-// go to clash).
+// share a probe sequence).
 func (k *Key) hash(seed uint64) uint64 {
 	const (
 		c0 = 0xa0761d6478bd642f

@@ -18,10 +18,10 @@ import (
 // ended, the rest are copied together (compact), and get new positions;
 // their IDs, which renderers key on, stay.
 //
-// The index (posIndex) is keyed by a hash of the tuple, not the tuple:
-// under churn the pile holds up to the kernel's tcp_max_tw_buckets, and
-// 16-byte slots of hash and position stay in cache where 48-byte tuples
-// would not.
+// The index (a hashIndex of positions) is keyed by a hash of the tuple,
+// not the tuple: under churn the pile holds up to the kernel's
+// tcp_max_tw_buckets, and 16-byte slots of hash and position stay in cache
+// where 48-byte tuples would not.
 type timeWaits struct {
 	chunks   []*pileChunk // chunks[0][front] is the oldest row kept
 	front    int
@@ -29,8 +29,8 @@ type timeWaits struct {
 	nextPos  uint64
 	spare    []*pileChunk
 	seed     uint64
-	index    posIndex // position of each row still in TIME_WAIT, by its key's hash
-	gone     []uint64 // positions of the rows that left it and are shown as gone, in the order they left
+	index    hashIndex[uint64] // position of each row still in TIME_WAIT, by its key's hash
+	gone     []uint64          // positions of the rows that left it and are shown as gone, in the order they left
 	nextID   uint64
 	mask     uint64 // all ones; a test narrows it to make hashes clash
 	finWait2 int    // rows in TIME_WAIT's FIN_WAIT2 substate (awaiting the peer's FIN)
@@ -101,7 +101,7 @@ func (p *timeWaits) lookup(k Key) (w *TimeWait, h uint64, slot int) {
 	if !ok {
 		return nil, h, -1
 	}
-	return p.at(p.index.slots[slot].pos), h, slot
+	return p.at(p.index.slots[slot].row), h, slot
 }
 
 // add appends a row for k, which has none.

@@ -45,7 +45,8 @@ func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time, withTimeWait boo
 		t.reconcileRow(s, at)
 	}
 	listed := len(t.order)
-	for k, c := range t.live.each {
+	lost := t.lost[:0]
+	for _, c := range t.live.each {
 		switch {
 		case c.seen == t.gen:
 			c.missedAt = time.Time{}
@@ -57,9 +58,15 @@ func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time, withTimeWait boo
 			c.missedAt = at
 			t.order = append(t.order, c)
 		default:
-			t.heal(k, c, at)
+			lost = append(lost, c)
 		}
 	}
+	// Healing takes rows out of the index: collect first, heal after.
+	for _, c := range lost {
+		t.heal(c.key, c, at)
+	}
+	clear(lost)
+	t.lost = lost[:0]
 	// Map order is random: keep the unlisted rows' order stable.
 	slices.SortFunc(t.order[listed:], compareConns)
 	if withTimeWait {

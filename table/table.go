@@ -122,6 +122,7 @@ type Table struct {
 	prevFull time.Time // the last snapshot with TIME_WAIT sockets
 	asked    []Key     // the pile rows the snapshot being read looks up
 	order    []*Conn   // live rows in the last snapshot's order, then newer ones
+	lost     []*Conn   // scratch for Reconcile: rows to heal
 	counts   Counts
 	// free holds rows Sweep forgot, for reuse: under churn two rows are
 	// born and gone per connection, and allocating each costs the

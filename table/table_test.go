@@ -698,8 +698,8 @@ func TestConnectionLives(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			run(t, New(Config{Seed: tt.seed, ProcRoot: t.TempDir()}), tt.prints)
 		})
-		// Again with every key's hash the same: each index's clash map
-		// holds all but one row.
+		// Again with every key's hash the same: each index holds all
+		// rows in one probe sequence.
 		t.Run(tt.name+", hashes clash", func(t *testing.T) {
 			tbl := New(Config{Seed: tt.seed, ProcRoot: t.TempDir()})
 			tbl.live.mask, tbl.tw.mask = 0, 0

@@ -17,7 +17,7 @@ func TestTimeWaitPile(t *testing.T) {
 		mask uint64
 	}{
 		{"hashes apart", ^uint64(0)},
-		{"hashes clash", 0x3f}, // 64 hashes for thousands of rows: most go to clash
+		{"hashes clash", 0x3f}, // 64 hashes for thousands of rows: most share a probe sequence
 	} {
 		t.Run(tc.name, func(t *testing.T) { testTimeWaitPile(t, tc.mask) })
 	}
@@ -72,7 +72,7 @@ func testTimeWaitPile(t *testing.T, mask uint64) {
 	}
 	hashes := map[uint64]bool{}
 	for _, s := range p.index.slots {
-		if s.pos != 0 {
+		if s.row != 0 {
 			hashes[s.h] = true
 		}
 	}

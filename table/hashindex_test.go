@@ -8,9 +8,9 @@ import (
 // The index finds every position it holds by hash, forgets removed ones,
 // and keeps finding the rest when removals shift runs back, also runs that
 // wrap round the end of the table and runs of equal hashes.
-func TestPosIndex(t *testing.T) {
+func TestHashIndex(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var x posIndex
+	var x hashIndex[uint64]
 	want := map[uint64]uint64{} // position -> hash
 	check := func(step int) {
 		t.Helper()
@@ -19,7 +19,7 @@ func TestPosIndex(t *testing.T) {
 		}
 		for pos, h := range want {
 			slot, ok := x.find(h, func(p uint64) bool { return p == pos })
-			if !ok || x.slots[slot].pos != pos {
+			if !ok || x.slots[slot].row != pos {
 				t.Fatalf("step %d: position %d (hash %#x) not found", step, pos, h)
 			}
 		}

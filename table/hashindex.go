@@ -1,0 +1,122 @@
+package table
+
+// hashIndex finds rows by their key's hash: an open-addressed table of
+// (hash, row) slots, probed linearly, at most half full. The zero row (a
+// nil pointer, position 0) marks an empty slot. Rows whose hashes are
+// equal share a probe sequence; the caller tells them apart by key, so no
+// second map is needed for them.
+//
+// Under churn the TIME_WAIT pile holds up to tcp_max_tw_buckets rows and
+// every connection asks for one that is cold in cache: entering TIME_WAIT
+// (is an older row there?), leaving it, and the peer's FIN. A probe here
+// reads one cache line (four slots), where a Go map read two (its control
+// word, then the slot).
+type hashIndex[R comparable] struct {
+	slots []indexSlot[R] // a power of two long
+	n     int
+}
+
+type indexSlot[R comparable] struct {
+	h   uint64
+	row R
+}
+
+const minIndexSlots = 1024
+
+func (x *hashIndex[R]) len() int { return x.n }
+
+// find walks h's probe sequence to the first slot whose row same accepts,
+// or else to the empty slot that ends it.
+func (x *hashIndex[R]) find(h uint64, same func(R) bool) (slot int, found bool) {
+	if len(x.slots) == 0 {
+		return -1, false
+	}
+	var empty R
+	mask := len(x.slots) - 1
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		s := &x.slots[i]
+		if s.row == empty {
+			return i, false
+		}
+		if s.h == h && same(s.row) {
+			return i, true
+		}
+	}
+}
+
+// insert adds a row of hash h.
+func (x *hashIndex[R]) insert(h uint64, row R) {
+	if 2*(x.n+1) > len(x.slots) {
+		x.grow()
+	}
+	var empty R
+	mask := len(x.slots) - 1
+	i := int(h) & mask
+	for x.slots[i].row != empty {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = indexSlot[R]{h, row}
+	x.n++
+}
+
+func (x *hashIndex[R]) grow() {
+	old := x.slots
+	x.slots = make([]indexSlot[R], max(minIndexSlots, 2*len(old)))
+	x.n = 0
+	var empty R
+	for _, s := range old {
+		if s.row != empty {
+			x.insert(s.h, s.row)
+		}
+	}
+}
+
+// remove empties slot i, found by find, and moves later slots of the same
+// run back into the hole where their probe sequence allows, so that no
+// probe stops early at it.
+func (x *hashIndex[R]) remove(i int) {
+	var empty R
+	mask := len(x.slots) - 1
+	x.n--
+	for {
+		x.slots[i] = indexSlot[R]{}
+		j := i
+		for {
+			j = (j + 1) & mask
+			s := x.slots[j]
+			if s.row == empty {
+				return
+			}
+			if home := int(s.h) & mask; !cyclicallyIn(home, i, j) {
+				x.slots[i] = s
+				i = j
+				break
+			}
+		}
+	}
+}
+
+// cyclicallyIn says k lies in (i, j] going round the table.
+func cyclicallyIn(k, i, j int) bool {
+	if i <= j {
+		return i < k && k <= j
+	}
+	return i < k || k <= j
+}
+
+// reset empties the index, keeping its room.
+func (x *hashIndex[R]) reset() {
+	clear(x.slots)
+	x.n = 0
+}
+
+// each calls yield with every row. yield must not change the index: a
+// removal moves rows between slots.
+func (x *hashIndex[R]) each(yield func(R) bool) {
+	var empty R
+	for i := range x.slots {
+		if r := x.slots[i].row; r != empty && !yield(r) {
+			return
+		}
+	}
+}
