@@ -19,8 +19,8 @@ type Filter struct {
 	NetNS  uint32           // network namespace inode; 0: any
 }
 
-// Any reports whether the filter selects anything less than everything.
-func (f *Filter) Any() bool {
+// Restricts reports whether the filter selects less than every event.
+func (f *Filter) Restricts() bool {
 	return f.PID != 0 || f.Comm != "" || f.Port != 0 || len(f.States) > 0 || f.Family != 0 || f.NetNS != 0
 }
 

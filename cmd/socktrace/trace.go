@@ -250,7 +250,7 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 	defer stop()
 
 	err = streamEvents(tr, stdout, stderr, o.json)
-	reportLoss(stderr, tr.Stats(), cfg.Filter.Any())
+	reportLoss(stderr, tr.Stats(), cfg.Filter.Restricts())
 	if errors.Is(err, syscall.EPIPE) {
 		return nil // the reader went away (| head): not an error
 	}
