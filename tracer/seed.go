@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/cilium/ebpf"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 )
@@ -52,7 +53,7 @@ func (t *Tracer) addListener(netns uint32, port uint16, o snapshot.Owner) {
 		val.Owner.Comm[i] = int8(c)
 	}
 	// NoExist: a listener the kernel saw being created knows better.
-	_ = t.objs.Listeners.Update(key, val, 1 /* BPF_NOEXIST */)
+	_ = t.objs.Listeners.Update(key, val, ebpf.UpdateNoExist)
 }
 
 // namespaces maps each network namespace inode to one process inside it.
