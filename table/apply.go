@@ -107,8 +107,8 @@ func (t *Table) newConn(ev *tracer.Event) *Conn {
 
 // touch takes the event's owner, birth and time.
 func (t *Table) touch(c *Conn, ev *tracer.Event) {
-	if ev.Has(tracer.FlagOwnerKnown) {
-		c.Owner = ev.Owner()
+	if o := ev.Owner(); ev.Has(tracer.FlagOwnerKnown) && o != c.kernelOwner {
+		c.Owner = o
 	}
 	if ev.Has(tracer.FlagBornKnown) && c.Born.IsZero() {
 		c.Born = ev.Time.Add(-ev.Lifetime)
@@ -188,7 +188,9 @@ func (t *Table) endTimeWait(ev *tracer.Event) {
 		return
 	}
 	if w := t.tw.end(k, ev.Time.UnixNano(), ev.Has(tracer.FlagExpired)); w != nil {
-		if ev.Has(tracer.FlagOwnerKnown) {
+		// The entry's owner, or the holder Reown gave the connection,
+		// is the row's; the end only fills in one not known.
+		if ev.Has(tracer.FlagOwnerKnown) && w.owner.PID == 0 {
 			w.owner = ev.Owner()
 		}
 		if ev.Has(tracer.FlagBornKnown) && w.born == 0 {

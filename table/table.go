@@ -73,6 +73,11 @@ type Conn struct {
 	Healed  bool          // gone from the kernel without a close event (lost)
 	Expired bool          // a TIME_WAIT that ran out (not reused or killed)
 
+	// kernelOwner is the owner the kernel names in the socket's events
+	// when Reown found it exited and gave the row the socket's holder:
+	// events that name it do not take the row back.
+	kernelOwner snapshot.Owner
+
 	key       Key       // set while the live index holds it
 	lastEvent time.Time // the newest event applied to it
 	seen      uint64    // the last snapshot generation that listed it
@@ -117,6 +122,7 @@ type Table struct {
 
 	seed     map[uint64]snapshot.Owner // owners of older sockets, by inode
 	programs *programs
+	exits    *exits
 	gen      uint64
 	prevSnap time.Time
 	prevFull time.Time // the last snapshot with TIME_WAIT sockets
@@ -135,7 +141,8 @@ type Config struct {
 	// Seed is the owners of sockets older than the tracer, and their
 	// program names (snapshot.ReadOwners); may be empty.
 	Seed snapshot.Owners
-	// ProcRoot is where program names are read; default "/proc".
+	// ProcRoot is where program names and socket holders are read;
+	// default "/proc".
 	ProcRoot string
 }
 
@@ -151,6 +158,7 @@ func New(cfg Config) *Table {
 		healed:      make(map[Key]*Conn),
 		seed:        cfg.Seed.ByInode,
 		programs:    newPrograms(cfg.ProcRoot),
+		exits:       newExits(cfg.ProcRoot),
 		counts:      Counts{Failed: map[syscall.Errno]uint64{}},
 	}
 	for o, name := range cfg.Seed.Programs {

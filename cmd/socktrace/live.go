@@ -157,6 +157,11 @@ func (l *live) format(w *tableText, stderr io.Writer, at time.Time, full bool, u
 	defer l.mu.Unlock()
 	l.backlog.apply(l.tbl)
 	l.tbl.Reconcile(l.rows, at, full)
+	if l.o.programs {
+		if err := l.tbl.Reown(); err != nil {
+			fmt.Fprintf(stderr, "socktrace: -p: %v\n", err)
+		}
+	}
 	if err := l.printInet(w, stderr); err != nil {
 		return err
 	}

@@ -159,6 +159,8 @@ type liveRow struct {
 	State      string `json:"state"`
 	Inode      uint64 `json:"inode"`
 	PID        int    `json:"pid"`
+	Program    string `json:"program"`
+	Comm       string `json:"comm"`
 	Gone       bool   `json:"gone"`
 	LifetimeNS int64  `json:"lifetime_ns"`
 	Error      string `json:"error"`

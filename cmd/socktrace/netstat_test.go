@@ -39,6 +39,8 @@ var peerRoles = map[string]func(args []string) error{
 	"demo-client":     demoClient,
 	"remote-server":   remoteServer,
 	"remote-client":   remoteClient,
+	"handoff-parent":  handoffParent,
+	"handoff-child":   handoffChild,
 }
 
 func TestMain(m *testing.M) {

@@ -125,3 +125,14 @@ func RunPeer(roles map[string]func(args []string) error) {
 	}
 	os.Exit(0)
 }
+
+// Child returns a command that runs the test binary again as role, in the
+// caller's namespaces, with the caller's stdin, stdout and stderr: for a
+// peer that hands its sockets to a process of its own, as a server that
+// forks does.
+func Child(role string, args ...string) *exec.Cmd {
+	cmd := exec.Command(testBinary(), append([]string{"-test.run=^$"}, args...)...)
+	cmd.Env = append(os.Environ(), roleEnv+"="+role)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	return cmd
+}
