@@ -8,9 +8,9 @@ import (
 	"io"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/socktrace/socktrace/netns"
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/table"
@@ -61,12 +61,12 @@ const ownerRescanEvery = 10 * time.Second
 // its events. Events queue from the moment the tracer is attached, before
 // any snapshot is read, so nothing that happens during start-up is missed.
 func (o *netstatOptions) startLive(ctx context.Context, named bool) (*live, error) {
-	netns, err := ownNetNS(o.procRoot)
+	ns, err := netns.Own(o.procRoot)
 	if err != nil {
 		return nil, err
 	}
 	tr, err := tracer.New(tracer.Config{
-		Filter:    tracer.Filter{NetNS: netns, Family: tracer.FamilyOf(o.inet4, o.inet6)},
+		Filter:    tracer.Filter{NetNS: ns, Family: tracer.FamilyOf(o.inet4, o.inet6)},
 		TableOnly: true,
 		ProcRoot:  o.procRoot,
 	})
@@ -85,14 +85,6 @@ func (o *netstatOptions) startLive(ctx context.Context, named bool) (*live, erro
 	batchScheduling()
 	go l.read()
 	return l, nil
-}
-
-func ownNetNS(procRoot string) (uint32, error) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(procRoot, "self", "ns", "net"), &st); err != nil {
-		return 0, fmt.Errorf("find this network namespace: %w", err)
-	}
-	return uint32(st.Ino), nil
 }
 
 // run prints a table now and every interval until ctx ends, then one last

@@ -5,21 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/socktrace/socktrace/netns"
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 )
 
 type traceOptions struct {
@@ -118,72 +115,22 @@ func (o *traceOptions) config() (tracer.Config, error) {
 		}
 		cfg.Filter.States = append(cfg.Filter.States, st)
 	}
-	ns, err := parseNetNS(o.netns)
+	ns, err := netnsFilter(o.netns)
 	cfg.Filter.NetNS = ns
 	return cfg, err
 }
 
-// parseNetNS takes a namespace's inode number, a path to its file, or a
-// name from "ip netns", which keeps its namespaces in /run/netns.
-func parseNetNS(s string) (uint32, error) {
+// netnsFilter is --netns as the tracer's filter; 0, any namespace, when
+// the flag is not given.
+func netnsFilter(s string) (uint32, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if isInode(s) {
-		n, err := strconv.ParseUint(s, 10, 32)
-		if err != nil {
-			return 0, fmt.Errorf("--netns %s: an inode number is at most %d; %s", s, uint32(math.MaxUint32), netnsForms)
-		}
-		if n == 0 {
-			// The filter's 0 means any namespace.
-			return 0, fmt.Errorf("--netns %s: no namespace has inode 0; %s", s, netnsForms)
-		}
-		return uint32(n), nil
+	ns, err := netns.Parse(s)
+	if err != nil {
+		return 0, fmt.Errorf("--netns %s: %w; %s", s, err, netnsForms)
 	}
-	path, where := s, ""
-	if !strings.Contains(s, "/") {
-		// A name from ip netns, unless only a file here has it.
-		if _, err := os.Stat(filepath.Join("/run/netns", s)); err == nil || !fileExists(s) {
-			path = filepath.Join("/run/netns", s)
-			where = path + ": "
-		}
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return 0, fmt.Errorf("--netns %s: %s%w; %s", s, where, err, netnsForms)
-	}
-	// Any other file has an inode number too, which would filter out
-	// every event without a word.
-	var fs unix.Statfs_t
-	if err := unix.Statfs(path, &fs); err != nil || fs.Type != unix.NSFS_MAGIC {
-		return 0, fmt.Errorf("--netns %s: %snot a namespace file; %s", s, where, netnsForms)
-	}
-	return uint32(st.Ino), nil
-}
-
-// isInode says s is --netns's inode number form.
-func isInode(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
-
-// netnsExists looks for a network namespace with inode ino: one kept by
-// "ip netns", or one a process or thread is in. A namespace held only by
-// an open file or a bind mount elsewhere is not found; the caller warns,
-// it does not refuse. Threads are read only when no process matched: a
-// thread may have entered a namespace (setns) its process is not in.
-func netnsExists(procRoot string, ino uint64) bool {
-	for _, pattern := range []string{
-		"/run/netns/*",
-		filepath.Join(procRoot, "[0-9]*", "ns", "net"),
-		filepath.Join(procRoot, "[0-9]*", "task", "[0-9]*", "ns", "net"),
-	} {
-		paths, _ := filepath.Glob(pattern)
-		for _, p := range paths {
-			var st unix.Stat_t
-			if unix.Stat(p, &st) == nil && st.Ino == ino {
-				return true
-			}
-		}
-	}
-	return false
+	return ns, nil
 }
 
 // noArgs rejects arguments as the root command does, with the hint.
@@ -240,7 +187,7 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 	if o.pid != 0 && !fileExists(fmt.Sprintf("/proc/%d", o.pid)) {
 		fmt.Fprintf(stderr, "socktrace: warning: no process %d is running: nothing to show until one has that id\n", o.pid)
 	}
-	if isInode(o.netns) && !netnsExists("/proc", uint64(cfg.Filter.NetNS)) {
+	if netns.IsInode(o.netns) && !netns.Exists("/proc", uint64(cfg.Filter.NetNS)) {
 		fmt.Fprintf(stderr, "socktrace: warning: no network namespace with inode %d is in /run/netns or used by a process: nothing to show unless one is\n", cfg.Filter.NetNS)
 	}
 	if ctx.Err() == nil { // not interrupted while loading

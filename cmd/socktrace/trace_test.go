@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -284,7 +283,7 @@ func TestParseNetNS(t *testing.T) {
 		{"4026531840", 4026531840},
 		{"/proc/self/ns/net", uint32(self.Ino)},
 	} {
-		if got, err := parseNetNS(tc.in); err != nil || got != tc.want {
+		if got, err := netnsFilter(tc.in); err != nil || got != tc.want {
 			t.Errorf("%q: %d, %v; want %d", tc.in, got, err, tc.want)
 		}
 	}
@@ -296,7 +295,7 @@ func TestParseNetNS(t *testing.T) {
 		{"99999999999", "--netns 99999999999: an inode number is at most 4294967295; " + netnsForms},
 		{"0", "--netns 0: no namespace has inode 0; " + netnsForms},
 	} {
-		if _, err := parseNetNS(tc.in); err == nil || err.Error() != tc.want {
+		if _, err := netnsFilter(tc.in); err == nil || err.Error() != tc.want {
 			t.Errorf("%q: error %q, want %q", tc.in, err, tc.want)
 		}
 	}
@@ -310,56 +309,13 @@ func TestParseNetNS(t *testing.T) {
 	if err := os.WriteFile("plain", nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := parseNetNS("plain"); err == nil || err.Error() != "--netns plain: not a namespace file; "+netnsForms {
+	if _, err := netnsFilter("plain"); err == nil || err.Error() != "--netns plain: not a namespace file; "+netnsForms {
 		t.Errorf("a file here: error %q", err)
 	}
 	// A name made by ip netns add.
 	ns := nstest.New(t)
-	if got, err := parseNetNS(ns.Name); err != nil || uint64(got) != ns.Inode {
+	if got, err := netnsFilter(ns.Name); err != nil || uint64(got) != ns.Inode {
 		t.Errorf("%q: %d, %v; want %d", ns.Name, got, err, ns.Inode)
-	}
-}
-
-// A namespace is found wherever it lives: kept by ip netns, the one a
-// process is in, or one only a thread entered.
-func TestNetNSExists(t *testing.T) {
-	var self unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/net", &self); err != nil {
-		t.Fatal(err)
-	}
-	ns := nstest.New(t)
-	thread := make(chan uint64)
-	release := make(chan struct{})
-	go func() {
-		// The thread dies with its namespace: never unlocked.
-		runtime.LockOSThread()
-		var st unix.Stat_t
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			t.Error(err)
-		} else if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
-			t.Error(err)
-		}
-		thread <- st.Ino
-		<-release
-	}()
-	threadNS := <-thread
-	defer close(release)
-	if threadNS == 0 {
-		t.FailNow()
-	}
-	for _, tc := range []struct {
-		what string
-		ino  uint64
-		want bool
-	}{
-		{"this process's", self.Ino, true},
-		{"ip netns's", ns.Inode, true},
-		{"a thread's", threadNS, true},
-		{"no namespace's", 1, false},
-	} {
-		if got := netnsExists("/proc", tc.ino); got != tc.want {
-			t.Errorf("%s inode %d: %v, want %v", tc.what, tc.ino, got, tc.want)
-		}
 	}
 }
 
