@@ -134,8 +134,8 @@ func (o *netstatOptions) checkArgs(args []string) error {
 	return nil
 }
 
-func (o *netstatOptions) tableOptions() tableOptions {
-	return tableOptions{
+func (o *netstatOptions) reportOptions() reportOptions {
+	return reportOptions{
 		procRoot:     o.procRoot,
 		numericHosts: o.numeric || o.numericHosts,
 		numericPorts: o.numeric || o.numericPorts,
@@ -204,11 +204,11 @@ func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 		var err error
 		switch {
 		case o.route:
-			err = o.tableError(runRoutes(w, o.tableOptions()))
+			err = o.tableError(runRoutes(w, o.reportOptions()))
 		case o.interfaces:
-			err = o.tableError(runInterfaces(w, o.tableOptions()))
+			err = o.tableError(runInterfaces(w, o.reportOptions()))
 		case o.stats:
-			err = o.tableError(runStats(w, o.tableOptions()))
+			err = o.tableError(runStats(w, o.reportOptions()))
 		default:
 			err = o.sockets(ctx, w, stderr, named)
 		}

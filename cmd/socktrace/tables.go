@@ -12,9 +12,10 @@ import (
 	"github.com/socktrace/socktrace/snapshot"
 )
 
-// tableOptions are the netstat options that the -r, -i and -s tables read.
-// The root command fills it from its flags.
-type tableOptions struct {
+// reportOptions are the netstat options of the reports that list no
+// sockets: the routing table (-r), the interfaces (-i) and the statistics
+// (-s). The root command fills it from its flags.
+type reportOptions struct {
 	procRoot     string // "/proc" except in tests
 	numericHosts bool
 	numericPorts bool
@@ -39,7 +40,7 @@ type tableOptions struct {
 	links snapshot.LinkReader
 }
 
-func (o tableOptions) netDir() string {
+func (o reportOptions) netDir() string {
 	root := o.procRoot
 	if root == "" {
 		root = "/proc"
@@ -52,7 +53,7 @@ func (o tableOptions) netDir() string {
 // IPv4 when none is; -t, -u and the like change nothing. Rows that parse
 // are printed even when others do not; the returned error then names the
 // bad lines.
-func runRoutes(w io.Writer, o tableOptions) error {
+func runRoutes(w io.Writer, o reportOptions) error {
 	families := o.families
 	if len(families) == 0 {
 		families = []string{"inet"}
@@ -75,7 +76,7 @@ func runRoutes(w io.Writer, o tableOptions) error {
 
 // routes4 prints the IPv4 table, and routes6 the IPv6 one, if any row
 // could be read.
-func routes4(w io.Writer, o tableOptions, ro render.RouteOptions) error {
+func routes4(w io.Writer, o reportOptions, ro render.RouteOptions) error {
 	rows, err := snapshot.ReadRoutes(o.netDir())
 	if rows == nil && err != nil {
 		return err
@@ -86,7 +87,7 @@ func routes4(w io.Writer, o tableOptions, ro render.RouteOptions) error {
 	return errors.Join(err, render.Routes(w, rows, ro))
 }
 
-func routes6(w io.Writer, o tableOptions, ro render.RouteOptions) error {
+func routes6(w io.Writer, o reportOptions, ro render.RouteOptions) error {
 	rows, err := snapshot.ReadRoutes6(o.netDir())
 	if errors.Is(err, fs.ErrNotExist) {
 		err = fmt.Errorf("%w: IPv6 is not configured on this system", err)
@@ -102,7 +103,7 @@ func routes6(w io.Writer, o tableOptions, ro render.RouteOptions) error {
 
 // runInterfaces prints the interface table (-i), or with -e netstat's
 // ifconfig-style listing.
-func runInterfaces(w io.Writer, o tableOptions) error {
+func runInterfaces(w io.Writer, o reportOptions) error {
 	links := o.links
 	if links == nil {
 		l, err := snapshot.OpenIoctlLinks()
@@ -130,7 +131,7 @@ func runInterfaces(w io.Writer, o tableOptions) error {
 
 // runStats prints per-protocol statistics (-s): IPv4 by default, IPv6 with
 // -6.
-func runStats(w io.Writer, o tableOptions) error {
+func runStats(w io.Writer, o reportOptions) error {
 	// The flags are as given (the root command refuses -s -4 -6). No
 	// protocol, or all four, means all, which also shows SCTP.
 	v6 := o.inet6
