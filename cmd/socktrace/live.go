@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/socktrace/socktrace/netns"
+	"github.com/socktrace/socktrace/netstat"
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/table"
@@ -24,12 +24,11 @@ import (
 // protocols are read from /proc each interval, as netstat does.
 type live struct {
 	o       *netstatOptions
-	named   bool
+	t       *netstat.Options // the tables and how they print
 	tr      *tracer.Tracer
 	mu      sync.Mutex // guards tbl: events arrive on the reader goroutine
 	tbl     *table.Table
 	backlog backlog // events read while mu was held, for whoever takes it next
-	names   *netstatNames
 	r       *render.Netstat
 	rows    []snapshot.Socket // reused between intervals
 	queries []snapshot.Socket // the table's connections, to look up
@@ -60,13 +59,13 @@ const ownerRescanEvery = 10 * time.Second
 // startLive loads the tracer for this network namespace and starts reading
 // its events. Events queue from the moment the tracer is attached, before
 // any snapshot is read, so nothing that happens during start-up is missed.
-func (o *netstatOptions) startLive(ctx context.Context, named bool) (*live, error) {
+func (o *netstatOptions) startLive(ctx context.Context, t netstat.Options) (*live, error) {
 	ns, err := netns.Own(o.procRoot)
 	if err != nil {
 		return nil, err
 	}
 	tr, err := tracer.New(tracer.Config{
-		Filter:    tracer.Filter{NetNS: ns, Family: tracer.FamilyOf(o.inet4, o.inet6)},
+		Filter:    tracer.Filter{NetNS: ns, Family: tracer.FamilyOf(t.Inet4, t.Inet6)},
 		TableOnly: true,
 		ProcRoot:  o.procRoot,
 	})
@@ -74,14 +73,13 @@ func (o *netstatOptions) startLive(ctx context.Context, named bool) (*live, erro
 		return nil, err
 	}
 	l := &live{
-		o: o, named: named, tr: tr,
+		o: o, t: &t, tr: tr,
 		tbl:    table.New(table.Config{Seed: tr.SeededOwners(), ProcRoot: o.procRoot}),
-		names:  newNetstatNames(ctx, o),
+		r:      netstat.NewPrinter(ctx, &t),
 		done:   make(chan error, 1),
 		rescan: time.Now(),
 	}
-	l.r = &render.Netstat{Names: l.names, Wide: o.wide, Extend: o.extend > 0,
-		Programs: o.programs, Timers: o.timers, Owners: tr.SeededOwners()}
+	l.r.Owners = tr.SeededOwners()
 	batchScheduling()
 	go l.read()
 	return l, nil
@@ -131,8 +129,8 @@ func (l *live) print(w io.Writer, stderr io.Writer) error {
 	full := l.readSnapshot(at, stderr)
 	l.waitForEvents()
 	var unixRows []snapshot.UnixSocket
-	if !l.named || l.o.unix {
-		unixRows = l.o.readUnix(filepath.Join(l.o.procRoot, "net"), stderr)
+	if l.t.Unix {
+		unixRows = l.t.ReadUnix(stderr)
 	}
 	// The table is formatted into memory under the lock and written
 	// after: a slow reader of stdout must not stall the events (the ring
@@ -149,7 +147,7 @@ func (l *live) format(w *tableText, stderr io.Writer, at time.Time, full bool, u
 	defer l.mu.Unlock()
 	l.backlog.apply(l.tbl)
 	l.tbl.Reconcile(l.rows, at, full)
-	if l.o.programs {
+	if l.t.Programs {
 		if err := l.tbl.Reown(); err != nil {
 			fmt.Fprintf(stderr, "socktrace: -p: %v\n", err)
 		}
@@ -157,8 +155,8 @@ func (l *live) format(w *tableText, stderr io.Writer, at time.Time, full bool, u
 	if err := l.printInet(w, stderr); err != nil {
 		return err
 	}
-	if !l.named || l.o.unix {
-		if err := l.o.printUnix(w, l.r, unixRows); err != nil {
+	if l.t.Unix {
+		if err := l.t.PrintUnix(w, l.r, unixRows); err != nil {
 			return err
 		}
 	}
@@ -175,10 +173,9 @@ func (l *live) format(w *tableText, stderr io.Writer, at time.Time, full bool, u
 // a dump would walk the kernel's whole established hash, TIME_WAIT pile
 // included, whatever it asked for.
 func (l *live) readSnapshot(at time.Time, stderr io.Writer) (full bool) {
-	netDir := filepath.Join(l.o.procRoot, "net")
-	full = l.prints%fullEvery == 0 || filepath.Clean(l.o.procRoot) != "/proc"
+	full = l.prints%fullEvery == 0 || !l.t.ThisSystem()
 	l.prints++
-	d := snapshot.Diag{TCPInfo: l.o.timers}
+	d := snapshot.Diag{TCPInfo: l.t.Timers}
 	l.mu.Lock()
 	l.backlog.apply(l.tbl)
 	l.tbl.SnapshotBegins(at)
@@ -187,7 +184,7 @@ func (l *live) readSnapshot(at time.Time, stderr io.Writer) (full bool) {
 		d.States = 1 << tcpstate.Listen
 	}
 	l.mu.Unlock()
-	l.rows = l.o.readInetTables(netDir, l.named, stderr, l.rows[:0], d)
+	l.rows = l.t.ReadInet(stderr, l.rows[:0], d)
 	if full {
 		return true
 	}
@@ -209,11 +206,8 @@ func (l *live) waitForEvents() {
 // printInet prints the Internet table: live TCP rows, the TCP rows gone
 // since the last table, then the other protocols' rows.
 func (l *live) printInet(w *tableText, stderr io.Writer) error {
-	if l.named && !l.o.tcp && !l.o.udp && !l.o.udplite && !l.o.raw {
-		return nil
-	}
-	if !l.o.json {
-		if err := l.r.InetHeader(w, l.o.all, l.o.listening); err != nil {
+	if !l.t.JSON {
+		if err := l.r.InetHeader(w, l.t.All, l.t.Listening); err != nil {
 			return err
 		}
 	}
@@ -234,11 +228,11 @@ func (l *live) printInet(w *tableText, stderr io.Writer) error {
 	l.refreshOwners(stderr)
 	for i := range l.rows {
 		s := &l.rows[i]
-		if s.Proto == snapshot.TCP || !l.o.shows(s) {
+		if s.Proto == snapshot.TCP || !l.t.Shows(s) {
 			continue
 		}
 		var err error
-		if l.o.json {
+		if l.t.JSON {
 			err = l.r.InetJSON(w, s)
 		} else {
 			err = l.r.InetRow(w, s)
@@ -251,11 +245,11 @@ func (l *live) printInet(w *tableText, stderr io.Writer) error {
 }
 
 func (l *live) printConn(w io.Writer, c *table.Conn) error {
-	if !l.o.shows(&c.Socket) {
+	if !l.t.Shows(&c.Socket) {
 		return nil
 	}
 	x := l.liveOf(c)
-	if l.o.json {
+	if l.t.JSON {
 		return l.r.LiveJSON(w, &c.Socket, x)
 	}
 	return l.r.LiveRow(w, &c.Socket, x)
@@ -271,7 +265,7 @@ func (l *live) liveOf(c *table.Conn) *render.Live {
 
 // setOwner gives l.x the owner o as -p shows it; none without -p.
 func (l *live) setOwner(o snapshot.Owner) {
-	if o.PID != 0 && l.o.programs {
+	if o.PID != 0 && l.t.Programs {
 		l.x.Owner, l.x.Program = o, l.tbl.Program(o)
 	}
 }
@@ -343,7 +337,7 @@ func (l *live) printTimeWaits(w *tableText) error {
 	out, gone := appendWriter{&cur.buf}, appendWriter{&l.goneTW}
 	for r := range l.tbl.TimeWaits {
 		b, ok := old.line(r.ID(), r.State(), &from)
-		ok = ok && !l.o.timers
+		ok = ok && !l.t.Timers
 		var err error
 		switch {
 		case r.ShownGone():
@@ -374,7 +368,7 @@ func (l *live) printGoneTimeWait(w io.Writer, r *table.TimeWait, line []byte, ok
 	switch {
 	case ok && len(line) == 0:
 		return nil // the options hide it
-	case ok && !l.o.json:
+	case ok && !l.t.JSON:
 		return l.r.GoneRowFrom(w, line, l.goneOf(r))
 	}
 	r.Conn(&l.conn, now)
@@ -430,13 +424,13 @@ func (a appendWriter) Write(p []byte) (int, error) {
 // refreshOwners rescans /proc/*/fd for -p when a non-TCP socket's owner is
 // unknown, at most every ownerRescanEvery.
 func (l *live) refreshOwners(stderr io.Writer) {
-	if !l.o.programs || time.Since(l.rescan) < ownerRescanEvery {
+	if !l.t.Programs || time.Since(l.rescan) < ownerRescanEvery {
 		return
 	}
 	for i := range l.rows {
 		s := &l.rows[i]
 		if _, ok := l.r.Owners.ByInode[s.Inode]; s.Proto != snapshot.TCP && s.Inode != 0 && !ok {
-			owners, err := snapshot.ReadOwners(l.o.procRoot)
+			owners, err := snapshot.ReadOwners(l.t.Proc())
 			if err != nil && !errors.Is(err, snapshot.ErrNotAllOwners) {
 				fmt.Fprintf(stderr, "socktrace: -p: %v\n", err)
 			}
@@ -455,7 +449,7 @@ func (l *live) summary(w io.Writer) error {
 	s := render.Summary{Time: time.Now(), Connects: c.Connects, Accepts: c.Accepts,
 		Closes: c.Closes, Failed: c.Failed, Lost: c.Lost, Healed: c.Healed}
 	s.SynSent, s.SynRecv, s.TimeWait = l.tbl.States()
-	if l.o.json {
+	if l.t.JSON {
 		return render.SummaryJSON(w, &s)
 	}
 	return render.SummaryLine(w, &s)

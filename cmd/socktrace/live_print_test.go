@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/netstat"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/table"
 	"github.com/socktrace/socktrace/tcpstate"
@@ -25,11 +25,10 @@ type pileTest struct {
 	now time.Time
 }
 
-func newPileTest(t *testing.T, o *netstatOptions) *pileTest {
-	o.tcp, o.numeric = true, true
-	l := &live{o: o, tr: &tracer.Tracer{}, tbl: table.New(table.Config{ProcRoot: t.TempDir()}),
-		names: newNetstatNames(context.Background(), o)}
-	l.r = &render.Netstat{Names: l.names, Timers: o.timers}
+func newPileTest(t *testing.T, o netstat.Options) *pileTest {
+	o.TCP, o.Inet4, o.NumericHosts, o.NumericPorts, o.NumericUsers = true, true, true, true, true
+	l := &live{o: &netstatOptions{}, t: &o, tr: &tracer.Tracer{}, tbl: table.New(table.Config{ProcRoot: t.TempDir()}),
+		r: netstat.NewPrinter(context.Background(), &o)}
 	return &pileTest{t: t, l: l, now: l.tr.Clock()}
 }
 
@@ -86,7 +85,7 @@ func (p *pileTest) table(port uint16) (live, gone []string) {
 // no more; a row that entered and ended between two tables is printed
 // gone once; rows the options hide stay hidden when gone.
 func TestLivePrintsTimeWaitPile(t *testing.T) {
-	p := newPileTest(t, &netstatOptions{all: true})
+	p := newPileTest(t, netstat.Options{All: true})
 	p.closeFirst(40001)
 	p.closeFirst(40002)
 	first, _ := p.table(40001)
@@ -116,7 +115,7 @@ func TestLivePrintsTimeWaitPile(t *testing.T) {
 		t.Errorf("born and gone in one interval: rows %q, gone %q; want one gone TIME_WAIT row", live, gone)
 	}
 
-	hidden := newPileTest(t, &netstatOptions{listening: true})
+	hidden := newPileTest(t, netstat.Options{Listening: true})
 	hidden.closeFirst(40001)
 	hidden.table(40001)
 	hidden.expire(40001)

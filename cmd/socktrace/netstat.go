@@ -6,17 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/socktrace/socktrace/render"
-	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/netstat"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -43,8 +39,6 @@ type netstatOptions struct {
 
 	procRoot string // "/proc"; hidden flag for fixture tests
 	etcRoot  string // "/etc"
-
-	unixProcNoted bool // the note that -x reads /proc/net/unix was printed
 }
 
 func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
@@ -90,21 +84,33 @@ func (o *netstatOptions) addFamilyFlag(fs *pflag.FlagSet, on *bool, name, short,
 	fs.Lookup(name).NoOptDefVal = "true"
 }
 
-// normalize applies netstat's defaulting for socket listings: an address
-// family without a protocol means all Internet protocols, a protocol
-// without a family means both families. It reports whether any table was
-// asked for by name. -r, -i and -s take the flags as given: netstat -rt
-// is the IPv4 routing table, as -r is.
-func (o *netstatOptions) normalize() (named bool) {
-	anyInet := o.tcp || o.udp || o.udplite || o.raw
-	if (o.inet4 || o.inet6) && !anyInet {
-		o.tcp, o.udp, o.udplite, o.raw = true, true, true, true
-		anyInet = true
+// socketOptions are the socket tables' options, with netstat's defaulting:
+// an address family without a protocol means all Internet protocols, a
+// protocol without a family means both families, and a command line that
+// names no table asks for every table. -r, -i and -s take the flags as
+// given (reportOptions): netstat -rt is the IPv4 routing table, as -r is.
+func (o *netstatOptions) socketOptions() netstat.Options {
+	so := netstat.Options{
+		TCP: o.tcp, UDP: o.udp, UDPLite: o.udplite, Raw: o.raw, Unix: o.unix,
+		Inet4: o.inet4, Inet6: o.inet6,
+		All: o.all, Listening: o.listening,
+		Programs: o.programs, Timers: o.timers, Wide: o.wide, Extend: o.extend > 0,
+		JSON: o.json, Verbose: o.verbose, ProcRoot: o.procRoot, EtcRoot: o.etcRoot,
+
+		NumericHosts: o.numeric || o.numericHosts,
+		NumericPorts: o.numeric || o.numericPorts,
+		NumericUsers: o.numeric || o.numericUsers,
 	}
-	if anyInet && !o.inet4 && !o.inet6 {
-		o.inet4, o.inet6 = true, true
+	if (so.Inet4 || so.Inet6) && !so.Inet() {
+		so.TCP, so.UDP, so.UDPLite, so.Raw = true, true, true, true
 	}
-	return anyInet || o.unix
+	if !so.Inet() && !so.Unix {
+		so.TCP, so.UDP, so.UDPLite, so.Raw, so.Unix = true, true, true, true, true
+	}
+	if so.Inet() && !so.Inet4 && !so.Inet6 {
+		so.Inet4, so.Inet6 = true, true
+	}
+	return so
 }
 
 // maxInterval is the longest -c interval, a day, in seconds. Longer is
@@ -134,23 +140,19 @@ func (o *netstatOptions) checkArgs(args []string) error {
 	return nil
 }
 
-func (o *netstatOptions) reportOptions() reportOptions {
-	return reportOptions{
-		procRoot:     o.procRoot,
-		numericHosts: o.numeric || o.numericHosts,
-		numericPorts: o.numeric || o.numericPorts,
-		numericUsers: o.numeric || o.numericUsers,
-		extend:       o.extend,
-		all:          o.all,
-		verbose:      o.verbose,
-		wide:         o.wide,
-		inet6:        o.inet6,
-		families:     o.families,
-		tcp:          o.tcp,
-		udp:          o.udp,
-		udplite:      o.udplite,
-		raw:          o.raw,
-		json:         o.json,
+func (o *netstatOptions) reportOptions() *netstat.ReportOptions {
+	return &netstat.ReportOptions{
+		ProcRoot:     o.procRoot,
+		NumericHosts: o.numeric || o.numericHosts,
+		Extend:       o.extend,
+		All:          o.all,
+		Inet6:        o.inet6,
+		Families:     o.families,
+		TCP:          o.tcp,
+		UDP:          o.udp,
+		UDPLite:      o.udplite,
+		Raw:          o.raw,
+		JSON:         o.json,
 	}
 }
 
@@ -185,12 +187,9 @@ func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 		return err
 	}
 	sockets := !o.route && !o.interfaces && !o.stats
-	named := false
-	if sockets {
-		named = o.normalize()
-	}
-	if o.continuous > 0 && sockets && (!named || o.tcp) {
-		l, err := o.startLive(ctx, named)
+	so := o.socketOptions()
+	if o.continuous > 0 && sockets && so.TCP {
+		l, err := o.startLive(ctx, so)
 		if err == nil {
 			return l.run(ctx, stdout, stderr)
 		}
@@ -204,13 +203,13 @@ func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 		var err error
 		switch {
 		case o.route:
-			err = o.tableError(runRoutes(w, o.reportOptions()))
+			err = o.tableError(netstat.Routes(w, o.reportOptions()))
 		case o.interfaces:
-			err = o.tableError(runInterfaces(w, o.reportOptions()))
+			err = o.tableError(netstat.Interfaces(w, o.reportOptions()))
 		case o.stats:
-			err = o.tableError(runStats(w, o.reportOptions()))
+			err = o.tableError(netstat.Stats(w, o.reportOptions()))
 		default:
-			err = o.sockets(ctx, w, stderr, named)
+			err = netstat.Sockets(ctx, w, stderr, &so)
 		}
 		if ferr := w.Flush(); err == nil {
 			err = ferr
@@ -226,220 +225,20 @@ func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 	}
 }
 
-// sockets prints the Internet and unix socket tables.
-func (o *netstatOptions) sockets(ctx context.Context, w io.Writer, stderr io.Writer, named bool) error {
-	netDir := filepath.Join(o.procRoot, "net")
-	names := newNetstatNames(ctx, o)
-	r := &render.Netstat{
-		Names: names, Wide: o.wide, Extend: o.extend > 0,
-		Programs: o.programs, Timers: o.timers,
-	}
-
-	// The owner scan is the slow part of -p: run it while the tables parse.
-	type ownersResult struct {
-		owners snapshot.Owners
-		err    error
-	}
-	ownersDone := make(chan ownersResult, 1)
-	if o.programs {
-		go func() {
-			owners, err := snapshot.ReadOwners(o.procRoot)
-			ownersDone <- ownersResult{owners, err}
-		}()
-	}
-	waitOwners := func() {
-		if !o.programs || r.Owners.ByInode != nil {
-			return
-		}
-		res := <-ownersDone
-		r.Owners = res.owners
-		if r.Owners.ByInode == nil {
-			r.Owners.ByInode = map[uint64]snapshot.Owner{}
-		}
-		if errors.Is(res.err, snapshot.ErrNotAllOwners) && !o.json {
-			printOwnerNote(stderr, res.owners.ByInode, os.Getpid())
-		} else if res.err != nil {
-			fmt.Fprintf(stderr, "socktrace: -p: %v\n", res.err)
-		}
-	}
-
-	inet := !named || o.tcp || o.udp || o.udplite || o.raw
-	if inet {
-		// Only -o prints the counters that need tcp_info to be exact.
-		rows := o.readInetTables(netDir, named, stderr, nil, snapshot.Diag{TCPInfo: o.timers})
-		rows = o.filterInet(rows)
-		names.prefetch(rows)
-		waitOwners()
-		if !o.json {
-			if err := r.InetHeader(w, o.all, o.listening); err != nil {
-				return err
-			}
-		}
-		for i := range rows {
-			var err error
-			if o.json {
-				err = r.InetJSON(w, &rows[i])
-			} else {
-				err = r.InetRow(w, &rows[i])
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
-	if !named || o.unix {
-		rows := o.readUnix(netDir, stderr)
-		waitOwners()
-		if err := o.printUnix(w, r, rows); err != nil {
-			return err
-		}
-	}
-	waitOwners()
-	return nil
+// tableError is what the -r, -i and -s tables return: the errors of
+// reading them, as netstat.ErrorLines words them. main prints an error
+// after "socktrace: ", so the lines after the first get it here.
+type tableError struct {
+	err   error
+	lines []string
 }
 
-// printUnix prints the unix socket table.
-func (o *netstatOptions) printUnix(w io.Writer, r *render.Netstat, rows []snapshot.UnixSocket) error {
-	if !o.json {
-		if err := r.UnixHeader(w, o.all, o.listening); err != nil {
-			return err
-		}
+func (o *netstatOptions) tableError(err error) error {
+	if err == nil {
+		return nil
 	}
-	for i := range rows {
-		u := &rows[i]
-		if !o.all && u.Listening() != o.listening {
-			continue
-		}
-		var err error
-		if o.json {
-			err = r.UnixJSON(w, u)
-		} else {
-			err = r.UnixRow(w, u)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return &tableError{err, netstat.ErrorLines(err, o.verbose)}
 }
 
-// readUnix reads the unix sockets. The live system's own namespace comes
-// from sock_diag, where each socket's name is an attribute of its own
-// message; /proc/net/unix prints names raw, and a name can hold a newline
-// and a whole made-up row. Fixture trees and kernels without unix_diag
-// read the text, whose reader refuses every line that is not a row to the
-// byte, but cannot refuse a made-up row that is one: that is said once.
-func (o *netstatOptions) readUnix(netDir string, stderr io.Writer) []snapshot.UnixSocket {
-	if filepath.Clean(o.procRoot) == "/proc" {
-		rows, err := snapshot.Diag{}.ReadUnix()
-		if err == nil {
-			return rows
-		}
-		if !o.unixProcNoted {
-			o.unixProcNoted = true
-			fmt.Fprintf(stderr, "socktrace: unix sockets from /proc/net/unix (%v), where a socket's name can add a row that does not exist\n", err)
-		}
-	}
-	rows, err := snapshot.ReadUnix(netDir)
-	o.reportReadError(stderr, err)
-	return rows
-}
-
-// readInetTables reads the Internet tables asked for, or all of them when
-// none is named. d sets the sock_diag dump of TCP; the /proc fallback
-// ignores it.
-func (o *netstatOptions) readInetTables(netDir string, named bool, stderr io.Writer, rows []snapshot.Socket, d snapshot.Diag) []snapshot.Socket {
-	var fam snapshot.Family
-	if !named || o.inet4 {
-		fam |= snapshot.IPv4
-	}
-	if !named || o.inet6 {
-		fam |= snapshot.IPv6
-	}
-	var protos []snapshot.Proto
-	for _, p := range []struct {
-		on    bool
-		proto snapshot.Proto
-	}{{o.tcp, snapshot.TCP}, {o.udp, snapshot.UDP}, {o.udplite, snapshot.UDPLite}, {o.raw, snapshot.Raw}} {
-		if p.on || !named {
-			protos = append(protos, p.proto)
-		}
-	}
-	n := 0
-	for _, p := range protos {
-		n += snapshot.CountInet(netDir, p, fam)
-	}
-	// Room for sockets opened between counting and reading.
-	rows = slices.Grow(rows[:0], n+n/16+16)
-	for _, p := range protos {
-		var err error
-		rows, err = o.readInet(netDir, p, fam, rows, d)
-		o.reportReadError(stderr, err)
-	}
-	return rows
-}
-
-// readInet appends one protocol's rows to dst. TCP in the live system's
-// own namespace comes from sock_diag, which costs the kernel less than
-// printing /proc/net/tcp; fixture trees, the other tables and kernels
-// without inet_diag/tcp_diag read the /proc text. Both see the namespace of
-// this process, so they list the same sockets.
-func (o *netstatOptions) readInet(netDir string, p snapshot.Proto, fam snapshot.Family, dst []snapshot.Socket, d snapshot.Diag) ([]snapshot.Socket, error) {
-	if filepath.Clean(o.procRoot) == "/proc" && p == snapshot.TCP {
-		n := len(dst)
-		rows, err := d.ReadInet(p, fam, dst)
-		if err == nil {
-			return rows, nil
-		}
-		dst = rows[:n]
-	}
-	return snapshot.ReadInet(netDir, p, fam, dst)
-}
-
-// filterInet keeps the rows netstat shows for -a/-l.
-func (o *netstatOptions) filterInet(rows []snapshot.Socket) []snapshot.Socket {
-	if o.all {
-		return rows
-	}
-	kept := rows[:0]
-	for _, s := range rows {
-		if o.shows(&s) {
-			kept = append(kept, s)
-		}
-	}
-	return kept
-}
-
-// shows reports whether netstat shows s under -a/-l: TCP servers are the
-// sockets without a remote port, UDP and raw ones those without a remote
-// address.
-func (o *netstatOptions) shows(s *snapshot.Socket) bool {
-	if o.all {
-		return true
-	}
-	var server bool
-	if s.Proto == snapshot.TCP {
-		server = s.Remote.Port() == 0
-	} else {
-		server = s.Remote.Addr().IsUnspecified()
-	}
-	return server == o.listening
-}
-
-// printOwnerNote prints netstat's note when -p could not read every
-// process: "No info" when it found no socket of any process, also as root
-// without CAP_SYS_PTRACE (geteuid()=0 then), "Not all" when it found some.
-// socktrace's own sockets do not count: they come and go while /proc is
-// scanned (the sock_diag socket is open during one scan, closed during
-// the next), which made the note change from one run, or one -c table, to
-// the next.
-func printOwnerNote(w io.Writer, owners map[uint64]snapshot.Owner, self int) {
-	for _, ow := range owners {
-		if int(ow.PID) != self {
-			fmt.Fprint(w, "(Not all processes could be identified, non-owned process info\n"+
-				" will not be shown, you would have to be root to see it all.)\n")
-			return
-		}
-	}
-	fmt.Fprintf(w, "(No info could be read for \"-p\": geteuid()=%d but you should be root.)\n", os.Geteuid())
-}
+func (e *tableError) Error() string { return strings.Join(e.lines, "\nsocktrace: ") }
+func (e *tableError) Unwrap() error { return e.err }

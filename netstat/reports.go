@@ -1,70 +1,60 @@
-package main
+package netstat
 
 import (
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"path/filepath"
 	"strings"
 
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/snapshot"
 )
 
-// reportOptions are the netstat options of the reports that list no
+// ReportOptions are the options of netstat's reports that list no
 // sockets: the routing table (-r), the interfaces (-i) and the statistics
-// (-s). The root command fills it from its flags.
-type reportOptions struct {
-	procRoot     string // "/proc" except in tests
-	numericHosts bool
-	numericPorts bool
-	numericUsers bool
-	extend       int  // -e, -ee
-	all          bool // -a: -i lists interfaces that are down too
-	verbose      bool
-	wide         bool
-	inet6        bool     // -6 / --inet6: -s for IPv6
-	families     []string // -4, -6 and -x as given: "inet", "inet6", "unix"
-	tcp          bool     // -s -t
-	udp          bool     // -s -u
-	udplite      bool     // -s -U
-	raw          bool     // -s -w
-	json         bool
+// (-s). Unlike the socket tables', they take the flags as given: -s alone
+// is IPv4's statistics of every protocol.
+type ReportOptions struct {
+	ProcRoot     string // "/proc" when empty; a fixture tree in tests
+	NumericHosts bool
+	Extend       int      // -e, -ee
+	All          bool     // -a: -i lists interfaces that are down too
+	Inet6        bool     // -6 / --inet6: -s for IPv6
+	Families     []string // -4, -6 and -x as given: "inet", "inet6", "unix"
+	TCP          bool     // -s -t
+	UDP          bool     // -s -u
+	UDPLite      bool     // -s -U
+	Raw          bool     // -s -w
+	JSON         bool
 
-	// routeNames says where -r looks names up; the zero value means the
+	// RouteNames says where -r looks names up; the zero value means the
 	// system's files and DNS.
-	routeNames snapshot.RouteNamesConfig
-	// links reads interface flags and MTUs for -i; nil means ioctls in the
+	RouteNames snapshot.RouteNamesConfig
+	// Links reads interface flags and MTUs for -i; nil means ioctls in the
 	// caller's network namespace.
-	links snapshot.LinkReader
+	Links snapshot.LinkReader
 }
 
-func (o reportOptions) netDir() string {
-	root := o.procRoot
-	if root == "" {
-		root = "/proc"
-	}
-	return filepath.Join(root, "net")
-}
+func (o *ReportOptions) netDir() string { return netDir(o.ProcRoot) }
 
-// runRoutes prints the kernel routing table (-r): one table for each
+// Routes prints the kernel routing table (-r): one table for each
 // family named by -4 and -6, in their order, repeats too, as netstat does;
 // IPv4 when none is; -t, -u and the like change nothing. Rows that parse
 // are printed even when others do not; the returned error then names the
 // bad lines.
-func runRoutes(w io.Writer, o reportOptions) error {
-	families := o.families
+func Routes(w io.Writer, o *ReportOptions) error {
+	families := o.Families
 	if len(families) == 0 {
 		families = []string{"inet"}
 	}
-	ro := render.RouteOptions{Extend: o.extend}
-	if !o.numericHosts && !o.json {
-		ro.Names = snapshot.NewRouteNames(o.routeNames)
+	ro := render.RouteOptions{Extend: o.Extend}
+	if !o.NumericHosts && !o.JSON {
+		ro.Names = snapshot.NewRouteNames(o.RouteNames)
 	}
 	var errs []error
 	for _, f := range families {
-		switch f { // the root command refuses "unix"
+		switch f { // unix has no routes: the command line refuses -x
 		case "inet":
 			errs = append(errs, routes4(w, o, ro))
 		case "inet6":
@@ -76,18 +66,18 @@ func runRoutes(w io.Writer, o reportOptions) error {
 
 // routes4 prints the IPv4 table, and routes6 the IPv6 one, if any row
 // could be read.
-func routes4(w io.Writer, o reportOptions, ro render.RouteOptions) error {
+func routes4(w io.Writer, o *ReportOptions, ro render.RouteOptions) error {
 	rows, err := snapshot.ReadRoutes(o.netDir())
 	if rows == nil && err != nil {
 		return err
 	}
-	if o.json {
+	if o.JSON {
 		return errors.Join(err, render.RoutesJSON(w, rows))
 	}
 	return errors.Join(err, render.Routes(w, rows, ro))
 }
 
-func routes6(w io.Writer, o reportOptions, ro render.RouteOptions) error {
+func routes6(w io.Writer, o *ReportOptions, ro render.RouteOptions) error {
 	rows, err := snapshot.ReadRoutes6(o.netDir())
 	if errors.Is(err, fs.ErrNotExist) {
 		err = fmt.Errorf("%w: IPv6 is not configured on this system", err)
@@ -95,16 +85,16 @@ func routes6(w io.Writer, o reportOptions, ro render.RouteOptions) error {
 	if rows == nil && err != nil {
 		return err
 	}
-	if o.json {
+	if o.JSON {
 		return errors.Join(err, render.Routes6JSON(w, rows))
 	}
 	return errors.Join(err, render.Routes6(w, rows, ro))
 }
 
-// runInterfaces prints the interface table (-i), or with -e netstat's
+// Interfaces prints the interface table (-i), or with -e netstat's
 // ifconfig-style listing.
-func runInterfaces(w io.Writer, o reportOptions) error {
-	links := o.links
+func Interfaces(w io.Writer, o *ReportOptions) error {
+	links := o.Links
 	if links == nil {
 		l, err := snapshot.OpenIoctlLinks()
 		if err != nil {
@@ -114,11 +104,11 @@ func runInterfaces(w io.Writer, o reportOptions) error {
 		links = l
 	}
 	ifaces, err := snapshot.ListInterfaces(o.netDir(), links)
-	ifo := render.InterfaceOptions{All: o.all, Extend: o.extend}
-	if o.json {
+	ifo := render.InterfaceOptions{All: o.All, Extend: o.Extend}
+	if o.JSON {
 		return errors.Join(err, render.InterfacesJSON(w, ifaces, ifo))
 	}
-	if o.extend > 0 {
+	if o.Extend > 0 {
 		// Without IPv6 there is no if_inet6, and no inet6 lines to print.
 		addrs, aerr := snapshot.ReadIfInet6(o.netDir())
 		if !errors.Is(aerr, fs.ErrNotExist) {
@@ -129,14 +119,14 @@ func runInterfaces(w io.Writer, o reportOptions) error {
 	return errors.Join(err, render.Interfaces(w, ifaces, ifo))
 }
 
-// runStats prints per-protocol statistics (-s): IPv4 by default, IPv6 with
+// Stats prints per-protocol statistics (-s): IPv4 by default, IPv6 with
 // -6.
-func runStats(w io.Writer, o reportOptions) error {
-	// The flags are as given (the root command refuses -s -4 -6). No
+func Stats(w io.Writer, o *ReportOptions) error {
+	// The flags are as given (the command line refuses -s -4 -6). No
 	// protocol, or all four, means all, which also shows SCTP.
-	v6 := o.inet6
-	so := render.StatsOptions{Raw: o.raw, TCP: o.tcp, UDP: o.udp}
-	if o.tcp == o.udp && o.udp == o.udplite && o.udplite == o.raw {
+	v6 := o.Inet6
+	so := render.StatsOptions{Raw: o.Raw, TCP: o.TCP, UDP: o.UDP}
+	if o.TCP == o.UDP && o.UDP == o.UDPLite && o.UDPLite == o.Raw {
 		so = render.StatsOptions{Raw: true, TCP: true, UDP: true, SCTP: true}
 	}
 	dir := o.netDir()
@@ -151,7 +141,7 @@ func runStats(w io.Writer, o reportOptions) error {
 				tcp = append(tcp, g)
 			}
 		}
-		if o.json {
+		if o.JSON {
 			errs = append(errs, render.StatsJSON(w, append(snmp6, tcp...), true, so))
 		} else {
 			errs = append(errs, render.Stats6(w, snmp6, snmp, so))
@@ -170,7 +160,7 @@ func runStats(w io.Writer, o reportOptions) error {
 		errs = append(errs, err)
 		groups = append(groups, sctp)
 	}
-	if o.json {
+	if o.JSON {
 		errs = append(errs, render.StatsJSON(w, groups, false, so))
 	} else {
 		errs = append(errs, render.Stats(w, groups, so))

@@ -1,4 +1,4 @@
-package main
+package netstat
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 	"github.com/socktrace/socktrace/snapshot"
 )
 
-// netstatNames implements render.Names with netstat's rules: each kind of
-// name can be turned off on its own (--numeric-hosts, --numeric-ports,
+// names implements render.Names with netstat's rules: each kind of name
+// can be turned off on its own (--numeric-hosts, --numeric-ports,
 // --numeric-users; -n turns off all three), the files are read only when a
 // name is needed, and host lookups are cached with a deadline.
-type netstatNames struct {
+type names struct {
 	ctx                                      context.Context
 	etcRoot                                  string
 	numericHosts, numericPorts, numericUsers bool
@@ -27,13 +27,13 @@ type netstatNames struct {
 	services     snapshot.Services
 }
 
-func newNetstatNames(ctx context.Context, o *netstatOptions) *netstatNames {
-	return &netstatNames{
+func newNames(ctx context.Context, o *Options) *names {
+	return &names{
 		ctx:          ctx,
-		etcRoot:      o.etcRoot,
-		numericHosts: o.numeric || o.numericHosts,
-		numericPorts: o.numeric || o.numericPorts,
-		numericUsers: o.numeric || o.numericUsers,
+		etcRoot:      o.etcRoot(),
+		numericHosts: o.NumericHosts,
+		numericPorts: o.NumericPorts,
+		numericUsers: o.NumericUsers,
 		// A reverse lookup that takes longer than this is not worth
 		// stalling the table for: the address prints instead.
 		hosts: snapshot.HostResolver{Timeout: 500 * time.Millisecond},
@@ -42,7 +42,7 @@ func newNetstatNames(ctx context.Context, o *netstatOptions) *netstatNames {
 
 // Host returns a name, "[::]" for the IPv6 wildcard as netstat prints it in
 // name mode, or "" for the numeric form. The IPv4 wildcard stays 0.0.0.0.
-func (n *netstatNames) Host(a netip.Addr) string {
+func (n *names) Host(a netip.Addr) string {
 	if n.numericHosts || a.Is4In6() {
 		return ""
 	}
@@ -58,7 +58,7 @@ func (n *netstatNames) Host(a netip.Addr) string {
 
 // prefetch resolves every address of rows at once, so that a table with
 // many peers waits for one lookup timeout instead of one per peer.
-func (n *netstatNames) prefetch(rows []snapshot.Socket) {
+func (n *names) prefetch(rows []snapshot.Socket) {
 	if n.numericHosts {
 		return
 	}
@@ -73,7 +73,7 @@ func (n *netstatNames) prefetch(rows []snapshot.Socket) {
 	n.hosts.Prefetch(n.ctx, addrs)
 }
 
-func (n *netstatNames) Service(p snapshot.Proto, port uint16) string {
+func (n *names) Service(p snapshot.Proto, port uint16) string {
 	if n.numericPorts {
 		return ""
 	}
@@ -83,7 +83,7 @@ func (n *netstatNames) Service(p snapshot.Proto, port uint16) string {
 	return n.services.Lookup(p, port)
 }
 
-func (n *netstatNames) User(uid uint32) string {
+func (n *names) User(uid uint32) string {
 	if n.numericUsers {
 		return ""
 	}

@@ -1,9 +1,7 @@
-package main
+package netstat
 
 import (
 	"fmt"
-	"io"
-	"strings"
 
 	"github.com/socktrace/socktrace/snapshot"
 )
@@ -13,37 +11,11 @@ import (
 // hundreds of thousands of them.
 const maxLinesListed = 10
 
-// reportReadError prints the errors of reading /proc tables on stderr, one
-// line each (readErrorLines); the rows that could be read are printed
-// regardless.
-func (o *netstatOptions) reportReadError(w io.Writer, err error) {
-	for _, line := range readErrorLines(err, o.verbose) {
-		fmt.Fprintf(w, "socktrace: %s\n", line)
-	}
-}
-
-// tableError is what the -r, -i and -s tables return: the errors of
-// reading them, as readErrorLines words them. main prints an error after
-// "socktrace: ", so the lines after the first get it here.
-type tableError struct {
-	err   error
-	lines []string
-}
-
-func (o *netstatOptions) tableError(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &tableError{err, readErrorLines(err, o.verbose)}
-}
-
-func (e *tableError) Error() string { return strings.Join(e.lines, "\nsocktrace: ") }
-func (e *tableError) Unwrap() error { return e.err }
-
-// readErrorLines is err as lines for stderr. A file's malformed lines are
-// listed, up to maxLinesListed of them with -v, and the first one
-// without; then how many more there were, so none goes unsaid.
-func readErrorLines(err error, verbose bool) []string {
+// ErrorLines is err, an error of reading /proc tables, as lines for
+// stderr. A file's malformed lines are listed, up to maxLinesListed of
+// them with verbose (-v), and the first one without; then how many more
+// there were, so none goes unsaid.
+func ErrorLines(err error, verbose bool) []string {
 	listed := 1
 	if verbose {
 		listed = maxLinesListed

@@ -1,0 +1,214 @@
+package netstat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/snapshot"
+)
+
+// Sockets prints the Internet and unix socket tables o asks for, once.
+// Tables that cannot be read, or only in part, are reported on stderr; the
+// rows that could be read are printed regardless.
+func Sockets(ctx context.Context, w io.Writer, stderr io.Writer, o *Options) error {
+	names := newNames(ctx, o)
+	r := printer(names, o)
+
+	// The owner scan is the slow part of -p: run it while the tables parse.
+	type ownersResult struct {
+		owners snapshot.Owners
+		err    error
+	}
+	ownersDone := make(chan ownersResult, 1)
+	if o.Programs {
+		go func() {
+			owners, err := snapshot.ReadOwners(o.Proc())
+			ownersDone <- ownersResult{owners, err}
+		}()
+	}
+	waitOwners := func() {
+		if !o.Programs || r.Owners.ByInode != nil {
+			return
+		}
+		res := <-ownersDone
+		r.Owners = res.owners
+		if r.Owners.ByInode == nil {
+			r.Owners.ByInode = map[uint64]snapshot.Owner{}
+		}
+		if errors.Is(res.err, snapshot.ErrNotAllOwners) && !o.JSON {
+			printOwnerNote(stderr, res.owners.ByInode, os.Getpid())
+		} else if res.err != nil {
+			fmt.Fprintf(stderr, "socktrace: -p: %v\n", res.err)
+		}
+	}
+
+	if o.Inet() {
+		// Only -o prints the counters that need tcp_info to be exact.
+		rows := o.ReadInet(stderr, nil, snapshot.Diag{TCPInfo: o.Timers})
+		rows = o.filterInet(rows)
+		names.prefetch(rows)
+		waitOwners()
+		if !o.JSON {
+			if err := r.InetHeader(w, o.All, o.Listening); err != nil {
+				return err
+			}
+		}
+		for i := range rows {
+			var err error
+			if o.JSON {
+				err = r.InetJSON(w, &rows[i])
+			} else {
+				err = r.InetRow(w, &rows[i])
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if o.Unix {
+		rows := o.ReadUnix(stderr)
+		waitOwners()
+		if err := o.PrintUnix(w, r, rows); err != nil {
+			return err
+		}
+	}
+	waitOwners()
+	return nil
+}
+
+// ReadUnix reads the unix sockets, reporting on stderr what it could not.
+// The live system's own namespace comes from sock_diag, where each
+// socket's name is an attribute of its own message; /proc/net/unix prints
+// names raw, and a name can hold a newline and a whole made-up row.
+// Fixture trees and kernels without unix_diag read the text, whose reader
+// refuses every line that is not a row to the byte, but cannot refuse a
+// made-up row that is one: that is said once.
+func (o *Options) ReadUnix(stderr io.Writer) []snapshot.UnixSocket {
+	if o.ThisSystem() {
+		rows, err := snapshot.Diag{}.ReadUnix()
+		if err == nil {
+			return rows
+		}
+		if !o.unixProcNoted {
+			o.unixProcNoted = true
+			fmt.Fprintf(stderr, "socktrace: unix sockets from /proc/net/unix (%v), where a socket's name can add a row that does not exist\n", err)
+		}
+	}
+	rows, err := snapshot.ReadUnix(o.netDir())
+	o.reportReadError(stderr, err)
+	return rows
+}
+
+// PrintUnix prints the unix socket table.
+func (o *Options) PrintUnix(w io.Writer, r *render.Netstat, rows []snapshot.UnixSocket) error {
+	if !o.JSON {
+		if err := r.UnixHeader(w, o.All, o.Listening); err != nil {
+			return err
+		}
+	}
+	for i := range rows {
+		u := &rows[i]
+		if !o.All && u.Listening() != o.Listening {
+			continue
+		}
+		var err error
+		if o.JSON {
+			err = r.UnixJSON(w, u)
+		} else {
+			err = r.UnixRow(w, u)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadInet reads the Internet tables o asks for into rows[:0], reporting
+// on stderr what it could not. d sets the sock_diag dump of TCP; the /proc
+// fallback ignores it.
+func (o *Options) ReadInet(stderr io.Writer, rows []snapshot.Socket, d snapshot.Diag) []snapshot.Socket {
+	var fam snapshot.Family
+	if o.Inet4 {
+		fam |= snapshot.IPv4
+	}
+	if o.Inet6 {
+		fam |= snapshot.IPv6
+	}
+	var protos []snapshot.Proto
+	for _, p := range []struct {
+		on    bool
+		proto snapshot.Proto
+	}{{o.TCP, snapshot.TCP}, {o.UDP, snapshot.UDP}, {o.UDPLite, snapshot.UDPLite}, {o.Raw, snapshot.Raw}} {
+		if p.on {
+			protos = append(protos, p.proto)
+		}
+	}
+	netDir := o.netDir()
+	n := 0
+	for _, p := range protos {
+		n += snapshot.CountInet(netDir, p, fam)
+	}
+	// Room for sockets opened between counting and reading.
+	rows = slices.Grow(rows[:0], n+n/16+16)
+	for _, p := range protos {
+		var err error
+		rows, err = o.readInet(p, fam, rows, d)
+		o.reportReadError(stderr, err)
+	}
+	return rows
+}
+
+// readInet appends one protocol's rows to dst. TCP in the live system's
+// own namespace comes from sock_diag, which costs the kernel less than
+// printing /proc/net/tcp; fixture trees, the other tables and kernels
+// without inet_diag/tcp_diag read the /proc text. Both see the namespace of
+// this process, so they list the same sockets.
+func (o *Options) readInet(p snapshot.Proto, fam snapshot.Family, dst []snapshot.Socket, d snapshot.Diag) ([]snapshot.Socket, error) {
+	if o.ThisSystem() && p == snapshot.TCP {
+		n := len(dst)
+		rows, err := d.ReadInet(p, fam, dst)
+		if err == nil {
+			return rows, nil
+		}
+		dst = rows[:n]
+	}
+	return snapshot.ReadInet(o.netDir(), p, fam, dst)
+}
+
+// filterInet keeps the rows netstat shows for -a/-l.
+func (o *Options) filterInet(rows []snapshot.Socket) []snapshot.Socket {
+	if o.All {
+		return rows
+	}
+	kept := rows[:0]
+	for _, s := range rows {
+		if o.Shows(&s) {
+			kept = append(kept, s)
+		}
+	}
+	return kept
+}
+
+// printOwnerNote prints netstat's note when -p could not read every
+// process: "No info" when it found no socket of any process, also as root
+// without CAP_SYS_PTRACE (geteuid()=0 then), "Not all" when it found some.
+// socktrace's own sockets do not count: they come and go while /proc is
+// scanned (the sock_diag socket is open during one scan, closed during
+// the next), which made the note change from one run, or one -c table, to
+// the next.
+func printOwnerNote(w io.Writer, owners map[uint64]snapshot.Owner, self int) {
+	for _, ow := range owners {
+		if int(ow.PID) != self {
+			fmt.Fprint(w, "(Not all processes could be identified, non-owned process info\n"+
+				" will not be shown, you would have to be root to see it all.)\n")
+			return
+		}
+	}
+	fmt.Fprintf(w, "(No info could be read for \"-p\": geteuid()=%d but you should be root.)\n", os.Geteuid())
+}
