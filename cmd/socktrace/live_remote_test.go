@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/internal/nstest"
+	"github.com/socktrace/socktrace/live"
 )
 
 // A peer in another namespace, reached over a veth pair, stands for a
@@ -143,7 +144,7 @@ func remoteClose(t *testing.T, run *liveRun, cli, srv *nstest.Peer, local, remot
 	// watched until the first full dump, which shows the change whatever
 	// the lookups do.
 	after := 0
-	for i := n; after < fullEvery+2; i++ {
+	for i := n; after < live.FullEvery+2; i++ {
 		tb := run.waitTables(t, i+1)[i]
 		when, err := time.Parse(time.RFC3339Nano, tb.summary.Time)
 		if err != nil {

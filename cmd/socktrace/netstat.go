@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/socktrace/socktrace/live"
 	"github.com/socktrace/socktrace/netstat"
 	"github.com/socktrace/socktrace/tracer"
 )
@@ -181,6 +182,19 @@ func (o *netstatOptions) checkModes() error {
 	return nil
 }
 
+// runLive prints the live table until ctx ends, and at exit what the
+// kernel delivered and lost.
+func runLive(ctx context.Context, e *live.Engine, stdout, stderr io.Writer) error {
+	defer e.Close()
+	batchScheduling()
+	if err := e.Run(ctx, stdout, stderr); err != nil {
+		return err
+	}
+	// The table is of this namespace; the tracer's filter is always set.
+	reportLoss(stderr, e.Stats(), true)
+	return nil
+}
+
 // run prints the requested tables once, or every -c seconds until ctx ends.
 func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err := o.checkModes(); err != nil {
@@ -189,9 +203,10 @@ func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 	sockets := !o.route && !o.interfaces && !o.stats
 	so := o.socketOptions()
 	if o.continuous > 0 && sockets && so.TCP {
-		l, err := o.startLive(ctx, so)
+		e, err := live.New(ctx, live.Config{Tables: so,
+			Interval: time.Duration(o.continuous) * time.Second, Linger: o.linger})
 		if err == nil {
-			return l.run(ctx, stdout, stderr)
+			return runLive(ctx, e, stdout, stderr)
 		}
 		if errors.Is(err, tracer.ErrPrivileges) {
 			err = errors.New("the kernel tracer needs root (CAP_BPF and CAP_PERFMON)")

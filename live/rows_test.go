@@ -1,4 +1,4 @@
-package main
+package live
 
 import (
 	"bytes"
@@ -21,15 +21,16 @@ import (
 // hand and printInet prints what -tanc would.
 type pileTest struct {
 	t   *testing.T
-	l   *live
+	e   *Engine
 	now time.Time
 }
 
 func newPileTest(t *testing.T, o netstat.Options) *pileTest {
 	o.TCP, o.Inet4, o.NumericHosts, o.NumericPorts, o.NumericUsers = true, true, true, true, true
-	l := &live{o: &netstatOptions{}, t: &o, tr: &tracer.Tracer{}, tbl: table.New(table.Config{ProcRoot: t.TempDir()}),
-		r: netstat.NewPrinter(context.Background(), &o)}
-	return &pileTest{t: t, l: l, now: l.tr.Clock()}
+	e := &Engine{cfg: Config{Tables: o}, tr: &tracer.Tracer{}, tbl: table.New(table.Config{ProcRoot: t.TempDir()})}
+	e.t = &e.cfg.Tables
+	e.r = netstat.NewPrinter(context.Background(), e.t)
+	return &pileTest{t: t, e: e, now: e.tr.Clock()}
 }
 
 // closeFirst applies a client connection from port that closes first and
@@ -50,7 +51,7 @@ func (p *pileTest) apply(port uint16, kind tracer.Kind, old, new tcpstate.State,
 		Local:  netip.MustParseAddrPort("127.0.0.1:" + itoa(port)),
 		Remote: netip.MustParseAddrPort("127.0.0.1:9511"), PID: 42, TID: 42, Comm: snapshot.CommOf("churn"),
 		Flags: tracer.FlagOwnerKnown | tracer.FlagBornKnown | flags, Lifetime: time.Millisecond}
-	p.l.tbl.Apply(&ev)
+	p.e.tbl.Apply(&ev)
 }
 
 func itoa(port uint16) string { return strconv.Itoa(int(port)) }
@@ -60,13 +61,13 @@ func itoa(port uint16) string { return strconv.Itoa(int(port)) }
 func (p *pileTest) table(port uint16) (live, gone []string) {
 	var text tableText
 	var out bytes.Buffer
-	if err := p.l.printInet(&text, &out); err != nil {
+	if err := p.e.printInet(&text, &out); err != nil {
 		p.t.Fatal(err)
 	}
 	if err := text.writeTo(&out); err != nil {
 		p.t.Fatal(err)
 	}
-	p.l.tbl.Sweep(p.now, p.l.o.linger)
+	p.e.tbl.Sweep(p.now, p.e.cfg.Linger)
 	for _, line := range strings.Split(out.String(), "\n") {
 		if !strings.Contains(line, "127.0.0.1:"+itoa(port)+" ") {
 			continue
@@ -121,23 +122,5 @@ func TestLivePrintsTimeWaitPile(t *testing.T) {
 	hidden.expire(40001)
 	if live, gone := hidden.table(40001); live != nil || gone != nil {
 		t.Errorf("-l: rows %q, gone %q; want none", live, gone)
-	}
-}
-
-// A table's text is what was written, with each referenced part where it was
-// referenced, and is empty again after reset.
-func TestTableText(t *testing.T) {
-	var text tableText
-	for range 2 {
-		text.reset()
-		text.ref([]byte("A"))
-		text.Write([]byte("b"))
-		text.ref([]byte("C"))
-		text.ref([]byte("D"))
-		text.Write([]byte("ef"))
-		var out bytes.Buffer
-		if err := text.writeTo(&out); err != nil || out.String() != "AbCDef" {
-			t.Errorf("writeTo: %q, %v; want %q", out.String(), err, "AbCDef")
-		}
 	}
 }

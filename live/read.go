@@ -1,4 +1,4 @@
-package main
+package live
 
 import (
 	"errors"
@@ -26,40 +26,40 @@ const (
 // churn the printer holds the lock 0.1-0.5 s, longer than the ring lasts
 // (~0.3 s), so a batch read meanwhile goes to the backlog, which the next
 // holder of the lock applies first.
-func (l *live) read() {
-	batch := l.backlog.take()
+func (e *Engine) read() {
+	batch := e.backlog.take()
 	for {
 		var err error
 		for n := len(batch); n < cap(batch); n++ {
 			// Decoded in place: an Event is ~200 bytes.
-			if err = l.tr.Next(&batch[:n+1][n]); err != nil {
+			if err = e.tr.Next(&batch[:n+1][n]); err != nil {
 				break
 			}
 			batch = batch[:n+1]
-			if !l.tr.Behind() {
+			if !e.tr.Behind() {
 				break
 			}
 		}
 		switch {
-		case l.mu.TryLock():
-			l.backlog.apply(l.tbl)
-			applyEvents(l.tbl, batch)
-			l.mu.Unlock()
+		case e.mu.TryLock():
+			e.backlog.apply(e.tbl)
+			applyEvents(e.tbl, batch)
+			e.mu.Unlock()
 			batch = batch[:0]
-		case l.backlog.add(batch):
-			batch = l.backlog.take()
+		case e.backlog.add(batch):
+			batch = e.backlog.take()
 		default:
-			l.mu.Lock()
-			l.backlog.apply(l.tbl)
-			applyEvents(l.tbl, batch)
-			l.mu.Unlock()
+			e.mu.Lock()
+			e.backlog.apply(e.tbl)
+			applyEvents(e.tbl, batch)
+			e.mu.Unlock()
 			batch = batch[:0]
 		}
 		if err != nil {
 			if errors.Is(err, tracer.ErrStopped) {
 				err = nil
 			}
-			l.done <- err
+			e.done <- err
 			return
 		}
 	}
