@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/socktrace/socktrace/eventlog"
 	"github.com/socktrace/socktrace/netns"
-	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 	"github.com/spf13/cobra"
@@ -196,7 +196,7 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 	stop := context.AfterFunc(ctx, tr.Stop)
 	defer stop()
 
-	err = streamEvents(tr, stdout, stderr, o.json)
+	err = eventlog.Stream(tr, stdout, stderr, o.json)
 	reportLoss(stderr, tr.Stats(), cfg.Filter.Restricts())
 	if errors.Is(err, syscall.EPIPE) {
 		return nil // the reader went away (| head): not an error
@@ -216,57 +216,4 @@ func reportLoss(stderr io.Writer, st tracer.Stats, filtered bool) {
 	if st.TimerMisses > 0 {
 		fmt.Fprintf(stderr, "socktrace: timer hooks skipped %d runs: some TIME_WAIT entries or ends may be missing\n", st.TimerMisses)
 	}
-}
-
-// streamEvents prints events until the tracer stops, writing whenever the
-// tracer has caught up, so each line appears as its event happens. Lines are
-// formatted straight into the pending output: a bufio copy of each one
-// would be a second pass over every byte.
-func streamEvents(tr *tracer.Tracer, stdout, stderr io.Writer, asJSON bool) error {
-	out := make([]byte, 0, outputBytes+512)
-	if !asJSON {
-		out = append(out, render.EventHeader...)
-	}
-	var ev tracer.Event
-	var f render.EventFormatter
-	for {
-		err := tr.Next(&ev)
-		if errors.Is(err, tracer.ErrStopped) {
-			return writeAll(stdout, out)
-		}
-		if err != nil {
-			writeAll(stdout, out)
-			return err
-		}
-		if ev.Kind == tracer.KindLost {
-			fmt.Fprintf(stderr, "socktrace: lost %d events (%d ring buffer full, %d recursion misses)\n",
-				ev.Lost.Total(), ev.Lost.RingFull, ev.Lost.Recursion)
-			if !asJSON {
-				continue
-			}
-		}
-		if asJSON {
-			out = f.AppendJSON(out, &ev)
-		} else {
-			out = f.AppendText(out, &ev)
-		}
-		if len(out) >= outputBytes || !tr.Behind() {
-			if err := writeAll(stdout, out); err != nil {
-				return err
-			}
-			out = out[:0]
-		}
-	}
-}
-
-// outputBytes is how much output streamEvents gathers, at most, before it
-// writes: the size of a pipe's buffer.
-const outputBytes = 64 << 10
-
-func writeAll(w io.Writer, b []byte) error {
-	if len(b) == 0 {
-		return nil
-	}
-	_, err := w.Write(b)
-	return err
 }
