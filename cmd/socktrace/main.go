@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,7 +12,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
@@ -19,3 +20,18 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// signalContext is the context every mode runs under until it is told to
+// stop: by SIGINT (Ctrl-C) or SIGTERM.
+//
+// SIGPIPE is ignored: Go kills a process whose write to a closed pipe on
+// stdout fails before the write can return EPIPE, so "| head" would cut
+// off the summary. Each mode takes EPIPE as its reader gone (readerGone).
+func signalContext() (context.Context, context.CancelFunc) {
+	signal.Ignore(syscall.SIGPIPE)
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// readerGone says whether err is a write to a pipe nobody reads any more
+// ("| head" after its lines): the end of the output, not an error.
+func readerGone(err error) bool { return errors.Is(err, syscall.EPIPE) }

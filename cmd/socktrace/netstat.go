@@ -187,7 +187,7 @@ func (o *netstatOptions) checkModes() error {
 func runLive(ctx context.Context, e *live.Engine, stdout, stderr io.Writer) error {
 	defer e.Close()
 	batchScheduling()
-	if err := e.Run(ctx, stdout, stderr); err != nil {
+	if err := e.Run(ctx, stdout, stderr); err != nil && !readerGone(err) {
 		return err
 	}
 	// The table is of this namespace; the tracer's filter is always set.
@@ -228,6 +228,9 @@ func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 		}
 		if ferr := w.Flush(); err == nil {
 			err = ferr
+		}
+		if readerGone(err) {
+			return nil
 		}
 		if err != nil || o.continuous <= 0 {
 			return err

@@ -2,13 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -197,10 +195,10 @@ func netstatClient(args []string) error {
 	return fmt.Errorf("no TIME_WAIT socket after 5s")
 }
 
-// runSocktracePeer runs the root command in-process with args, stopped by
-// SIGINT as main's is.
+// runSocktracePeer runs the root command in-process with args, under the
+// signals main's runs under.
 func runSocktracePeer(args []string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	cmd := newRootCmd()
 	cmd.SetArgs(args)

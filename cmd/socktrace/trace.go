@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/socktrace/socktrace/eventlog"
@@ -177,10 +174,6 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 	}
 	defer tr.Close()
 	batchScheduling()
-	// Go kills a process whose write to a closed pipe on stdout fails
-	// before the write can return EPIPE: "| head" would cut off the loss
-	// summary.
-	signal.Ignore(syscall.SIGPIPE)
 	for _, w := range tr.Warnings() {
 		fmt.Fprintf(stderr, "socktrace: warning: %s\n", w)
 	}
@@ -198,8 +191,8 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 
 	err = eventlog.Stream(tr, stdout, stderr, o.json)
 	reportLoss(stderr, tr.Stats(), cfg.Filter.Restricts())
-	if errors.Is(err, syscall.EPIPE) {
-		return nil // the reader went away (| head): not an error
+	if readerGone(err) {
+		return nil
 	}
 	return err
 }
