@@ -174,13 +174,19 @@ type liveTable struct {
 
 func startLive(t *testing.T, ns *nstest.NS, args ...string) *liveRun {
 	t.Helper()
+	return startLiveWith(t, ns, func(cmd *exec.Cmd) *exec.Cmd { return cmd }, args...)
+}
+
+// startLiveWith starts socktrace as wrap makes its command.
+func startLiveWith(t *testing.T, ns *nstest.NS, wrap func(*exec.Cmd) *exec.Cmd, args ...string) *liveRun {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "live.json")
 	f, err := os.Create(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r := &liveRun{cmd: ns.Peer("socktrace-table", args...), out: out, started: time.Now()}
+	r := &liveRun{cmd: wrap(ns.Peer("socktrace-table", args...)), out: out, started: time.Now()}
 	r.cmd.Stdout = f
 	r.cmd.Stderr = &r.stderr
 	if err := r.cmd.Start(); err != nil {
@@ -242,7 +248,14 @@ func (r *liveRun) waitTables(t *testing.T, n int) []liveTable {
 // stop interrupts socktrace, which prints a last table and exits 0.
 func (r *liveRun) stop(t *testing.T) []liveTable {
 	t.Helper()
-	if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
+	return r.stopBy(t, os.Interrupt)
+}
+
+// stopBy sends socktrace sig, after which it prints a last table and
+// exits 0, as at Ctrl-C.
+func (r *liveRun) stopBy(t *testing.T, sig os.Signal) []liveTable {
+	t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -253,7 +266,7 @@ func (r *liveRun) stop(t *testing.T) []liveTable {
 			t.Fatalf("socktrace -c exited with %v", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("socktrace -c still running 10s after SIGINT")
+		t.Fatalf("socktrace -c still running 10s after %v", sig)
 	}
 	// At exit it says what the kernel delivered and lost, as trace does.
 	m := lossSummary.FindStringSubmatch(r.stderr.String())

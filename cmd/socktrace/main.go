@@ -22,14 +22,20 @@ func main() {
 }
 
 // signalContext is the context every mode runs under until it is told to
-// stop: by SIGINT (Ctrl-C) or SIGTERM.
+// stop: by SIGINT (Ctrl-C), SIGTERM or SIGHUP (the terminal went away), so
+// that each ends alike, -c with a last table and the summary, trace with
+// its summary. A SIGHUP ignored at start (nohup) stays ignored.
 //
 // SIGPIPE is ignored: Go kills a process whose write to a closed pipe on
 // stdout fails before the write can return EPIPE, so "| head" would cut
 // off the summary. Each mode takes EPIPE as its reader gone (readerGone).
 func signalContext() (context.Context, context.CancelFunc) {
 	signal.Ignore(syscall.SIGPIPE)
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	return signal.NotifyContext(context.Background(), sigs...)
 }
 
 // readerGone says whether err is a write to a pipe nobody reads any more

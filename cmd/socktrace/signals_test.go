@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,4 +55,72 @@ func runFor(t *testing.T, cmd *exec.Cmd, d time.Duration) error {
 		t.Fatalf("still running after %v", d)
 	}
 	return nil
+}
+
+// A hang-up (the terminal closed, or SIGHUP sent to stop it) ends the live
+// table as Ctrl-C does: a last table, the loss summary, exit 0.
+func TestLiveHangUp(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	run := startLive(t, ns, "-tanc", "--json")
+	refusedConnect(t, ns) // an event, for the summary to count
+	before := len(run.waitTables(t, 2))
+	if tables := run.stopBy(t, syscall.SIGHUP); len(tables) <= before {
+		t.Errorf("%d tables before SIGHUP, %d after: want a last one", before, len(tables))
+	}
+}
+
+// A hang-up ends trace as Ctrl-C does: the loss summary, exit 0.
+func TestTraceHangUp(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	var stderr lockedBuffer
+	cmd := ns.Peer("socktrace-table", "trace", "--port", "1")
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	waitStarted(t, &stderr)
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("trace exited with %v after SIGHUP, want 0; stderr %q", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("trace still running 10s after SIGHUP")
+	}
+	if !lossSummary.MatchString(stderr.String()) {
+		t.Errorf("no loss summary: %q", stderr.String())
+	}
+}
+
+// Started with SIGHUP ignored (nohup), socktrace keeps it ignored: it goes
+// on printing tables after a hang-up.
+func TestLiveNohup(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	run := startLiveWith(t, ns, func(cmd *exec.Cmd) *exec.Cmd {
+		w := exec.Command("sh", append([]string{"-c", `trap "" HUP; exec "$@"`, "sh"}, cmd.Args...)...)
+		w.Env = cmd.Env
+		return w
+	}, "-tanc", "--json")
+	refusedConnect(t, ns)
+	if err := run.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	after := len(run.tables(t))
+	run.waitTables(t, after+2)
+	run.stop(t)
+}
+
+// refusedConnect connects to a closed port in ns, from a process there.
+func refusedConnect(t *testing.T, ns *nstest.NS) {
+	t.Helper()
+	sh(t, ns, `(exec 3<>/dev/tcp/127.0.0.1/1) 2>/dev/null; true`)
 }
