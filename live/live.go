@@ -109,8 +109,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// Run prints a table now and every interval until ctx ends, then one last
-// table with what happened since the previous one.
+// Run prints a table now and every interval until ctx ends. It prints no
+// table then, as netstat -c prints none at Ctrl-C: the user asked to stop,
+// and a table out of step would scroll the last one away.
 func (e *Engine) Run(ctx context.Context, stdout, stderr io.Writer) error {
 	for _, w := range e.tr.Warnings() {
 		fmt.Fprintf(stderr, "socktrace: %s\n", w)
@@ -127,14 +128,10 @@ func (e *Engine) Run(ctx context.Context, stdout, stderr io.Writer) error {
 		}
 		select {
 		case <-ctx.Done():
+			// The reader drains the ring, so that Stats count every
+			// event delivered.
 			e.tr.Stop()
-			if err := <-e.done; err != nil {
-				return err
-			}
-			if err := e.print(w, stderr); err != nil {
-				return err
-			}
-			return w.Flush()
+			return <-e.done
 		case err := <-e.done:
 			return fmt.Errorf("read kernel events: %w", err)
 		case <-tick.C:

@@ -245,14 +245,14 @@ func (r *liveRun) waitTables(t *testing.T, n int) []liveTable {
 	}
 }
 
-// stop interrupts socktrace, which prints a last table and exits 0.
+// stop interrupts socktrace, which exits 0.
 func (r *liveRun) stop(t *testing.T) []liveTable {
 	t.Helper()
 	return r.stopBy(t, os.Interrupt)
 }
 
-// stopBy sends socktrace sig, after which it prints a last table and
-// exits 0, as at Ctrl-C.
+// stopBy sends socktrace sig, after which it exits 0, as at Ctrl-C, with
+// the loss summary on stderr. It returns the tables printed.
 func (r *liveRun) stopBy(t *testing.T, sig os.Signal) []liveTable {
 	t.Helper()
 	if err := r.cmd.Process.Signal(sig); err != nil {
@@ -328,8 +328,10 @@ func TestLiveShowsShortConnections(t *testing.T) {
 	if len(conns) != n {
 		t.Fatalf("live-client made %d connections, want %d", len(conns), n)
 	}
+	// The table after next began after the last close: the one being
+	// printed now may have begun before it.
 	before := len(run.tables(t))
-	run.waitTables(t, before+1) // a table that began after the last close
+	run.waitTables(t, before+2)
 	tables := run.stop(t)
 
 	type side struct{ seen, gone, wrongOwner int }
@@ -415,7 +417,7 @@ func TestLiveStartUp(t *testing.T) {
 	cli.Send("stop")
 	conns = append(conns, readClosed(t, cli)...)
 	before := len(run.tables(t))
-	run.waitTables(t, before+1)
+	run.waitTables(t, before+2) // one that began after the last close
 	tables := run.stop(t)
 
 	gone := map[string]int{}
@@ -620,7 +622,7 @@ func TestLiveShowsAbortedConnect(t *testing.T) {
 	cli.Send("close")
 	cli.Expect("closed")
 	n := len(run.tables(t))
-	run.waitTables(t, n+1)
+	run.waitTables(t, n+2) // one that began after the close
 	tables := run.stop(t)
 	var gone []liveRow
 	var aborted uint64

@@ -23,8 +23,8 @@ func main() {
 
 // signalContext is the context every mode runs under until it is told to
 // stop: by SIGINT (Ctrl-C), SIGTERM or SIGHUP (the terminal went away), so
-// that each ends alike, -c with a last table and the summary, trace with
-// its summary. A SIGHUP ignored at start (nohup) stays ignored.
+// that each ends alike, with the loss summary of the modes that trace. A
+// SIGHUP ignored at start (nohup) stays ignored.
 //
 // SIGPIPE is ignored: Go kills a process whose write to a closed pipe on
 // stdout fails before the write can return EPIPE, so "| head" would cut
