@@ -232,7 +232,9 @@ func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 		if readerGone(err) {
 			return nil
 		}
-		if err != nil || o.continuous <= 0 {
+		// netstat -sc prints the statistics once and exits: -c
+		// repeats only tables.
+		if err != nil || o.continuous <= 0 || o.stats {
 			return err
 		}
 		select {
