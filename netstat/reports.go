@@ -34,6 +34,9 @@ type ReportOptions struct {
 	// Links reads interface flags and MTUs for -i; nil means ioctls in the
 	// caller's network namespace.
 	Links snapshot.LinkReader
+	// Again is a report after the first under -c: -i's title, as netstat
+	// prints it, is not repeated.
+	Again bool
 }
 
 func (o *ReportOptions) netDir() string { return netDir(o.ProcRoot) }
@@ -104,7 +107,7 @@ func Interfaces(w io.Writer, o *ReportOptions) error {
 		links = l
 	}
 	ifaces, err := snapshot.ListInterfaces(o.netDir(), links)
-	ifo := render.InterfaceOptions{All: o.All, Extend: o.Extend}
+	ifo := render.InterfaceOptions{All: o.All, Extend: o.Extend, Again: o.Again}
 	if o.JSON {
 		return errors.Join(err, render.InterfacesJSON(w, ifaces, ifo))
 	}

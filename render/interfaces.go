@@ -16,6 +16,9 @@ type InterfaceOptions struct {
 	Extend int  // -e: ifconfig-style blocks instead of the table
 	// Addrs6 are the IPv6 addresses for -e (from /proc/net/if_inet6).
 	Addrs6 []snapshot.IfAddr6
+	// Again is a table after the first under -c, which netstat prints
+	// without the title.
+	Again bool
 }
 
 const ifaceHead = "Iface             MTU    RX-OK RX-ERR RX-DRP RX-OVR    TX-OK TX-ERR TX-DRP TX-OVR Flg"
@@ -29,7 +32,9 @@ func (o InterfaceOptions) shown(i snapshot.Interface) bool {
 // blocks.
 func Interfaces(w io.Writer, ifaces []snapshot.Interface, o InterfaceOptions) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintln(bw, "Kernel Interface table")
+	if !o.Again {
+		fmt.Fprintln(bw, "Kernel Interface table")
+	}
 	if o.Extend == 0 {
 		fmt.Fprintln(bw, ifaceHead)
 	}

@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/socktrace/socktrace/snapshot"
@@ -49,6 +50,18 @@ lo: flags=73<UP,LOOPBACK,RUNNING>  mtu 65536
 
 `
 	diffLines(t, buf.String(), want)
+
+	// Under -c netstat prints the title once: the tables after the first
+	// start with the column header, or with -e with the first block.
+	for _, o := range []InterfaceOptions{{Again: true}, {Again: true, Extend: 1}} {
+		buf.Reset()
+		if err := Interfaces(&buf, ifaces[:1], o); err != nil {
+			t.Fatal(err)
+		}
+		if first, _, _ := strings.Cut(buf.String(), "\n"); !strings.HasPrefix(first, "Iface ") && !strings.HasPrefix(first, "lo: ") {
+			t.Errorf("%+v: the table starts with %q, want the header or the first block", o, first)
+		}
+	}
 
 	buf.Reset()
 	if err := Interfaces(&buf, ifaces[2:], InterfaceOptions{All: true}); err != nil {

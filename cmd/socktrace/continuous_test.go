@@ -32,7 +32,8 @@ func shape(out []byte) []string {
 }
 
 // Under -c each table repeats what netstat repeats, titles and headers
-// alike, and -s prints once and exits 0, as netstat -sc does. netstat runs for two tables; socktrace until it has
+// alike (-i's title only once), and -s prints once and exits 0, as
+// netstat -sc does. netstat runs for two tables; socktrace until it has
 // printed as many lines, and the two are compared.
 func TestContinuousLikeNetstat(t *testing.T) {
 	tables := tablesNS(t)
@@ -40,7 +41,7 @@ func TestContinuousLikeNetstat(t *testing.T) {
 	// sockets (-r to ask nscd for names, -i for its ioctls), which they
 	// would list while the other runs go on.
 	unix := nstest.New(t)
-	for _, c := range []string{"-tc", "-tanc", "-c", "-rc", "-rnc", "-6 -rnc", "-4 -6 -rnc",
+	for _, c := range []string{"-tc", "-tanc", "-c", "-ic", "-iac", "-iec", "-rc", "-rnc", "-6 -rnc", "-4 -6 -rnc",
 		"-sc", "-s -6 -c", "-xc", "-uc", "-uac"} {
 		t.Run(strings.ReplaceAll(c, " ", "_"), func(t *testing.T) {
 			t.Parallel()

@@ -214,15 +214,16 @@ func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "socktrace: -c polls, as netstat does: %v; connections born and gone between two tables are not shown\n", err)
 	}
 	w := bufio.NewWriterSize(stdout, 64<<10)
-	for {
+	ro := o.reportOptions()
+	for ; ; ro.Again = true {
 		var err error
 		switch {
 		case o.route:
-			err = o.tableError(netstat.Routes(w, o.reportOptions()))
+			err = o.tableError(netstat.Routes(w, ro))
 		case o.interfaces:
-			err = o.tableError(netstat.Interfaces(w, o.reportOptions()))
+			err = o.tableError(netstat.Interfaces(w, ro))
 		case o.stats:
-			err = o.tableError(netstat.Stats(w, o.reportOptions()))
+			err = o.tableError(netstat.Stats(w, ro))
 		default:
 			err = netstat.Sockets(ctx, w, stderr, &so)
 		}
