@@ -12,9 +12,9 @@ import (
 // lock per event cost more than applying it.
 const readBatch = 256
 
-// maxBacklog bounds the batches waiting for the table (~130k events of 224
-// bytes, about 0.8 s of loopback churn here); past it the reader waits for
-// the lock and the ring buffer holds what comes. maxSpare bounds the empty
+// maxBacklog bounds the batches waiting for the table (under a second of
+// loopback churn); past it the reader waits for the lock and the ring
+// buffer holds what comes. maxSpare bounds the empty
 // batches kept for reuse after a long wait.
 const (
 	maxBacklog = 512
@@ -23,15 +23,15 @@ const (
 
 // read applies events to the table until the tracer stops, in batches of
 // what the ring holds. It never waits for a table being printed: under
-// churn the printer holds the lock 0.1-0.5 s, longer than the ring lasts
-// (~0.3 s), so a batch read meanwhile goes to the backlog, which the next
-// holder of the lock applies first.
+// churn the printer can hold the lock longer than the ring lasts, so a
+// batch read meanwhile goes to the backlog, which the next holder of the
+// lock applies first.
 func (e *Engine) read() {
 	batch := e.backlog.take()
 	for {
 		var err error
 		for n := len(batch); n < cap(batch); n++ {
-			// Decoded in place: an Event is ~200 bytes.
+			// Decoded in place: an Event is a few hundred bytes.
 			if err = e.tr.Next(&batch[:n+1][n]); err != nil {
 				break
 			}

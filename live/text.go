@@ -6,8 +6,7 @@ import (
 
 // tableText is one table, formatted, to be written once the table's lock is
 // let go. The TIME_WAIT pile's lines, most of a table under churn, are
-// formatted apart (twLines) and only referenced here, not copied in again
-// (~10 MB a table under churn).
+// formatted apart (twLines) and only referenced here, not copied in again.
 type tableText struct {
 	buf  []byte   // what was written
 	cuts []int    // where in buf each of refs goes
