@@ -77,17 +77,22 @@ other:
 }
 
 /* The socket is closed: its bookkeeping ends with this life. Nothing may
- * touch si after this: a freed slot can be claimed at once on another CPU. */
+ * touch si after this: a freed slot can be claimed at once on another CPU.
+ * With the reset hooks, the owner stays readable for a reset that the close
+ * sends after it (see sock_owner), until the slot is claimed again. */
 static __always_inline void forget(__u64 skp, struct sock_info *si, enum sk_access acc)
 {
 	struct sock_slot *sl = slot_of(skp);
+	bool owned = with_resets && (si->flags & SI_OWNER);
 
-	if (sl && sl->sk == skp)
+	if (sl && sl->sk == skp) {
+		sl->closed = owned ? skp : 0;
 		sl->sk = 0;
-	else if (acc != SK_TRUSTED)
+	} else if (acc != SK_TRUSTED) {
 		bpf_map_delete_elem(&socks, &skp);
-	else
-		si->flags = 0;
+	} else {
+		si->flags = owned ? SI_CLOSED : 0;
+	}
 }
 
 #endif /* SOCKTRACE_SLOTS_H */

@@ -11,6 +11,8 @@
  *                                  the state tracepoint; their timer tells
  *   tracepoint/syscalls/sys_exit_accept{,4}
  *                                  the process that accepted a passive socket
+ *   tp_btf/tcp_send_reset|tcp_receive_reset|tcp_retransmit_skb
+ *                                  resets and retransmits (attached on request)
  *
  * These programs run in the traced connection's own context (its syscalls
  * and softirqs), so every nanosecond here is taken from the traffic itself.
@@ -25,6 +27,7 @@
  *   accept.h     passive sockets: the listener's owner, then accept()'s caller
  *   timewait.h   TIME_WAIT, from the timewait socket's timer
  *   set_state.h  the state transition handler
+ *   reset.h      resets sent and received, retransmits
  */
 #include "vmlinux.h"
 #include "bpf_helpers.h"
@@ -54,6 +57,9 @@ const volatile __u8 filter_comm_set = 0;
  * closes (TIME_WAIT entry and end included), closes with their lifetime and
  * error only. The transitions between are not looked at (see table_needs). */
 const volatile __u8 table_only = 0;
+/* The reset and retransmit programs are attached: ->CLOSE leaves the
+ * socket's owner behind for a reset that follows it (see sock_owner). */
+const volatile __u8 with_resets = 0;
 const volatile char filter_comm[TASK_COMM_LEN] = {};
 
 struct owner {
@@ -70,6 +76,7 @@ struct owner {
 #define SI_CONNECT_PENDING 16 /* CLOSE->SYN_SENT not sent yet: its local port is not chosen */
 #define SI_CONNECT_HELD 32    /* ... and it waits in connects, for the timer path */
 #define SI_PASSIVE 64	      /* a passive child not yet claimed by an accept() */
+#define SI_CLOSED 128	      /* untracked since ->CLOSE; owner is still its owner */
 
 struct sock_info {
 	__u64 born_ns;
@@ -82,7 +89,8 @@ struct sock_info {
 };
 
 struct sock_slot {
-	__u64 sk; /* the socket's address; 0: free */
+	__u64 sk;     /* the socket's address; 0: free */
+	__u64 closed; /* while free: the socket that freed it, if si.owner is its owner */
 	struct sock_info si;
 };
 
@@ -258,6 +266,7 @@ struct {
 #include "accept.h"
 #include "timewait.h"
 #include "set_state.h"
+#include "reset.h"
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(set_state_btf, const struct sock *sk, const int old, const int new)
@@ -321,4 +330,33 @@ int accept_exit(struct syscall_exit *ctx)
 	if (have_cast())
 		return on_accept(ctx->ret, SK_CAST);
 	return on_accept(ctx->ret, SK_PROBE);
+}
+
+/* The reset's reason is the tracepoint's third argument since 6.10, which
+ * added enum sk_rst_reason; before, the argument is not there to read. */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(send_reset, const struct sock *sk, const struct sk_buff *skb)
+{
+	__u16 reason = 0;
+
+	if (bpf_core_type_exists(enum sk_rst_reason))
+		reason = ctx[2];
+	return on_send_reset(sk, skb, reason);
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(receive_reset, const struct sock *sk)
+{
+	return on_receive_reset(sk);
+}
+
+/* Kernels that pass the result (the record's err field came with it) fire
+ * for a retransmit that failed too, which sent nothing; older ones only fire
+ * for one that was sent. */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(retransmit_skb, const struct sock *sk, const struct sk_buff *skb)
+{
+	if (bpf_core_field_exists(struct trace_event_raw_tcp_retransmit_skb, err) && (int)ctx[2])
+		return 0;
+	return on_retransmit(sk);
 }

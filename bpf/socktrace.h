@@ -8,9 +8,12 @@
 
 /* What an event reports. */
 enum event_kind {
-	KIND_STATE = 1,	 /* a TCP state transition (TIME_WAIT entry derived) */
-	KIND_ACCEPT = 2, /* accept() handed the socket to a process */
-	KIND_TW_END = 3, /* the timewait socket is gone (expired or reused) */
+	KIND_STATE = 1,	     /* a TCP state transition (TIME_WAIT entry derived) */
+	KIND_ACCEPT = 2,     /* accept() handed the socket to a process */
+	KIND_TW_END = 3,     /* the timewait socket is gone (expired or reused) */
+	KIND_RESET_SENT = 4, /* the kernel sent a RST for the socket, or for a packet */
+	KIND_RESET_RECV = 5, /* a RST came in for the socket */
+	KIND_RETRANSMIT = 6, /* the socket sent a segment again */
 };
 
 /* event.flags */
@@ -53,11 +56,12 @@ struct event {
 	__u8 saddr[16];	   /* local address (first 4 bytes for AF_INET) */
 	__u8 daddr[16];	   /* remote address */
 	__u8 kind;	   /* enum event_kind */
-	__u8 oldstate;	   /* kernel TCP_* state numbers */
-	__u8 newstate;
-	__u8 flags; /* enum event_flag */
+	__u8 oldstate;	   /* kernel TCP_* state numbers; an accept, reset or */
+	__u8 newstate;	   /* retransmit has the socket's state in both (0: no socket) */
+	__u8 flags;	   /* enum event_flag */
 	char comm[TASK_COMM_LEN];
-	__u8 _pad[4];
+	__u16 reason; /* KIND_RESET_SENT: the kernel's enum sk_rst_reason (6.10+) */
+	__u8 _pad[2];
 	/* The close summary (FLAG_SUMMARY), read from the socket at ->CLOSE. */
 	__u64 bytes_sent;     /* data bytes sent, a retransmitted byte counted once */
 	__u64 bytes_received; /* bytes received */

@@ -11,15 +11,23 @@ import (
 	"github.com/socktrace/socktrace/tcpstate"
 )
 
-// Kind says what an Event reports. The first three mirror enum event_kind in
-// bpf/socktrace.h.
+// Kind says what an Event reports. All but KindLost mirror enum event_kind
+// in bpf/socktrace.h.
 type Kind uint8
 
 const (
 	KindState       = Kind(socktraceEventKindKIND_STATE)  // a TCP state transition
 	KindAccept      = Kind(socktraceEventKindKIND_ACCEPT) // accept() gave the socket to a process
 	KindTimeWaitEnd = Kind(socktraceEventKindKIND_TW_END) // a TIME_WAIT socket is gone
-	KindLost        = KindTimeWaitEnd + 1                 // lost events (see Event.Lost); userspace only
+	// The kernel sent a RST (Reason says why): for a socket, or for a
+	// packet no socket took (no owner, Old and New 0). Config.Resets.
+	KindResetSent = Kind(socktraceEventKindKIND_RESET_SENT)
+	// A RST came in for the socket; in SYN_SENT, a refused connect.
+	// Config.Resets.
+	KindResetReceived = Kind(socktraceEventKindKIND_RESET_RECV)
+	// The socket sent a segment (a SYN too) again. Config.Resets.
+	KindRetransmit = Kind(socktraceEventKindKIND_RETRANSMIT)
+	KindLost       = KindRetransmit + 1 // lost events (see Event.Lost); userspace only
 )
 
 // Flag is enum event_flag in bpf/socktrace.h.
@@ -54,8 +62,8 @@ type Event struct {
 	Time          time.Time
 	Kind          Kind
 	Flags         Flag
-	Old, New      tcpstate.State
-	Family        uint16 // syscall.AF_INET or syscall.AF_INET6
+	Old, New      tcpstate.State // an accept, reset or retransmit has the socket's state in both
+	Family        uint16         // syscall.AF_INET or syscall.AF_INET6
 	Local, Remote netip.AddrPort
 	PID, TID, UID uint32
 	Comm          snapshot.Comm
@@ -69,6 +77,7 @@ type Event struct {
 	SRTT          time.Duration
 	Retrans       uint32
 	Err           syscall.Errno // sk_err: why a connection failed or was reset
+	Reason        uint16        // KindResetSent: the kernel's reset reason (enum sk_rst_reason)
 	Lost          Lost          // KindLost: lost since the previous KindLost
 }
 
@@ -103,7 +112,7 @@ func decode(raw []byte, monoToWall int64, ev *Event) error {
 	}
 	// Only the fields within raw are read through k.
 	k := (*socktraceEvent)(unsafe.Pointer(&raw[0]))
-	if k.Kind < uint8(KindState) || k.Kind > uint8(KindTimeWaitEnd) {
+	if k.Kind < uint8(KindState) || k.Kind > uint8(KindRetransmit) {
 		return fmt.Errorf("decode event: unknown kind %d", k.Kind)
 	}
 	summary := Flag(k.Flags)&FlagSummary != 0
@@ -129,6 +138,7 @@ func decode(raw []byte, monoToWall int64, ev *Event) error {
 		InState:  time.Duration(k.StateNs),
 		Lifetime: time.Duration(k.LifetimeNs),
 		Err:      syscall.Errno(k.Error),
+		Reason:   k.Reason,
 	}
 	if summary {
 		ev.BytesSent, ev.BytesReceived = k.BytesSent, k.BytesReceived

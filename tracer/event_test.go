@@ -98,9 +98,25 @@ func TestDecodeRejects(t *testing.T) {
 		t.Error("short record decoded")
 	}
 	k := kernelEvent()
-	k.Kind = 99
-	if err := decode(raw(k), 0, &ev); err == nil {
-		t.Error("unknown kind decoded")
+	for _, kind := range []uint8{0, uint8(KindLost), 99} {
+		k.Kind = kind
+		if err := decode(raw(k), 0, &ev); err == nil {
+			t.Errorf("kind %d decoded: the kernel sends no such kind", kind)
+		}
+	}
+}
+
+// A reset carries its reason in what was padding: the head keeps its size.
+func TestDecodeReset(t *testing.T) {
+	k := kernelEvent()
+	k.Kind, k.Flags, k.Reason = uint8(KindResetSent), uint8(FlagOwnerKnown), 12
+	k.Oldstate, k.Newstate = uint8(tcpstate.Close), uint8(tcpstate.Close)
+	var ev Event
+	if err := decode(raw(k)[:eventHeadSize], 0, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Kind != KindResetSent || ev.Reason != 12 || ev.Old != tcpstate.Close || ev.New != tcpstate.Close || ev.PID != 100 {
+		t.Errorf("reset decoded as %+v", ev)
 	}
 }
 
@@ -201,6 +217,19 @@ func TestOwnerBook(t *testing.T) {
 	b.resolve(&ev)
 	if ev.Has(FlagOwnerKnown) {
 		t.Errorf("TIME_WAIT end given its listener's owner: pid %d", ev.PID)
+	}
+	// Nor is a reset that a timewait socket sends, or one for a packet
+	// that found no socket, on the listener's port but not its address.
+	for _, ev := range []Event{
+		{Kind: KindResetSent, Sock: 0xf, NetNS: 1, Old: tcpstate.TimeWait, New: tcpstate.TimeWait,
+			Local: netip.MustParseAddrPort("10.0.0.1:80"), Remote: netip.MustParseAddrPort("10.0.0.9:4002")},
+		{Kind: KindResetSent, NetNS: 1, Local: netip.MustParseAddrPort("10.0.0.2:80"),
+			Remote: netip.MustParseAddrPort("10.0.0.9:4003")},
+	} {
+		b.resolve(&ev)
+		if ev.Has(FlagOwnerKnown) {
+			t.Errorf("reset of %v in %v given its listener's owner: pid %d", ev.Local, ev.New, ev.PID)
+		}
 	}
 	// Unknown stays unknown.
 	ev = Event{Kind: KindState, Sock: 0xd, Inode: 999, NetNS: 2, Local: netip.MustParseAddrPort("10.0.0.1:80")}

@@ -51,6 +51,7 @@ func (t *Tracer) prepare(cfg Config) (*ebpf.CollectionSpec, error) {
 		"filter_comm_set":       boolByte(f.Comm != ""),
 		"filter_comm":           [16]byte(snapshot.CommOf(f.Comm)),
 		"table_only":            boolByte(cfg.TableOnly),
+		"with_resets":           boolByte(cfg.Resets),
 	}
 	for name, v := range vars {
 		if err := spec.Variables[name].Set(v); err != nil {
@@ -87,6 +88,9 @@ func (t *Tracer) attach(cfg Config) error {
 		t.timerProgs = append(t.timerProgs, p)
 	}
 
+	if cfg.Resets {
+		t.attachResets()
+	}
 	if err := t.tracefs(); err != nil {
 		t.warnf("%v: accepted connections keep their listener's owner", err)
 		return nil
@@ -101,6 +105,29 @@ func (t *Tracer) attach(cfg Config) error {
 		t.lossProgs = append(t.lossProgs, p)
 	}
 	return nil
+}
+
+// attachResets hooks the reset and retransmit tracepoints, tp_btf only: they
+// add detail, like the timer hooks, and a kernel without tp_btf reports the
+// rest through the classic state hook.
+func (t *Tracer) attachResets() {
+	o := &t.objs
+	for _, h := range []struct {
+		name, what string
+		prog       *ebpf.Program
+	}{
+		{"tcp_send_reset", "resets sent", o.SendReset},
+		{"tcp_receive_reset", "resets received", o.ReceiveReset},
+		{"tcp_retransmit_skb", "retransmits", o.RetransmitSkb},
+	} {
+		l, err := link.AttachTracing(link.TracingOptions{Program: h.prog, AttachType: ebpf.AttachTraceRawTp})
+		if err != nil {
+			t.warnf("attach tp_btf/%s: %v: %s are not reported", h.name, err, h.what)
+			continue
+		}
+		t.links = append(t.links, l)
+		t.lossProgs = append(t.lossProgs, h.prog)
+	}
 }
 
 // attachSetState prefers tp_btf (a typed socket, no tracefs) and falls back

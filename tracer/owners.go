@@ -48,14 +48,21 @@ func (b *ownerBook) resolve(ev *Event) {
 	if ev.Kind == KindLost {
 		return
 	}
-	// A timewait socket has no owner left to look up, and it is no passive
-	// socket waiting for accept(), so its listener's owner is not its own.
-	if !ev.Has(FlagOwnerKnown) && ev.Kind != KindTimeWaitEnd {
+	if !ev.Has(FlagOwnerKnown) && ownable(ev) {
 		b.fill(ev)
 	}
 	if ev.New == tcpstate.Close || ev.New == tcpstate.TimeWait || ev.Kind == KindTimeWaitEnd {
 		delete(b.bySock, ev.Sock)
 	}
+}
+
+// ownable reports whether ev's socket may have an owner to look up. A
+// timewait socket has none left, and it is no passive socket waiting for
+// accept(), so its listener's owner is not its own (its end, or a reset it
+// sends: Old and New both TIME_WAIT). A reset for a packet no socket took
+// has no socket at all.
+func ownable(ev *Event) bool {
+	return ev.Kind != KindTimeWaitEnd && ev.Sock != 0 && (ev.Old != tcpstate.TimeWait || ev.New != tcpstate.TimeWait)
 }
 
 func (b *ownerBook) fill(ev *Event) {

@@ -44,7 +44,8 @@ func waitLine(r *bufio.Reader) { _, _ = r.ReadString('\n') }
 // runServer: listen on args[0], print PORT, accept (args[2] "blocking":
 // in a blocking accept4 syscall), print ACCEPTED, then args[1]: "wait-eof" (read to EOF, print EOF, wait, close), "close"
 // (wait, close), "read-close" (read len(greeting) bytes, print READ, wait,
-// close) or "hold" (read until an error, print it).
+// close), "hold" (read until an error, print it) or "linger0" (wait, close
+// with a reset).
 func runServer(args []string) error {
 	in := bufio.NewReader(os.Stdin)
 	accept := netAccept
@@ -73,6 +74,10 @@ func runServer(args []string) error {
 	case "hold":
 		_, err := io.Copy(io.Discard, c)
 		fmt.Println("EOF", errName(err))
+	case "linger0":
+		_ = c.(*net.TCPConn).SetLinger(0)
+		waitLine(in)
+		c.Close()
 	}
 	fmt.Println("CLOSED")
 	waitLine(in) // exit when told, so the listener's close comes last
@@ -119,10 +124,10 @@ func blockingAccept(string) (net.Conn, error) {
 
 // runClient: connect to args[0]; on failure print ERR and the errno name.
 // Then args[1]: "close" (wait, close), "wait-eof" (read to EOF, wait,
-// close), "send" (send greeting, then as "wait-eof"), "linger0" (wait,
-// close with a reset), "shutdown" (wait, shut down writing, read to EOF,
-// wait, close). Optional args[2] binds
-// the local port.
+// close), "send" (send greeting, then as "wait-eof"), "wait-send" (wait,
+// send greeting, print SENT, then as "wait-eof"), "linger0" (wait, close
+// with a reset), "shutdown" (wait, shut down writing, read to EOF, wait,
+// close). Optional args[2] binds the local port.
 func runClient(args []string) error {
 	in := bufio.NewReader(os.Stdin)
 	// SO_REUSEADDR on every client: binding a later client to the port of
@@ -143,6 +148,14 @@ func runClient(args []string) error {
 	}
 	fmt.Printf("PORT %d\n", c.LocalAddr().(*net.TCPAddr).Port)
 	switch args[1] {
+	case "wait-send":
+		waitLine(in)
+		if _, err := c.Write([]byte(greeting)); err != nil {
+			return err
+		}
+		fmt.Println("SENT")
+		_, err := io.Copy(io.Discard, c)
+		fmt.Println("EOF", errName(err))
 	case "send":
 		if _, err := c.Write([]byte(greeting)); err != nil {
 			return err

@@ -54,7 +54,8 @@ type socktraceEvent struct {
 	Newstate      uint8
 	Flags         uint8
 	Comm          [16]int8
-	Pad           [4]uint8
+	Reason        uint16
+	Pad           [2]uint8
 	BytesSent     uint64
 	BytesReceived uint64
 	SrttUs        uint32
@@ -76,9 +77,12 @@ const (
 type socktraceEventKind uint32
 
 const (
-	socktraceEventKindKIND_STATE  socktraceEventKind = 1
-	socktraceEventKindKIND_ACCEPT socktraceEventKind = 2
-	socktraceEventKindKIND_TW_END socktraceEventKind = 3
+	socktraceEventKindKIND_STATE      socktraceEventKind = 1
+	socktraceEventKindKIND_ACCEPT     socktraceEventKind = 2
+	socktraceEventKindKIND_TW_END     socktraceEventKind = 3
+	socktraceEventKindKIND_RESET_SENT socktraceEventKind = 4
+	socktraceEventKindKIND_RESET_RECV socktraceEventKind = 5
+	socktraceEventKindKIND_RETRANSMIT socktraceEventKind = 6
 )
 
 type socktraceHeldConnect struct {
@@ -132,9 +136,10 @@ type socktraceSockInfo struct {
 }
 
 type socktraceSockSlot struct {
-	_  structs.HostLayout
-	Sk uint64
-	Si socktraceSockInfo
+	_      structs.HostLayout
+	Sk     uint64
+	Closed uint64
+	Si     socktraceSockInfo
 }
 
 type socktraceTimerSlots struct {
@@ -161,6 +166,9 @@ const (
 	socktraceMapTimerSlots         = "timer_slots"
 	socktraceProgAccept4Exit       = "accept4_exit"
 	socktraceProgAcceptExit        = "accept_exit"
+	socktraceProgReceiveReset      = "receive_reset"
+	socktraceProgRetransmitSkb     = "retransmit_skb"
+	socktraceProgSendReset         = "send_reset"
 	socktraceProgSetStateBtf       = "set_state_btf"
 	socktraceProgSetStateTp        = "set_state_tp"
 	socktraceProgTimerCancel       = "timer_cancel"
@@ -180,6 +188,7 @@ const (
 	socktraceVarUnusedEventFlag    = "unused_event_flag"
 	socktraceVarUnusedEventKind    = "unused_event_kind"
 	socktraceVarWakeupBytes        = "wakeup_bytes"
+	socktraceVarWithResets         = "with_resets"
 )
 
 // loadSocktrace returns the embedded CollectionSpec for socktrace.
@@ -226,6 +235,9 @@ type socktraceSpecs struct {
 type socktraceProgramSpecs struct {
 	Accept4Exit      *ebpf.ProgramSpec `ebpf:"accept4_exit"`
 	AcceptExit       *ebpf.ProgramSpec `ebpf:"accept_exit"`
+	ReceiveReset     *ebpf.ProgramSpec `ebpf:"receive_reset"`
+	RetransmitSkb    *ebpf.ProgramSpec `ebpf:"retransmit_skb"`
+	SendReset        *ebpf.ProgramSpec `ebpf:"send_reset"`
 	SetStateBtf      *ebpf.ProgramSpec `ebpf:"set_state_btf"`
 	SetStateTp       *ebpf.ProgramSpec `ebpf:"set_state_tp"`
 	TimerCancel      *ebpf.ProgramSpec `ebpf:"timer_cancel"`
@@ -266,6 +278,7 @@ type socktraceVariableSpecs struct {
 	UnusedEventFlag    *ebpf.VariableSpec `ebpf:"unused_event_flag"`
 	UnusedEventKind    *ebpf.VariableSpec `ebpf:"unused_event_kind"`
 	WakeupBytes        *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	WithResets         *ebpf.VariableSpec `ebpf:"with_resets"`
 }
 
 // socktraceObjects contains all objects after they have been loaded into the kernel.
@@ -331,6 +344,7 @@ type socktraceVariables struct {
 	UnusedEventFlag    *ebpf.Variable `ebpf:"unused_event_flag"`
 	UnusedEventKind    *ebpf.Variable `ebpf:"unused_event_kind"`
 	WakeupBytes        *ebpf.Variable `ebpf:"wakeup_bytes"`
+	WithResets         *ebpf.Variable `ebpf:"with_resets"`
 }
 
 // socktracePrograms contains all programs after they have been loaded into the kernel.
@@ -339,6 +353,9 @@ type socktraceVariables struct {
 type socktracePrograms struct {
 	Accept4Exit      *ebpf.Program `ebpf:"accept4_exit"`
 	AcceptExit       *ebpf.Program `ebpf:"accept_exit"`
+	ReceiveReset     *ebpf.Program `ebpf:"receive_reset"`
+	RetransmitSkb    *ebpf.Program `ebpf:"retransmit_skb"`
+	SendReset        *ebpf.Program `ebpf:"send_reset"`
 	SetStateBtf      *ebpf.Program `ebpf:"set_state_btf"`
 	SetStateTp       *ebpf.Program `ebpf:"set_state_tp"`
 	TimerCancel      *ebpf.Program `ebpf:"timer_cancel"`
@@ -350,6 +367,9 @@ func (p *socktracePrograms) Close() error {
 	return _SocktraceClose(
 		p.Accept4Exit,
 		p.AcceptExit,
+		p.ReceiveReset,
+		p.RetransmitSkb,
+		p.SendReset,
 		p.SetStateBtf,
 		p.SetStateTp,
 		p.TimerCancel,

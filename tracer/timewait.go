@@ -54,14 +54,16 @@ func newTimeWaitBook() *timeWaitBook {
 	return &timeWaitBook{byTuple: make(map[twKey]twEntry)}
 }
 
-// note remembers a TIME_WAIT entry and completes a TIME_WAIT end; other
-// events pass untouched.
+// note remembers a TIME_WAIT entry, completes a TIME_WAIT end and gives a
+// reset the timewait socket sends its owner; other events pass untouched.
 func (b *timeWaitBook) note(ev *Event) {
 	switch {
 	case ev.Kind == KindState && ev.New == tcpstate.TimeWait:
 		b.enter(ev)
 	case ev.Kind == KindTimeWaitEnd:
 		b.end(ev)
+	case ev.Kind == KindResetSent && ev.Old == tcpstate.TimeWait && ev.New == tcpstate.TimeWait:
+		b.owner(ev)
 	}
 }
 
@@ -93,6 +95,18 @@ func (b *timeWaitBook) end(ev *Event) {
 	if e.flags&FlagBornKnown != 0 {
 		ev.Lifetime = time.Duration(now - e.born)
 	}
+}
+
+// owner fills in the owner of a reset a timewait socket sent (a segment
+// that its connection cannot take, such as data after the close): the
+// process that closed it.
+func (b *timeWaitBook) owner(ev *Event) {
+	e, ok := b.byTuple[twKeyOf(ev)]
+	if !ok || e.flags&FlagOwnerKnown == 0 {
+		return
+	}
+	ev.PID, ev.TID, ev.UID, ev.Comm = e.pid, e.tid, e.uid, e.comm
+	ev.Flags |= FlagOwnerKnown
 }
 
 // sweep drops the entries older than twMaxAge. It runs when the book has

@@ -18,6 +18,15 @@ func TestTimeWaitBookCompletesEnds(t *testing.T) {
 		Flags: FlagOwnerKnown | FlagBornKnown | FlagSummary | FlagTimeWaitDerived, Lifetime: 3 * time.Millisecond}
 	b.note(&entry)
 
+	// A reset the timewait socket sends is the closer's; the entry stays
+	// for the end.
+	reset := Event{Time: at, Kind: KindResetSent, Old: tcpstate.TimeWait, New: tcpstate.TimeWait, NetNS: 7,
+		Local: local, Remote: remote, Sock: 0xffff2}
+	b.note(&reset)
+	if !reset.Has(FlagOwnerKnown) || reset.PID != 42 || reset.TID != 43 || reset.UID != 1000 || reset.Comm != snapshot.CommOf("curl") {
+		t.Fatalf("timewait socket's reset: %+v", reset)
+	}
+
 	// What the kernel sends: the tuple, read from the timewait socket.
 	end := Event{Time: at.Add(time.Second), Kind: KindTimeWaitEnd, Old: tcpstate.TimeWait, New: tcpstate.Close, NetNS: 7,
 		Local: local, Remote: remote, Sock: 0xffff2}

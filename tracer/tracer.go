@@ -39,6 +39,11 @@ type Config struct {
 	// kernel does not look at the transitions between, so closes carry the
 	// lifetime and error but no time in state and no byte counts.
 	TableOnly bool
+	// Resets attaches the reset and retransmit hooks (tcp:tcp_send_reset,
+	// tcp:tcp_receive_reset, tcp:tcp_retransmit_skb): KindResetSent,
+	// KindResetReceived and KindRetransmit events. Off, they are not
+	// attached and cost nothing.
+	Resets bool
 }
 
 // Stats are a Tracer's running totals.

@@ -433,12 +433,12 @@ func TestTimeWaitExpires(t *testing.T) {
 // Stop and Close leave no program or link behind.
 func TestCloseLeavesNothing(t *testing.T) {
 	nstest.RequireRoot(t)
-	tr, err := New(Config{})
+	tr, err := New(Config{Resets: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ids []ebpf.ProgramID
-	for _, p := range []*ebpf.Program{tr.objs.SetStateBtf, tr.objs.TimerStart, tr.objs.Accept4Exit} {
+	for _, p := range []*ebpf.Program{tr.objs.SetStateBtf, tr.objs.TimerStart, tr.objs.Accept4Exit, tr.objs.SendReset} {
 		info, err := p.Info()
 		if err != nil {
 			t.Fatal(err)
@@ -617,7 +617,8 @@ func TestCloseWhileReading(t *testing.T) {
 
 // The kernel applies every filter but the owner's to every event it sends
 // (userspace then checks only PID and command): a refused connect the
-// filter excludes must not show up before one it includes.
+// filter excludes must not show up before one it includes, nor the resets
+// either way that refuse it.
 func TestKernelFilters(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
@@ -633,7 +634,7 @@ func TestKernelFilters(t *testing.T) {
 			ns := nstest.New(t)
 			f := tc.filter
 			f.NetNS = uint32(ns.Inode)
-			c := startCapture(t, Config{Filter: f, Latency: 10 * time.Millisecond})
+			c := startCapture(t, Config{Filter: f, Resets: true, Latency: 10 * time.Millisecond})
 			ns.StartPeer(t, "client", tc.skipped, "close").Expect("ERR ECONNREFUSED")
 			want := tc.taken
 			if want == "" {
@@ -656,7 +657,7 @@ func TestKernelFilters(t *testing.T) {
 				return false
 			})
 			for _, e := range evs {
-				if e.Remote.String() == tc.skipped {
+				if e.Remote.String() == tc.skipped || e.Local.String() == tc.skipped {
 					t.Errorf("filter %+v let through %v->%v of %v", tc.filter, e.Old, e.New, e.Remote)
 				}
 				// Match is the filter itself: every event the
