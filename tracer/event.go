@@ -77,7 +77,7 @@ type Event struct {
 	SRTT          time.Duration
 	Retrans       uint32
 	Err           syscall.Errno // sk_err: why a connection failed or was reset
-	Reason        uint16        // KindResetSent: the kernel's reset reason (enum sk_rst_reason)
+	Reason        uint16        // KindResetSent: the kernel's reset reason (see Tracer.ResetReason)
 	Lost          Lost          // KindLost: lost since the previous KindLost
 }
 

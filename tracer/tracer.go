@@ -78,6 +78,7 @@ type Tracer struct {
 	sinceCheck            int
 	stats                 Stats
 	warnings              []string
+	reasons               []string // reset reasons by value; nil: none to name (see ResetReason)
 	stopOnce              sync.Once
 }
 
@@ -113,6 +114,11 @@ func New(cfg Config) (*Tracer, error) {
 	if err := t.attach(cfg); err != nil {
 		t.Close()
 		return nil, err
+	}
+	if cfg.Resets {
+		if t.reasons, err = loadResetReasons(); err != nil {
+			t.warnf("%v", err)
+		}
 	}
 	if t.ring, err = newRing(t.objs.Events); err != nil {
 		t.Close()
