@@ -16,13 +16,19 @@ import (
 const EventHeader = "TIME            PID     COMM            PROTO LOCAL                  REMOTE                 TRANSITION              DETAIL\n"
 
 // EventName is the JSON "event" value: connect, state, close, accept,
-// timewait_end or lost.
+// timewait_end, reset_sent, reset_received, retransmit or lost.
 func EventName(ev *tracer.Event) string {
 	switch {
 	case ev.Kind == tracer.KindAccept:
 		return "accept"
 	case ev.Kind == tracer.KindTimeWaitEnd:
 		return "timewait_end"
+	case ev.Kind == tracer.KindResetSent:
+		return "reset_sent"
+	case ev.Kind == tracer.KindResetReceived:
+		return "reset_received"
+	case ev.Kind == tracer.KindRetransmit:
+		return "retransmit"
 	case ev.Kind == tracer.KindLost:
 		return "lost"
 	case ev.Old == tcpstate.Close && ev.New == tcpstate.SynSent:
@@ -36,8 +42,24 @@ func EventName(ev *tracer.Event) string {
 // EventFormatter renders events as event-log lines or NDJSON. It keeps
 // state that makes formatting cheap, so one formatter serves one stream.
 type EventFormatter struct {
-	clock clockCache
-	parts *lineParts // allocated at the first line
+	// ResetReason names a reset's reason, as the tracer's ResetReason
+	// does; "" leaves it out. nil: "reason N".
+	ResetReason func(code uint16) string
+	clock       clockCache
+	parts       *lineParts // allocated at the first line
+}
+
+func (f *EventFormatter) reason(ev *tracer.Event) string {
+	if f.ResetReason == nil {
+		return "reason " + strconv.Itoa(int(ev.Reason))
+	}
+	return f.ResetReason(ev.Reason)
+}
+
+// onSocket reports whether ev happened to a socket without changing its
+// state: a reset or a retransmit. Its Old and New are both the state.
+func onSocket(ev *tracer.Event) bool {
+	return ev.Kind == tracer.KindResetSent || ev.Kind == tracer.KindResetReceived || ev.Kind == tracer.KindRetransmit
 }
 
 func (f *EventFormatter) lineParts() *lineParts {
@@ -56,7 +78,11 @@ func (f *EventFormatter) AppendText(b []byte, ev *tracer.Event) []byte {
 	col := len(b)
 	b = appendTransition(b, ev)
 	b = pad(b, col, 24)
-	b = appendDetail(b, ev)
+	if onSocket(ev) {
+		b = f.appendSocketDetail(b, ev)
+	} else {
+		b = appendDetail(b, ev)
+	}
 	for len(b) > start && b[len(b)-1] == ' ' {
 		b = b[:len(b)-1]
 	}
@@ -114,8 +140,8 @@ func appendTextAddrPort(b []byte, ap netip.AddrPort) []byte {
 }
 
 func appendTransition(b []byte, ev *tracer.Event) []byte {
-	if ev.Kind == tracer.KindAccept {
-		return append(b, "accept"...)
+	if ev.Kind == tracer.KindAccept || onSocket(ev) {
+		return append(b, EventName(ev)...)
 	}
 	b = append(b, ev.Old.String()...)
 	b = append(b, "->"...)
@@ -155,6 +181,20 @@ func appendDetail(b []byte, ev *tracer.Event) []byte {
 		b = appendDuration(b, ev.SRTT)
 		b = append(b, ", retrans "...)
 		b = strconv.AppendUint(b, uint64(ev.Retrans), 10)
+	}
+	return b
+}
+
+// appendSocketDetail appends why a reset was sent, and the state the
+// socket was in: none for a reset of a packet that found no socket.
+func (f *EventFormatter) appendSocketDetail(b []byte, ev *tracer.Event) []byte {
+	if ev.Kind == tracer.KindResetSent {
+		b = AppendSafe(b, f.reason(ev))
+	}
+	if ev.New != 0 {
+		b = appendSep(b)
+		b = append(b, "in "...)
+		b = append(b, ev.New.String()...)
 	}
 	return b
 }
@@ -278,16 +318,36 @@ func (f *EventFormatter) AppendJSON(b []byte, ev *tracer.Event) []byte {
 		b = append(b, unix.ErrnoName(ev.Err)...)
 	}
 	b = append(b, '"')
-	// A timewait socket keeps no uid: its end has one only from the
-	// TIME_WAIT entry, which a socket older than socktrace never had.
-	if ev.Kind != tracer.KindTimeWaitEnd || ev.Has(tracer.FlagPrevKnown) {
+	if uidKnown(ev) {
 		b = append(b, `,"uid":`...)
 		b = appendUint(b, uint64(ev.UID))
 	}
 	b = append(b, `,"inode":`...)
 	b = appendUint(b, ev.Inode)
 	b = f.lineParts().id(b, ev, appendJSONID)
+	if ev.Kind == tracer.KindResetSent {
+		if name := f.reason(ev); name != "" {
+			b = append(b, `,"reason":`...)
+			b = AppendJSONString(b, name)
+		}
+	}
 	return appendJSONDetail(b, ev)
+}
+
+// uidKnown reports whether ev has its socket's uid. A timewait socket keeps
+// none: its end, or a reset it sends, has one only from the TIME_WAIT entry
+// (FlagPrevKnown, FlagOwnerKnown), which a socket older than socktrace
+// never had. A reset for a packet that found no socket has no socket.
+func uidKnown(ev *tracer.Event) bool {
+	switch {
+	case ev.Kind == tracer.KindTimeWaitEnd:
+		return ev.Has(tracer.FlagPrevKnown)
+	case ev.Kind == tracer.KindResetSent && ev.Sock == 0:
+		return false
+	case ev.Kind == tracer.KindResetSent && ev.New == tcpstate.TimeWait:
+		return ev.Has(tracer.FlagOwnerKnown)
+	}
+	return true
 }
 
 // appendJSONWho appends the fields from pid to comm.

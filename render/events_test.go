@@ -70,6 +70,9 @@ func TestEventNames(t *testing.T) {
 		{tracer.Event{Kind: tracer.KindState, Old: tcpstate.LastAck, New: tcpstate.Close}, "close"},
 		{tracer.Event{Kind: tracer.KindAccept}, "accept"},
 		{tracer.Event{Kind: tracer.KindTimeWaitEnd}, "timewait_end"},
+		{tracer.Event{Kind: tracer.KindResetSent, Old: tcpstate.Close, New: tcpstate.Close}, "reset_sent"},
+		{tracer.Event{Kind: tracer.KindResetReceived, Old: tcpstate.SynSent, New: tcpstate.SynSent}, "reset_received"},
+		{tracer.Event{Kind: tracer.KindRetransmit, Old: tcpstate.Established, New: tcpstate.Established}, "retransmit"},
 		{tracer.Event{Kind: tracer.KindLost}, "lost"},
 	}
 	for _, c := range cases {
@@ -225,8 +228,9 @@ func TestEventJSONExact(t *testing.T) {
 
 func TestAppendEventAllocatesNothing(t *testing.T) {
 	buf := make([]byte, 0, 1024)
-	fm := new(EventFormatter)
-	for _, ev := range []tracer.Event{closeEvent(), stateEvent()} {
+	fm := &EventFormatter{ResetReason: func(uint16) string { return "TCP_STATE" }}
+	sent, _, _, retransmit := resetEvents()
+	for _, ev := range []tracer.Event{closeEvent(), stateEvent(), sent, retransmit} {
 		for name, f := range map[string]func([]byte, *tracer.Event) []byte{"text": fm.AppendText, "json": fm.AppendJSON} {
 			if n := testing.AllocsPerRun(200, func() { buf = f(buf[:0], &ev) }); n != 0 {
 				t.Errorf("%s %s: %v allocations per event", ev.Proto(), name, n)
@@ -296,5 +300,89 @@ func TestEventAwaitingFin(t *testing.T) {
 	ev.Flags &^= tracer.FlagTimeWaitFinWait2
 	if js := new(EventFormatter).AppendJSON(nil, &ev); strings.Contains(string(js), "awaiting_fin") {
 		t.Errorf("awaiting_fin without the flag: %s", js)
+	}
+}
+
+// resetEvents are a client's abort (a reset it sends after its close, and
+// one its peer receives), a reset for a SYN to a closed port (no socket, no
+// owner) and a retransmit.
+func resetEvents() (sent, received, noSocket, retransmit tracer.Event) {
+	sent = stateEvent()
+	sent.Kind, sent.Old, sent.New, sent.Reason = tracer.KindResetSent, tcpstate.Close, tcpstate.Close, 16
+	sent.Flags = tracer.FlagOwnerKnown
+	received = stateEvent()
+	received.Kind, received.Old, received.New = tracer.KindResetReceived, tcpstate.Established, tcpstate.Established
+	received.Flags, received.PID, received.TID, received.Comm = tracer.FlagOwnerKnown, 7, 7, comm("srv")
+	received.Local, received.Remote = received.Remote, received.Local
+	noSocket = tracer.Event{Time: sent.Time, Kind: tracer.KindResetSent, Family: syscall.AF_INET, Reason: 1,
+		Local: netip.MustParseAddrPort("127.0.0.1:9"), Remote: netip.MustParseAddrPort("127.0.0.1:40001"), NetNS: 4026532283}
+	retransmit = stateEvent()
+	retransmit.Kind, retransmit.Old, retransmit.New = tracer.KindRetransmit, tcpstate.Established, tcpstate.Established
+	retransmit.Flags = tracer.FlagOwnerKnown
+	return sent, received, noSocket, retransmit
+}
+
+// kernelReasons stands for the running kernel's names.
+func kernelReasons(code uint16) string {
+	return map[uint16]string{1: "NO_SOCKET", 16: "TCP_DISCONNECT_WITH_DATA"}[code]
+}
+
+func TestResetText(t *testing.T) {
+	sent, received, noSocket, retransmit := resetEvents()
+	f := EventFormatter{ResetReason: kernelReasons}
+	for _, c := range []struct {
+		ev   tracer.Event
+		want string
+	}{
+		{sent, "4242    churn           tcp   127.0.0.1:40000        127.0.0.3:9511         reset_sent              TCP_DISCONNECT_WITH_DATA, in CLOSE\n"},
+		{received, "7       srv             tcp   127.0.0.3:9511         127.0.0.1:40000        reset_received          in ESTABLISHED\n"},
+		{noSocket, "-       -               tcp   127.0.0.1:9            127.0.0.1:40001        reset_sent              NO_SOCKET\n"},
+		{retransmit, "4242    churn           tcp   127.0.0.1:40000        127.0.0.3:9511         retransmit              in ESTABLISHED\n"},
+	} {
+		if got := string(f.AppendText(nil, &c.ev)); got[16:] != c.want {
+			t.Errorf("got\n%q\nwant\n%q", got[16:], c.want)
+		}
+	}
+	// Without names, the number; with a reason the kernel does not give,
+	// nothing.
+	if got := string(new(EventFormatter).AppendText(nil, &sent)); !strings.HasSuffix(got, "reset_sent              reason 16, in CLOSE\n") {
+		t.Errorf("unnamed reason: %q", got)
+	}
+	f.ResetReason = func(uint16) string { return "" }
+	if got := string(f.AppendText(nil, &sent)); !strings.HasSuffix(got, "reset_sent              in CLOSE\n") {
+		t.Errorf("no reason: %q", got)
+	}
+}
+
+func TestResetJSONExact(t *testing.T) {
+	sent, received, noSocket, retransmit := resetEvents()
+	f := EventFormatter{ResetReason: kernelReasons}
+	for i, c := range []struct {
+		ev   tracer.Event
+		want string
+	}{
+		{sent,
+			"{\"time\":\"2026-11-22T10:01:02.123456789Z\",\"event\":\"reset_sent\",\"pid\":4242,\"tid\":4250,\"comm\":\"churn\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:40000\",\"remote\":\"127.0.0.3:9511\",\"old_state\":\"CLOSE\",\"new_state\":\"CLOSE\",\"error\":\"\",\"uid\":0,\"inode\":123456,\"netns\":4026532283,\"sock\":\"0xffff8880deadbeef\",\"reason\":\"TCP_DISCONNECT_WITH_DATA\"}\n"},
+		{received,
+			"{\"time\":\"2026-11-22T10:01:02.123456789Z\",\"event\":\"reset_received\",\"pid\":7,\"tid\":7,\"comm\":\"srv\",\"proto\":\"tcp\",\"local\":\"127.0.0.3:9511\",\"remote\":\"127.0.0.1:40000\",\"old_state\":\"ESTABLISHED\",\"new_state\":\"ESTABLISHED\",\"error\":\"\",\"uid\":0,\"inode\":123456,\"netns\":4026532283,\"sock\":\"0xffff8880deadbeef\"}\n"},
+		{noSocket,
+			"{\"time\":\"2026-11-22T10:01:02.123456789Z\",\"event\":\"reset_sent\",\"pid\":0,\"tid\":0,\"comm\":\"\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:9\",\"remote\":\"127.0.0.1:40001\",\"old_state\":\"UNKNOWN\",\"new_state\":\"UNKNOWN\",\"error\":\"\",\"inode\":0,\"netns\":4026532283,\"sock\":\"0x0\",\"reason\":\"NO_SOCKET\"}\n"},
+		{retransmit,
+			"{\"time\":\"2026-11-22T10:01:02.123456789Z\",\"event\":\"retransmit\",\"pid\":4242,\"tid\":4250,\"comm\":\"churn\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:40000\",\"remote\":\"127.0.0.3:9511\",\"old_state\":\"ESTABLISHED\",\"new_state\":\"ESTABLISHED\",\"error\":\"\",\"uid\":0,\"inode\":123456,\"netns\":4026532283,\"sock\":\"0xffff8880deadbeef\"}\n"},
+	} {
+		if got := string(f.AppendJSON(nil, &c.ev)); got != c.want {
+			t.Errorf("%d: got\n%s\nwant\n%s", i, got, c.want)
+		}
+	}
+	// A timewait socket's reset has a uid only from its TIME_WAIT entry,
+	// as its owner.
+	tw := noSocket
+	tw.Sock, tw.Old, tw.New = 0xffff8880deadbeef, tcpstate.TimeWait, tcpstate.TimeWait
+	if got := string(f.AppendJSON(nil, &tw)); strings.Contains(got, `"uid"`) {
+		t.Errorf("timewait socket's reset without an owner has a uid: %s", got)
+	}
+	tw.Flags, tw.PID, tw.UID = tracer.FlagOwnerKnown, 3, 1000
+	if got := string(f.AppendJSON(nil, &tw)); !strings.Contains(got, `"uid":1000,`) {
+		t.Errorf("timewait socket's reset with an owner has no uid: %s", got)
 	}
 }
