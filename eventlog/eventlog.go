@@ -1,6 +1,6 @@
-// Package eventlog is the output of socktrace trace: each TCP state change
-// the tracer reports, as a line of text or a JSON object, printed as it
-// happens.
+// Package eventlog is the output of socktrace trace: each TCP state change,
+// reset and retransmit the tracer reports, as a line of text or a JSON
+// object, printed as it happens.
 package eventlog
 
 import (
@@ -24,7 +24,7 @@ func Stream(tr *tracer.Tracer, stdout, stderr io.Writer, asJSON bool) error {
 		out = append(out, render.EventHeader...)
 	}
 	var ev tracer.Event
-	var f render.EventFormatter
+	f := render.EventFormatter{ResetReason: tr.ResetReason}
 	for {
 		err := tr.Next(&ev)
 		if errors.Is(err, tracer.ErrStopped) {

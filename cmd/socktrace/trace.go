@@ -89,7 +89,7 @@ const maxPID = 4<<20 - 1
 const maxRingMiB = 2048
 
 func (o *traceOptions) config() (tracer.Config, error) {
-	cfg := tracer.Config{Debug: o.debug, Classic: o.classic, Latency: o.latency}
+	cfg := tracer.Config{Debug: o.debug, Classic: o.classic, Latency: o.latency, Resets: true}
 	if o.ringMiB < 1 || o.ringMiB > maxRingMiB || o.ringMiB&(o.ringMiB-1) != 0 {
 		return cfg, fmt.Errorf("--ring-mib %d: want a power of two from 1 to %d", o.ringMiB, maxRingMiB)
 	}
@@ -184,7 +184,7 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 		fmt.Fprintf(stderr, "socktrace: warning: no network namespace with inode %d is in /run/netns or used by a process: nothing to show unless one is\n", cfg.Filter.NetNS)
 	}
 	if ctx.Err() == nil { // not interrupted while loading
-		fmt.Fprintln(stderr, "socktrace: tracing TCP state changes; Ctrl-C to stop")
+		fmt.Fprintln(stderr, "socktrace: tracing TCP state changes, resets and retransmits; Ctrl-C to stop")
 	}
 	stop := context.AfterFunc(ctx, tr.Stop)
 	defer stop()

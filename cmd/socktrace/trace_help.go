@@ -11,8 +11,9 @@ import (
 // contract, plus the detail fields).
 func traceHelp() string {
 	return `Stream every TCP state change on this host, from the kernel, one line per
-event. Every event is attributed to the process that owns the socket, also
-when the kernel handles it in softirq on behalf of nobody in particular.
+event, and every reset and retransmit. Every event is attributed to the
+process that owns the socket, also when the kernel handles it in softirq on
+behalf of nobody in particular.
 
 Events (the "event" field of --json):
   connect       a socket starts connecting: CLOSE->SYN_SENT
@@ -24,6 +25,13 @@ Events (the "event" field of --json):
                 (ECONNREFUSED, ETIMEDOUT, ...)
   timewait_end  a TIME_WAIT socket is gone: its timer expired, or the
                 kernel reused or killed it
+  reset_sent    the kernel sent a RST: for a socket (an abort such as
+                close() with SO_LINGER 0, a timewait socket's answer), or
+                for a packet no socket took (a connect to a closed port;
+                no owner, no state)
+  reset_received  a RST came in for the socket; in SYN_SENT, a refused
+                connect
+  retransmit    the socket sent a segment (or its SYN) again
   lost          the kernel had to drop events: counted on stderr, as an
                 event only with --json; the total is printed at exit
 
@@ -36,9 +44,13 @@ Columns:
   PROTO       tcp or tcp6
   LOCAL       local address:port, numeric
   REMOTE      remote address:port, numeric; port "*" for a listener
-  TRANSITION  OLD->NEW state (netstat's names), or "accept"
-  DETAIL      the error, if any (ECONNREFUSED, ECONNRESET, ...); "after"
-              the time spent in the previous state; at the socket's end
+  TRANSITION  OLD->NEW state (netstat's names), or the event: "accept",
+              "reset_sent", "reset_received", "retransmit"
+  DETAIL      for a reset sent, why, by the running kernel's name
+              (NO_SOCKET, TCP_STATE, ...); for a reset or retransmit, "in"
+              the socket's state; else the error, if any (ECONNREFUSED,
+              ECONNRESET, ...); "after" the time spent in the previous
+              state; at the socket's end
               (->CLOSE, or ->TIME_WAIT for the side that closed first) the
               connection's lifetime, bytes sent and received, smoothed RTT
               and retransmits; at TIME_WAIT entry "awaiting the peer's FIN
@@ -55,9 +67,12 @@ Columns:
   when known: in_state_ns (time in old_state), lifetime_ns; at the
   socket's end (event close, or the state event into TIME_WAIT of the side
   that closed first): bytes_sent, bytes_received, srtt_us, retrans; at
-  timewait_end: reason ("expired" or "reused"); lost events: lost,
-  lost_ring_full, lost_recursion. An owner not known has pid 0 and comm
-  ""; the end of a TIME_WAIT older than socktrace has no uid. A TIME_WAIT
+  timewait_end: reason ("expired" or "reused"); at reset_sent: reason
+  (the kernel's name); lost events: lost, lost_ring_full, lost_recursion.
+  A reset or retransmit has the socket's state as both old_state and
+  new_state ("UNKNOWN": no socket). An owner not known has pid 0 and comm
+  ""; the end of a TIME_WAIT older than socktrace, a reset for no socket,
+  and a timewait socket's reset without its TIME_WAIT entry have no uid. A TIME_WAIT
   entry made before the peer's FIN has "awaiting_fin": true: netstat lists
   that socket as FIN_WAIT2 until the FIN comes.
 
