@@ -11,11 +11,19 @@ import (
 
 // Apply brings one tracer event into the table. It takes the full event
 // stream as well as the tracer's TableOnly subset: connects, listens,
-// accepts, closes, TIME_WAIT entry and end.
+// accepts, closes, TIME_WAIT entry and end. Resets and retransmits are only
+// counted: they change no state (a reset that ends a socket comes with its
+// close, and an abort sends its own after it).
 func (t *Table) Apply(ev *tracer.Event) {
 	switch {
 	case ev.Kind == tracer.KindLost:
 		t.counts.Lost += ev.Lost.Total()
+	case ev.Kind == tracer.KindResetSent:
+		t.counts.ResetsSent++
+	case ev.Kind == tracer.KindResetReceived:
+		t.counts.ResetsReceived++
+	case ev.Kind == tracer.KindRetransmit:
+		t.counts.Retransmits++
 	case ev.Kind == tracer.KindTimeWaitEnd:
 		t.endTimeWait(ev)
 	case ev.Kind == tracer.KindAccept && ev.New == tcpstate.Close:

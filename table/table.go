@@ -98,8 +98,11 @@ func (c *Conn) Lifetime() time.Duration {
 type Counts struct {
 	Connects, Accepts, Closes uint64
 	Failed                    map[syscall.Errno]uint64 // failed connects by reason (0: closed by the caller)
-	Lost                      uint64                   // events the kernel could not deliver
-	Healed                    uint64                   // rows ended by reconciliation
+	// Resets the kernel sent (for a socket, or for a packet no socket
+	// took) and received, and segments sent again.
+	ResetsSent, ResetsReceived, Retransmits uint64
+	Lost                                    uint64 // events the kernel could not deliver
+	Healed                                  uint64 // rows ended by reconciliation
 }
 
 // Table holds one namespace's TCP connections. It is not safe for

@@ -306,7 +306,8 @@ func orEmpty(s []string) []string {
 
 func sameCounts(a, b *Counts) bool {
 	return a.Connects == b.Connects && a.Accepts == b.Accepts && a.Closes == b.Closes &&
-		a.Lost == b.Lost && a.Healed == b.Healed && maps.Equal(a.Failed, b.Failed)
+		a.Lost == b.Lost && a.Healed == b.Healed && maps.Equal(a.Failed, b.Failed) &&
+		a.ResetsSent == b.ResetsSent && a.ResetsReceived == b.ResetsReceived && a.Retransmits == b.Retransmits
 }
 
 var (
@@ -350,6 +351,40 @@ func TestConnectionLives(t *testing.T) {
 		seed   snapshot.Owners
 		prints []print
 	}{{
+		name: "resets and retransmits are counted, and move no row",
+		prints: []print{{
+			events: []*tracer.Event{
+				client.connect(1 * time.Second),
+				client.event(tracer.KindRetransmit, 1100*time.Millisecond, tcpstate.SynSent, tcpstate.SynSent, 0),
+			},
+			at:     1500 * time.Millisecond,
+			live:   []string{clientSynSent},
+			states: states{synSent: 1},
+			counts: Counts{Connects: 1, Retransmits: 1},
+		}, {
+			// Refused: the kernel's reset for the SYN comes from no
+			// socket, the client's socket receives it and closes.
+			events: []*tracer.Event{
+				sock{local: "10.0.0.2:80", remote: "10.0.0.1:40000"}.event(tracer.KindResetSent, 2*time.Second, 0, 0, 0),
+				client.event(tracer.KindResetReceived, 2*time.Second, tcpstate.SynSent, tcpstate.SynSent, 0),
+				client.close(2*time.Second, tcpstate.SynSent, syscall.ECONNREFUSED, time.Second),
+			},
+			at:     2500 * time.Millisecond,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1001 q=0/0 owner=100/curl born=1s gone=2s lived=1s err=ECONNREFUSED"},
+			counts: Counts{Failed: map[syscall.Errno]uint64{syscall.ECONNREFUSED: 1}, ResetsSent: 1, ResetsReceived: 1},
+		}, {
+			// An abort sends its reset after its close: not a second
+			// close of the row.
+			events: []*tracer.Event{
+				client2.connect(3 * time.Second),
+				client2.close(3500*time.Millisecond, tcpstate.Established, 0, 500*time.Millisecond),
+				client2.event(tracer.KindResetSent, 3500*time.Millisecond, tcpstate.Close, tcpstate.Close, 0),
+			},
+			at:     4 * time.Second,
+			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=3s gone=3.5s lived=500ms"},
+			counts: Counts{Connects: 1, Closes: 1, ResetsSent: 1},
+		}},
+	}, {
 		name: "client from events only: connect, TIME_WAIT, expiry",
 		prints: []print{{
 			events: []*tracer.Event{client.connect(1 * time.Second)},
