@@ -5,7 +5,9 @@
 # (trace --json --port, or -tanc in the churn's namespace) beside a churn
 # paced at RATE conn/s, with the kernel's BPF run statistics on
 # (kernel.bpf_stats_enabled). Prints, per program, its runs, nanoseconds per
-# run and nanoseconds per connection, and the sum per connection.
+# run and nanoseconds per connection, and the sum per connection. RESET=1
+# has the churn's clients abort every connection (SO_LINGER 0): a reset
+# sent and one received per connection, and no TIME_WAIT.
 #
 # The programs run inside the churn's syscalls and softirqs, so the conn/s
 # ratio shows their cost only through the VM's noise (+-0.04 over four
@@ -20,6 +22,7 @@ export PATH="$PATH:/usr/local/go/bin"
 DURATION=${DURATION:-5s}
 ROUNDS=${ROUNDS:-2}
 RATE=${RATE:-10000}
+RESET=${RESET:-0}
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
@@ -65,7 +68,9 @@ measure() {
 	start_mode "$mode"
 	prog_stats >"$tmp/before"
 	local res
-	res=$(churn "$ns" "$PORT" -duration "$DURATION" -rate "$RATE")
+	local reset=()
+	[[ $RESET == 1 ]] && reset=(-reset)
+	res=$(churn "$ns" "$PORT" -duration "$DURATION" -rate "$RATE" "${reset[@]}")
 	prog_stats >"$tmp/after"
 	stop_tracer "$tmp/err"
 	del_netns "$ns"
@@ -98,7 +103,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	done
 done
 for bin in "${builds[@]}"; do
-	echo "$bin: $mode, ${conns[$bin]} connections at $RATE conn/s ($ROUNDS rounds)"
+	echo "$bin: $mode, ${conns[$bin]} connections at $RATE conn/s ($ROUNDS rounds)$([[ $RESET == 1 ]] && echo ", each reset")"
 	for name in "${names[@]}"; do
 		[[ -n ${runs[$bin,$name]:-} ]] || continue
 		echo "$name ${runs[$bin,$name]} ${nsec[$bin,$name]}"

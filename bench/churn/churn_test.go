@@ -38,6 +38,37 @@ func TestChurnCountsEveryConnection(t *testing.T) {
 	}
 }
 
+// With Reset, every connection is aborted by the client: the server reads
+// ECONNRESET for each.
+func TestChurnResetsEveryConnection(t *testing.T) {
+	const n = 200
+	addrs := []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+	srv, err := Listen(ServerConfig{Addrs: addrs, Port: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.Serve()
+
+	res, err := RunClients(context.Background(), ClientConfig{
+		Addrs: addrs, Port: srv.Port(), Clients: 4,
+		Duration: 10 * time.Second, MaxConns: n, Reset: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Conns != n || res.Failed != 0 {
+		t.Fatalf("client: %d connections, %d failed (first error %v); want %d, 0", res.Conns, res.Failed, res.FirstErr, n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Stats().Reset < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := srv.Stats(); st != (Stats{Accepted: n, Reset: n}) {
+		t.Fatalf("server: %+v, want %d accepted and reset, none closed or failed", st, n)
+	}
+}
+
 func TestRunClientsNeedsABound(t *testing.T) {
 	addrs := []netip.Addr{netip.MustParseAddr("127.0.0.1")}
 	if _, err := RunClients(context.Background(), ClientConfig{Addrs: addrs, Port: 1}); err == nil {

@@ -35,6 +35,10 @@ type ClientConfig struct {
 	// Rate paces the clients to about this many connections per second in
 	// all; 0 means as fast as possible.
 	Rate float64
+	// Reset closes each connection with SO_LINGER 0: the client aborts it
+	// with a RST instead of a FIN, the server's read fails with
+	// ECONNRESET, and no TIME_WAIT is left on either side.
+	Reset bool
 }
 
 // Result is what a client run did.
@@ -57,7 +61,7 @@ func (r Result) Rate() float64 {
 // RunClients opens and closes connections until ctx is done, Duration has
 // passed or MaxConns attempts were made. Each connection is closed by the
 // client right after connect() returns, so the client side ends in
-// TIME_WAIT.
+// TIME_WAIT (or, with Reset, is aborted).
 func RunClients(ctx context.Context, cfg ClientConfig) (Result, error) {
 	if len(cfg.Addrs) == 0 {
 		return Result{}, errors.New("run clients: no address")
@@ -128,7 +132,7 @@ func RunClients(ctx context.Context, cfg ClientConfig) (Result, error) {
 				}
 				sa := &sas[next%len(sas)]
 				next++
-				if err := connectClose(sa); err != nil {
+				if err := connectClose(sa, cfg.Reset); err != nil {
 					fail(err)
 					// Out of ephemeral ports (EADDRNOTAVAIL) or a full
 					// accept queue: let the server and the TIME_WAIT reuse
@@ -157,8 +161,12 @@ func RunClients(ctx context.Context, cfg ClientConfig) (Result, error) {
 
 var connectTimeval = unix.NsecToTimeval(connectTimeout.Nanoseconds())
 
-// connectClose makes one connection and closes it first.
-func connectClose(sa *unix.SockaddrInet4) error {
+// abort is SO_LINGER 0: close() sends a RST and frees the socket.
+var abort = unix.Linger{Onoff: 1, Linger: 0}
+
+// connectClose makes one connection and closes it first, with a RST when
+// reset is set.
+func connectClose(sa *unix.SockaddrInet4, reset bool) error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("socket: %w", err)
@@ -183,6 +191,11 @@ func connectClose(sa *unix.SockaddrInet4) error {
 	}
 	if err != nil {
 		return fmt.Errorf("connect %d.%d.%d.%d:%d: %w", sa.Addr[0], sa.Addr[1], sa.Addr[2], sa.Addr[3], sa.Port, err)
+	}
+	if reset {
+		if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &abort); err != nil {
+			return fmt.Errorf("setsockopt SO_LINGER: %w", err)
+		}
 	}
 	return nil
 }

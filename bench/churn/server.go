@@ -1,7 +1,8 @@
 // Package churn generates TCP connection churn on loopback for benchmarks:
 // every connection is opened, closed by the client first and then by the
 // server, so it makes exactly ten TCP state transitions and leaves its
-// TIME_WAIT socket on the client side.
+// TIME_WAIT socket on the client side. Clients that reset instead make six
+// (three per side) and leave nothing.
 //
 // It uses blocking raw syscalls instead of package net: on loopback a
 // blocking connect() completes the whole handshake inside the syscall, so a
@@ -48,6 +49,7 @@ type Server struct {
 
 	accepted atomic.Int64 // accept() returned a connection
 	closed   atomic.Int64 // read EOF, then closed: a clean passive close
+	reset    atomic.Int64 // read ECONNRESET, then closed: the client aborted
 	failed   atomic.Int64 // accept or read errors other than timeouts
 }
 
@@ -139,33 +141,40 @@ func (s *Server) acceptLoop(lfd int) {
 		}
 		fd := int(r)
 		s.accepted.Add(1)
-		// The client closes right after connect(), so its FIN is usually
-		// queued already and this read returns 0 at once.
-		if s.readEOF(fd, buf[:]) {
+		// The client closes right after connect(), so its FIN (or RST)
+		// is usually queued already and this read returns at once.
+		switch s.readEOF(fd, buf[:]) {
+		case nil:
 			s.closed.Add(1)
-		} else {
+		case unix.ECONNRESET:
+			s.reset.Add(1)
+		default:
 			s.failed.Add(1)
 		}
 		unix.Close(fd)
 	}
 }
 
-// readEOF waits for the peer's FIN, giving up once the server is stopping.
-func (s *Server) readEOF(fd int, buf []byte) bool {
+// errStopped: the server stopped while waiting for the peer's FIN.
+var errStopped = errors.New("server stopped")
+
+// readEOF waits for the peer's FIN (nil) or RST (ECONNRESET), giving up
+// once the server is stopping.
+func (s *Server) readEOF(fd int, buf []byte) error {
 	for {
 		n, err := unix.Read(fd, buf)
 		switch {
 		case err == nil && n == 0:
-			return true
+			return nil
 		case err == nil:
 			// The client sends nothing; data means someone else connected.
 			continue
 		case err == unix.EAGAIN || err == unix.EINTR:
 			if s.stop.Load() {
-				return false
+				return errStopped
 			}
 		default:
-			return false
+			return err
 		}
 	}
 }
@@ -174,12 +183,13 @@ func (s *Server) readEOF(fd int, buf []byte) bool {
 type Stats struct {
 	Accepted int64 // connections accepted
 	Closed   int64 // connections closed after the client's FIN
+	Reset    int64 // connections closed after the client's RST
 	Failed   int64 // accept or read errors
 }
 
 // Stats returns the counters so far.
 func (s *Server) Stats() Stats {
-	return Stats{Accepted: s.accepted.Load(), Closed: s.closed.Load(), Failed: s.failed.Load()}
+	return Stats{Accepted: s.accepted.Load(), Closed: s.closed.Load(), Reset: s.reset.Load(), Failed: s.failed.Load()}
 }
 
 // Close stops the accept loops (within pollInterval) and closes the listeners.

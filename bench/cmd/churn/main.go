@@ -4,7 +4,7 @@
 //	conns=123456 conn_per_s=12345.6 failed=0 ...
 //
 // Each connection makes exactly ten TCP state transitions (see package
-// churn). Server and client can run in one process (-role both) or as two.
+// churn); with -reset, six and two resets. Server and client can run in one process (-role both) or as two.
 package main
 
 import (
@@ -36,6 +36,7 @@ type options struct {
 	addrs     int
 	port      int
 	rate      float64
+	reset     bool
 }
 
 func main() {
@@ -49,6 +50,7 @@ func main() {
 	flag.IntVar(&o.addrs, "addrs", 8, "number of consecutive server addresses from -addr; each one has its own ephemeral port range")
 	flag.IntVar(&o.port, "port", 9000, "server port, shared by all addresses")
 	flag.Float64Var(&o.rate, "rate", 0, "pace the clients to about this many connections per second (0: max rate)")
+	flag.BoolVar(&o.reset, "reset", false, "close each connection with SO_LINGER 0: a RST instead of a FIN, no TIME_WAIT")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -113,8 +115,8 @@ func runServer(ctx context.Context, o options, addrs []netip.Addr) error {
 	<-ctx.Done()
 	srv.Close()
 	st := srv.Stats()
-	fmt.Printf("accepted=%d closed=%d failed=%d elapsed_s=%.3f cpu_pct=%.1f\n",
-		st.Accepted, st.Closed, st.Failed, time.Since(start).Seconds(), cpuPct(cpu0, start))
+	fmt.Printf("accepted=%d closed=%d reset=%d failed=%d elapsed_s=%.3f cpu_pct=%.1f\n",
+		st.Accepted, st.Closed, st.Reset, st.Failed, time.Since(start).Seconds(), cpuPct(cpu0, start))
 	return nil
 }
 
@@ -145,7 +147,7 @@ func runBoth(ctx context.Context, o options, addrs []netip.Addr) error {
 	// Let the server finish the passive closes of the last connections, so
 	// that every counted connection made all ten transitions.
 	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if st := srv.Stats(); st.Closed+st.Failed >= res.Conns {
+		if st := srv.Stats(); st.Closed+st.Reset+st.Failed >= res.Conns {
 			break
 		}
 	}
@@ -153,15 +155,15 @@ func runBoth(ctx context.Context, o options, addrs []netip.Addr) error {
 	srv.Close()
 	st := srv.Stats()
 	reportErr(res)
-	fmt.Printf("conns=%d conn_per_s=%.1f failed=%d accepted=%d server_closed=%d server_failed=%d elapsed_s=%.3f cpu_pct=%.1f\n",
-		res.Conns, res.Rate(), res.Failed, st.Accepted, st.Closed, st.Failed, res.Elapsed.Seconds(), cpu)
+	fmt.Printf("conns=%d conn_per_s=%.1f failed=%d accepted=%d server_closed=%d server_reset=%d server_failed=%d elapsed_s=%.3f cpu_pct=%.1f\n",
+		res.Conns, res.Rate(), res.Failed, st.Accepted, st.Closed, st.Reset, st.Failed, res.Elapsed.Seconds(), cpu)
 	return nil
 }
 
 func clientConfig(o options, addrs []netip.Addr, port int) churn.ClientConfig {
 	return churn.ClientConfig{
 		Addrs: addrs, Port: port, Clients: o.clients,
-		Duration: o.duration, MaxConns: o.conns, Rate: o.rate,
+		Duration: o.duration, MaxConns: o.conns, Rate: o.rate, Reset: o.reset,
 	}
 }
 
