@@ -91,6 +91,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	tr, err := tracer.New(tracer.Config{
 		Filter:    tracer.Filter{NetNS: ns, Family: tracer.FamilyOf(cfg.Tables.Inet4, cfg.Tables.Inet6)},
 		TableOnly: true,
+		Resets:    true, // counted in the summary
 		ProcRoot:  procRoot,
 	})
 	if err != nil {
@@ -251,7 +252,8 @@ func (e *Engine) refreshOwners(stderr io.Writer) {
 func (e *Engine) summary(w io.Writer) error {
 	c := e.tbl.Counts()
 	s := render.Summary{Time: time.Now(), Connects: c.Connects, Accepts: c.Accepts,
-		Closes: c.Closes, Failed: c.Failed, Lost: c.Lost, Healed: c.Healed}
+		Closes: c.Closes, Failed: c.Failed, ResetsSent: c.ResetsSent, ResetsReceived: c.ResetsReceived,
+		Retransmits: c.Retransmits, Lost: c.Lost, Healed: c.Healed}
 	s.SynSent, s.SynRecv, s.TimeWait = e.tbl.States()
 	if e.t.JSON {
 		return render.SummaryJSON(w, &s)

@@ -104,10 +104,13 @@ type Summary struct {
 	Time                      time.Time // end of the interval
 	Connects, Accepts, Closes uint64
 	Failed                    map[syscall.Errno]uint64 // failed connects by reason; 0: aborted by the caller
-	SynSent, SynRecv          int
-	TimeWait                  int
-	Lost                      uint64 // events the kernel could not deliver
-	Healed                    uint64 // rows ended without their close event
+	// Resets sent (for a socket, or for a packet no socket took) and
+	// received, and segments sent again.
+	ResetsSent, ResetsReceived, Retransmits uint64
+	SynSent, SynRecv                        int
+	TimeWait                                int
+	Lost                                    uint64 // events the kernel could not deliver
+	Healed                                  uint64 // rows ended without their close event
 }
 
 // SummaryLine writes s as one line of text. Once per table: clarity wins
@@ -117,9 +120,9 @@ func SummaryLine(w io.Writer, s *Summary) error {
 	if s.Healed > 0 {
 		healed = fmt.Sprintf(", %d rows healed", s.Healed)
 	}
-	_, err := fmt.Fprintf(w, "-- %s: %d connects, %d accepts, %d closes, %s; now %d SYN_SENT, %d SYN_RECV, %d TIME_WAIT; %d events lost%s\n",
+	_, err := fmt.Fprintf(w, "-- %s: %d connects, %d accepts, %d closes, %s; %d resets sent, %d received, %d retransmits; now %d SYN_SENT, %d SYN_RECV, %d TIME_WAIT; %d events lost%s\n",
 		s.Time.Format("15:04:05"), s.Connects, s.Accepts, s.Closes, appendFailed(nil, s.Failed),
-		s.SynSent, s.SynRecv, s.TimeWait, s.Lost, healed)
+		s.ResetsSent, s.ResetsReceived, s.Retransmits, s.SynSent, s.SynRecv, s.TimeWait, s.Lost, healed)
 	return err
 }
 
@@ -170,17 +173,20 @@ func SummaryJSON(w io.Writer, s *Summary) error {
 		failed[r.name] = r.count
 	}
 	return writeJSON(w, &struct {
-		Summary  bool              `json:"summary"`
-		Time     string            `json:"time"`
-		Connects uint64            `json:"connects"`
-		Accepts  uint64            `json:"accepts"`
-		Closes   uint64            `json:"closes"`
-		Failed   map[string]uint64 `json:"failed"`
-		SynSent  int               `json:"syn_sent"`
-		SynRecv  int               `json:"syn_recv"`
-		TimeWait int               `json:"time_wait"`
-		Lost     uint64            `json:"lost"`
-		Healed   uint64            `json:"healed"`
+		Summary        bool              `json:"summary"`
+		Time           string            `json:"time"`
+		Connects       uint64            `json:"connects"`
+		Accepts        uint64            `json:"accepts"`
+		Closes         uint64            `json:"closes"`
+		Failed         map[string]uint64 `json:"failed"`
+		ResetsSent     uint64            `json:"resets_sent"`
+		ResetsReceived uint64            `json:"resets_received"`
+		Retransmits    uint64            `json:"retransmits"`
+		SynSent        int               `json:"syn_sent"`
+		SynRecv        int               `json:"syn_recv"`
+		TimeWait       int               `json:"time_wait"`
+		Lost           uint64            `json:"lost"`
+		Healed         uint64            `json:"healed"`
 	}{true, string(appendJSONTime(nil, s.Time)), s.Connects, s.Accepts, s.Closes, failed,
-		s.SynSent, s.SynRecv, s.TimeWait, s.Lost, s.Healed})
+		s.ResetsSent, s.ResetsReceived, s.Retransmits, s.SynSent, s.SynRecv, s.TimeWait, s.Lost, s.Healed})
 }

@@ -85,13 +85,13 @@ func TestLiveJSON(t *testing.T) {
 
 func TestSummary(t *testing.T) {
 	s := Summary{Time: time.Date(2026, 11, 22, 12, 31, 30, 0, time.UTC), Connects: 4, Accepts: 3, Closes: 6,
-		Failed:  map[syscall.Errno]uint64{syscall.ECONNREFUSED: 1, syscall.ETIMEDOUT: 2, 0: 1},
-		SynSent: 1, TimeWait: 3, Lost: 2, Healed: 1}
+		Failed:     map[syscall.Errno]uint64{syscall.ECONNREFUSED: 1, syscall.ETIMEDOUT: 2, 0: 1},
+		ResetsSent: 2, ResetsReceived: 1, Retransmits: 5, SynSent: 1, TimeWait: 3, Lost: 2, Healed: 1}
 	var b bytes.Buffer
 	if err := SummaryLine(&b, &s); err != nil {
 		t.Fatal(err)
 	}
-	want := "-- 12:31:30: 4 connects, 3 accepts, 6 closes, 4 failed (ECONNREFUSED 1, ETIMEDOUT 2, aborted 1); now 1 SYN_SENT, 0 SYN_RECV, 3 TIME_WAIT; 2 events lost, 1 rows healed\n"
+	want := "-- 12:31:30: 4 connects, 3 accepts, 6 closes, 4 failed (ECONNREFUSED 1, ETIMEDOUT 2, aborted 1); 2 resets sent, 1 received, 5 retransmits; now 1 SYN_SENT, 0 SYN_RECV, 3 TIME_WAIT; 2 events lost, 1 rows healed\n"
 	if b.String() != want {
 		t.Errorf("got  %q\nwant %q", b.String(), want)
 	}
@@ -99,7 +99,7 @@ func TestSummary(t *testing.T) {
 	if err := SummaryJSON(&b, &s); err != nil {
 		t.Fatal(err)
 	}
-	want = `{"summary":true,"time":"2026-11-22T12:31:30.000000000Z","connects":4,"accepts":3,"closes":6,"failed":{"ECONNREFUSED":1,"ETIMEDOUT":2,"aborted":1},"syn_sent":1,"syn_recv":0,"time_wait":3,"lost":2,"healed":1}` + "\n"
+	want = `{"summary":true,"time":"2026-11-22T12:31:30.000000000Z","connects":4,"accepts":3,"closes":6,"failed":{"ECONNREFUSED":1,"ETIMEDOUT":2,"aborted":1},"resets_sent":2,"resets_received":1,"retransmits":5,"syn_sent":1,"syn_recv":0,"time_wait":3,"lost":2,"healed":1}` + "\n"
 	if b.String() != want {
 		t.Errorf("got  %s\nwant %s", b.String(), want)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -152,6 +153,10 @@ type liveRow struct {
 	Lost     uint64            `json:"lost"`
 	Healed   uint64            `json:"healed"`
 	Failed   map[string]uint64 `json:"failed"`
+
+	ResetsSent     uint64 `json:"resets_sent"`
+	ResetsReceived uint64 `json:"resets_received"`
+	Retransmits    uint64 `json:"retransmits"`
 
 	Proto      string `json:"proto"`
 	Local      string `json:"local"`
@@ -650,4 +655,48 @@ func hasRow(tables []liveTable, local string, gone bool) bool {
 		}
 	}
 	return false
+}
+
+// resetClient connects to args[0] and aborts the connection (SO_LINGER 0),
+// then connects to args[1], where nothing listens, and prints "done"; it
+// waits for stdin to close.
+func resetClient(args []string) error {
+	c, err := net.Dial("tcp4", args[0])
+	if err != nil {
+		return err
+	}
+	if err := c.(*net.TCPConn).SetLinger(0); err != nil {
+		return err
+	}
+	c.Close()
+	if _, err := net.Dial("tcp4", args[1]); !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("connect to %s: %v, want ECONNREFUSED", args[1], err)
+	}
+	fmt.Println("done")
+	holdUntilStdinCloses()
+	return nil
+}
+
+// The summaries count resets both ways: an aborted connection is a reset
+// sent (by the client) and one received (by the server); a refused connect
+// a reset sent (by the kernel, for the SYN) and one received (by the
+// connecting socket). Nothing is retransmitted.
+func TestLiveCountsResets(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	srv := ns.StartPeer(t, "live-server", "wait")
+	sport := srv.Expect("ready")
+	run := startLive(t, ns, "-tanc", "--json")
+	cli := ns.StartPeer(t, "reset-client", "127.0.0.1:"+sport, "127.0.0.1:9")
+	cli.Expect("done")
+	run.waitTables(t, len(run.tables(t))+2)
+	var sent, received, retransmits uint64
+	for _, tb := range run.stop(t) {
+		sent += tb.summary.ResetsSent
+		received += tb.summary.ResetsReceived
+		retransmits += tb.summary.Retransmits
+	}
+	if sent != 2 || received != 2 || retransmits != 0 {
+		t.Errorf("summaries count %d resets sent, %d received, %d retransmits; want 2, 2, 0", sent, received, retransmits)
+	}
 }

@@ -39,6 +39,7 @@ var peerRoles = map[string]func(args []string) error{
 	"remote-client":   remoteClient,
 	"handoff-parent":  handoffParent,
 	"handoff-child":   handoffChild,
+	"reset-client":    resetClient,
 }
 
 func TestMain(m *testing.M) {
