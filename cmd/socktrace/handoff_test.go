@@ -122,11 +122,7 @@ func TestLiveOwnerOutlivedByChild(t *testing.T) {
 		}
 	}
 	parent.Send("fork")
-	var child int
-	if _, err := fmt.Sscan(parent.Expect("child"), &child); err != nil {
-		t.Fatal(err)
-	}
-	parent.Expect("holding")
+	child := childHolding(t, parent)
 	want := rowOwner{pid: child, program: filepath.Base(handoffArgv0), comm: handoffComm}
 	live := map[rowKey]bool{listener: false, client: false, server: false}
 	for n, first := len(run.tables(t))+1, len(run.tables(t)); !ownedBy(run.waitTables(t, n), live, want); n++ {
@@ -145,6 +141,26 @@ func TestLiveOwnerOutlivedByChild(t *testing.T) {
 				want, rowsOf(run.tables(t), ended))
 		}
 	}
+}
+
+// childHolding reads the parent's "child PID" and the child's "holding",
+// which share a stdout and so come in either order, and returns PID.
+func childHolding(t *testing.T, parent *nstest.Peer) int {
+	child, holding := 0, false
+	for child == 0 || !holding {
+		line := parent.Next()
+		if rest, ok := strings.CutPrefix(line, "child "); ok {
+			if _, err := fmt.Sscan(rest, &child); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if line != "holding" {
+			t.Fatalf("handoff: got %q, want \"child PID\" and \"holding\"", line)
+		}
+		holding = true
+	}
+	return child
 }
 
 // rowKey is a row's tuple as -c --json prints it.
