@@ -64,13 +64,24 @@ func (n *names) prefetch(rows []snapshot.Socket) {
 	}
 	addrs := make([]netip.Addr, 0, 2*len(rows))
 	for i := range rows {
-		for _, a := range []netip.Addr{rows[i].Local.Addr(), rows[i].Remote.Addr()} {
-			if !a.IsUnspecified() && !a.Is4In6() {
-				addrs = append(addrs, a)
-			}
+		addrs = append(addrs, rows[i].Local.Addr(), rows[i].Remote.Addr())
+	}
+	n.prefetchAddrs(addrs)
+}
+
+// prefetchAddrs resolves addrs at once; wildcards and IPv4-mapped
+// addresses are never looked up.
+func (n *names) prefetchAddrs(addrs []netip.Addr) {
+	if n.numericHosts {
+		return
+	}
+	kept := addrs[:0]
+	for _, a := range addrs {
+		if !a.IsUnspecified() && !a.Is4In6() {
+			kept = append(kept, a)
 		}
 	}
-	n.hosts.Prefetch(n.ctx, addrs)
+	n.hosts.Prefetch(n.ctx, kept)
 }
 
 func (n *names) Service(p snapshot.Proto, port uint16) string {

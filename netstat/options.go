@@ -1,6 +1,7 @@
 // Package netstat prints net-tools netstat's tables, read from /proc and
 // sock_diag: the socket tables (-t -u -U -w -x) once, and the reports
-// that list no sockets, routes (-r), interfaces (-i) and statistics (-s).
+// that list no sockets, routes (-r), interfaces (-i) and statistics (-s);
+// and the masquerading table (-M), read from connection tracking.
 // The live table (package live) reads and prints its rows the same way.
 package netstat
 
