@@ -29,6 +29,7 @@ type netstatOptions struct {
 	inet4, inet6                 bool
 	verbose                      bool
 	route, interfaces, stats     bool
+	masquerade                   bool
 	continuous                   int // seconds between tables; 0: once
 	linger                       time.Duration
 	json                         bool
@@ -66,6 +67,7 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.route, "route", "r", false, "kernel routing table")
 	fs.BoolVarP(&o.interfaces, "interfaces", "i", false, "interface table")
 	fs.BoolVarP(&o.stats, "statistics", "s", false, "per-protocol statistics")
+	fs.BoolVarP(&o.masquerade, "masquerade", "M", false, "NATed connections, from connection tracking (netstat's /proc/net/ip_masquerade is gone since Linux 2.4; needs root)")
 	fs.VarP(numberFlag(&o.continuous, 1, maxInterval, fmt.Sprintf("want a whole number of seconds from 1 to %d", maxInterval)),
 		"continuous", "c", "print the table every `secs` seconds (default 1), with the TCP connections born and gone in between (kernel tracer; needs root)")
 	fs.Lookup("continuous").NoOptDefVal = "1"
@@ -162,14 +164,16 @@ func (o *netstatOptions) reportOptions() *netstat.ReportOptions {
 // first, so that its users recognise them.
 func (o *netstatOptions) checkModes() error {
 	modes := 0
-	for _, m := range []bool{o.route, o.interfaces, o.stats} {
+	for _, m := range []bool{o.route, o.interfaces, o.stats, o.masquerade} {
 		if m {
 			modes++
 		}
 	}
 	switch {
 	case modes > 1:
-		return usageError{"-r, -i and -s cannot be combined", "socktrace"}
+		return usageError{"-r, -i, -s and -M cannot be combined", "socktrace"}
+	case o.masquerade && o.linger > 0:
+		return usageError{"--linger is for the TCP table's -c; -M -c lists each gone flow once", "socktrace"}
 	case o.route && o.unix:
 		//lint:ignore ST1005 netstat's own message, capital included
 		return errors.New("No routing for address family `unix'; -r shows inet (-4, the default) and inet6 (-6)")
@@ -198,6 +202,14 @@ func runLive(ctx context.Context, e *live.Engine, stdout, stderr io.Writer) erro
 // run prints the requested tables once, or every -c seconds until ctx ends.
 func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err := o.checkModes(); err != nil {
+		return err
+	}
+	if o.masquerade {
+		so := o.socketOptions()
+		err := netstat.Masquerade(ctx, stdout, stderr, &so, time.Duration(o.continuous)*time.Second)
+		if readerGone(err) {
+			return nil
+		}
 		return err
 	}
 	sockets := !o.route && !o.interfaces && !o.stats

@@ -40,6 +40,8 @@ var peerRoles = map[string]func(args []string) error{
 	"handoff-parent":  handoffParent,
 	"handoff-child":   handoffChild,
 	"reset-client":    resetClient,
+	"nat-server":      natServer,
+	"nat-client":      natClient,
 }
 
 func TestMain(m *testing.M) {

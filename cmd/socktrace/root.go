@@ -30,7 +30,14 @@ sockets in SYN_SENT, SYN_RECV and TIME_WAIT, and events the kernel lost
 (a row whose close was lost is healed against the kernel's socket table,
 marked "close not seen"). At exit, stderr says how many events the kernel
 delivered and lost. Without root, -c falls back to netstat's polling and
-says so.`,
+says so.
+
+-M differs from netstat too: netstat reads /proc/net/ip_masquerade, gone
+since Linux 2.4, and only says "no support for 'ip_masquerade' on this
+system". socktrace lists the NATed flows of the kernel's connection tracking
+instead (netlink; needs root) in netstat's masquerading columns; -e adds the
+kernel's state, mark and both tuples, and -c the flows destroyed since the
+previous table.`,
 		Example: `  socktrace -tulpn        listening TCP/UDP sockets, numeric, with owners
   socktrace -tan          every TCP socket, numeric
   socktrace -tanp --json  the same as NDJSON, one object per socket
@@ -41,6 +48,7 @@ says so.`,
   socktrace -tnc 2 --linger 10s
                           every 2 seconds; gone connections stay listed for 10s
   socktrace -rn           routing table; -i interfaces; -s statistics
+  socktrace -Mnc          NATed connections each second, destroyed ones too
   socktrace trace         stream every TCP state change as it happens`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
