@@ -148,19 +148,30 @@ static __always_inline int on_timer_start(const struct timer_list *timer)
 	return 0;
 }
 
+/* This CPU's slots, with a pending cancel settled, when timer is a timewait
+ * timer; NULL for any other timer, which must not settle a cancel (see
+ * settle_cancel). */
+static __always_inline struct timer_slots *tw_timer_slots(const struct timer_list *timer)
+{
+	struct timer_slots *s;
+
+	if (!tw_timer_handler_addr || (__u64)timer->function != tw_timer_handler_addr)
+		return NULL;
+	s = slots();
+	if (s)
+		settle_cancel(s, (__u64)timer);
+	return s;
+}
+
 /* Most cancels are re-arms, which settle without an event; the end is read
  * now, while the socket surely lives, in case this is a kill. */
 static __always_inline int on_timer_cancel(const struct timer_list *timer)
 {
 	__u64 t = (__u64)timer;
-	struct timer_slots *s;
+	struct timer_slots *s = tw_timer_slots(timer);
 
-	if (!tw_timer_handler_addr || (__u64)timer->function != tw_timer_handler_addr)
-		return 0;
-	s = slots();
 	if (!s)
 		return 0;
-	settle_cancel(s, t);
 	tw_end(&s->cancelled_tw, t);
 	if (!wanted(&s->cancelled_tw))
 		return 0;
@@ -171,18 +182,12 @@ static __always_inline int on_timer_cancel(const struct timer_list *timer)
 
 static __always_inline int on_timer_expire(const struct timer_list *timer)
 {
-	__u64 t = (__u64)timer;
-	struct timer_slots *s;
 	struct event e;
 
-	if (!tw_timer_handler_addr || (__u64)timer->function != tw_timer_handler_addr)
+	if (!tw_timer_slots(timer))
 		return 0;
-	s = slots();
-	if (!s)
-		return 0;
-	settle_cancel(s, t);
 	/* The timer runs next: the socket is still whole. */
-	tw_end(&e, t);
+	tw_end(&e, (__u64)timer);
 	emit_tw_end(&e, bpf_ktime_get_ns(), true);
 	return 0;
 }
