@@ -98,28 +98,39 @@ func netAccept(addr string) (net.Conn, error) {
 // blockingAccept is netAccept with a thread blocked inside accept4(2),
 // as in a classic C server. IPv4 loopback only.
 func blockingAccept(string) (net.Conn, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		return nil, err
-	}
-	if err := unix.Listen(fd, 8); err != nil {
-		return nil, err
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Printf("PORT %d\n", sa.(*unix.SockaddrInet4).Port)
-	nfd, _, err := unix.Accept4(fd, 0)
+	nfd, _, err := acceptBlocking()
 	if err != nil {
 		return nil, err
 	}
 	f := os.NewFile(uintptr(nfd), "accepted")
 	defer f.Close()
 	return net.FileConn(f)
+}
+
+// acceptBlocking listens on 127.0.0.1, prints PORT and accepts one
+// connection in a blocking accept4(2) on the calling thread. It returns
+// the accepted socket and the listener.
+func acceptBlocking() (conn, listener int, err error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return -1, -1, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return -1, -1, err
+	}
+	if err := unix.Listen(fd, 8); err != nil {
+		return -1, -1, err
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return -1, -1, err
+	}
+	fmt.Printf("PORT %d\n", sa.(*unix.SockaddrInet4).Port)
+	nfd, _, err := unix.Accept4(fd, 0)
+	if err != nil {
+		return -1, -1, err
+	}
+	return nfd, fd, nil
 }
 
 // runClient: connect to args[0]; on failure print ERR and the errno name.

@@ -84,22 +84,7 @@ func onWorkerThread(name string, fn func() error) error {
 // listenAccept listens on 127.0.0.1, prints PORT, accepts one connection
 // and prints ACCEPTED, all in this thread's own syscalls.
 func listenAccept() ([]int, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		return nil, err
-	}
-	if err := unix.Listen(fd, 8); err != nil {
-		return nil, err
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Printf("PORT %d\n", sa.(*unix.SockaddrInet4).Port)
-	nfd, _, err := unix.Accept4(fd, 0)
+	nfd, fd, err := acceptBlocking()
 	if err != nil {
 		return nil, err
 	}
