@@ -264,20 +264,9 @@ func acceptOne() (uint16, error) {
 // waitAccept reads events until the accept of a connection to port, for
 // at most 5 s.
 func waitAccept(tr *Tracer, port uint16) error {
-	found := make(chan error, 1)
-	go func() {
-		var ev Event
-		for {
-			if err := tr.Next(&ev); err != nil {
-				found <- err
-				return
-			}
-			if ev.Kind == KindAccept && ev.Local.Port() == port && ev.PID == uint32(os.Getpid()) {
-				found <- nil
-				return
-			}
-		}
-	}()
+	found := readUntil(tr, func(ev *Event) bool {
+		return ev.Kind == KindAccept && ev.Local.Port() == port && ev.PID == uint32(os.Getpid())
+	})
 	select {
 	case err := <-found:
 		return err

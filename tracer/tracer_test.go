@@ -584,6 +584,26 @@ func TestEventsQueuedBeforeFirstRead(t *testing.T) {
 	}
 }
 
+// readUntil reads tr's events in a goroutine until match takes one, then
+// sends nil, or until Next fails, then sends its error.
+func readUntil(tr *Tracer, match func(*Event) bool) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		var ev Event
+		for {
+			if err := tr.Next(&ev); err != nil {
+				done <- err
+				return
+			}
+			if match(&ev) {
+				done <- nil
+				return
+			}
+		}
+	}()
+	return done
+}
+
 // Close from another goroutine ends a Next that is waiting for events, and
 // frees the ring only once Next has let go of it.
 func TestCloseWhileReading(t *testing.T) {
@@ -594,16 +614,7 @@ func TestCloseWhileReading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan error, 1)
-	go func() {
-		var ev Event
-		for {
-			if err := tr.Next(&ev); err != nil {
-				got <- err
-				return
-			}
-		}
-	}()
+	got := readUntil(tr, func(*Event) bool { return false })
 	time.Sleep(100 * time.Millisecond) // Next is waiting: nothing happens in ns
 	start := time.Now()
 	tr.Close() // returns once Next has let go of the ring
