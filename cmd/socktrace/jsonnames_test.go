@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -120,28 +119,15 @@ func TestJSONEscapesNames(t *testing.T) {
 	}
 	checkOddJSON(t, "-tanpc --json", liveOut.Bytes(), p.PID, "program")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runTrace(ctx, &out, &errOut, &traceOptions{json: true, ringMiB: 1,
-			latency: 50 * time.Millisecond, port: oddPort, netns: filepath.Join("/run/netns", ns.Name)})
-	}()
-	waitStarted(t, &errOut)
+	run := startTrace(t, &traceOptions{json: true, ringMiB: 1,
+		latency: 50 * time.Millisecond, port: oddPort, netns: filepath.Join("/run/netns", ns.Name)})
 	p.Send("connect")
 	p.Expect("connected")
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), `"event":"accept"`); {
-		if time.Now().After(deadline) {
-			t.Fatalf("no accept traced: %q", out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
+	waitOutput(t, &run.out, `"event":"accept"`, 5*time.Second, "no accept traced")
+	if err := run.stop(); err != nil {
 		t.Fatalf("trace: %v", err)
 	}
-	checkOddJSON(t, "trace --json", []byte(out.String()), p.PID, "comm")
+	checkOddJSON(t, "trace --json", []byte(run.out.String()), p.PID, "comm")
 }
 
 // checkOddJSON checks the lines of out about pid: the name is escaped,

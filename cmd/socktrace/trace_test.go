@@ -26,17 +26,11 @@ import (
 // print its summary and return without error within a second.
 func TestTraceStopsOnCancel(t *testing.T) {
 	nstest.RequireRoot(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer // read here while the trace writes
-	done := make(chan error, 1)
-	go func() {
-		done <- runTrace(ctx, &out, &errOut, &traceOptions{ringMiB: 1, latency: 50 * time.Millisecond, port: 1})
-	}()
-	waitStarted(t, &errOut)
-	cancel()
+	run := startTrace(t, &traceOptions{ringMiB: 1, latency: 50 * time.Millisecond, port: 1})
+	run.cancel()
 	start := time.Now()
 	select {
-	case err := <-done:
+	case err := <-run.done:
 		if err != nil {
 			t.Fatalf("trace returned %v", err)
 		}
@@ -44,11 +38,11 @@ func TestTraceStopsOnCancel(t *testing.T) {
 		t.Fatal("trace still running a second after cancel")
 	}
 	t.Logf("stopped in %v", time.Since(start))
-	if !lossSummary.MatchString(errOut.String()) {
-		t.Errorf("no loss summary in %q", errOut.String())
+	if !lossSummary.MatchString(run.errOut.String()) {
+		t.Errorf("no loss summary in %q", run.errOut.String())
 	}
-	if !strings.HasPrefix(out.String(), "TIME ") {
-		t.Errorf("no header: %q", out.String())
+	if !strings.HasPrefix(run.out.String(), "TIME ") {
+		t.Errorf("no header: %q", run.out.String())
 	}
 }
 
@@ -111,12 +105,46 @@ func unusedPort(t *testing.T) int {
 // waitStarted waits for the trace's "tracing" line on stderr.
 func waitStarted(t *testing.T, stderr *lockedBuffer) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "tracing TCP state changes"); {
+	waitOutput(t, stderr, "tracing TCP state changes", 10*time.Second, "never started")
+}
+
+// waitOutput waits up to d for buf to hold want; then it fails t with
+// missing and what buf holds.
+func waitOutput(t *testing.T, buf *lockedBuffer, want string, d time.Duration, missing string) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !strings.Contains(buf.String(), want); {
 		if time.Now().After(deadline) {
-			t.Fatalf("never started: %q", stderr.String())
+			t.Fatalf("%s: %q", missing, buf.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// traceRun is runTrace running in this process, its output in buffers
+// read here while it writes.
+type traceRun struct {
+	out, errOut lockedBuffer
+	cancel      context.CancelFunc
+	done        chan error
+}
+
+// startTrace runs runTrace with o until stop or the end of t, and waits
+// for it to start.
+func startTrace(t *testing.T, o *traceOptions) *traceRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	r := &traceRun{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- runTrace(ctx, &r.out, &r.errOut, o) }()
+	waitStarted(t, &r.errOut)
+	return r
+}
+
+// stop cancels the trace, as Ctrl-C does, and returns what runTrace
+// returned.
+func (r *traceRun) stop() error {
+	r.cancel()
+	return <-r.done
 }
 
 func TestTraceRejectsBadFlags(t *testing.T) {
@@ -149,34 +177,20 @@ func TestTraceRejectsBadFlags(t *testing.T) {
 func TestTraceStreamsJSON(t *testing.T) {
 	nstest.RequireRoot(t)
 	port := unusedPort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runTrace(ctx, &out, &errOut, &traceOptions{json: true, ringMiB: 1,
-			latency: 50 * time.Millisecond, port: uint16(port)})
-	}()
-	waitStarted(t, &errOut)
+	run := startTrace(t, &traceOptions{json: true, ringMiB: 1, latency: 50 * time.Millisecond, port: uint16(port)})
 	if _, err := net.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
 		t.Fatalf("port %d accepted a connection", port)
 	}
 	remote := "127.0.0.1:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), `"error":"ECONNREFUSED"`); {
-		if time.Now().After(deadline) {
-			t.Fatalf("no refused close on stdout while tracing: %q", out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
+	waitOutput(t, &run.out, `"error":"ECONNREFUSED"`, 5*time.Second, "no refused close on stdout while tracing")
+	if err := run.stop(); err != nil {
 		t.Fatalf("trace returned %v", err)
 	}
 	// The kernel refuses the SYN with a reset that no socket sends, from
 	// the port (on loopback, often before the connect's own event), and
 	// the connecting socket receives it in SYN_SENT.
 	var got []string
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(run.out.String()), "\n") {
 		var ev struct {
 			Event, Local, Remote, Error, Reason string
 			NewState                            string `json:"new_state"`
@@ -343,21 +357,14 @@ func TestTraceWarnsOfUnknownNetNS(t *testing.T) {
 		{"12345", true},
 		{strconv.FormatUint(ns.Inode, 10), false},
 	} {
-		ctx, cancel := context.WithCancel(context.Background())
-		var out, errOut lockedBuffer
-		done := make(chan error, 1)
-		go func() {
-			done <- runTrace(ctx, &out, &errOut, &traceOptions{ringMiB: 1, latency: 50 * time.Millisecond, netns: tc.netns})
-		}()
-		waitStarted(t, &errOut)
-		cancel()
-		if err := <-done; err != nil {
+		run := startTrace(t, &traceOptions{ringMiB: 1, latency: 50 * time.Millisecond, netns: tc.netns})
+		if err := run.stop(); err != nil {
 			t.Fatalf("--netns %s: %v", tc.netns, err)
 		}
 		want := "socktrace: warning: no network namespace with inode " + tc.netns +
 			" is in /run/netns or used by a process: nothing to show unless one is\n"
-		if got := strings.Contains(errOut.String(), want); got != tc.warn {
-			t.Errorf("--netns %s: warned %v, want %v; stderr:\n%s", tc.netns, got, tc.warn, errOut.String())
+		if got := strings.Contains(run.errOut.String(), want); got != tc.warn {
+			t.Errorf("--netns %s: warned %v, want %v; stderr:\n%s", tc.netns, got, tc.warn, run.errOut.String())
 		}
 	}
 }
