@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/socktrace/socktrace/internal/nstest"
 )
@@ -78,19 +77,14 @@ func handoffParent(args []string) error {
 // prints "closed", and ends when stdin closes.
 func handoffChild([]string) error {
 	fmt.Println("holding")
-	stop, eof := watchStdin()
-	<-stop
-	for _, fd := range []uintptr{4, 5, 3} {
-		if err := os.NewFile(fd, "socket").Close(); err != nil {
-			return err
+	return stepAtLine(func() error {
+		for _, fd := range []uintptr{4, 5, 3} {
+			if err := os.NewFile(fd, "socket").Close(); err != nil {
+				return err
+			}
 		}
-	}
-	fmt.Println("closed")
-	select {
-	case <-eof:
-	case <-time.After(peerLifetime):
-	}
-	return nil
+		return nil
+	}, "closed")
 }
 
 // A socket's owner in the live table is a process that holds it: when the

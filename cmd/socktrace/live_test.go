@@ -112,11 +112,29 @@ func liveClient(args []string) error {
 		return firstErr
 	}
 	fmt.Println("done")
+	waitEOF(eof)
+	return nil
+}
+
+// stepAtLine waits for a line on stdin (or its end), does step, prints
+// said, and returns when stdin closes, or after peerLifetime.
+func stepAtLine(step func() error, said string) error {
+	stop, eof := watchStdin()
+	<-stop
+	if err := step(); err != nil {
+		return err
+	}
+	fmt.Println(said)
+	waitEOF(eof)
+	return nil
+}
+
+// waitEOF waits for eof, or for peerLifetime.
+func waitEOF(eof <-chan struct{}) {
 	select {
 	case <-eof:
 	case <-time.After(peerLifetime):
 	}
-	return nil
 }
 
 // watchStdin reports the first line on stdin (or its end) on stop, and the
@@ -585,17 +603,7 @@ func abandonConnect(args []string) error {
 		return err
 	}
 	fmt.Println("connecting", sa.(*syscall.SockaddrInet4).Port)
-	stop, eof := watchStdin()
-	<-stop
-	if err := syscall.Close(fd); err != nil {
-		return err
-	}
-	fmt.Println("closed")
-	select {
-	case <-eof:
-	case <-time.After(peerLifetime):
-	}
-	return nil
+	return stepAtLine(func() error { return syscall.Close(fd) }, "closed")
 }
 
 // A connect the caller closes while the kernel still waits for an answer

@@ -65,15 +65,7 @@ func demoServer([]string) error {
 	_, _ = io.Copy(io.Discard, c)
 	c.Close()
 	fmt.Println("served")
-	stop, eof := watchStdin()
-	<-stop
-	l.Close()
-	fmt.Println("closed")
-	select {
-	case <-eof:
-	case <-time.After(peerLifetime):
-	}
-	return nil
+	return stepAtLine(l.Close, "closed")
 }
 
 // demoClient sends the request, reads the response, closes first (its
@@ -92,17 +84,12 @@ func demoClient([]string) error {
 	}
 	c.Close()
 	fmt.Println("closed")
-	stop, eof := watchStdin()
-	<-stop
-	if _, err := net.Dial("tcp4", "127.0.0.1:9"); !errors.Is(err, syscall.ECONNREFUSED) {
-		return fmt.Errorf("connect to port 9: %v, want ECONNREFUSED", err)
-	}
-	fmt.Println("done")
-	select {
-	case <-eof:
-	case <-time.After(peerLifetime):
-	}
-	return nil
+	return stepAtLine(func() error {
+		if _, err := net.Dial("tcp4", "127.0.0.1:9"); !errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("connect to port 9: %v, want ECONNREFUSED", err)
+		}
+		return nil
+	}, "done")
 }
 
 // observer is socktrace run beside the scenario, its output in a file.
