@@ -90,12 +90,7 @@ func oddNamed(args []string) error {
 // Each line still parses, and gives the exact name back.
 func TestJSONEscapesNames(t *testing.T) {
 	ns := nstest.New(t)
-	dir, err := os.MkdirTemp("", "st-odd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	p := ns.StartPeer(t, "odd-named", dir)
+	p := ns.StartPeer(t, "odd-named", t.TempDir())
 	p.Expect("ready")
 
 	for _, args := range [][]string{{"-tanp", "--json"}, {"-xap", "--json"}} {

@@ -368,23 +368,31 @@ func nobodyCopy(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := os.MkdirTemp("", "socktrace-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
 	b, err := os.ReadFile(self)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "socktrace.test")
+	bin := filepath.Join(openDir(t, "socktrace-nobody-", 0o755), "socktrace.test")
 	if err := os.WriteFile(bin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(dir, 0o755); err != nil {
+	return bin
+}
+
+// openDir makes a directory with mode perm, removed when t ends, outside
+// t.TempDir, whose parent only its owner can enter: other users' peers
+// can reach it.
+func openDir(t *testing.T, prefix string, perm os.FileMode) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return bin
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, perm); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // ownerNotes runs cmd, for d if it is not zero (then stops it with

@@ -79,14 +79,7 @@ func unixForger(args []string) error {
 // JSON), and never the made-up rows, which /proc/net/unix shows.
 func TestNetstatUnixForgedName(t *testing.T) {
 	ns := nstest.New(t)
-	dir, err := os.MkdirTemp("", "st-forge-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	dir := openDir(t, "st-forge-", 0o777)
 	p := ns.StartPeer(t, "unix-forger", dir)
 	ready := strings.Fields(p.Expect("ready"))
 	if len(ready) != 3 || ready[2] != strconv.Itoa(forgerUID) {
