@@ -90,6 +90,19 @@ func hostPort(listen string, port uint16) string {
 	return net.JoinHostPort(host, strconv.Itoa(int(port)))
 }
 
+// connected starts a server peer that listens on listen and does
+// serverMode, and a client peer that connects to it and does clientMode;
+// it returns once the server accepted.
+func connected(t *testing.T, ns *nstest.NS, listen, serverMode, clientMode string) (srv, cli *nstest.Peer, sport, cport uint16) {
+	t.Helper()
+	srv = ns.StartPeer(t, "server", listen, serverMode)
+	sport = portOf(t, srv)
+	cli = ns.StartPeer(t, "client", hostPort(listen, sport), clientMode)
+	cport = portOf(t, cli)
+	srv.Expect("ACCEPTED")
+	return srv, cli, sport, cport
+}
+
 func traceNS(t *testing.T, ns *nstest.NS, classic bool) *capture {
 	return startCapture(t, Config{Filter: Filter{NetNS: uint32(ns.Inode)}, Classic: classic, Latency: 10 * time.Millisecond})
 }
@@ -99,11 +112,7 @@ const wait = 5 * time.Second
 // clientCloses runs one connection that the client closes first and checks
 // both sides. It returns the client's port and pid, for follow-up checks.
 func clientCloses(t *testing.T, ns *nstest.NS, c *capture, listen string) (srv *nstest.Peer, sport, cport uint16, cpid int) {
-	srv = ns.StartPeer(t, "server", listen, "wait-eof")
-	sport = portOf(t, srv)
-	cli := ns.StartPeer(t, "client", hostPort(listen, sport), "close")
-	cport = portOf(t, cli)
-	srv.Expect("ACCEPTED")
+	srv, cli, sport, cport := connected(t, ns, listen, "wait-eof", "close")
 	cli.Send("close")
 	cli.Expect("CLOSED")
 	srv.Expect("EOF none")
@@ -194,11 +203,7 @@ func TestServerCloses(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
 	c := traceNS(t, ns, false)
-	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "read-close")
-	sport := portOf(t, srv)
-	cli := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "send")
-	cport := portOf(t, cli)
-	srv.Expect("ACCEPTED")
+	srv, cli, sport, cport := connected(t, ns, "127.0.0.1:0", "read-close", "send")
 	srv.Expect("READ none")
 	srv.Send("close")
 	srv.Expect("CLOSED")
@@ -245,11 +250,7 @@ func TestClientShutsDownFirst(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
 	c := traceNS(t, ns, false)
-	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "wait-eof")
-	sport := portOf(t, srv)
-	cli := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "shutdown")
-	cport := portOf(t, cli)
-	srv.Expect("ACCEPTED")
+	srv, cli, sport, cport := connected(t, ns, "127.0.0.1:0", "wait-eof", "shutdown")
 	cli.Send("shutdown")
 	cli.Expect("SHUT")
 	srv.Expect("EOF none")
@@ -279,11 +280,7 @@ func TestResetByLingerZero(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
 	c := traceNS(t, ns, false)
-	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "hold")
-	sport := portOf(t, srv)
-	cli := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "linger0")
-	cport := portOf(t, cli)
-	srv.Expect("ACCEPTED")
+	srv, cli, sport, cport := connected(t, ns, "127.0.0.1:0", "hold", "linger0")
 	cli.Send("close")
 	cli.Expect("CLOSED")
 	srv.Expect("EOF ECONNRESET")
@@ -477,11 +474,7 @@ func tableOnlyNS(t *testing.T, ns *nstest.NS) *capture {
 // what TableOnly sends of it. It returns the ports, for follow-up checks.
 func tableOnlyCloses(t *testing.T, ns *nstest.NS, c *capture) (sport, cport uint16) {
 	t.Helper()
-	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "wait-eof")
-	sport = portOf(t, srv)
-	cli := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "close")
-	cport = portOf(t, cli)
-	srv.Expect("ACCEPTED")
+	srv, cli, sport, cport := connected(t, ns, "127.0.0.1:0", "wait-eof", "close")
 	cli.Send("close")
 	cli.Expect("CLOSED")
 	srv.Expect("EOF none")
