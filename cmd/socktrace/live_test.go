@@ -59,6 +59,14 @@ func liveServer(args []string) error {
 	return nil
 }
 
+// startLiveServer starts the live-server peer in ns, in mode ("wait" or
+// "mixed"), and returns it and its port.
+func startLiveServer(t *testing.T, ns *nstest.NS, mode string) (*nstest.Peer, string) {
+	t.Helper()
+	srv := ns.StartPeer(t, "live-server", mode)
+	return srv, srv.Expect("ready")
+}
+
 // liveClient makes up to args[1] connections to args[0] from args[4]
 // workers, each held between args[2] and args[3] milliseconds, then closed.
 // After each close it prints "port <local port> <close time, Unix ns>". It
@@ -342,8 +350,7 @@ func addr(port any) string { return fmt.Sprintf("127.0.0.1:%v", port) }
 func TestLiveShowsShortConnections(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
-	srv := ns.StartPeer(t, "live-server", "wait")
-	sport := srv.Expect("ready")
+	srv, sport := startLiveServer(t, ns, "wait")
 	run := startLive(t, ns, "-tanpc", "--json")
 	const n = 200
 	cli := ns.StartPeer(t, "live-client", addr(sport), strconv.Itoa(n), "1", "5", "4")
@@ -413,8 +420,7 @@ func TestLiveShowsShortConnections(t *testing.T) {
 func TestLiveStartUp(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
-	srv := ns.StartPeer(t, "live-server", "wait")
-	sport := srv.Expect("ready")
+	_, sport := startLiveServer(t, ns, "wait")
 	// The churn runs until enough connections closed after socktrace's
 	// first table, however long its start takes; at most 20000 (about 60 s).
 	cli := ns.StartPeer(t, "live-client", addr(sport), "20000", "1", "5", "1")
@@ -509,8 +515,7 @@ func TestLiveStartUp(t *testing.T) {
 func TestLiveMatchesKernel(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
-	srv := ns.StartPeer(t, "live-server", "mixed")
-	sport := srv.Expect("ready")
+	srv, sport := startLiveServer(t, ns, "mixed")
 	run := startLive(t, ns, "-tanpc", "--json")
 	for range 3 {
 		ns.StartPeer(t, "live-client", addr(sport), "400", "10", "300", "8")
@@ -692,8 +697,7 @@ func resetClient(args []string) error {
 func TestLiveCountsResets(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
-	srv := ns.StartPeer(t, "live-server", "wait")
-	sport := srv.Expect("ready")
+	_, sport := startLiveServer(t, ns, "wait")
 	run := startLive(t, ns, "-tanc", "--json")
 	cli := ns.StartPeer(t, "reset-client", "127.0.0.1:"+sport, "127.0.0.1:9")
 	cli.Expect("done")
