@@ -201,10 +201,7 @@ func TestEventJSONExact(t *testing.T) {
 	lost := tracer.Event{Time: time.Date(2026, 11, 22, 10, 1, 4, 5, time.UTC), Kind: tracer.KindLost,
 		Lost: tracer.Lost{RingFull: 3, Recursion: 40}}
 	var f EventFormatter // one formatter: its cached time prefix must follow the seconds
-	for i, c := range []struct {
-		ev   tracer.Event
-		want string
-	}{
+	checkJSON(t, &f, []eventLine{
 		{hostile,
 			"{\"time\":\"2026-11-22T10:01:02.123456789Z\",\"event\":\"close\",\"pid\":4242,\"tid\":4243,\"comm\":\"x\\u001b]0;\\\"pwn\\u0007\\\\\\u000a\",\"proto\":\"tcp6\",\"local\":\"[fd00::1]:40000\",\"remote\":\"[2001:db8::2]:443\",\"old_state\":\"SYN_SENT\",\"new_state\":\"CLOSE\",\"error\":\"ECONNREFUSED\",\"uid\":1000,\"inode\":77,\"netns\":4026531840,\"sock\":\"0xffff8880deadbeef\",\"in_state_ns\":1500000,\"lifetime_ns\":1500000,\"bytes_sent\":0,\"bytes_received\":0,\"srtt_us\":0,\"retrans\":0}\n"},
 		{state,
@@ -219,7 +216,20 @@ func TestEventJSONExact(t *testing.T) {
 			"{\"time\":\"2026-11-22T10:01:03.123456789Z\",\"event\":\"timewait_end\",\"pid\":0,\"tid\":0,\"comm\":\"\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:40000\",\"remote\":\"127.0.0.3:9511\",\"old_state\":\"TIME_WAIT\",\"new_state\":\"CLOSE\",\"error\":\"\",\"inode\":123456,\"netns\":4026532283,\"sock\":\"0xffff8880deadbeef\",\"reason\":\"reused\"}\n"},
 		{lost,
 			"{\"time\":\"2026-11-22T10:01:04.000000005Z\",\"event\":\"lost\",\"lost\":43,\"lost_ring_full\":3,\"lost_recursion\":40}\n"},
-	} {
+	})
+}
+
+// eventLine is an event and the exact line a formatter writes for it.
+type eventLine struct {
+	ev   tracer.Event
+	want string
+}
+
+// checkJSON checks the line f.AppendJSON writes for each event, in order,
+// so that f's state carries from one to the next.
+func checkJSON(t *testing.T, f *EventFormatter, lines []eventLine) {
+	t.Helper()
+	for i, c := range lines {
 		if got := string(f.AppendJSON(nil, &c.ev)); got != c.want {
 			t.Errorf("%d: got\n%s\nwant\n%s", i, got, c.want)
 		}
@@ -357,10 +367,7 @@ func TestResetText(t *testing.T) {
 func TestResetJSONExact(t *testing.T) {
 	sent, received, noSocket, retransmit := resetEvents()
 	f := EventFormatter{ResetReason: kernelReasons}
-	for i, c := range []struct {
-		ev   tracer.Event
-		want string
-	}{
+	checkJSON(t, &f, []eventLine{
 		{sent,
 			"{\"time\":\"2026-11-22T10:01:02.123456789Z\",\"event\":\"reset_sent\",\"pid\":4242,\"tid\":4250,\"comm\":\"churn\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:40000\",\"remote\":\"127.0.0.3:9511\",\"old_state\":\"CLOSE\",\"new_state\":\"CLOSE\",\"error\":\"\",\"uid\":0,\"inode\":123456,\"netns\":4026532283,\"sock\":\"0xffff8880deadbeef\",\"reason\":\"TCP_DISCONNECT_WITH_DATA\"}\n"},
 		{received,
@@ -369,11 +376,7 @@ func TestResetJSONExact(t *testing.T) {
 			"{\"time\":\"2026-11-22T10:01:02.123456789Z\",\"event\":\"reset_sent\",\"pid\":0,\"tid\":0,\"comm\":\"\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:9\",\"remote\":\"127.0.0.1:40001\",\"old_state\":\"UNKNOWN\",\"new_state\":\"UNKNOWN\",\"error\":\"\",\"inode\":0,\"netns\":4026532283,\"sock\":\"0x0\",\"reason\":\"NO_SOCKET\"}\n"},
 		{retransmit,
 			"{\"time\":\"2026-11-22T10:01:02.123456789Z\",\"event\":\"retransmit\",\"pid\":4242,\"tid\":4250,\"comm\":\"churn\",\"proto\":\"tcp\",\"local\":\"127.0.0.1:40000\",\"remote\":\"127.0.0.3:9511\",\"old_state\":\"ESTABLISHED\",\"new_state\":\"ESTABLISHED\",\"error\":\"\",\"uid\":0,\"inode\":123456,\"netns\":4026532283,\"sock\":\"0xffff8880deadbeef\"}\n"},
-	} {
-		if got := string(f.AppendJSON(nil, &c.ev)); got != c.want {
-			t.Errorf("%d: got\n%s\nwant\n%s", i, got, c.want)
-		}
-	}
+	})
 	// A timewait socket's reset has a uid only from its TIME_WAIT entry,
 	// as its owner.
 	tw := noSocket
