@@ -173,28 +173,15 @@ static __always_inline int on_send_reset(const struct sock *sk, const struct sk_
 	return 0;
 }
 
-/* tcp_receive_reset: tcp_reset(), before the socket moves to CLOSE. In
- * SYN_SENT it is a refused connect. */
-static __always_inline int on_receive_reset(const struct sock *sk)
+/* A reset received or a retransmit: an event of kind on a full socket, in
+ * the state it is in. */
+static __always_inline int on_sock_event(const struct sock *sk, __u8 kind)
 {
 	struct event e = {};
 
 	if (!sk)
 		return 0;
-	e.kind = KIND_RESET_RECV;
-	emit_sock_event(&e, sk);
-	return 0;
-}
-
-/* tcp_retransmit_skb: a segment (a SYN too) sent again, by the
- * retransmit timer or on duplicate ACKs. */
-static __always_inline int on_retransmit(const struct sock *sk)
-{
-	struct event e = {};
-
-	if (!sk)
-		return 0;
-	e.kind = KIND_RETRANSMIT;
+	e.kind = kind;
 	emit_sock_event(&e, sk);
 	return 0;
 }

@@ -344,19 +344,22 @@ int BPF_PROG(send_reset, const struct sock *sk, const struct sk_buff *skb)
 	return on_send_reset(sk, skb, reason);
 }
 
+/* tcp_reset(), before the socket moves to CLOSE. In SYN_SENT it is a
+ * refused connect. */
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(receive_reset, const struct sock *sk)
 {
-	return on_receive_reset(sk);
+	return on_sock_event(sk, KIND_RESET_RECV);
 }
 
-/* Kernels that pass the result (the record's err field came with it) fire
- * for a retransmit that failed too, which sent nothing; older ones only fire
- * for one that was sent. */
+/* A segment (a SYN too) sent again, by the retransmit timer or on duplicate
+ * ACKs. Kernels that pass the result (the record's err field came with it)
+ * fire for a retransmit that failed too, which sent nothing; older ones
+ * only fire for one that was sent. */
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(retransmit_skb, const struct sock *sk, const struct sk_buff *skb)
 {
 	if (bpf_core_field_exists(struct trace_event_raw_tcp_retransmit_skb, err) && (int)ctx[2])
 		return 0;
-	return on_retransmit(sk);
+	return on_sock_event(sk, KIND_RETRANSMIT);
 }
