@@ -49,6 +49,18 @@ func hasKind(local, remote uint16, kind Kind) func([]Event) bool {
 	}
 }
 
+// abort has aborter, a peer in mode "linger0" on port from, close; its
+// peer on port to reads ECONNRESET. It returns the events up to the reset
+// and both sockets' closes.
+func abort(t *testing.T, c *capture, aborter, peer *nstest.Peer, from, to uint16) []Event {
+	t.Helper()
+	aborter.Send("close")
+	aborter.Expect("CLOSED")
+	peer.Expect("EOF ECONNRESET")
+	return c.waitFor(t, wait, "the reset and both closes", all(hasKind(from, to, KindResetSent),
+		has(from, to, tcpstate.Established, tcpstate.Close), has(to, from, tcpstate.Established, tcpstate.Close)))
+}
+
 // A client that closes with SO_LINGER 0 aborts: close() moves its socket to
 // CLOSE and then sends the reset, from the client's own process. The
 // server's socket receives it (in softirq, on whatever task was running)
@@ -58,11 +70,7 @@ func TestResetSentByClient(t *testing.T) {
 	ns := nstest.New(t)
 	c := traceResets(t, ns)
 	srv, cli, sport, cport := connected(t, ns, "127.0.0.1:0", "hold", "linger0")
-	cli.Send("close")
-	cli.Expect("CLOSED")
-	srv.Expect("EOF ECONNRESET")
-	evs := c.waitFor(t, wait, "the reset and both closes", all(hasKind(cport, sport, KindResetSent),
-		has(cport, sport, tcpstate.Established, tcpstate.Close), has(sport, cport, tcpstate.Established, tcpstate.Close)))
+	evs := abort(t, c, cli, srv, cport, sport)
 
 	assertSteps(t, "client", of(evs, cport, sport), []step{
 		st(tcpstate.Close, tcpstate.SynSent, cli.PID), st(tcpstate.SynSent, tcpstate.Established, cli.PID), st(tcpstate.Established, tcpstate.Close, cli.PID),
@@ -84,11 +92,7 @@ func TestResetSentByServer(t *testing.T) {
 	ns := nstest.New(t)
 	c := traceResets(t, ns)
 	srv, cli, sport, cport := connected(t, ns, "127.0.0.1:0", "linger0", "wait-eof")
-	srv.Send("close")
-	srv.Expect("CLOSED")
-	cli.Expect("EOF ECONNRESET")
-	evs := c.waitFor(t, wait, "the reset and both closes", all(hasKind(sport, cport, KindResetSent),
-		has(cport, sport, tcpstate.Established, tcpstate.Close), has(sport, cport, tcpstate.Established, tcpstate.Close)))
+	evs := abort(t, c, srv, cli, sport, cport)
 
 	reset := st(tcpstate.Established, tcpstate.Close, cli.PID)
 	reset.err = syscall.ECONNRESET
