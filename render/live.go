@@ -49,10 +49,7 @@ func (n *Netstat) LiveRow(w io.Writer, s *snapshot.Socket, l *Live) error {
 	if l.Gone {
 		b = appendGone(append(b, ' '), l)
 	}
-	b = append(b, '\n')
-	n.buf = b
-	_, err := w.Write(b)
-	return err
+	return endRow(w, &n.buf, b)
 }
 
 // GoneRowFrom writes a gone row from line, the row LiveRow printed for the
@@ -61,10 +58,7 @@ func (n *Netstat) LiveRow(w io.Writer, s *snapshot.Socket, l *Live) error {
 func (n *Netstat) GoneRowFrom(w io.Writer, line []byte, l *Live) error {
 	b := append(n.buf[:0], line[:len(line)-1]...)
 	b = appendGone(append(b, ' '), l)
-	b = append(b, '\n')
-	n.buf = b
-	_, err := w.Write(b)
-	return err
+	return endRow(w, &n.buf, b)
 }
 
 func appendGone(b []byte, l *Live) []byte {

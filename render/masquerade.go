@@ -54,10 +54,7 @@ func (m *Masquerade) Header(w io.Writer) error {
 	} else {
 		b = append(b, "ports"...)
 	}
-	b = append(b, '\n')
-	m.buf = b
-	_, err := w.Write(b)
-	return err
+	return endRow(w, &m.buf, b)
 }
 
 // Row writes one flow; a gone one ends with "(gone, lived 3.2s)".
@@ -88,10 +85,7 @@ func (m *Masquerade) Row(w io.Writer, r *conntrack.Row) error {
 	if r.Gone {
 		b = appendMasqGone(append(b, ' '), r)
 	}
-	b = append(b, '\n')
-	m.buf = b
-	_, err := w.Write(b)
-	return err
+	return endRow(w, &m.buf, b)
 }
 
 // MasqueradeProto is the prot column: netstat's lowercase protocol names,

@@ -60,10 +60,7 @@ func (n *Netstat) InetHeader(w io.Writer, all, listening bool) error {
 	if n.Timers {
 		b = append(b, " Timer"...)
 	}
-	b = append(b, '\n')
-	n.buf = b
-	_, err := w.Write(b)
-	return err
+	return endRow(w, &n.buf, b)
 }
 
 func appendScope(b []byte, all, listening bool) []byte {
@@ -123,10 +120,7 @@ func StateName(s *snapshot.Socket) string {
 func (n *Netstat) InetRow(w io.Writer, s *snapshot.Socket) error {
 	o, prog := n.ownerOf(s.Inode)
 	b := n.appendInetRow(n.buf[:0], s, o, prog)
-	b = append(b, '\n')
-	n.buf = b
-	_, err := w.Write(b)
-	return err
+	return endRow(w, &n.buf, b)
 }
 
 // ownerOf is the process holding a socket's file and its program name; PID
@@ -308,6 +302,15 @@ func appendLeftUint(b []byte, v uint64, width int) []byte {
 
 func appendRight(b []byte, v uint64, width int) []byte {
 	return appendUint(appendSpaces(b, width-decimalLen(v)), v)
+}
+
+// endRow ends the row in b with a newline, keeps b in *buf for the next
+// row to reuse, and writes it to w.
+func endRow(w io.Writer, buf *[]byte, b []byte) error {
+	b = append(b, '\n')
+	*buf = b
+	_, err := w.Write(b)
+	return err
 }
 
 // appendSpaces appends n spaces, none when n <= 0.

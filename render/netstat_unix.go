@@ -17,10 +17,7 @@ func (n *Netstat) UnixHeader(w io.Writer, all, listening bool) error {
 		b = append(b, ' ')
 		b = appendLeft(b, "PID/Program name", progWidth)
 	}
-	b = append(b, " Path\n"...)
-	n.buf = b
-	_, err := w.Write(b)
-	return err
+	return endRow(w, &n.buf, append(b, " Path"...))
 }
 
 var unixTypes = [...]string{1: "STREAM", 2: "DGRAM", 3: "RAW", 4: "RDM", 5: "SEQPACKET"}
@@ -88,8 +85,5 @@ func (n *Netstat) UnixRow(w io.Writer, u *snapshot.UnixSocket) error {
 	}
 	b = append(b, ' ')
 	b = AppendSafe(b, u.Path)
-	b = append(b, '\n')
-	n.buf = b
-	_, err := w.Write(b)
-	return err
+	return endRow(w, &n.buf, b)
 }
