@@ -84,7 +84,7 @@ func TestContinuousLikeNetstat(t *testing.T) {
 
 // runUntilLines runs cmd with its output to the file out until it ends
 // by itself (reported true; a failure fails t) or has printed n lines of
-// shape, when it is sent SIGINT.
+// shape and not ended within a second, when it is sent SIGINT.
 func runUntilLines(t *testing.T, cmd *exec.Cmd, out string, n int) (byItself bool) {
 	t.Helper()
 	f, err := os.Create(out)
@@ -110,6 +110,16 @@ func runUntilLines(t *testing.T, cmd *exec.Cmd, out string, n int) (byItself boo
 		if b, _ := os.ReadFile(out); len(shape(b)) >= n || time.Now().After(deadline) {
 			break
 		}
+	}
+	// A mode that prints once (-sc) may have written its last line but
+	// not yet exited: give it a moment to end by itself.
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("socktrace: %v", err)
+		}
+		return true
+	case <-time.After(time.Second):
 	}
 	_ = cmd.Process.Signal(os.Interrupt)
 	select {
