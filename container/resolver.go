@@ -1,0 +1,154 @@
+package container
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config sets up a Resolver. The zero value reads the host's /proc and
+// /var/log/pods.
+type Config struct {
+	ProcRoot string // default "/proc"
+	// PodLogs is the kubelet's log directory, whose entries are named
+	// NAMESPACE_NAME_UID: the only place a node keeps a pod's name
+	// without a runtime API. Default "/var/log/pods".
+	PodLogs string
+}
+
+// Resolver finds where processes run, caching by process and by cgroup
+// path, so that an event costs a map lookup and /proc/PID/cgroup is read
+// once per process (and again only after recheckAfter, when it is asked
+// again).
+type Resolver struct {
+	proc, podLogs string
+	byPID         map[pidKey]pidEntry
+	byPath        map[string]*Info
+	pods          map[string]string // pod UID → namespace/name
+	podsRead      time.Time
+}
+
+// A pid is only a process's name while it lives: the kernel reuses it.
+// Keying on the comm too re-reads when a pid comes back as another
+// program; the recheck catches the rest (the same program, or a process
+// moved to another cgroup).
+type pidKey struct {
+	pid  uint32
+	comm [16]byte
+}
+
+type pidEntry struct {
+	info *Info // nil: no cgroup known (the process was gone)
+	read time.Time
+}
+
+// Bounds on the caches: a host runs fewer processes with sockets, and
+// fewer cgroups, than this; past it the cache starts over.
+const (
+	maxPIDs  = 16384
+	maxPaths = 4096
+)
+
+// recheckAfter is how long a process's cgroup is trusted before it is read
+// again; podRescan is how often at most the pod log directory is listed for
+// a pod it did not name.
+const (
+	recheckAfter = 10 * time.Second
+	podRescan    = 10 * time.Second
+)
+
+// NewResolver returns an empty Resolver.
+func NewResolver(cfg Config) *Resolver {
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	if cfg.PodLogs == "" {
+		cfg.PodLogs = "/var/log/pods"
+	}
+	return &Resolver{proc: cfg.ProcRoot, podLogs: cfg.PodLogs,
+		byPID: make(map[pidKey]pidEntry), byPath: make(map[string]*Info),
+		pods: make(map[string]string)}
+}
+
+// Lookup is where process pid, named comm, runs, as of now (the time of
+// the event asking, so that the hot path reads no clock); nil when it is
+// not known (pid 0, or the process is gone without having been looked up).
+// The result is shared: do not modify it.
+func (r *Resolver) Lookup(pid uint32, comm [16]byte, now time.Time) *Info {
+	if pid == 0 {
+		return nil
+	}
+	k := pidKey{pid, comm}
+	e, ok := r.byPID[k]
+	if ok && now.Sub(e.read) < recheckAfter {
+		return e.info
+	}
+	info := r.read(pid, now)
+	if info == nil && ok {
+		info = e.info // gone since: it was there
+	}
+	if !ok && len(r.byPID) >= maxPIDs {
+		clear(r.byPID)
+	}
+	r.byPID[k] = pidEntry{info: info, read: now}
+	return info
+}
+
+func (r *Resolver) read(pid uint32, now time.Time) *Info {
+	data, err := os.ReadFile(r.proc + "/" + strconv.FormatUint(uint64(pid), 10) + "/cgroup")
+	if err != nil {
+		return nil
+	}
+	return r.ofPath(cgroupPath(string(data)), now)
+}
+
+// ofPath is the Info of a cgroup path, parsed once per path. A pod the
+// log directory did not name yet is looked for again, at most every
+// podRescan: a pod's directory is made as it starts.
+func (r *Resolver) ofPath(path string, now time.Time) *Info {
+	if in, ok := r.byPath[path]; ok && (in.PodUID == "" || in.Pod != "") {
+		return in
+	}
+	in := parse(path)
+	if in.PodUID != "" {
+		in.Pod = r.podName(in.PodUID, now)
+		in.settle()
+	}
+	if len(r.byPath) >= maxPaths {
+		clear(r.byPath)
+	}
+	r.byPath[path] = &in
+	return &in
+}
+
+func (r *Resolver) podName(uid string, now time.Time) string {
+	if name, ok := r.pods[uid]; ok {
+		return name
+	}
+	if !r.podsRead.IsZero() && now.Sub(r.podsRead) < podRescan {
+		return ""
+	}
+	r.podsRead = now
+	r.pods = readPodLogs(r.podLogs)
+	return r.pods[uid]
+}
+
+// readPodLogs maps pod UIDs to "namespace/name" from the kubelet's log
+// directory names, NAMESPACE_NAME_UID. Neither a namespace nor a pod name
+// may hold an underscore (both are DNS names), so the split is exact.
+func readPodLogs(dir string) map[string]string {
+	pods := make(map[string]string)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return pods
+	}
+	for _, e := range entries {
+		parts := strings.Split(e.Name(), "_")
+		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || !isUID(parts[2]) {
+			continue
+		}
+		pods[parts[2]] = parts[0] + "/" + parts[1]
+	}
+	return pods
+}
