@@ -6,6 +6,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/socktrace/socktrace/container"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
@@ -14,6 +15,14 @@ import (
 
 // EventHeader is the column header of the event log.
 const EventHeader = "TIME            PID     COMM            PROTO LOCAL                  REMOTE                 TRANSITION              DETAIL\n"
+
+// EventHeaderExtended is the column header of the event log with -e: a
+// CONTAINER column after COMM.
+const EventHeaderExtended = "TIME            PID     COMM            CONTAINER           PROTO LOCAL                  REMOTE                 TRANSITION              DETAIL\n"
+
+// containerColumn is the CONTAINER column's width. Pod names are often
+// longer: they are not cut, a long one pushes the line along.
+const containerColumn = 20
 
 // EventName is the JSON "event" value: connect, state, close, accept,
 // timewait_end, reset_sent, reset_received, retransmit or lost.
@@ -45,8 +54,13 @@ type EventFormatter struct {
 	// ResetReason names a reset's reason, as the tracer's ResetReason
 	// does; "" leaves it out. nil: "reason N".
 	ResetReason func(code uint16) string
-	clock       clockCache
-	parts       *lineParts // allocated at the first line
+	// Containers names where each event's owner runs: the "container"
+	// field in JSON, and the CONTAINER column with Extended. nil: neither.
+	Containers *container.Resolver
+	// Extended adds the CONTAINER column to text lines (trace -e).
+	Extended bool
+	clock    clockCache
+	parts    *lineParts // allocated at the first line
 }
 
 func (f *EventFormatter) reason(ev *tracer.Event) string {
@@ -74,7 +88,11 @@ func (f *EventFormatter) AppendText(b []byte, ev *tracer.Event) []byte {
 	start := len(b)
 	b = f.clock.appendText(b, ev.Time)
 	b = pad(b, start, 16)
-	b = f.lineParts().owner(b, ev, false, appendTextWho, appendTextWhere)
+	b = f.lineParts().owner(b, ev, false, appendTextWho)
+	if f.Extended {
+		b = appendTextContainer(b, f.container(ev))
+	}
+	b = f.lineParts().where(b, ev, false, appendTextWhere)
 	col := len(b)
 	b = appendTransition(b, ev)
 	b = pad(b, col, 24)
@@ -106,6 +124,37 @@ func appendTextWho(b []byte, ev *tracer.Event) []byte {
 	// Escaped, a name may be wider than its column, or hold wide runes;
 	// every other column is ASCII.
 	return padCut(b, col, 16)
+}
+
+// container is where ev's owner runs; nil when no owner is known.
+func (f *EventFormatter) container(ev *tracer.Event) *container.Info {
+	if f.Containers == nil || !ev.Has(tracer.FlagOwnerKnown) {
+		return nil
+	}
+	return f.Containers.Lookup(ev.PID, ev.Comm, ev.Time)
+}
+
+// appendTextContainer appends the CONTAINER column: "-" when not known.
+func appendTextContainer(b []byte, in *container.Info) []byte {
+	col := len(b)
+	if name := in.Name(); name != "" {
+		b = AppendSafe(b, name)
+	} else {
+		b = append(b, '-')
+	}
+	return padFrom(b, displayWidth(b[col:]), containerColumn)
+}
+
+// appendJSONContainer appends the "container" field ("" when not known)
+// and, for a process in a container, "container_id".
+func appendJSONContainer(b []byte, in *container.Info) []byte {
+	b = append(b, `,"container":`...)
+	b = AppendJSONString(b, in.Name())
+	if id := in.ContainerID(); id != "" {
+		b = append(b, `,"container_id":`...)
+		b = AppendJSONString(b, id)
+	}
+	return b
 }
 
 // appendTextWhere appends the PROTO, LOCAL and REMOTE columns.
@@ -308,7 +357,11 @@ func (f *EventFormatter) AppendJSON(b []byte, ev *tracer.Event) []byte {
 		b = appendUint(b, ev.Lost.Recursion)
 		return append(b, "}\n"...)
 	}
-	b = f.lineParts().owner(b, ev, true, appendJSONWho, appendJSONWhere)
+	b = f.lineParts().owner(b, ev, true, appendJSONWho)
+	if f.Containers != nil {
+		b = appendJSONContainer(b, f.container(ev))
+	}
+	b = f.lineParts().where(b, ev, true, appendJSONWhere)
 	b = append(b, `","old_state":"`...)
 	b = append(b, ev.Old.String()...)
 	b = append(b, `","new_state":"`...)

@@ -76,19 +76,23 @@ func (p *lineParts) slot(sock uint64) *partSlot {
 // whoIndex is a thread's owner slot.
 func whoIndex(tid uint32) uint64 { return (uint64(tid) * 0x9E3779B97F4A7C15) >> (64 - whoBits) }
 
-// owner appends ev's owner and addresses, each formatted by who and where
-// when it is not cached.
-func (p *lineParts) owner(b []byte, ev *tracer.Event, json bool, who, where func([]byte, *tracer.Event) []byte) []byte {
+// owner appends ev's owner, formatted by who when it is not cached.
+func (p *lineParts) owner(b []byte, ev *tracer.Event, json bool, who func([]byte, *tracer.Event) []byte) []byte {
 	w := &p.who[whoIndex(ev.TID)]
 	wk := whoPart{pid: ev.PID, tid: ev.TID, comm: ev.Comm, known: ev.Has(tracer.FlagOwnerKnown), json: json}
 	hit := w.key == wk
 	w.key = wk
-	b = reuse(b, hit, w.buf[:], &w.n, ev, who)
+	return reuse(b, hit, w.buf[:], &w.n, ev, who)
+}
+
+// where appends ev's addresses, formatted by format when they are not
+// cached.
+func (p *lineParts) where(b []byte, ev *tracer.Event, json bool, format func([]byte, *tracer.Event) []byte) []byte {
 	s := p.slot(ev.Sock)
 	k := wherePart{sock: ev.Sock, local: ev.Local, remote: ev.Remote, family: ev.Family, json: json}
-	hit = s.where == k
+	hit := s.where == k
 	s.where = k
-	return reuse(b, hit, s.whereBuf[:], &s.whereLen, ev, where)
+	return reuse(b, hit, s.whereBuf[:], &s.whereLen, ev, format)
 }
 
 // id appends ev's identity part, formatted by format when it is not cached.

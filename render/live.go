@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/socktrace/socktrace/container"
 	"github.com/socktrace/socktrace/snapshot"
 	"golang.org/x/sys/unix"
 )
@@ -23,6 +24,8 @@ type Live struct {
 	Err      syscall.Errno // why a connect failed or a connection was reset
 	Aborted  bool          // a connect the caller closed before any answer came
 	Healed   bool          // gone without a close event: the kernel lost it
+	// Container is where Owner runs (JSON "container"); nil: not known.
+	Container *container.Info
 }
 
 // aborted names a connect the caller closed before any answer came: the
@@ -83,6 +86,8 @@ func appendGone(b []byte, l *Live) []byte {
 func (n *Netstat) LiveJSON(w io.Writer, s *snapshot.Socket, l *Live) error {
 	row := n.socketJSON(s)
 	ownerJSON(&row, l.Owner, l.Program)
+	row.Container = JSONText(l.Container.Name())
+	row.ContainerID = JSONText(l.Container.ContainerID())
 	if l.Gone {
 		row.Gone = true
 		row.LifetimeNS = int64(l.Lifetime)

@@ -24,6 +24,10 @@ type SocketJSON struct {
 	Program JSONText `json:"program"`
 	Comm    JSONText `json:"comm,omitempty"`
 	Timer   string   `json:"timer,omitempty"`
+	// Where the owner runs (-c rows): a pod, container or systemd unit,
+	// and a container's runtime://id.
+	Container   JSONText `json:"container,omitempty"`
+	ContainerID JSONText `json:"container_id,omitempty"`
 
 	// Live table (-c) rows of connections that are gone.
 	Gone       bool   `json:"gone,omitempty"`
