@@ -71,12 +71,13 @@ func shortID(id string) string {
 	return id
 }
 
-// cgroupPath picks the process's cgroup v2 path ("0::/path") from the
-// contents of /proc/PID/cgroup. On a v1 or hybrid host there is no unified
-// line; the systemd hierarchy's path ("name=systemd") names the same
-// cgroups there.
-func cgroupPath(data string) string {
-	var v1 string
+// cgroupPaths lists the process's cgroup paths from the contents of
+// /proc/PID/cgroup, the cgroup v2 path ("0::/path") first. On a v1 or
+// hybrid host the unified path may be "/" or missing while the systemd
+// hierarchy ("name=systemd") or a controller's hierarchy holds the runtime's
+// cgroup, so those follow, in that order.
+func cgroupPaths(data string) []string {
+	var unified, systemd, others []string
 	for line := range strings.Lines(data) {
 		line = strings.TrimRight(line, "\n")
 		id, rest, ok := strings.Cut(line, ":")
@@ -84,17 +85,28 @@ func cgroupPath(data string) string {
 			continue
 		}
 		ctrl, path, ok := strings.Cut(rest, ":")
-		if !ok {
-			continue
-		}
-		if id == "0" && ctrl == "" {
-			return path
-		}
-		if ctrl == "name=systemd" {
-			v1 = path
+		switch {
+		case !ok:
+		case id == "0" && ctrl == "":
+			unified = append(unified, path)
+		case ctrl == "name=systemd":
+			systemd = append(systemd, path)
+		default:
+			others = append(others, path)
 		}
 	}
-	return v1
+	return append(append(unified, systemd...), others...)
+}
+
+// parseFile is where a process runs, from the contents of its
+// /proc/PID/cgroup: the first of its paths that names anything.
+func parseFile(data string) Info {
+	for _, p := range cgroupPaths(data) {
+		if in := parse(p); in.name != "" {
+			return in
+		}
+	}
+	return Info{}
 }
 
 // parse derives where a process runs from its cgroup path. The path may

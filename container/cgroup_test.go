@@ -64,16 +64,18 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestCgroupPath(t *testing.T) {
+func TestParseFile(t *testing.T) {
 	for _, tc := range []struct{ name, data, want string }{
-		{"v2", "0::/system.slice/nginx.service\n", "/system.slice/nginx.service"},
-		{"hybrid prefers unified", "12:memory:/x\n1:name=systemd:/system.slice/a.service\n0::/system.slice/b.service\n", "/system.slice/b.service"},
-		{"v1", "12:memory:/docker/x\n1:name=systemd:/docker/" + id1 + "\n", "/docker/" + id1},
+		{"v2", "0::/system.slice/nginx.service\n", "nginx.service"},
+		{"hybrid prefers unified", "12:memory:/docker/" + id1 + "\n1:name=systemd:/system.slice/a.service\n0::/system.slice/b.service\n", "b.service"},
+		{"hybrid, unified at the root", "4:memory:/docker/" + id1 + "\n1:name=systemd:/docker/" + id1 + "\n0::/\n", "docker:3f4e1b2c5d6a"},
+		{"v1 controllers only", "12:memory:/docker/" + id1 + "\n", "docker:3f4e1b2c5d6a"},
 		{"empty", "", ""},
 		{"garbage", "nonsense\n", ""},
 	} {
-		if got := cgroupPath(tc.data); got != tc.want {
-			t.Errorf("%s: cgroupPath = %q, want %q", tc.name, got, tc.want)
+		in := parseFile(tc.data)
+		if got := in.Name(); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

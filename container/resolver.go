@@ -24,7 +24,7 @@ type Config struct {
 type Resolver struct {
 	proc, podLogs string
 	byPID         map[pidKey]pidEntry
-	byPath        map[string]*Info
+	byPath        map[string]*Info  // by /proc/PID/cgroup content
 	pods          map[string]string // pod UID → namespace/name
 	podsRead      time.Time
 }
@@ -100,17 +100,18 @@ func (r *Resolver) read(pid uint32, now time.Time) *Info {
 	if err != nil {
 		return nil
 	}
-	return r.ofPath(cgroupPath(string(data)), now)
+	return r.ofPath(string(data), now)
 }
 
-// ofPath is the Info of a cgroup path, parsed once per path. A pod the
+// ofPath is the Info of a /proc/PID/cgroup content, parsed once per
+// content: processes in the same cgroups share it. A pod the
 // log directory did not name yet is looked for again, at most every
 // podRescan: a pod's directory is made as it starts.
 func (r *Resolver) ofPath(path string, now time.Time) *Info {
 	if in, ok := r.byPath[path]; ok && (in.PodUID == "" || in.Pod != "") {
 		return in
 	}
-	in := parse(path)
+	in := parseFile(path)
 	if in.PodUID != "" {
 		in.Pod = r.podName(in.PodUID, now)
 		in.settle()
