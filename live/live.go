@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/socktrace/socktrace/container"
 	"github.com/socktrace/socktrace/netns"
 	"github.com/socktrace/socktrace/netstat"
 	"github.com/socktrace/socktrace/render"
@@ -54,8 +55,12 @@ type Engine struct {
 	tw      [2]twLines        // the last table's TIME_WAIT lines, and the next one's
 	goneTW  []byte            // the gone TIME_WAIT rows of the table being printed
 	twLast  int               // which of tw is the last table's
-	conn    table.Conn        // scratch row for the TIME_WAIT pile
-	x       render.Live       // scratch for liveOf
+	// containers names where each row's owner runs, for --json rows;
+	// nil without --json.
+	containers *container.Resolver
+	at         time.Time   // the time of the table being printed
+	conn       table.Conn  // scratch row for the TIME_WAIT pile
+	x          render.Live // scratch for liveOf
 }
 
 // FullEvery is how often, in tables, the snapshot is a full dump. Under
@@ -104,6 +109,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rescan: time.Now(),
 	}
 	e.t = &e.cfg.Tables
+	if e.t.JSON {
+		e.containers = container.NewResolver(container.Config{ProcRoot: procRoot})
+	}
 	e.r = netstat.NewPrinter(ctx, e.t)
 	e.r.Owners = tr.SeededOwners()
 	go e.read()
@@ -168,6 +176,7 @@ func (e *Engine) print(w io.Writer, stderr io.Writer) error {
 func (e *Engine) format(w *tableText, stderr io.Writer, at time.Time, full bool, unixRows []snapshot.UnixSocket) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.at = at
 	e.backlog.apply(e.tbl)
 	e.tbl.Reconcile(e.rows, at, full)
 	if e.t.Programs {

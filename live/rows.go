@@ -65,6 +65,7 @@ func (e *Engine) liveOf(c *table.Conn) *render.Live {
 	e.x = render.Live{Gone: c.Gone, Lifetime: c.Lifetime(), Err: c.Err, Aborted: c.Aborted,
 		Healed: c.Healed}
 	e.setOwner(c.Owner)
+	e.setContainer(c.Owner)
 	return &e.x
 }
 
@@ -75,10 +76,19 @@ func (e *Engine) setOwner(o snapshot.Owner) {
 	}
 }
 
+// setContainer gives e.x where o runs, for JSON rows. It does not need -p:
+// the owner comes from the tracer either way.
+func (e *Engine) setContainer(o snapshot.Owner) {
+	if e.containers != nil {
+		e.x.Container = e.containers.Lookup(o.PID, o.Comm, e.at)
+	}
+}
+
 // goneOf is what the live table adds to the row of a TIME_WAIT that ended;
 // valid until the next call.
 func (e *Engine) goneOf(r *table.TimeWait) *render.Live {
 	e.x = render.Live{Gone: true, Lifetime: r.Lifetime()}
 	e.setOwner(r.Owner())
+	e.setContainer(r.Owner())
 	return &e.x
 }
