@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/socktrace/socktrace/container"
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/tracer"
 )
@@ -18,13 +19,21 @@ import (
 // would be a second pass over every byte. Losses the tracer reports are
 // said on stderr as they come, and with JSON are objects in the log too.
 // A write error ends the stream: it is returned.
-func Stream(tr *tracer.Tracer, stdout, stderr io.Writer, asJSON bool) error {
+func Stream(tr *tracer.Tracer, stdout, stderr io.Writer, opt Options) error {
+	asJSON := opt.JSON
 	out := make([]byte, 0, outputBytes+512)
-	if !asJSON {
+	switch {
+	case asJSON:
+	case opt.Extended:
+		out = append(out, render.EventHeaderExtended...)
+	default:
 		out = append(out, render.EventHeader...)
 	}
 	var ev tracer.Event
-	f := render.EventFormatter{ResetReason: tr.ResetReason}
+	f := render.EventFormatter{ResetReason: tr.ResetReason, Extended: opt.Extended}
+	if asJSON || opt.Extended {
+		f.Containers = container.NewResolver(container.Config{ProcRoot: opt.ProcRoot})
+	}
 	for {
 		err := tr.Next(&ev)
 		if errors.Is(err, tracer.ErrStopped) {
@@ -53,6 +62,16 @@ func Stream(tr *tracer.Tracer, stdout, stderr io.Writer, asJSON bool) error {
 			out = out[:0]
 		}
 	}
+}
+
+// Options say how Stream prints.
+type Options struct {
+	JSON bool
+	// Extended adds the CONTAINER column to text lines (trace -e); JSON
+	// always has the container field.
+	Extended bool
+	// ProcRoot is where owners' cgroups are read; default "/proc".
+	ProcRoot string
 }
 
 // outputBytes is how much output Stream gathers, at most, before it

@@ -18,6 +18,7 @@ import (
 
 type traceOptions struct {
 	json    bool
+	extend  bool
 	pid     uint32
 	comm    string
 	port    uint16
@@ -61,6 +62,7 @@ func newTraceCmd() *cobra.Command {
 	f := cmd.Flags()
 	addProfileFlag(f, &o.profile)
 	f.BoolVar(&o.json, "json", false, "print one JSON object per event (NDJSON)")
+	f.BoolVarP(&o.extend, "extend", "e", false, "add a CONTAINER column: the pod, container or systemd unit of the owner (JSON always has it)")
 	f.Var(numberFlag(&o.pid, 1, maxPID, fmt.Sprintf("want a process id from 1 to %d", maxPID)),
 		"pid", "only sockets owned by this process id")
 	f.StringVar(&o.comm, "comm", "", "only sockets owned by processes with this name (as in /proc/PID/comm)")
@@ -189,7 +191,7 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 	stop := context.AfterFunc(ctx, tr.Stop)
 	defer stop()
 
-	err = eventlog.Stream(tr, stdout, stderr, o.json)
+	err = eventlog.Stream(tr, stdout, stderr, eventlog.Options{JSON: o.json, Extended: o.extend})
 	reportLoss(stderr, tr.Stats(), cfg.Filter.Restricts())
 	if readerGone(err) {
 		return nil

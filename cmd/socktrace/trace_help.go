@@ -41,6 +41,11 @@ Columns:
   COMM        its name, as in /proc/PID/comm; characters a terminal could
               act on are escaped (\xNN), and a name wider than the column
               is cut, with "+" at its end (--json has it whole)
+  CONTAINER   with -e: where the owner runs, from its cgroup: a Kubernetes
+              pod (namespace/name from /var/log/pods, else its UID), a
+              container (docker:, containerd:, cri-o: or podman: and the
+              id's first 12 digits), else its systemd unit (nginx.service);
+              "-" when not known; escaped as COMM
   PROTO       tcp or tcp6
   LOCAL       local address:port, numeric
   REMOTE      remote address:port, numeric; port "*" for a listener
@@ -63,7 +68,9 @@ Columns:
 --json prints one object per line, with the fields:
   time (RFC 3339, UTC, in ns), event, pid, tid, comm, proto, local and remote
   (addr:port, IPv6 as [addr]:port), old_state and new_state (netstat's
-  names), error (errno name, "" when none), uid, inode, netns, sock;
+  names), error (errno name, "" when none), container (as the CONTAINER
+  column, "" when not known), uid, inode, netns, sock; container_id
+  (runtime://id, as Kubernetes spells it) for an owner in a container;
   when known: in_state_ns (time in old_state), lifetime_ns; at the
   socket's end (event close, or the state event into TIME_WAIT of the side
   that closed first): bytes_sent, bytes_received, srtt_us, retrans; at
