@@ -42,6 +42,7 @@ var peerRoles = map[string]func(args []string) error{
 	"reset-client":    resetClient,
 	"nat-server":      natServer,
 	"nat-client":      natClient,
+	"cgroup-peer":     cgroupPeer,
 }
 
 func TestMain(m *testing.M) {

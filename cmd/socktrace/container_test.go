@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/socktrace/socktrace/internal/nstest"
+)
+
+// cgroupPeer is a process the test moves into a cgroup before it does
+// anything: "server" prints "ready", waits for a line, listens and prints
+// "port N", then accepts; "client" prints "ready", waits for a line
+// holding an address and connects to it once.
+func cgroupPeer(args []string) error {
+	in := bufio.NewScanner(os.Stdin)
+	fmt.Println("ready")
+	if !in.Scan() {
+		return nil
+	}
+	if args[0] == "server" {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		fmt.Println("port", l.Addr().(*net.TCPAddr).Port)
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+	} else {
+		c, err := net.Dial("tcp4", strings.TrimSpace(strings.TrimPrefix(in.Text(), "go")))
+		if err != nil {
+			return err
+		}
+		c.Close()
+		fmt.Println("done")
+	}
+	holdUntilStdinCloses()
+	return nil
+}
+
+// cgroup2Root is where the unified hierarchy is mounted: /sys/fs/cgroup
+// on a v2 host, /sys/fs/cgroup/unified on a hybrid one (this test host).
+func cgroup2Root(t *testing.T) string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		_, after, ok := strings.Cut(line, " - ")
+		if f := strings.Fields(line); ok && len(f) > 4 && strings.HasPrefix(after, "cgroup2 ") {
+			return f[4]
+		}
+	}
+	if os.Getenv(nstest.RequireEnv) == "1" {
+		t.Fatal("no cgroup2 hierarchy mounted")
+	}
+	t.Skip("no cgroup2 hierarchy mounted")
+	return ""
+}
+
+// testCgroups makes the cgroups under a test slice of root, and removes
+// them when t ends, after moving any process left in them to the test's
+// own cgroup.
+func testCgroups(t *testing.T, root string, paths ...string) string {
+	base := filepath.Join(root, fmt.Sprintf("socktrace-test-%d.slice", os.Getpid()))
+	var made []string
+	t.Cleanup(func() {
+		self := ownCgroup(t, root)
+		for i := len(made) - 1; i >= 0; i-- {
+			procs, _ := os.ReadFile(filepath.Join(made[i], "cgroup.procs"))
+			for pid := range strings.FieldsSeq(string(procs)) {
+				_ = os.WriteFile(filepath.Join(self, "cgroup.procs"), []byte(pid), 0)
+			}
+			if err := os.Remove(made[i]); err != nil {
+				t.Errorf("remove cgroup: %v", err)
+			}
+		}
+	})
+	for _, p := range append([]string{""}, paths...) {
+		dir := filepath.Join(base, p)
+		for _, d := range ancestors(base, dir) {
+			if err := os.Mkdir(d, 0o755); err == nil {
+				made = append(made, d)
+			} else if !os.IsExist(err) {
+				t.Fatalf("make cgroup: %v", err)
+			}
+		}
+	}
+	return base
+}
+
+// ancestors lists dir's directories from base down to dir itself.
+func ancestors(base, dir string) []string {
+	list := []string{base}
+	rel, _ := filepath.Rel(base, dir)
+	cur := base
+	for part := range strings.SplitSeq(rel, "/") {
+		if part == "." || part == "" {
+			continue
+		}
+		cur = filepath.Join(cur, part)
+		list = append(list, cur)
+	}
+	return list
+}
+
+func ownCgroup(t *testing.T, root string) string {
+	data, _ := os.ReadFile("/proc/self/cgroup")
+	for line := range strings.Lines(string(data)) {
+		if path, ok := strings.CutPrefix(strings.TrimSpace(line), "0::"); ok {
+			return filepath.Join(root, path)
+		}
+	}
+	return root
+}
+
+func moveToCgroup(t *testing.T, dir string, pid int) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		t.Fatalf("move %d to %s: %v", pid, dir, err)
+	}
+}
+
+// Each runtime's cgroup, made as the runtime names it, gives the events of
+// a process in it the container field: a server in a docker container,
+// and clients in a pod's containerd container, CRI-O, podman and a
+// systemd service connecting to it.
+func TestTraceNamesContainers(t *testing.T) {
+	nstest.RequireRoot(t)
+	root := cgroup2Root(t)
+	ns := nstest.New(t)
+	const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	const podUID = "6f1c2d3e-4a5b-4c6d-8e7f-8091a2b3c4d5"
+	pod := "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + strings.ReplaceAll(podUID, "-", "_") + ".slice"
+	cases := []struct{ role, cgroup, container, containerID string }{
+		{"server", "docker-" + id + ".scope", "docker:0123456789ab", "docker://" + id},
+		{"client", pod + "/cri-containerd-" + id + ".scope", podUID, "containerd://" + id},
+		{"client", "crio-" + id + ".scope", "cri-o:0123456789ab", "cri-o://" + id},
+		{"client", "libpod-" + id + ".scope", "podman:0123456789ab", "podman://" + id},
+		{"client", "socktrace-test.service", "socktrace-test.service", ""},
+	}
+	var paths []string
+	for _, c := range cases {
+		paths = append(paths, c.cgroup)
+	}
+	base := testCgroups(t, root, paths...)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runTrace(ctx, &out, &errOut, &traceOptions{json: true, ringMiB: 1,
+			latency: 10 * time.Millisecond, netns: strconv.FormatUint(ns.Inode, 10)})
+	}()
+	waitStarted(t, &errOut)
+
+	want := map[int]int{} // pid → case
+	var addr string
+	for i, c := range cases {
+		p := ns.StartPeer(t, "cgroup-peer", c.role)
+		p.Expect("ready")
+		moveToCgroup(t, filepath.Join(base, c.cgroup), p.PID)
+		want[p.PID] = i
+		p.Send("go " + addr)
+		if c.role == "server" {
+			addr = "127.0.0.1:" + p.Expect("port")
+		} else {
+			p.Expect("done")
+		}
+	}
+	// Each client's close comes after its connect: once every client
+	// has one, every event of theirs is out.
+	closes := func() int { return strings.Count(out.String(), `"event":"close"`) }
+	for deadline := time.Now().Add(5 * time.Second); closes() < len(cases)-1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d closes, want %d: %s", closes(), len(cases)-1, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("trace: %v", err)
+	}
+	seen := map[int]int{}
+	for line := range strings.Lines(out.String()) {
+		var ev struct {
+			Event, Container string
+			PID              int
+			ContainerID      string `json:"container_id"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		i, ok := want[ev.PID]
+		if !ok {
+			continue
+		}
+		seen[ev.PID]++
+		c := cases[i]
+		if ev.Container != c.container || ev.ContainerID != c.containerID {
+			t.Errorf("%s event of pid %d in %s: container %q id %q, want %q %q",
+				ev.Event, ev.PID, c.cgroup, ev.Container, ev.ContainerID, c.container, c.containerID)
+		}
+	}
+	for pid, i := range want {
+		if seen[pid] == 0 {
+			t.Errorf("no event of pid %d in %s", pid, cases[i].cgroup)
+		}
+	}
+}
