@@ -15,7 +15,11 @@ func main() {
 	ctx, stop := signalContext()
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
-	if err != nil {
+	var code exitCode
+	switch {
+	case errors.As(err, &code):
+		os.Exit(int(code))
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "socktrace: %v\n", err)
 		os.Exit(1)
 	}

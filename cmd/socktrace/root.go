@@ -86,6 +86,7 @@ previous table.`,
 	// Subcommands cobra adds (help, completion) report flag errors alike.
 	cmd.SetFlagErrorFunc(flagError)
 	cmd.AddCommand(newTraceCmd())
+	cmd.AddCommand(newCheckCmd())
 	return cmd
 }
 

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/socktrace/socktrace/internal/nstest"
+)
+
+// bpfObjects counts this process's BPF programs, links and maps: the
+// fds that point at them.
+func bpfObjects(t *testing.T) int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if target, _ := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); strings.HasPrefix(target, "anon_inode:bpf") {
+			n++
+		}
+	}
+	return n
+}
+
+func checkCmd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetArgs(append([]string{"check"}, args...))
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// On this kernel every hook attaches: check says so, exits 0, and leaves
+// no program, link or map behind, nor the tracefs mount it may make.
+func TestCheckThisKernel(t *testing.T) {
+	nstest.RequireRoot(t)
+	t.Setenv(failHookEnv, "")
+	objects := bpfObjects(t)
+	out, err := checkCmd(t)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	if n := bpfObjects(t); n != objects {
+		t.Errorf("%d BPF objects open after check, %d before", n, objects)
+	}
+	for _, want := range []string{"kernel ", "BTF          /sys/kernel/btf/vmlinux present", "privileges   root",
+		"ok    tp_btf/inet_sock_set_state", "ok    tracepoint/sock/inet_sock_set_state",
+		"ok    tp_btf/timer_start", "ok    tp_btf/timer_cancel", "ok    tp_btf/timer_expire_entry",
+		"ok    tracepoint/syscalls/sys_exit_accept4", "ok    tracepoint/syscalls/sys_exit_accept",
+		"ok    tp_btf/tcp_send_reset", "ok    tp_btf/tcp_receive_reset", "ok    tp_btf/tcp_retransmit_skb",
+		"verdict      " + verdictOK} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "FAIL") {
+		t.Errorf("a hook failed:\n%s", out)
+	}
+}
+
+// A hook the kernel lacks (made to fail by the test knob) gives the
+// degraded verdict, exit 2, and says what is missing; without the state
+// hook in either form socktrace cannot trace: exit 1.
+func TestCheckDegraded(t *testing.T) {
+	nstest.RequireRoot(t)
+	t.Setenv(failHookEnv, "tp_btf/tcp_retransmit_skb")
+	out, err := checkCmd(t, "--json")
+	var code exitCode
+	if !errors.As(err, &code) || code != checkDegraded {
+		t.Fatalf("exit %v, want %d\n%s", err, checkDegraded, out)
+	}
+	var r checkReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if r.Exit != checkDegraded || r.Verdict != verdictDegraded {
+		t.Errorf("verdict %q exit %d", r.Verdict, r.Exit)
+	}
+	for _, h := range r.Hooks {
+		if h.OK == (h.Name == "tp_btf/tcp_retransmit_skb") {
+			t.Errorf("hook %+v", h)
+		}
+		if h.Name == "tp_btf/tcp_retransmit_skb" && h.Without != "retransmits are not reported" {
+			t.Errorf("without %q", h.Without)
+		}
+	}
+
+	t.Setenv(failHookEnv, "inet_sock_set_state")
+	out, err = checkCmd(t)
+	if !errors.As(err, &code) || code != checkCannot {
+		t.Fatalf("exit %v, want %d\n%s", err, checkCannot, out)
+	}
+	if !strings.Contains(out, "verdict      cannot trace: no form of inet_sock_set_state attaches") {
+		t.Errorf("verdict:\n%s", out)
+	}
+}
+
+func TestReadPrivileges(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		capEff string
+		bpf    bool
+		enough bool
+	}{
+		{"000001ffffffffff", true, true},
+		{"000000c000000000", true, true}, // CAP_BPF (39) and CAP_PERFMON (38) alone
+		{"0000008000000000", true, false},
+		{"0000000000000000", false, false},
+	} {
+		path := filepath.Join(dir, "status")
+		if err := os.WriteFile(path, []byte("Name:\tx\nCapEff:\t"+tc.capEff+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := readPrivileges(path)
+		if p.CapBPF != tc.bpf || p.enough() != tc.enough {
+			t.Errorf("CapEff %s: %+v enough %v", tc.capEff, p, p.enough())
+		}
+	}
+}
