@@ -1,0 +1,249 @@
+package metrics
+
+import (
+	"fmt"
+	"strconv"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
+
+	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tracer"
+)
+
+// roleUnknown: a connection whose opening serve did not see (older than
+// serve, or its event lost). Its service port is unknown.
+const roleUnknown = roles
+
+// Label values that are not a process name or a port.
+const (
+	valueOther   = "other"   // folded: the label had MaxSeries values
+	valueNone    = "none"    // no service port: ephemeral, or the role is unknown
+	valueUnknown = "unknown" // no owner known
+)
+
+// CheckLabels rejects a label serve does not offer, with what to do.
+func CheckLabels(labels []string) error {
+	seen := map[string]bool{}
+	for _, l := range labels {
+		if l == "service-port" {
+			l = LabelServicePort
+		}
+		switch l {
+		case LabelComm, LabelServicePort:
+		case "container":
+			return fmt.Errorf("--label container: container attribution is not in this build yet; use comm or service-port")
+		default:
+			return fmt.Errorf("--label %q: want comm or service-port", l)
+		}
+		if seen[l] {
+			return fmt.Errorf("--label %s: given twice", l)
+		}
+		seen[l] = true
+	}
+	return nil
+}
+
+// seriesKey is one combination of opt-in label values; zero fields for a
+// label not asked for.
+type seriesKey struct {
+	comm  snapshot.Comm
+	port  uint16
+	other uint8 // bit 0: comm folded, bit 1: port folded
+}
+
+// labeller finds the series of an event's opt-in label values, folding
+// values past the cap into "other".
+type labeller struct {
+	m          *Metrics
+	names      []string
+	comm, port bool
+	max        int
+	lo, hi     uint16
+	base       *series // the only series without opt-in labels
+	comms      map[snapshot.Comm]struct{}
+	ports      map[uint16]struct{}
+	series     map[seriesKey]*series
+	dropped    []prometheus.Counter // by label, in names' order
+}
+
+func newLabeller(cfg Config) *labeller {
+	l := &labeller{max: cfg.MaxSeries, lo: cfg.EphemeralLow, hi: cfg.EphemeralHigh,
+		comms: map[snapshot.Comm]struct{}{}, ports: map[uint16]struct{}{}, series: map[seriesKey]*series{}}
+	for _, name := range cfg.Labels {
+		switch name {
+		case LabelComm:
+			l.comm = true
+		case LabelServicePort, "service-port":
+			l.port = true
+		}
+	}
+	if l.comm {
+		l.names = append(l.names, LabelComm)
+	}
+	if l.port {
+		l.names = append(l.names, LabelServicePort)
+	}
+	return l
+}
+
+// of returns the event's series; role says which port is the service's.
+func (l *labeller) of(ev *tracer.Event, role int) *series {
+	if !l.comm && !l.port {
+		return l.base
+	}
+	var k seriesKey
+	drop := 0
+	if l.comm {
+		k.comm = ev.Comm
+		if !ev.Has(tracer.FlagOwnerKnown) {
+			k.comm = snapshot.Comm{}
+		}
+		if _, ok := l.comms[k.comm]; !ok {
+			if len(l.comms) < l.max {
+				l.comms[k.comm] = struct{}{}
+			} else {
+				k.comm, k.other = snapshot.Comm{}, k.other|1
+				l.dropped[0].Inc()
+			}
+		}
+		drop = 1
+	}
+	if l.port {
+		k.port = l.servicePort(ev, role)
+		if _, ok := l.ports[k.port]; !ok && k.port != 0 {
+			if len(l.ports) < l.max {
+				l.ports[k.port] = struct{}{}
+			} else {
+				k.port, k.other = 0, k.other|2
+				l.dropped[drop].Inc()
+			}
+		}
+	}
+	s := l.series[k]
+	if s == nil {
+		s = l.m.newSeries(l.values(k))
+		l.series[k] = s
+	}
+	return s
+}
+
+// servicePort is the port the connection's service listens on: the local
+// one for a server, the remote one for a client; 0 when that is in the
+// ephemeral range, where a port names a connection, not a service.
+func (l *labeller) servicePort(ev *tracer.Event, role int) uint16 {
+	var p uint16
+	switch role {
+	case roleServer:
+		p = ev.Local.Port()
+	case roleClient:
+		p = ev.Remote.Port()
+	}
+	if p >= l.lo && p <= l.hi {
+		return 0
+	}
+	return p
+}
+
+func (l *labeller) values(k seriesKey) []string {
+	var v []string
+	if l.comm {
+		switch {
+		case k.other&1 != 0:
+			v = append(v, valueOther)
+		case k.comm == snapshot.Comm{}:
+			v = append(v, valueUnknown)
+		default:
+			v = append(v, render.Safe(k.comm.String()))
+		}
+	}
+	if l.port {
+		switch {
+		case k.other&2 != 0:
+			v = append(v, valueOther)
+		case k.port == 0:
+			v = append(v, valueNone)
+		default:
+			v = append(v, strconv.Itoa(int(k.port)))
+		}
+	}
+	return v
+}
+
+// series holds the counter handles of one combination of opt-in label
+// values, resolved once, so that counting an event is an atomic add.
+type series struct {
+	m                                                  *Metrics
+	vals                                               []string
+	connects, accepts, closes, resetsReceived, retrans [2]prometheus.Counter
+	sent, received                                     prometheus.Counter
+	failures                                           map[uint32]prometheus.Counter // family<<16 | errno
+	resetsSent                                         map[uint16]prometheus.Counter
+}
+
+func (m *Metrics) newSeries(vals []string) *series {
+	s := &series{m: m, vals: vals, failures: map[uint32]prometheus.Counter{}, resetsSent: map[uint16]prometheus.Counter{}}
+	for f, name := range familyNames {
+		lv := append([]string{name}, vals...)
+		s.connects[f] = m.connects.WithLabelValues(lv...)
+		s.accepts[f] = m.accepts.WithLabelValues(lv...)
+		s.closes[f] = m.closes.WithLabelValues(lv...)
+		s.resetsReceived[f] = m.resetsReceived.WithLabelValues(lv...)
+		s.retrans[f] = m.retrans.WithLabelValues(lv...)
+	}
+	s.sent = m.sent.WithLabelValues(vals...)
+	s.received = m.received.WithLabelValues(vals...)
+	return s
+}
+
+// commonErrnos are the failures a connect usually ends with; their series
+// exist from the start, so that the first failure counts in increase().
+var commonErrnos = []syscall.Errno{0, syscall.ECONNREFUSED, syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ECONNRESET}
+
+func (s *series) precreate() {
+	for f := range familyNames {
+		for _, e := range commonErrnos {
+			s.failureCounter(f, e)
+		}
+	}
+}
+
+func (s *series) failure(fam int, errno syscall.Errno) { s.failureCounter(fam, errno).Inc() }
+
+func (s *series) failureCounter(fam int, errno syscall.Errno) prometheus.Counter {
+	k := uint32(fam)<<16 | uint32(errno&0xffff)
+	c := s.failures[k]
+	if c == nil {
+		c = s.m.failures.WithLabelValues(append([]string{familyNames[fam], errnoName(errno)}, s.vals...)...)
+		s.failures[k] = c
+	}
+	return c
+}
+
+func errnoName(e syscall.Errno) string {
+	if e == 0 {
+		return "aborted"
+	}
+	if n := unix.ErrnoName(e); n != "" {
+		return n
+	}
+	return "errno " + strconv.Itoa(int(e))
+}
+
+func (s *series) resetSent(code uint16) {
+	c := s.resetsSent[code]
+	if c == nil {
+		name := ""
+		if s.m.reasonNames != nil {
+			name = s.m.reasonNames(code)
+		}
+		if name == "" {
+			name = valueUnknown
+		}
+		c = s.m.resetsSent.WithLabelValues(append([]string{name}, s.vals...)...)
+		s.resetsSent[code] = c
+	}
+	c.Inc()
+}

@@ -1,0 +1,239 @@
+// Package metrics is socktrace serve: the tracer's events counted into
+// Prometheus metrics, and the kernel's socket table read at scrape time.
+// Label values are bounded by design: never a pid, a peer address or an
+// ephemeral port, and the opt-in labels are capped.
+package metrics
+
+import (
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/socktrace/socktrace/tcpstate"
+	"github.com/socktrace/socktrace/tracer"
+)
+
+const namespace = "socktrace"
+
+// Config is what the metrics are labelled with.
+type Config struct {
+	// Labels are the opt-in labels of the per-connection counters:
+	// LabelComm and LabelServicePort.
+	Labels []string
+	// MaxSeries caps each opt-in label's distinct values; past it, values
+	// fold into "other". Default 10000.
+	MaxSeries int
+	// EphemeralLow and EphemeralHigh are the kernel's local port range
+	// (net.ipv4.ip_local_port_range): ports in it are never a label value.
+	EphemeralLow, EphemeralHigh uint16
+	// ResetReason names a reset's reason; nil or "" gives "unknown".
+	ResetReason func(uint16) string
+	// Version and Kernel are socktrace_build_info's labels.
+	Version, Kernel string
+	// Clock is the events' clock (tracer.Tracer.Clock); default time.Now.
+	Clock func() time.Time
+}
+
+// The opt-in labels.
+const (
+	LabelComm        = "comm"
+	LabelServicePort = "service_port"
+)
+
+// DefaultMaxSeries is Config.MaxSeries' default.
+const DefaultMaxSeries = 10000
+
+// Metrics counts events. Apply is for one goroutine (the tracer's reader);
+// scrapes may run at any time.
+type Metrics struct {
+	cfg Config
+	reg *prometheus.Registry
+
+	connects, failures, accepts, closes *prometheus.CounterVec
+	resetsSent, resetsReceived, retrans *prometheus.CounterVec
+	sent, received                      *prometheus.CounterVec
+	transitionsVec                      *prometheus.CounterVec
+	connectDuration                     prometheus.Histogram
+	connDurationVec                     *prometheus.HistogramVec
+	srtt                                prometheus.Histogram
+	lostRing, lostRecursion, healed     prometheus.Counter
+	droppedVec                          *prometheus.CounterVec
+	connDuration                        [roles]prometheus.Observer
+	transitions                         [states][states]prometheus.Counter
+	labels                              *labeller
+	sockets                             *socketCollector
+	open                                *openConns
+	reasonNames                         func(uint16) string
+}
+
+const states = int(tcpstate.Closing) + 1
+
+// Connection roles: who opened it.
+const (
+	roleClient = iota
+	roleServer
+	roles
+)
+
+var roleNames = [roles]string{"client", "server"}
+
+// New registers every metric in a fresh registry.
+func New(cfg Config) *Metrics {
+	if cfg.MaxSeries <= 0 {
+		cfg.MaxSeries = DefaultMaxSeries
+	}
+	m := &Metrics{cfg: cfg, reg: prometheus.NewRegistry(), reasonNames: cfg.ResetReason}
+	m.labels = newLabeller(cfg)
+	m.labels.m = m
+	extra := m.labels.names
+	fam := append([]string{"family"}, extra...)
+	counter := func(name, help string, labels []string) *prometheus.CounterVec {
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "tcp", Name: name, Help: help}, labels)
+		m.reg.MustRegister(v)
+		return v
+	}
+	m.connects = counter("connects_total", "Connects begun (CLOSE to SYN_SENT).", fam)
+	m.failures = counter("connect_failures_total", "Connects that ended in SYN_SENT, by errno (aborted: closed by the caller before an answer).", append([]string{"family", "errno"}, extra...))
+	m.accepts = counter("accepts_total", "Connections accept() returned.", fam)
+	m.closes = counter("closes_total", "Connections that ended after they were set up, a close whose event the kernel lost included (healed from the socket table).", fam)
+	m.resetsSent = counter("resets_sent_total", "Resets sent, by the kernel's reason.", append([]string{"reason"}, extra...))
+	m.resetsReceived = counter("resets_received_total", "Resets received.", fam)
+	m.retrans = counter("retransmits_total", "Segments sent again.", fam)
+	m.sent = counter("sent_bytes_total", "Data bytes sent and acknowledged by connections that ended.", extra)
+	m.received = counter("received_bytes_total", "Data bytes received by connections that ended.", extra)
+	m.transitionsVec = counter("state_transitions_total", "TCP state changes; TIME_WAIT is derived, its end counted as TIME_WAIT to CLOSE.", []string{"from", "to"})
+	m.connectDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "tcp",
+		Name: "connect_duration_seconds", Help: "Time from SYN_SENT to ESTABLISHED of successful connects.",
+		Buckets: prometheus.ExponentialBuckets(10e-6, 4, 10)})
+	m.connDurationVec = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "tcp",
+		Name: "connection_duration_seconds", Help: "Lifetime of connections that ended, from SYN_SENT (client) or SYN_RECV (server).",
+		Buckets: prometheus.ExponentialBuckets(100e-6, 4, 12)}, []string{"role"})
+	m.srtt = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "tcp",
+		Name: "srtt_seconds", Help: "Smoothed round-trip time of connections as they ended.",
+		Buckets: prometheus.ExponentialBuckets(10e-6, 4, 10)})
+	m.reg.MustRegister(m.connectDuration, m.connDurationVec, m.srtt)
+	lost := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "events_lost_total",
+		Help: "Events the kernel could not deliver: ring_full (ring buffer full) or recursion (a nested program run the kernel skipped)."}, []string{"cause"})
+	m.healed = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "tcp", Name: "closes_healed_total",
+		Help: "Closes the kernel sent no event for, found missing from the socket table at two scrapes in a row (also in closes_total)."})
+	m.droppedVec = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "series_dropped_total",
+		Help: "Events whose opt-in label value was folded into \"other\": the label had --max-series distinct values."}, []string{"label"})
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
+		Help: "socktrace's version and the running kernel's release."}, []string{"version", "kernel"})
+	info.WithLabelValues(cfg.Version, cfg.Kernel).Set(1)
+	m.reg.MustRegister(lost, m.healed, m.droppedVec, info)
+	m.lostRing, m.lostRecursion = lost.WithLabelValues("ring_full"), lost.WithLabelValues("recursion")
+	for _, l := range extra {
+		m.labels.dropped = append(m.labels.dropped, m.droppedVec.WithLabelValues(l))
+	}
+	for r := range roles {
+		m.connDuration[r] = m.connDurationVec.WithLabelValues(roleNames[r])
+	}
+	m.open = newOpenConns()
+	m.sockets = newSocketCollector(m)
+	if cfg.Clock != nil {
+		m.sockets.clock = cfg.Clock
+	}
+	m.reg.MustRegister(m.sockets)
+	if len(extra) == 0 {
+		m.labels.base = m.newSeries(nil)
+		m.labels.base.precreate()
+	}
+	return m
+}
+
+// Registry holds every metric, for an HTTP handler.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Apply counts one event. It allocates nothing once the event's series
+// exist.
+func (m *Metrics) Apply(ev *tracer.Event) {
+	switch ev.Kind {
+	case tracer.KindLost:
+		m.lostRing.Add(float64(ev.Lost.RingFull))
+		m.lostRecursion.Add(float64(ev.Lost.Recursion))
+	case tracer.KindResetSent:
+		m.labels.of(ev, m.open.roleOf(ev)).resetSent(ev.Reason)
+	case tracer.KindResetReceived:
+		m.labels.of(ev, m.open.roleOf(ev)).resetsReceived[familyOf(ev)].Inc()
+	case tracer.KindRetransmit:
+		m.labels.of(ev, m.open.roleOf(ev)).retrans[familyOf(ev)].Inc()
+	case tracer.KindTimeWaitEnd:
+		m.transition(tcpstate.TimeWait, tcpstate.Close)
+	case tracer.KindAccept:
+		m.labels.of(ev, roleServer).accepts[familyOf(ev)].Inc()
+	case tracer.KindState:
+		m.transition(ev.Old, ev.New)
+		m.state(ev)
+	}
+}
+
+func (m *Metrics) state(ev *tracer.Event) {
+	switch {
+	case ev.Old == tcpstate.Close && ev.New == tcpstate.SynSent:
+		s := m.labels.of(ev, roleClient)
+		s.connects[familyOf(ev)].Inc()
+		m.open.add(ev, roleClient, s)
+	case ev.Old == tcpstate.Listen && ev.New == tcpstate.SynRecv:
+		m.open.add(ev, roleServer, m.labels.of(ev, roleServer))
+	case ev.Old == tcpstate.SynSent && ev.New == tcpstate.Established:
+		if ev.Has(tracer.FlagPrevKnown) {
+			m.connectDuration.Observe(ev.InState.Seconds())
+		}
+	case ev.New == tcpstate.TimeWait:
+		m.ended(ev)
+	case ev.New == tcpstate.Close:
+		switch ev.Old {
+		case tcpstate.Listen:
+		case tcpstate.SynSent:
+			m.open.remove(ev)
+			m.labels.of(ev, roleClient).failure(familyOf(ev), ev.Err)
+		default:
+			m.ended(ev)
+		}
+	}
+}
+
+// ended counts a connection's end: its close, or its entry into
+// TIME_WAIT, which carries the summary for the side that closed first.
+func (m *Metrics) ended(ev *tracer.Event) {
+	role, s, known := m.open.remove(ev)
+	if !known {
+		role = roleUnknown
+		s = m.labels.of(ev, roleUnknown)
+	}
+	s.closes[familyOf(ev)].Inc()
+	if known && ev.Has(tracer.FlagBornKnown) {
+		m.connDuration[role].Observe(ev.Lifetime.Seconds())
+	}
+	if ev.Has(tracer.FlagSummary) {
+		s.sent.Add(float64(ev.BytesSent))
+		s.received.Add(float64(ev.BytesReceived))
+		if ev.SRTT > 0 {
+			m.srtt.Observe(ev.SRTT.Seconds())
+		}
+	}
+}
+
+func (m *Metrics) transition(from, to tcpstate.State) {
+	if int(from) >= states || int(to) >= states {
+		return
+	}
+	c := m.transitions[from][to]
+	if c == nil {
+		c = m.transitionsVec.WithLabelValues(from.String(), to.String())
+		m.transitions[from][to] = c
+	}
+	c.Inc()
+}
+
+// Family label values, indexed by familyOf.
+var familyNames = [2]string{"ipv4", "ipv6"}
+
+func familyOf(ev *tracer.Event) int {
+	if ev.Family == syscall.AF_INET6 {
+		return 1
+	}
+	return 0
+}

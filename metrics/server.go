@@ -1,0 +1,232 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sys/unix"
+
+	"github.com/socktrace/socktrace/tracer"
+)
+
+// ServerConfig is socktrace serve.
+type ServerConfig struct {
+	Listen string // host:port; see CheckListen
+	// Tracer is the tracer's configuration; Resets is always set.
+	Tracer  tracer.Config
+	Metrics Config
+	// Started, if set, is called once the tracer is attached (tests).
+	Started func()
+}
+
+// healthyLag is how long the reader may go without catching up with the
+// ring buffer before /healthz says it is behind.
+const healthyLag = 2 * time.Second
+
+// shutdownGrace bounds how long serve waits for scrapes in flight at exit.
+const shutdownGrace = 300 * time.Millisecond
+
+// CheckListen refuses an address other hosts could reach unless external
+// is set: the metrics tell anyone who reads them what this host talks to.
+func CheckListen(addr string, external bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: want host:port, such as 127.0.0.1:9464", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("--listen %q: want a port number from 0 to 65535", addr)
+	}
+	if external || host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--listen %q is not a loopback address: other hosts could read the metrics; add --listen-external if that is meant", addr)
+}
+
+// Serve answers /metrics and /healthz on cfg.Listen from the moment it is
+// listening, attaches the tracer, and counts its events until ctx ends.
+// Then it detaches at once, counts what was queued, and returns.
+func Serve(ctx context.Context, cfg ServerConfig, stderr io.Writer) error {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	s := &server{}
+	cfg.Metrics.ResetReason = s.resetReason
+	cfg.Metrics.Clock = s.clock
+	m := New(cfg.Metrics)
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.HandleFunc("/healthz", s.health)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
+	fmt.Fprintf(stderr, "socktrace: serving /metrics and /healthz on http://%s\n", ln.Addr())
+
+	cfg.Tracer.Resets = true
+	tr, err := tracer.New(cfg.Tracer)
+	if err != nil {
+		return err
+	}
+	defer s.close(tr)
+	for _, w := range tr.Warnings() {
+		fmt.Fprintf(stderr, "socktrace: warning: %s\n", w)
+	}
+	s.attach(tr)
+	if cfg.Started != nil {
+		cfg.Started()
+	}
+	read := make(chan error, 1)
+	go func() { read <- s.read(m) }()
+	select {
+	case <-ctx.Done():
+		s.stop()
+		return <-read
+	case err := <-read:
+		s.stop()
+		return fmt.Errorf("read kernel events: %w", err)
+	case err := <-served:
+		s.stop()
+		<-read
+		return fmt.Errorf("serve http: %w", err)
+	}
+}
+
+// server is the tracer's state as /healthz and the metrics see it.
+type server struct {
+	mu       sync.Mutex
+	tr       *tracer.Tracer // nil until attached and after Close
+	attached atomic.Bool
+	caughtUp atomic.Int64 // when the reader last found the ring empty, ns
+}
+
+func (s *server) attach(tr *tracer.Tracer) {
+	s.mu.Lock()
+	s.tr = tr
+	s.mu.Unlock()
+	s.caughtUp.Store(time.Now().UnixNano())
+	s.attached.Store(true)
+}
+
+func (s *server) stop() {
+	s.attached.Store(false)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tr != nil {
+		s.tr.Stop()
+	}
+}
+
+func (s *server) close(tr *tracer.Tracer) {
+	s.attached.Store(false)
+	s.mu.Lock()
+	s.tr = nil
+	s.mu.Unlock()
+	tr.Close()
+}
+
+// read counts events until the tracer stops and has returned what was
+// queued.
+func (s *server) read(m *Metrics) error {
+	tr := s.tr
+	var ev tracer.Event
+	for {
+		err := tr.Next(&ev)
+		if errors.Is(err, tracer.ErrStopped) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		m.Apply(&ev)
+		if !tr.Behind() {
+			s.caughtUp.Store(time.Now().UnixNano())
+		}
+	}
+}
+
+// health is 200 while the tracer is attached and its reader keeps up with
+// the ring buffer, 503 otherwise (starting, stopping, or behind).
+func (s *server) health(w http.ResponseWriter, _ *http.Request) {
+	status, msg := http.StatusServiceUnavailable, "not attached"
+	s.mu.Lock()
+	if s.tr != nil && s.attached.Load() {
+		behind := time.Since(time.Unix(0, s.caughtUp.Load()))
+		if !s.tr.Pending() || behind < healthyLag {
+			status, msg = http.StatusOK, "ok"
+		} else {
+			msg = "behind the ring buffer for " + behind.Round(time.Millisecond).String()
+		}
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
+}
+
+func (s *server) resetReason(code uint16) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tr == nil {
+		return ""
+	}
+	return s.tr.ResetReason(code)
+}
+
+func (s *server) clock() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tr == nil {
+		return time.Now()
+	}
+	return s.tr.Clock()
+}
+
+// KernelRelease is uname -r.
+func KernelRelease() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// EphemeralPorts is this network namespace's local port range
+// (net.ipv4.ip_local_port_range), or the kernel's default.
+func EphemeralPorts(procRoot string) (lo, hi uint16) {
+	lo, hi = 32768, 60999
+	b, err := os.ReadFile(procRoot + "/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return lo, hi
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return lo, hi
+	}
+	l, err1 := strconv.ParseUint(f[0], 10, 16)
+	h, err2 := strconv.ParseUint(f[1], 10, 16)
+	if err1 != nil || err2 != nil || l > h {
+		return lo, hi
+	}
+	return uint16(l), uint16(h)
+}

@@ -1,0 +1,177 @@
+package metrics
+
+import (
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
+	"github.com/socktrace/socktrace/tracer"
+)
+
+// connKey is a connection's tuple, as events and socket table rows both
+// carry it.
+type connKey struct {
+	local, remote [16]byte
+	lport, rport  uint16
+	v6            bool
+}
+
+func eventKey(ev *tracer.Event) connKey {
+	return connKey{local: ev.Local.Addr().As16(), remote: ev.Remote.Addr().As16(),
+		lport: ev.Local.Port(), rport: ev.Remote.Port(), v6: ev.Family == syscall.AF_INET6}
+}
+
+func rowKey(s *snapshot.Socket) connKey {
+	return connKey{local: s.Local.Addr().As16(), remote: s.Remote.Addr().As16(),
+		lport: s.Local.Port(), rport: s.Remote.Port(), v6: s.V6}
+}
+
+// openConn is a connection serve saw open and not yet end.
+type openConn struct {
+	s      *series
+	last   int64 // time of its last event, ns
+	role   uint8
+	fam    uint8
+	misses uint8 // scrapes in a row whose socket table lacked it
+}
+
+// maxOpen bounds the connections remembered; past it, new ones are counted
+// but not healed and their duration is not observed.
+const maxOpen = 1 << 20
+
+// openConns are the connections serve saw open, by tuple: for the role and
+// series of their end, and to heal a close whose event the kernel lost.
+// Apply's goroutine and scrapes share it.
+type openConns struct {
+	mu    sync.Mutex
+	conns map[connKey]openConn
+}
+
+func newOpenConns() *openConns { return &openConns{conns: map[connKey]openConn{}} }
+
+func (o *openConns) add(ev *tracer.Event, role int, s *series) {
+	o.mu.Lock()
+	if len(o.conns) < maxOpen {
+		o.conns[eventKey(ev)] = openConn{s: s, last: ev.Time.UnixNano(), role: uint8(role), fam: uint8(familyOf(ev))}
+	}
+	o.mu.Unlock()
+}
+
+func (o *openConns) remove(ev *tracer.Event) (role int, s *series, known bool) {
+	k := eventKey(ev)
+	o.mu.Lock()
+	c, ok := o.conns[k]
+	if ok {
+		delete(o.conns, k)
+	}
+	o.mu.Unlock()
+	return int(c.role), c.s, ok
+}
+
+func (o *openConns) roleOf(ev *tracer.Event) int {
+	o.mu.Lock()
+	c, ok := o.conns[eventKey(ev)]
+	o.mu.Unlock()
+	if !ok {
+		return roleUnknown
+	}
+	return int(c.role)
+}
+
+// heal ends the connections that two socket tables in a row lacked, with
+// no event since the first began: the kernel lost their close (it skips a
+// nested program run under load). They count as closed, so closes_total
+// catches up instead of ever going back.
+func (o *openConns) heal(rows []snapshot.Socket, began time.Time, healed prometheus.Counter) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.conns) == 0 {
+		return
+	}
+	seen := make(map[connKey]struct{}, len(o.conns))
+	for i := range rows {
+		k := rowKey(&rows[i])
+		if _, ok := o.conns[k]; ok {
+			seen[k] = struct{}{}
+		}
+	}
+	at := began.UnixNano()
+	for k, c := range o.conns {
+		if _, ok := seen[k]; ok || c.last >= at {
+			if c.misses != 0 {
+				c.misses = 0
+				o.conns[k] = c
+			}
+			continue
+		}
+		if c.misses++; c.misses < 2 {
+			o.conns[k] = c
+			continue
+		}
+		delete(o.conns, k)
+		c.s.closes[c.fam].Inc()
+		healed.Inc()
+	}
+}
+
+// minScrapeGap: scrapes closer than this share one read of the socket
+// table (two Prometheus servers scraping at once).
+const minScrapeGap = 500 * time.Millisecond
+
+// socketCollector is socktrace_tcp_sockets{state}: the kernel's socket
+// table counted at scrape time, so that it is true whatever events were
+// lost, TIME_WAIT included.
+type socketCollector struct {
+	m     *Metrics
+	desc  *prometheus.Desc
+	clock func() time.Time
+	mu    sync.Mutex
+	rows  []snapshot.Socket
+	count [states]float64
+	err   error
+	read  time.Time
+}
+
+func newSocketCollector(m *Metrics) *socketCollector {
+	return &socketCollector{m: m, clock: time.Now,
+		desc: prometheus.NewDesc(namespace+"_tcp_sockets", "TCP sockets in this network namespace by state, read from the kernel (sock_diag) at scrape time.", []string{"state"}, nil)}
+}
+
+func (c *socketCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *socketCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.read) >= minScrapeGap {
+		c.refresh()
+	}
+	if c.err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, c.err)
+		return
+	}
+	for s := tcpstate.Established; s <= tcpstate.Closing; s++ {
+		if s != tcpstate.Close {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, c.count[s], s.String())
+		}
+	}
+}
+
+func (c *socketCollector) refresh() {
+	began := c.clock()
+	c.read = time.Now()
+	c.rows, c.err = snapshot.Diag{}.ReadInet(snapshot.TCP, snapshot.IPv4|snapshot.IPv6, c.rows[:0])
+	if c.err != nil {
+		return
+	}
+	c.count = [states]float64{}
+	for i := range c.rows {
+		if s := c.rows[i].State; int(s) < states {
+			c.count[s]++
+		}
+	}
+	c.m.open.heal(c.rows, began, c.m.healed)
+}
