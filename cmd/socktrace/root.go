@@ -87,6 +87,7 @@ previous table.`,
 	cmd.SetFlagErrorFunc(flagError)
 	cmd.AddCommand(newTraceCmd())
 	cmd.AddCommand(newCheckCmd())
+	cmd.AddCommand(newServeCmd())
 	return cmd
 }
 

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/socktrace/socktrace/metrics"
+	"github.com/socktrace/socktrace/netns"
+	"github.com/socktrace/socktrace/tracer"
+)
+
+type serveOptions struct {
+	listen    string
+	external  bool
+	labels    []string
+	maxSeries int
+	ringMiB   int
+}
+
+func newServeCmd() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve TCP metrics for Prometheus from the kernel's events",
+		Long: `socktrace serve traces TCP in its network namespace (eBPF; needs root, or
+CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN) and serves the counts in Prometheus'
+text format on /metrics: connects, failed connects by errno, accepts, closes,
+resets, retransmits, state transitions, connect and connection durations,
+smoothed RTT at close, bytes, events lost, and the sockets in each state
+(read from the kernel at each scrape, TIME_WAIT included).
+
+/healthz answers 200 while the tracer is attached and keeps up with the
+kernel's ring buffer, 503 otherwise.
+
+Labels never hold a pid, a peer address or an ephemeral port. --label adds
+an owner's process name (comm) or the service port (the port a server
+listens on, outside the ephemeral range) to the per-connection counters;
+each label keeps at most --max-series values, and folds the rest into
+"other", counted by socktrace_series_dropped_total.`,
+		Example: `  socktrace serve                                  # http://127.0.0.1:9464/metrics
+  socktrace serve --label comm --label service-port
+  socktrace serve --listen 192.0.2.10:9464 --listen-external`,
+		Args:         noArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := o.config()
+			if err != nil {
+				return err
+			}
+			return metrics.Serve(cmd.Context(), cfg, cmd.ErrOrStderr())
+		},
+	}
+	cmd.SetFlagErrorFunc(flagError)
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:9464", "address to serve /metrics and /healthz on (host:port; loopback unless --listen-external)")
+	f.BoolVar(&o.external, "listen-external", false, "allow a --listen address that is not loopback: whoever reaches it reads the metrics")
+	f.StringSliceVar(&o.labels, "label", nil, "add a label to the per-connection counters: comm or service-port (repeat or comma-separate)")
+	f.IntVar(&o.maxSeries, "max-series", metrics.DefaultMaxSeries, "distinct values each --label keeps before folding the rest into \"other\"")
+	f.IntVar(&o.ringMiB, "ring-mib", 8, "ring buffer size in MiB (a power of two)")
+	return cmd
+}
+
+func (o *serveOptions) config() (metrics.ServerConfig, error) {
+	var cfg metrics.ServerConfig
+	if err := metrics.CheckListen(o.listen, o.external); err != nil {
+		return cfg, err
+	}
+	if err := metrics.CheckLabels(o.labels); err != nil {
+		return cfg, err
+	}
+	if o.maxSeries < 1 {
+		return cfg, fmt.Errorf("--max-series %d: want at least 1", o.maxSeries)
+	}
+	if o.ringMiB < 1 || o.ringMiB > maxRingMiB || o.ringMiB&(o.ringMiB-1) != 0 {
+		return cfg, fmt.Errorf("--ring-mib %d: want a power of two from 1 to %d", o.ringMiB, maxRingMiB)
+	}
+	// The sockets gauge reads this namespace's socket table; the events
+	// are of the same namespace.
+	ns, err := netns.Own("/proc")
+	if err != nil {
+		return cfg, err
+	}
+	lo, hi := metrics.EphemeralPorts("/proc")
+	cfg = metrics.ServerConfig{
+		Listen: o.listen,
+		Tracer: tracer.Config{Filter: tracer.Filter{NetNS: ns}, RingBytes: o.ringMiB << 20, Resets: true},
+		Metrics: metrics.Config{Labels: o.labels, MaxSeries: o.maxSeries, EphemeralLow: lo, EphemeralHigh: hi,
+			Version: version(debug.ReadBuildInfo()), Kernel: metrics.KernelRelease()},
+	}
+	return cfg, nil
+}
