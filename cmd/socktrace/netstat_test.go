@@ -43,6 +43,7 @@ var peerRoles = map[string]func(args []string) error{
 	"nat-server":      natServer,
 	"nat-client":      natClient,
 	"cgroup-peer":     cgroupPeer,
+	"serve-workload":  serveWorkload,
 }
 
 func TestMain(m *testing.M) {
