@@ -173,7 +173,7 @@ func (l *labeller) values(k seriesKey) []string {
 }
 
 // series holds the counter handles of one combination of opt-in label
-// values, resolved once, so that counting an event is an atomic add.
+// values, each resolved once, so that counting an event is an atomic add.
 type series struct {
 	m                                                  *Metrics
 	vals                                               []string
@@ -184,18 +184,32 @@ type series struct {
 }
 
 func (m *Metrics) newSeries(vals []string) *series {
-	s := &series{m: m, vals: vals, failures: map[uint32]prometheus.Counter{}, resetsSent: map[uint16]prometheus.Counter{}}
-	for f, name := range familyNames {
-		lv := append([]string{name}, vals...)
-		s.connects[f] = m.connects.WithLabelValues(lv...)
-		s.accepts[f] = m.accepts.WithLabelValues(lv...)
-		s.closes[f] = m.closes.WithLabelValues(lv...)
-		s.resetsReceived[f] = m.resetsReceived.WithLabelValues(lv...)
-		s.retrans[f] = m.retrans.WithLabelValues(lv...)
+	return &series{m: m, vals: vals, failures: map[uint32]prometheus.Counter{}, resetsSent: map[uint16]prometheus.Counter{}}
+}
+
+// get returns the series' counter of vec for family fam (-1: vec has no
+// family label), made on first use: a label value's series exist only
+// for what happened to it.
+func (s *series) get(c *prometheus.Counter, vec *prometheus.CounterVec, fam int) prometheus.Counter {
+	if *c == nil {
+		vals := s.vals
+		if fam >= 0 {
+			vals = append([]string{familyNames[fam]}, s.vals...)
+		}
+		*c = vec.WithLabelValues(vals...)
 	}
-	s.sent = m.sent.WithLabelValues(vals...)
-	s.received = m.received.WithLabelValues(vals...)
-	return s
+	return *c
+}
+
+func (s *series) connect(f int)       { s.get(&s.connects[f], s.m.connects, f).Inc() }
+func (s *series) accept(f int)        { s.get(&s.accepts[f], s.m.accepts, f).Inc() }
+func (s *series) close(f int)         { s.get(&s.closes[f], s.m.closes, f).Inc() }
+func (s *series) resetReceived(f int) { s.get(&s.resetsReceived[f], s.m.resetsReceived, f).Inc() }
+func (s *series) retransmit(f int)    { s.get(&s.retrans[f], s.m.retrans, f).Inc() }
+
+func (s *series) bytes(sent, received uint64) {
+	s.get(&s.sent, s.m.sent, -1).Add(float64(sent))
+	s.get(&s.received, s.m.received, -1).Add(float64(received))
 }
 
 // commonErrnos are the failures a connect usually ends with; their series
@@ -204,10 +218,19 @@ var commonErrnos = []syscall.Errno{0, syscall.ECONNREFUSED, syscall.ETIMEDOUT, s
 
 func (s *series) precreate() {
 	for f := range familyNames {
+		for _, c := range []struct {
+			c   *prometheus.Counter
+			vec *prometheus.CounterVec
+		}{{&s.connects[f], s.m.connects}, {&s.accepts[f], s.m.accepts}, {&s.closes[f], s.m.closes},
+			{&s.resetsReceived[f], s.m.resetsReceived}, {&s.retrans[f], s.m.retrans}} {
+			s.get(c.c, c.vec, f)
+		}
 		for _, e := range commonErrnos {
 			s.failureCounter(f, e)
 		}
 	}
+	s.get(&s.sent, s.m.sent, -1)
+	s.get(&s.received, s.m.received, -1)
 }
 
 func (s *series) failure(fam int, errno syscall.Errno) { s.failureCounter(fam, errno).Inc() }

@@ -156,13 +156,13 @@ func (m *Metrics) Apply(ev *tracer.Event) {
 	case tracer.KindResetSent:
 		m.labels.of(ev, m.open.roleOf(ev)).resetSent(ev.Reason)
 	case tracer.KindResetReceived:
-		m.labels.of(ev, m.open.roleOf(ev)).resetsReceived[familyOf(ev)].Inc()
+		m.labels.of(ev, m.open.roleOf(ev)).resetReceived(familyOf(ev))
 	case tracer.KindRetransmit:
-		m.labels.of(ev, m.open.roleOf(ev)).retrans[familyOf(ev)].Inc()
+		m.labels.of(ev, m.open.roleOf(ev)).retransmit(familyOf(ev))
 	case tracer.KindTimeWaitEnd:
 		m.transition(tcpstate.TimeWait, tcpstate.Close)
 	case tracer.KindAccept:
-		m.labels.of(ev, roleServer).accepts[familyOf(ev)].Inc()
+		m.labels.of(ev, roleServer).accept(familyOf(ev))
 	case tracer.KindState:
 		m.transition(ev.Old, ev.New)
 		m.state(ev)
@@ -173,7 +173,7 @@ func (m *Metrics) state(ev *tracer.Event) {
 	switch {
 	case ev.Old == tcpstate.Close && ev.New == tcpstate.SynSent:
 		s := m.labels.of(ev, roleClient)
-		s.connects[familyOf(ev)].Inc()
+		s.connect(familyOf(ev))
 		m.open.add(ev, roleClient, s)
 	case ev.Old == tcpstate.Listen && ev.New == tcpstate.SynRecv:
 		m.open.add(ev, roleServer, m.labels.of(ev, roleServer))
@@ -203,13 +203,12 @@ func (m *Metrics) ended(ev *tracer.Event) {
 		role = roleUnknown
 		s = m.labels.of(ev, roleUnknown)
 	}
-	s.closes[familyOf(ev)].Inc()
+	s.close(familyOf(ev))
 	if known && ev.Has(tracer.FlagBornKnown) {
 		m.connDuration[role].Observe(ev.Lifetime.Seconds())
 	}
 	if ev.Has(tracer.FlagSummary) {
-		s.sent.Add(float64(ev.BytesSent))
-		s.received.Add(float64(ev.BytesReceived))
+		s.bytes(ev.BytesSent, ev.BytesReceived)
 		if ev.SRTT > 0 {
 			m.srtt.Observe(ev.SRTT.Seconds())
 		}

@@ -113,7 +113,7 @@ func (o *openConns) heal(rows []snapshot.Socket, began time.Time, healed prometh
 			continue
 		}
 		delete(o.conns, k)
-		c.s.closes[c.fam].Inc()
+		c.s.close(int(c.fam))
 		healed.Inc()
 	}
 }

@@ -1,0 +1,244 @@
+package metrics
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
+	"github.com/socktrace/socktrace/tracer"
+)
+
+func event(kind tracer.Kind, old, new tcpstate.State, local, remote string) tracer.Event {
+	ev := tracer.Event{Kind: kind, Old: old, New: new, Family: syscall.AF_INET,
+		Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote),
+		Time: time.Now(), Flags: tracer.FlagOwnerKnown}
+	copy(ev.Comm[:], "client")
+	return ev
+}
+
+// A connection's life, as the tracer reports it, counted.
+func TestApplyCountsAConnection(t *testing.T) {
+	m := New(Config{EphemeralLow: 32768, EphemeralHigh: 60999})
+	const c, s = "127.0.0.1:40000", "127.0.0.1:8080"
+	for _, ev := range []tracer.Event{
+		event(tracer.KindState, tcpstate.Close, tcpstate.SynSent, c, s),
+		event(tracer.KindState, tcpstate.Listen, tcpstate.SynRecv, s, c),
+		withPrev(event(tracer.KindState, tcpstate.SynSent, tcpstate.Established, c, s), 80*time.Microsecond),
+		event(tracer.KindAccept, tcpstate.Established, tcpstate.Established, s, c),
+		withSummary(event(tracer.KindState, tcpstate.FinWait2, tcpstate.TimeWait, c, s)),
+		withSummary(event(tracer.KindState, tcpstate.LastAck, tcpstate.Close, s, c)),
+		withErr(event(tracer.KindState, tcpstate.SynSent, tcpstate.Close, "127.0.0.1:40001", "127.0.0.1:9"), syscall.ECONNREFUSED),
+		{Kind: tracer.KindLost, Lost: tracer.Lost{RingFull: 3, Recursion: 2}},
+	} {
+		m.Apply(&ev)
+	}
+	for _, c := range []struct {
+		name string
+		got  float64
+		want float64
+	}{
+		{"connects", testutil.ToFloat64(m.connects.WithLabelValues("ipv4")), 1},
+		{"accepts", testutil.ToFloat64(m.accepts.WithLabelValues("ipv4")), 1},
+		{"closes", testutil.ToFloat64(m.closes.WithLabelValues("ipv4")), 2},
+		{"refused", testutil.ToFloat64(m.failures.WithLabelValues("ipv4", "ECONNREFUSED")), 1},
+		{"sent bytes", testutil.ToFloat64(m.sent.WithLabelValues()), 200},
+		{"lost ring", testutil.ToFloat64(m.lostRing), 3},
+		{"lost recursion", testutil.ToFloat64(m.lostRecursion), 2},
+		{"FIN_WAIT2 to TIME_WAIT", testutil.ToFloat64(m.transitionsVec.WithLabelValues("FIN_WAIT2", "TIME_WAIT")), 1},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if n := testutil.CollectAndCount(m.connDurationVec); n != 2 {
+		t.Errorf("%d connection duration series, want client and server", n)
+	}
+}
+
+func withPrev(ev tracer.Event, d time.Duration) tracer.Event {
+	ev.Flags |= tracer.FlagPrevKnown
+	ev.InState = d
+	return ev
+}
+
+func withSummary(ev tracer.Event) tracer.Event {
+	ev.Flags |= tracer.FlagSummary | tracer.FlagBornKnown
+	ev.BytesSent, ev.BytesReceived, ev.SRTT, ev.Lifetime = 100, 50, 40*time.Microsecond, time.Millisecond
+	return ev
+}
+
+func withErr(ev tracer.Event, e syscall.Errno) tracer.Event {
+	ev.Err = e
+	return ev
+}
+
+// Past --max-series values, a label folds into "other" and counts it.
+func TestLabelsFoldPastTheCap(t *testing.T) {
+	m := New(Config{Labels: []string{LabelComm}, MaxSeries: 2})
+	for i := range 5 {
+		ev := event(tracer.KindState, tcpstate.Close, tcpstate.SynSent, fmt.Sprintf("127.0.0.1:%d", 40000+i), "127.0.0.1:80")
+		ev.Comm = snapshot.Comm{}
+		copy(ev.Comm[:], fmt.Sprintf("proc%d", i))
+		m.Apply(&ev)
+	}
+	if got := testutil.ToFloat64(m.connects.WithLabelValues("ipv4", "other")); got != 3 {
+		t.Errorf("connects folded into other = %v, want 3", got)
+	}
+	if got := testutil.ToFloat64(m.droppedVec.WithLabelValues(LabelComm)); got != 3 {
+		t.Errorf("series_dropped_total = %v, want 3", got)
+	}
+	if got := testutil.ToFloat64(m.connects.WithLabelValues("ipv4", "proc0")); got != 1 {
+		t.Errorf("proc0's connects = %v, want 1", got)
+	}
+}
+
+// A connection missing from two socket tables in a row, with no event
+// since, was closed: the close whose event was lost is counted.
+func TestHealLostClose(t *testing.T) {
+	m := New(Config{})
+	ev := event(tracer.KindState, tcpstate.Close, tcpstate.SynSent, "127.0.0.1:40000", "127.0.0.1:80")
+	ev.Time = time.Now().Add(-time.Second)
+	m.Apply(&ev)
+	m.open.heal(nil, time.Now(), m.healed)
+	if got := testutil.ToFloat64(m.closes.WithLabelValues("ipv4")); got != 0 {
+		t.Fatalf("healed after one missing table: closes = %v", got)
+	}
+	m.open.heal(nil, time.Now(), m.healed)
+	if got := testutil.ToFloat64(m.closes.WithLabelValues("ipv4")); got != 1 {
+		t.Errorf("closes = %v after two missing tables, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.healed); got != 1 {
+		t.Errorf("closes_healed_total = %v, want 1", got)
+	}
+}
+
+func TestApplyAllocatesNothing(t *testing.T) {
+	m := New(Config{Labels: []string{LabelComm, LabelServicePort}, EphemeralLow: 32768, EphemeralHigh: 60999})
+	evs := connectionEvents()
+	for i := range evs {
+		m.Apply(&evs[i])
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		for i := range evs {
+			m.Apply(&evs[i])
+		}
+	}); n != 0 {
+		t.Errorf("Apply allocates %v times per connection, want 0", n)
+	}
+}
+
+func connectionEvents() []tracer.Event {
+	const c, s = "127.0.0.1:40000", "127.0.0.1:8080"
+	return []tracer.Event{
+		event(tracer.KindState, tcpstate.Close, tcpstate.SynSent, c, s),
+		event(tracer.KindState, tcpstate.Listen, tcpstate.SynRecv, s, c),
+		withPrev(event(tracer.KindState, tcpstate.SynSent, tcpstate.Established, c, s), 80*time.Microsecond),
+		event(tracer.KindState, tcpstate.SynRecv, tcpstate.Established, s, c),
+		event(tracer.KindAccept, tcpstate.Established, tcpstate.Established, s, c),
+		event(tracer.KindState, tcpstate.Established, tcpstate.FinWait1, c, s),
+		event(tracer.KindState, tcpstate.Established, tcpstate.CloseWait, s, c),
+		event(tracer.KindState, tcpstate.CloseWait, tcpstate.LastAck, s, c),
+		event(tracer.KindState, tcpstate.FinWait1, tcpstate.FinWait2, c, s),
+		withSummary(event(tracer.KindState, tcpstate.FinWait2, tcpstate.TimeWait, c, s)),
+		withSummary(event(tracer.KindState, tcpstate.LastAck, tcpstate.Close, s, c)),
+	}
+}
+
+func TestCheckListen(t *testing.T) {
+	for _, c := range []struct {
+		addr     string
+		external bool
+		ok       bool
+	}{
+		{"127.0.0.1:9464", false, true},
+		{"[::1]:9464", false, true},
+		{"localhost:9464", false, true},
+		{"0.0.0.0:9464", false, false},
+		{":9464", false, false},
+		{"192.0.2.1:9464", false, false},
+		{"192.0.2.1:9464", true, true},
+		{"127.0.0.1", false, false},
+		{"127.0.0.1:99999", false, false},
+	} {
+		if err := CheckListen(c.addr, c.external); (err == nil) != c.ok {
+			t.Errorf("CheckListen(%q, %v) = %v, want ok %v", c.addr, c.external, err, c.ok)
+		}
+	}
+}
+
+func TestCheckLabels(t *testing.T) {
+	for _, c := range []struct {
+		labels []string
+		want   string // in the error; "" for none
+	}{
+		{[]string{"comm", "service-port"}, ""},
+		{[]string{"container"}, "container attribution is not in this build"},
+		{[]string{"pid"}, "want comm or service-port"},
+		{[]string{"comm", "comm"}, "given twice"},
+	} {
+		err := CheckLabels(c.labels)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("CheckLabels(%q) = %v, want %q", c.labels, err, c.want)
+		}
+	}
+}
+
+// /healthz is 503 until the tracer is attached.
+func TestHealthBeforeAttach(t *testing.T) {
+	rec := httptest.NewRecorder()
+	(&server{}).health(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("healthz before attach: %d, want 503", rec.Code)
+	}
+}
+
+// The scrape with 10,000 series the issue bounds (under 50 ms): one comm
+// label at its cap, every series counted once.
+func BenchmarkScrape10kSeries(b *testing.B) {
+	m := New(Config{Labels: []string{LabelComm}, MaxSeries: 10000})
+	ev := event(tracer.KindAccept, tcpstate.Established, tcpstate.Established, "127.0.0.1:80", "127.0.0.1:40000")
+	for i := range 10000 {
+		ev.Comm = snapshot.Comm{}
+		copy(ev.Comm[:], fmt.Sprintf("p%d", i))
+		m.Apply(&ev)
+	}
+	// One accepts_total series per comm, made on its first accept.
+	var buf bytes.Buffer
+	b.ResetTimer()
+	for b.Loop() {
+		buf.Reset()
+		families, err := m.Registry().Gather()
+		if err != nil {
+			b.Fatal(err)
+		}
+		enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+		for _, f := range families {
+			if err := enc.Encode(f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(buf.Len()), "bytes/scrape")
+}
+
+func BenchmarkApplyConnection(b *testing.B) {
+	m := New(Config{EphemeralLow: 32768, EphemeralHigh: 60999})
+	evs := connectionEvents()
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range evs {
+			m.Apply(&evs[i])
+		}
+	}
+}
