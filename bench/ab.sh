@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compare socktrace builds under the same churn (needs root):
-#   bench/ab.sh trace|table BIN...
+#   bench/ab.sh trace|table|serve BIN...
 # Each round runs the churn alone, then once with each BIN, every run in a
 # fresh network namespace; it prints each build's conn/s ratio against the
 # round's off run and the build's CPU per connection. The VM's baseline
@@ -16,8 +16,8 @@ ROUNDS=${ROUNDS:-4}
 . bench/lib.sh
 
 mode=${1:-}
-if [[ $mode != trace && $mode != table ]] || (($# < 2)); then
-	fail "usage: bench/ab.sh trace|table BIN... (socktrace builds to compare)"
+if [[ $mode != trace && $mode != table && $mode != serve ]] || (($# < 2)); then
+	fail "usage: bench/ab.sh trace|table|serve BIN... (socktrace builds to compare)"
 	exit 2
 fi
 shift

@@ -188,15 +188,25 @@ start_tracer() {
 	done
 }
 
-# start_mode trace|table: $SOCKTRACE as the comparison scripts (ab.sh,
-# progs.sh) run it beside the churn in $ns: 'trace --json --port' in the host
-# namespace, or '-tanc' in $ns; stderr to $tmp/err.
+# start_mode trace|table|serve: $SOCKTRACE as the comparison scripts
+# (ab.sh, progs.sh) run it beside the churn in $ns: 'trace --json --port' in
+# the host namespace, '-tanc' in $ns, or 'serve' in $ns, scraped every
+# second as Prometheus would; stderr to $tmp/err.
 start_mode() {
-	if [[ $1 == trace ]]; then
-		start_tracer /dev/null "$tmp/err" attached "$SOCKTRACE" trace --json --port "$PORT"
-	else
-		start_tracer /dev/null "$tmp/err" printing ip netns exec "$ns" "$SOCKTRACE" -tanc
-	fi
+	case $1 in
+	trace) start_tracer /dev/null "$tmp/err" attached "$SOCKTRACE" trace --json --port "$PORT" ;;
+	serve)
+		start_tracer /dev/null "$tmp/err" healthy ip netns exec "$ns" "$SOCKTRACE" serve
+		ip netns exec "$ns" bash -c 'while :; do exec 3<>/dev/tcp/127.0.0.1/9464 || exit; printf "GET /metrics HTTP/1.0\r\n\r\n" >&3; cat <&3 >/dev/null; exec 3<&-; sleep 1; done' 2>/dev/null &
+		extra_pids+=($!)
+		;;
+	*) start_tracer /dev/null "$tmp/err" printing ip netns exec "$ns" "$SOCKTRACE" -tanc ;;
+	esac
+}
+
+# healthy PID ERRFILE: socktrace serve in $ns answers /healthz with 200.
+healthy() {
+	ip netns exec "$ns" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9464 && printf "GET /healthz HTTP/1.0\r\n\r\n" >&3 && head -1 <&3' 2>/dev/null | grep -q ' 200 '
 }
 
 # stop_tracer ERR: SIGINT, then wait for socktrace to exit with status 0.
