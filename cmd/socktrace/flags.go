@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,28 @@ type usageError struct {
 
 func (e usageError) Error() string {
 	return fmt.Sprintf("%s\nTry '%s --help' for more information.", e.msg, e.path)
+}
+
+// refusal is a command line netstat refuses, in netstat's words: main
+// prints msg as it is, without "socktrace: " before it (netstat names
+// itself in some of its messages and not in others), and exits with
+// status, netstat's exit status.
+type refusal struct {
+	msg    string
+	status int
+}
+
+func (r refusal) Error() string { return r.msg }
+
+// usageRefusal is getopt's complaint (say) and netstat's usage, with exit
+// status 3, as netstat answers a command line it cannot read. An empty
+// say gives the usage alone, as netstat gives it for -? and for two of
+// -r, -i, -s and -M.
+func usageRefusal(say string) refusal {
+	if say == "" {
+		return refusal{netstatUsage, 3}
+	}
+	return refusal{"socktrace: " + say + "\n" + netstatUsage, 3}
 }
 
 // flagError turns pflag's complaints into usage errors. A bad value is
@@ -88,124 +111,45 @@ func (v *numberValue[T]) String() string { return strconv.FormatInt(int64(*v.p),
 // Type is the Go type, as for pflag's own number flags: --help reads the same.
 func (v *numberValue[T]) Type() string { return fmt.Sprintf("%T", *v.p) }
 
-// intervalArgs rewrites the ways of giving -c its interval as the one
-// pflag parses for a flag whose value is optional, --continuous=N:
-// "-c 2", "-c2", "-tnc2" and "--continuous 2" all mean every 2 seconds.
-//
-// Deliberately unlike netstat, whose -c takes no interval (always one
-// second), ignores a stray "2" and reads -c2 as -c -2 (Bluetooth):
-// socktrace documents -c [secs]. What netstat reads as flags (-c4,
-// -c -6) stays flags, so netstat's command lines keep their meaning.
-func intervalArgs(fs *pflag.FlagSet, args []string) []string {
-	out := make([]string, 0, len(args))
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return append(out, args[i:]...)
-		}
-		before, secs, found := cutInterval(fs, a)
-		if found && secs == "" && i+1 < len(args) && isIntervalArg(fs, args[i+1]) {
-			i++
-			secs = args[i]
-		}
-		if secs == "" {
-			out = append(out, a)
-			continue
-		}
-		if before != "" {
-			out = append(out, before)
-		}
-		out = append(out, "--continuous="+secs)
-	}
-	return out
-}
-
-// cutInterval finds -c in one argument: the flags before it, the interval
-// glued to it, and whether the argument ends with -c or its interval. A -c
-// followed by more flags (-ctn) has no interval.
-func cutInterval(fs *pflag.FlagSet, arg string) (before, secs string, found bool) {
-	if arg == "--continuous" {
-		return "", "", true
-	}
-	if len(arg) < 2 || arg[0] != '-' || arg[1] == '-' {
-		return "", "", false
-	}
-	for i := 1; i < len(arg); i++ {
-		f := fs.ShorthandLookup(arg[i : i+1])
-		if f == nil {
-			continue // pflag says it is unknown
-		}
-		if f.NoOptDefVal == "" {
-			return "", "", false // the rest is this flag's value
-		}
-		if f.Name != "continuous" {
-			continue
-		}
-		rest := arg[i+1:]
-		if rest != "" && !isNumber(fs, rest) {
-			continue
-		}
-		if i > 1 {
-			before = arg[:i]
-		}
-		return before, rest, true
-	}
-	return "", "", false
-}
-
-// isIntervalArg reports whether the argument after -c is its interval:
-// anything but flags, so that "-c abc" and "-c -1" are bad intervals.
-func isIntervalArg(fs *pflag.FlagSet, arg string) bool {
-	if arg == "" {
-		return false
-	}
-	if rest, ok := strings.CutPrefix(arg, "-"); ok {
-		return isNumber(fs, rest)
-	}
-	return true
-}
-
-// isNumber reports whether s starts with a digit and is not all flags:
-// -4 and -6 are.
-func isNumber(fs *pflag.FlagSet, s string) bool {
-	if s == "" || s[0] < '0' || s[0] > '9' {
-		return false
-	}
-	for i := range len(s) {
-		if fs.ShorthandLookup(s[i:i+1]) == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// familyValue is a boolean flag that names an address family (-4, -6,
-// -x). Each time it is given, its netstat name is appended to order:
-// netstat's refusals list the families as they were typed, repeats too
-// ("-s -4 -x -4": inet,unix,inet).
+// familyValue is a boolean flag that names an address family: -4, -6, -x.
 type familyValue struct {
-	on    *bool
-	name  string // netstat's: "inet", "inet6", "unix"
-	order *[]string
+	o    *netstatOptions
+	name string // netstat's: "inet", "inet6", "unix"
 }
 
-func familyFlag(on *bool, name string, order *[]string) *familyValue {
-	return &familyValue{on: on, name: name, order: order}
-}
-
-func (v *familyValue) Set(s string) error {
+func (v familyValue) Set(s string) error {
 	on, err := strconv.ParseBool(s)
 	if err != nil {
 		return err
 	}
-	*v.on = on
 	if on {
-		*v.order = append(*v.order, v.name)
+		v.o.addFamily(v.name)
 	}
 	return nil
 }
 
-func (v *familyValue) String() string { return strconv.FormatBool(*v.on) }
+func (v familyValue) String() string {
+	return strconv.FormatBool(slices.Contains(v.o.families, v.name))
+}
 
 // Type is "bool", so --help and flagError treat it as pflag's own booleans.
-func (v *familyValue) Type() string { return "bool" }
+func (v familyValue) Type() string { return "bool" }
+
+// protocolValue is -A's list of address families, --protocol=LIST, in
+// netstat's names or the aliases it takes ("ip" for "inet").
+type protocolValue struct{ o *netstatOptions }
+
+func (v protocolValue) Set(list string) error {
+	for _, alias := range strings.Split(list, ",") {
+		name, ok := addressFamilies[alias]
+		if !ok {
+			return wantError(fmt.Sprintf("unknown address family %q", alias))
+		}
+		v.o.addFamily(name)
+	}
+	return nil
+}
+
+func (v protocolValue) String() string { return strings.Join(v.o.families, ",") }
+
+func (v protocolValue) Type() string { return "families" }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -17,7 +19,11 @@ func parseNetstat(args ...string) (netstatOptions, []string, error) {
 	var o netstatOptions
 	fs := pflag.NewFlagSet("socktrace", pflag.ContinueOnError)
 	o.addFlags(fs)
-	err := fs.Parse(intervalArgs(fs, args))
+	args, err := netstatArgs(args)
+	if err != nil {
+		return o, nil, err
+	}
+	err = fs.Parse(args)
 	return o, fs.Args(), err
 }
 
@@ -73,8 +79,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-c", "-1"}, "-c -1: want a whole number of seconds from 1 to 86400"},
 		{[]string{"-tnc2x"}, "-c 2x: want a whole number of seconds from 1 to 86400"},
 		{[]string{"--linger", "5"}, "--linger 5: want a duration such as 50ms, 10s or 1m30s"},
-		{[]string{"--extend=x"}, "-e x: want a whole number"},
-		{[]string{"--tcp=maybe"}, "-t maybe: want true or false"},
+		{[]string{"--linger=x"}, "--linger x: want a duration such as 50ms, 10s or 1m30s"},
 		{[]string{"trace", "--port", "70000"}, "--port 70000: want a port number from 1 to 65535"},
 		{[]string{"trace", "--port", "0"}, "--port 0: want a port number from 1 to 65535"},
 		{[]string{"trace", "--pid", "-1"}, "--pid -1: want a process id from 1 to 4194303"},
@@ -230,6 +235,26 @@ func TestNetstatIntervalElsewhere(t *testing.T) {
 		}
 		if (err != nil) != tc.err || (!tc.err && o.continuous != tc.secs) {
 			t.Errorf("%q: -c %d, error %v; want -c %d, error %v", tc.args, o.continuous, err, tc.secs, tc.err)
+		}
+	}
+}
+
+// main prints a refusal as it is, with netstat's exit status; another
+// mistake on the command line exits 3, as netstat's do; a failure 1.
+func TestReport(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		want   string
+		status int
+	}{
+		{refusal{"Unknown address family `x'.", 1}, "Unknown address family `x'.\n", 1},
+		{usageRefusal("invalid option -- 'k'"), "socktrace: invalid option -- 'k'\n" + netstatUsage + "\n", 3},
+		{usageError{"unexpected argument \"x\"", "socktrace"}, "socktrace: unexpected argument \"x\"\nTry 'socktrace --help' for more information.\n", 3},
+		{fmt.Errorf("read routes: %w", os.ErrPermission), "socktrace: read routes: permission denied\n", 1},
+	} {
+		var b bytes.Buffer
+		if status := report(&b, tc.err); status != tc.status || b.String() != tc.want {
+			t.Errorf("%v: printed %q, status %d; want %q, status %d", tc.err, b.String(), status, tc.want, tc.status)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,13 +16,8 @@ func main() {
 	ctx, stop := signalContext()
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
-	var code exitCode
-	switch {
-	case errors.As(err, &code):
-		os.Exit(int(code))
-	case err != nil:
-		fmt.Fprintf(os.Stderr, "socktrace: %v\n", err)
-		os.Exit(1)
+	if err != nil {
+		os.Exit(report(os.Stderr, err))
 	}
 }
 
@@ -45,3 +41,24 @@ func signalContext() (context.Context, context.CancelFunc) {
 // readerGone says whether err is a write to a pipe nobody reads any more
 // ("| head" after its lines): the end of the output, not an error.
 func readerGone(err error) bool { return errors.Is(err, syscall.EPIPE) }
+
+// report prints err and returns the exit status: netstat's for what
+// netstat refuses, 3 for another mistake on the command line (netstat's
+// status for one), 1 for a failure; an exitCode's own, having printed
+// nothing.
+func report(w io.Writer, err error) int {
+	var code exitCode
+	if errors.As(err, &code) {
+		return int(code)
+	}
+	var r refusal
+	if errors.As(err, &r) {
+		fmt.Fprintln(w, r.msg)
+		return r.status
+	}
+	fmt.Fprintf(w, "socktrace: %v\n", err)
+	if errors.As(err, new(usageError)) {
+		return 3
+	}
+	return 1
+}

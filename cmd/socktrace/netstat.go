@@ -34,9 +34,13 @@ type netstatOptions struct {
 	linger                       time.Duration
 	json                         bool
 	version                      bool
+	context                      bool // -Z: SELinux contexts, which socktrace does not show
+	tcpip                        bool // --tcpip, which selects nothing in netstat 2.10
 
-	// families are -4, -6 and -x as given, in netstat's names and in order,
-	// repeats kept: what -r and -s refuse is said in these words.
+	// families are the address families named by -4, -6, -x, -A and
+	// --inet and the like, in netstat's names ("ip" is "inet"), in order,
+	// repeats kept: -r prints a table for each, and netstat's refusals
+	// list them so. inet4, inet6 and unix say whether they are among them.
 	families []string
 
 	procRoot string // "/proc"; hidden flag for fixture tests
@@ -48,7 +52,9 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.udp, "udp", "u", false, "UDP sockets")
 	fs.BoolVarP(&o.udplite, "udplite", "U", false, "UDP-Lite sockets")
 	fs.BoolVarP(&o.raw, "raw", "w", false, "raw sockets")
-	o.addFamilyFlag(fs, &o.unix, "unix", "x", "unix domain sockets")
+	o.addFamilyFlag(fs, "unix", "x", "unix domain sockets")
+	fs.VarP(protocolValue{o}, "protocol", "A", "address `families`, comma-separated: inet, inet6, unix (netstat's other names too)")
+
 	fs.BoolVarP(&o.all, "all", "a", false, "listening and non-listening sockets (default: connected only)")
 	fs.BoolVarP(&o.listening, "listening", "l", false, "only listening sockets")
 	fs.BoolVarP(&o.numeric, "numeric", "n", false, "don't resolve names (hosts, ports, users)")
@@ -61,8 +67,8 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.CountVarP(&o.extend, "extend", "e", "``more columns (User, Inode); twice (-ee) for more routing columns")
 	fs.BoolVarP(&o.timers, "timers", "o", false, "show socket timers")
 	fs.BoolVarP(&o.wide, "wide", "W", false, "don't truncate addresses")
-	o.addFamilyFlag(fs, &o.inet4, "inet", "4", "IPv4 only")
-	o.addFamilyFlag(fs, &o.inet6, "inet6", "6", "IPv6 only")
+	o.addFamilyFlag(fs, "inet", "4", "IPv4 only")
+	o.addFamilyFlag(fs, "inet6", "6", "IPv6 only")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "list each malformed /proc line (up to 10 a file), not only the first")
 	fs.BoolVarP(&o.route, "route", "r", false, "kernel routing table")
 	fs.BoolVarP(&o.interfaces, "interfaces", "i", false, "interface table")
@@ -74,17 +80,33 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.linger, "linger", 0, "with -c: keep showing gone connections this long (default: in one table)")
 	fs.BoolVar(&o.json, "json", false, "one JSON object per row")
 	fs.BoolVarP(&o.version, "version", "V", false, "print the version and exit")
+	fs.BoolVarP(&o.context, "context", "Z", false, "SELinux security contexts (not shown by socktrace)")
+	fs.BoolVar(&o.tcpip, "tcpip", false, "nothing, as in netstat 2.10 (-A tcpip is IPv4)")
+	_ = fs.MarkHidden("tcpip")
 	fs.StringVar(&o.procRoot, "proc-root", "/proc", "proc file system to read")
 	fs.StringVar(&o.etcRoot, "etc-root", "/etc", "directory with passwd, services, protocols")
 	_ = fs.MarkHidden("proc-root")
 	_ = fs.MarkHidden("etc-root")
 }
 
-// addFamilyFlag adds a boolean flag that also records, in o.families, that
-// its family was named. The flag's long name is netstat's family name.
-func (o *netstatOptions) addFamilyFlag(fs *pflag.FlagSet, on *bool, name, short, usage string) {
-	fs.VarP(familyFlag(on, name, &o.families), name, short, usage)
+// addFamilyFlag adds a boolean flag that names an address family. Its
+// long name is netstat's name of the family.
+func (o *netstatOptions) addFamilyFlag(fs *pflag.FlagSet, name, short, usage string) {
+	fs.VarP(familyValue{o, name}, name, short, usage)
 	fs.Lookup(name).NoOptDefVal = "true"
+}
+
+// addFamily records that an address family was named.
+func (o *netstatOptions) addFamily(name string) {
+	o.families = append(o.families, name)
+	switch name {
+	case "inet":
+		o.inet4 = true
+	case "inet6":
+		o.inet6 = true
+	case "unix":
+		o.unix = true
+	}
 }
 
 // socketOptions are the socket tables' options, with netstat's defaulting:
@@ -171,7 +193,7 @@ func (o *netstatOptions) checkModes() error {
 	}
 	switch {
 	case modes > 1:
-		return usageError{"-r, -i, -s and -M cannot be combined", "socktrace"}
+		return usageRefusal("")
 	case o.masquerade && o.linger > 0:
 		return usageError{"--linger is for the TCP table's -c; -M -c lists each gone flow once", "socktrace"}
 	case o.route && o.unix:
@@ -203,6 +225,9 @@ func runLive(ctx context.Context, e *live.Engine, stdout, stderr io.Writer) erro
 func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err := o.checkModes(); err != nil {
 		return err
+	}
+	if o.tcpip {
+		fmt.Fprintln(stderr, "socktrace: --tcpip selects nothing, as in netstat 2.10; -A tcpip is IPv4")
 	}
 	if o.masquerade {
 		so := o.socketOptions()

@@ -206,7 +206,8 @@ func runSocktracePeer(args []string) error {
 	ctx, stop := signalContext()
 	defer stop()
 	cmd := newRootCmd()
-	cmd.SetArgs(args)
+	// Never nil: cobra reads os.Args, the test binary's own flags, for nil.
+	cmd.SetArgs(append([]string{}, args...))
 	return cmd.ExecuteContext(ctx)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -19,7 +20,10 @@ func newRootCmd() *cobra.Command {
 /proc. Sockets owned by other users show "-" under -p unless run as root.
 
 Without options it prints what netstat prints: connected Internet sockets
-and unix sockets.
+and unix sockets. The command line is read as netstat reads it: a long
+option may be cut to any prefix that names one option (--prog is
+--programs), and what netstat refuses is refused in its words, with its
+exit status (3 for a command line it cannot read).
 
 With -c it differs from netstat, which polls: the TCP table is driven by the
 kernel (eBPF; needs root), so each table also lists every connection that
@@ -52,15 +56,20 @@ previous table.`,
   socktrace trace         stream every TCP state change as it happens`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// netstat users glue -c's interval to other flags (-tnc2), which
-		// pflag cannot parse for a flag whose value is optional: this
-		// command parses its own flags, after intervalArgs.
+		// netstat's command line is read as netstat reads it, prefixes of
+		// long options and all (netstatArgs), and -c's interval may be
+		// glued to other flags (-tnc2), which pflag cannot parse for a
+		// flag whose value is optional: this command parses its own flags.
 		DisableFlagParsing: true,
 		// checkArgs rejects arguments, not cobra's "unknown command".
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fs := cmd.Flags()
-			if err := fs.Parse(intervalArgs(fs, args)); err != nil {
+			args, err := netstatArgs(args)
+			if err != nil {
+				return err
+			}
+			if err := fs.Parse(args); err != nil {
 				return flagError(cmd, err)
 			}
 			if help, _ := fs.GetBool("help"); help {
@@ -69,6 +78,9 @@ previous table.`,
 			if o.version {
 				_, err := fmt.Fprintf(cmd.OutOrStdout(), "socktrace %s\n", version(debug.ReadBuildInfo()))
 				return err
+			}
+			if o.context {
+				return contextRefusal()
 			}
 			if err := o.checkArgs(fs.Args()); err != nil {
 				return err
@@ -89,6 +101,17 @@ previous table.`,
 	cmd.AddCommand(newCheckCmd())
 	cmd.AddCommand(newServeCmd())
 	return cmd
+}
+
+// contextRefusal answers -Z, which asks for the SELinux security context
+// of each socket's process: netstat's words without SELinux, socktrace's
+// with it, which does not show contexts.
+func contextRefusal() error {
+	// libselinux takes SELinux as enabled when selinuxfs is mounted.
+	if _, err := os.Stat("/sys/fs/selinux/enforce"); err == nil {
+		return refusal{"socktrace: -Z: socktrace does not show SELinux security contexts; leave -Z out", 1}
+	}
+	return refusal{"SELinux is not enabled on this machine.", 1}
 }
 
 // version is the main module's version as the go command stamped it: a
