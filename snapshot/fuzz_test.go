@@ -103,3 +103,18 @@ func FuzzParseUnixDiag(f *testing.F) {
 		_ = unixRows(dump)
 	})
 }
+
+func FuzzParseIGMP(f *testing.F) {
+	seedFile(f, "testdata/tables/proc/net/igmp")
+	seedFile(f, "testdata/tables/proc/net/igmp6")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, parse := range []func([]byte, string) ([]Membership, error){ParseIGMP, ParseIGMP6} {
+			rows, _ := parse(data, "igmp")
+			for _, m := range rows {
+				if m.Iface == "" || !m.Group.IsValid() || m.Users < 0 {
+					t.Fatalf("row %+v", m)
+				}
+			}
+		}
+	})
+}
