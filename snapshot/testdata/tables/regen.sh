@@ -35,3 +35,7 @@ run sw -sw
 run sU -sU
 run s6 -s -6
 run s6t -s -6 -t
+run g -g
+run gn -gn
+run g4n -g -4 -n
+run g6 -g -6
