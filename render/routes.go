@@ -22,8 +22,7 @@ type RouteOptions struct {
 	Names  RouteNamer // nil prints numbers, as -n does
 }
 
-// The IPv4 table's layouts. netstat 2.10 swaps -e and -ee internally, so
-// the plain table shows MSS/Window/irtt and -e shows Metric/Ref/Use.
+// The IPv4 table's headers (see routeLayout).
 const (
 	routeHeadMSS    = "Destination     Gateway         Genmask         Flags   MSS Window  irtt Iface"
 	routeHeadMetric = "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface"
@@ -36,16 +35,16 @@ const (
 func Routes(w io.Writer, rows []snapshot.Route, o RouteOptions) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintln(bw, "Kernel IP routing table")
-	switch o.Extend {
-	case 0:
+	layout := routeLayout(o.Extend)
+	switch layout {
+	case layoutMSS:
 		fmt.Fprintln(bw, routeHeadMSS)
-	case 1:
+	case layoutMetric:
 		fmt.Fprintln(bw, routeHeadMetric)
-	case 2:
+	case layoutFull:
 		fmt.Fprintln(bw, routeHeadFull)
 	default:
-		// netstat -eee prints the title and nothing else.
-		return flushTable(bw)
+		return flushTable(bw) // the title and nothing else
 	}
 	for _, r := range rows {
 		if r.Flags&snapshot.RTFUp == 0 {
@@ -56,13 +55,13 @@ func Routes(w io.Writer, rows []snapshot.Route, o RouteOptions) error {
 		iface := Safe(r.Iface)
 		reject := r.Flags&snapshot.RTFReject != 0
 		switch {
-		case o.Extend == 0 && reject:
+		case layout == layoutMSS && reject:
 			fmt.Fprintf(bw, "%-15s -               %-15s %-5s     - -          - -\n", dst, mask, flags)
-		case o.Extend == 0:
+		case layout == layoutMSS:
 			fmt.Fprintf(bw, "%-15s %-15s %-15s %-5s %5d %-5d %6d %s\n", dst, gw, mask, flags, r.MSS, r.Window, r.IRTT, iface)
-		case o.Extend == 1 && reject:
+		case layout == layoutMetric && reject:
 			fmt.Fprintf(bw, "%-15s -               %-15s %-5s %-6d -  %7d -\n", dst, mask, flags, r.Metric, r.Use)
-		case o.Extend == 1:
+		case layout == layoutMetric:
 			fmt.Fprintf(bw, "%-15s %-15s %-15s %-5s %-6d %-2d %7d %s\n", dst, gw, mask, flags, r.Metric, r.RefCnt, r.Use, iface)
 		case reject:
 			fmt.Fprintf(bw, "%-15s -               %-15s %-5s %-6d -  %7d -        -     -      -\n", dst, mask, flags, r.Metric, r.Use)
@@ -72,6 +71,27 @@ func Routes(w io.Writer, rows []snapshot.Route, o RouteOptions) error {
 		}
 	}
 	return flushTable(bw)
+}
+
+// The IPv4 tables' layouts, numbered as netstat numbers them.
+const (
+	layoutNone   = 0 // the title alone
+	layoutMetric = 1 // Metric, Ref, Use
+	layoutMSS    = 2 // MSS, Window, irtt
+	layoutFull   = 3 // both
+)
+
+// routeLayout is the layout netstat gives -r with extend times -e: it
+// counts -e from 1, swaps 1 and 2 (so no -e shows MSS and -e Metric), and
+// keeps the count's two low bits, so -eee has no table and -eeee is -e.
+func routeLayout(extend int) int {
+	switch extend {
+	case 0:
+		return layoutMSS
+	case 1:
+		return layoutMetric
+	}
+	return (extend + 1) & 3
 }
 
 // routeNames returns the destination, gateway and genmask columns. netstat

@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,12 +70,16 @@ func TestRoutesMatchNetstat(t *testing.T) {
 		{"rn", false, RouteOptions{}},
 		{"rne", false, RouteOptions{Extend: 1}},
 		{"rnee", false, RouteOptions{Extend: 2}},
+		// netstat keeps two bits of its -e count: -eeee is -e.
+		{"rne", false, RouteOptions{Extend: 4}},
+		{"rn", false, RouteOptions{Extend: 5}},
+		{"rnee", false, RouteOptions{Extend: 6}},
 		{"r", false, RouteOptions{Names: fixtureNames()}},
 		{"6rn", true, RouteOptions{}},
 		{"6r", true, RouteOptions{Names: fixtureNames()}},
 	}
 	for _, c := range cases {
-		t.Run(c.golden, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/%d", c.golden, c.opts.Extend), func(t *testing.T) {
 			var buf bytes.Buffer
 			if c.v6 {
 				err = Routes6(&buf, v6, c.opts)
