@@ -118,3 +118,10 @@ func FuzzParseIGMP(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRouteCache(f *testing.F) {
+	seedFile(f, "testdata/tables/proc/net/rt_cache")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = ParseRouteCache(data, "rt_cache")
+	})
+}

@@ -34,8 +34,8 @@ func TestReadRoutes6(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 13 {
-		t.Fatalf("got %d routes, want 13", len(rows))
+	if len(rows) != 15 {
+		t.Fatalf("got %d routes, want 15", len(rows))
 	}
 	want := Route6{Dest: netip.MustParsePrefix("fd00:77::/48"), Source: netip.MustParsePrefix("::/0"),
 		NextHop: netip.MustParseAddr("fd00:9::2"), Metric: 7, RefCnt: 2, Flags: RTFUp | RTFGateway, Iface: "va"}

@@ -39,3 +39,14 @@ run g -g
 run gn -gn
 run g4n -g -4 -n
 run g6 -g -6
+run rC -rC
+run rnC -rnC
+run rCe -rCe
+run rCee -rCee
+run rnCee -rnCee
+run rFC -rFC
+run rN -rN
+run 6rC -6 -rC
+run 6rnC -6 -rnC
+run 6rFC -6 -rFC
+run 6rN -6 -rN
