@@ -94,6 +94,91 @@ func routeLayout(extend int) int {
 	return (extend + 1) & 3
 }
 
+// The IPv4 routing cache's headers, by layout.
+const (
+	cacheHeadMetric = "Source          Destination     Gateway         Flags Metric Ref    Use Iface"
+	cacheHeadMSS    = "Source          Destination     Gateway         Flags   MSS Window  irtt Iface"
+	cacheHeadFull   = "Source          Destination     Gateway         Flags Metric Ref    Use Iface    MSS   Window irtt  TOS HHRef HHUptod     SpecDst"
+)
+
+// RouteCache prints the IPv4 routing cache as netstat -rC does. Since
+// Linux 3.6 there is no cache, and it prints the title and header alone.
+func RouteCache(w io.Writer, rows []snapshot.CachedRoute, o RouteOptions) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, "Kernel IP routing cache")
+	layout := routeLayout(o.Extend)
+	switch layout {
+	case layoutMSS:
+		fmt.Fprintln(bw, cacheHeadMSS)
+	case layoutMetric:
+		fmt.Fprintln(bw, cacheHeadMetric)
+	case layoutFull:
+		fmt.Fprintln(bw, cacheHeadFull)
+	default:
+		return flushTable(bw)
+	}
+	for _, r := range rows {
+		src, dst, gw := cacheName(r.Source, o.Names), cacheName(r.Dest, o.Names), cacheName(r.Gateway, o.Names)
+		flags, iface := routeCacheFlags(r.Flags), Safe(r.Iface)
+		switch layout {
+		case layoutMSS:
+			fmt.Fprintf(bw, "%-15s %-15s %-15s %-5s %5d %-5d %6d %s\n", src, dst, gw, flags, r.MTU, r.Window, r.IRTT, iface)
+		case layoutMetric:
+			fmt.Fprintf(bw, "%-15s %-15s %-15s %-5s %-6d %-2d %7d %s\n", src, dst, gw, flags, r.Metric, r.RefCnt, r.Use, iface)
+		default:
+			// netstat reads the TOS, printed in hex, as a decimal:
+			// printed back in hex, it reads the same.
+			fmt.Fprintf(bw, "%-15s %-15s %-15s %-5s %-6d %-3d %6d %-6.6s   %-5d %-6d %-5d %-3X %-3d   %-3d %15s\n",
+				src, dst, gw, flags, r.Metric, r.RefCnt, r.Use, iface, r.MTU, r.Window, r.IRTT,
+				r.TOS, r.HHRef, r.HHUptod, cacheName(r.SpecDst, o.Names))
+		}
+	}
+	return flushTable(bw)
+}
+
+// cacheName is netstat's name of an address in the routing cache: 0.0.0.0
+// stays a number, others are named as a host when their first byte is not
+// 0 (netstat tests the host bits of 255.255.255.0 on the address in
+// network order, which on a little-endian machine is its first byte), as
+// a network otherwise. Names are not cut.
+func cacheName(a netip.Addr, names RouteNamer) string {
+	if names == nil || a.IsUnspecified() {
+		return a.String()
+	}
+	name := names.Network(a)
+	if a.As4()[0] != 0 {
+		name = names.Host(a)
+	}
+	return Safe(orNumeric(name, a.String()))
+}
+
+// routeCacheFlags decodes a cached route's flags into netstat's letters.
+func routeCacheFlags(f uint32) string {
+	var b []byte
+	if f&snapshot.RTFGateway != 0 {
+		b = append(b, 'G')
+	}
+	if f&snapshot.RTFReject != 0 {
+		b = append(b[:0], '!')
+	}
+	for _, l := range []struct {
+		bit    uint32
+		letter string
+	}{
+		{snapshot.RTFReinstate, "R"}, {snapshot.RTFDynamic, "D"}, {snapshot.RTFModified, "M"},
+		{snapshot.RTCFDead, "-"}, {snapshot.RTCFOnLink, "o"}, {snapshot.RTCFNotify, "n"},
+		{snapshot.RTCFDirectDst, "d"}, {snapshot.RTCFTProxy, "t"}, {snapshot.RTCFFast, "f"},
+		{snapshot.RTCFMasq, "q"}, {snapshot.RTCFSNAT, "Ns"}, {snapshot.RTCFDoRedirect, "r"},
+		{snapshot.RTCFDirectSrc, "i"}, {snapshot.RTCFDNAT, "Nd"}, {snapshot.RTCFBroadcast, "b"},
+		{snapshot.RTCFMulticast, "m"}, {snapshot.RTCFReject, "#"}, {snapshot.RTCFLocal, "l"},
+	} {
+		if f&l.bit != 0 {
+			b = append(b, l.letter...)
+		}
+	}
+	return string(b)
+}
+
 // routeNames returns the destination, gateway and genmask columns. netstat
 // names a destination as a network unless it has host bits set or is a
 // host route, calls 0.0.0.0 "default" only as a destination, and cuts every
@@ -189,11 +274,27 @@ func Route6Flags(f uint32) string {
 // Routes6 prints the IPv6 routing table as netstat -6 -r does. netstat
 // prints every row, cached routes excepted, and ignores -e here.
 func Routes6(w io.Writer, rows []snapshot.Route6, o RouteOptions) error {
+	return routes6(w, rows, o, false)
+}
+
+// Routes6Cache prints the IPv6 routing cache as netstat -6 -rC does: the
+// cached routes (RTF_CACHE) /proc/net/ipv6_route lists. Linux 4.15 moved
+// them (exceptions of a route: a lowered PMTU, a redirect) out of the
+// tree that file walks, so the table is empty since.
+func Routes6Cache(w io.Writer, rows []snapshot.Route6, o RouteOptions) error {
+	return routes6(w, rows, o, true)
+}
+
+func routes6(w io.Writer, rows []snapshot.Route6, o RouteOptions, cache bool) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintln(bw, "Kernel IPv6 routing table")
+	if cache {
+		fmt.Fprintln(bw, "Kernel IPv6 routing cache")
+	} else {
+		fmt.Fprintln(bw, "Kernel IPv6 routing table")
+	}
 	fmt.Fprintln(bw, route6Head)
 	for _, r := range rows {
-		if r.Flags&snapshot.RTFCache != 0 {
+		if (r.Flags&snapshot.RTFCache != 0) != cache {
 			continue
 		}
 		dst := fmt.Sprintf("%s/%d", route6Name(r.Dest.Addr(), o.Names), r.Dest.Bits())
@@ -242,6 +343,7 @@ type Route6JSON struct {
 	Ref         uint32   `json:"ref"`
 	Use         uint32   `json:"use"`
 	Iface       JSONText `json:"iface"`
+	Cache       bool     `json:"cache,omitempty"` // -C: a cached route
 }
 
 // RoutesJSON prints one object per IPv4 route that netstat would show.
@@ -266,14 +368,62 @@ func RoutesJSON(w io.Writer, rows []snapshot.Route) error {
 
 // Routes6JSON prints one object per IPv6 route that netstat would show.
 func Routes6JSON(w io.Writer, rows []snapshot.Route6) error {
+	return routes6JSON(w, rows, false)
+}
+
+// Routes6CacheJSON prints one object per cached IPv6 route.
+func Routes6CacheJSON(w io.Writer, rows []snapshot.Route6) error {
+	return routes6JSON(w, rows, true)
+}
+
+func routes6JSON(w io.Writer, rows []snapshot.Route6, cache bool) error {
 	enc := newJSONEncoder(w)
 	for _, r := range rows {
-		if r.Flags&snapshot.RTFCache != 0 {
+		if (r.Flags&snapshot.RTFCache != 0) != cache {
 			continue
 		}
 		err := enc.Encode(Route6JSON{
 			Family: "inet6", Destination: r.Dest.String(), NextHop: r.NextHop.String(),
 			Flags: Route6Flags(r.Flags), Metric: int32(r.Metric), Ref: r.RefCnt, Use: r.Use, Iface: JSONText(r.Iface),
+			Cache: cache,
+		})
+		if err != nil {
+			return fmt.Errorf("write route: %w", err)
+		}
+	}
+	return nil
+}
+
+// CachedRouteJSON is one cached IPv4 route as printed by --json.
+type CachedRouteJSON struct {
+	Family      string   `json:"family"`
+	Cache       bool     `json:"cache"`
+	Source      string   `json:"source"`
+	Destination string   `json:"destination"`
+	Gateway     string   `json:"gateway"`
+	Flags       string   `json:"flags"`
+	Metric      int64    `json:"metric"`
+	Ref         int64    `json:"ref"`
+	Use         int64    `json:"use"`
+	Iface       JSONText `json:"iface"`
+	MSS         int64    `json:"mss"`
+	Window      int64    `json:"window"`
+	IRTT        int64    `json:"irtt"`
+	TOS         int64    `json:"tos"`
+	HHRef       int64    `json:"hhref"`
+	HHUptod     int64    `json:"hhuptod"`
+	SpecDst     string   `json:"specdst"`
+}
+
+// RouteCacheJSON prints one object per cached IPv4 route.
+func RouteCacheJSON(w io.Writer, rows []snapshot.CachedRoute) error {
+	enc := newJSONEncoder(w)
+	for _, r := range rows {
+		err := enc.Encode(CachedRouteJSON{
+			Family: "inet", Cache: true, Source: r.Source.String(), Destination: r.Dest.String(),
+			Gateway: r.Gateway.String(), Flags: routeCacheFlags(r.Flags), Metric: r.Metric, Ref: r.RefCnt,
+			Use: r.Use, Iface: JSONText(r.Iface), MSS: r.MTU, Window: r.Window, IRTT: r.IRTT, TOS: r.TOS,
+			HHRef: r.HHRef, HHUptod: r.HHUptod, SpecDst: r.SpecDst.String(),
 		})
 		if err != nil {
 			return fmt.Errorf("write route: %w", err)

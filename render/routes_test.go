@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,7 @@ func TestRoutesMatchNetstat(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s/%d", c.golden, c.opts.Extend), func(t *testing.T) {
+			var err error
 			var buf bytes.Buffer
 			if c.v6 {
 				err = Routes6(&buf, v6, c.opts)
@@ -129,5 +131,62 @@ func TestRoutesJSON(t *testing.T) {
 	want := `{"family":"inet","destination":"10.60.0.0","gateway":"10.9.0.2","genmask":"255.255.0.0","flags":"UG","metric":5,"ref":0,"use":0,"iface":"va","mss":1340,"window":1000,"irtt":0}` + "\n"
 	if buf.String() != want {
 		t.Errorf("got %s\nwant %s(the route without U must be left out, as netstat leaves it out)", buf.String(), want)
+	}
+}
+
+func TestRouteCacheMatchesNetstat(t *testing.T) {
+	netDir := filepath.Join(tablesFixture, "proc", "net")
+	v4, err := snapshot.ReadRouteCache(netDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v6, err := snapshot.ReadRoutes6(netDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		golden string
+		v6     bool
+		opts   RouteOptions
+	}{
+		{"rC", false, RouteOptions{Names: fixtureNames()}},
+		{"rnC", false, RouteOptions{}},
+		{"rCe", false, RouteOptions{Names: fixtureNames(), Extend: 1}},
+		{"rCee", false, RouteOptions{Names: fixtureNames(), Extend: 2}},
+		{"rnCee", false, RouteOptions{Extend: 2}},
+		{"6rC", true, RouteOptions{Names: fixtureNames()}},
+		{"6rnC", true, RouteOptions{}},
+	} {
+		t.Run(c.golden, func(t *testing.T) {
+			var buf bytes.Buffer
+			if c.v6 {
+				err = Routes6Cache(&buf, v6, c.opts)
+			} else {
+				err = RouteCache(&buf, v4, c.opts)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			diffLines(t, buf.String(), golden(t, c.golden))
+		})
+	}
+	// -eee: the title alone, as for the FIB.
+	var buf bytes.Buffer
+	if err := RouteCache(&buf, v4, RouteOptions{Extend: 3}); err != nil || buf.String() != "Kernel IP routing cache\n" {
+		t.Errorf("-eee: %q, %v; want the title alone", buf.String(), err)
+	}
+}
+
+func TestRouteCacheJSON(t *testing.T) {
+	rows := []snapshot.CachedRoute{{Iface: "va", Dest: netip.MustParseAddr("10.50.0.9"), Gateway: netip.MustParseAddr("10.9.0.2"),
+		Source: netip.MustParseAddr("10.9.0.1"), SpecDst: netip.MustParseAddr("10.9.0.1"), Flags: snapshot.RTFGateway,
+		Use: 1, MTU: 1500, TOS: 0x10, HHRef: -1}}
+	var buf bytes.Buffer
+	if err := RouteCacheJSON(&buf, rows); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"family":"inet","cache":true,"source":"10.9.0.1","destination":"10.50.0.9","gateway":"10.9.0.2","flags":"G","metric":0,"ref":0,"use":1,"iface":"va","mss":1500,"window":0,"irtt":0,"tos":16,"hhref":-1,"hhuptod":0,"specdst":"10.9.0.1"}` + "\n"
+	if buf.String() != want {
+		t.Errorf("got %s\nwant %s", buf.String(), want)
 	}
 }
