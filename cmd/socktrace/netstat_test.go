@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -208,7 +209,10 @@ func runSocktracePeer(args []string) error {
 	cmd := newRootCmd()
 	// Never nil: cobra reads os.Args, the test binary's own flags, for nil.
 	cmd.SetArgs(append([]string{}, args...))
-	return cmd.ExecuteContext(ctx)
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		os.Exit(report(os.Stderr, err)) // as main does
+	}
+	return nil
 }
 
 // startPeer starts a role and waits for its "ready" line.
@@ -236,8 +240,11 @@ func normalize(out string) []string {
 }
 
 // netstatCases is every option netstat and socktrace share, alone and in the
-// combinations people type.
+// combinations people type, long options cut to prefixes too.
 var netstatCases = []string{
+	"--prog", "--program -a", "--numeric-h -a", "--list", "--ext -a", "--ine -a", "--ip -a",
+	"-A inet,unix", "-A inet -a", "-A ip6 -a", "--protocol=inet6", "--protocol=inet6 -a", "--proto unix -a",
+	"-Ainet,inet6 -l", "--unix -a", "-d -ta", "-dxa",
 	"", "-a", "-l", "-t", "-u", "-w", "-x", "-U",
 	"-ta", "-tl", "-ua", "-ul", "-wa", "-xa", "-xl", "-Ua",
 	"-n", "-an", "-tan", "-tanp", "-tulpn", "-tuwxa", "-tuUwxa",
@@ -422,4 +429,68 @@ func ownerNotes(t *testing.T, cmd *exec.Cmd, d time.Duration) []string {
 		}
 	}
 	return notes
+}
+
+// answer is what a run of netstat or socktrace printed, and its exit
+// status.
+type answer struct {
+	stdout, stderr string
+	status         int
+}
+
+// run runs cmd to its end.
+func run(t *testing.T, cmd *exec.Cmd) answer {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("%q: %v", cmd.Args, err)
+	}
+	return answer{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
+}
+
+// sameAnswer compares socktrace's answer with netstat's: the same exit
+// status, the same rows, and on stderr netstat's lines in order, with
+// its name socktrace's, each line socktrace's or the start of it (where
+// socktrace says more, after netstat's words).
+func sameAnswer(t *testing.T, what string, netstat, socktrace answer) {
+	t.Helper()
+	if netstat.status != socktrace.status {
+		t.Errorf("%s: exit status %d, netstat's %d\nnetstat's stderr:\n%s\nsocktrace's stderr:\n%s",
+			what, socktrace.status, netstat.status, netstat.stderr, socktrace.stderr)
+	}
+	if w, g := normalize(netstat.stdout), normalize(socktrace.stdout); !slices.Equal(w, g) {
+		t.Errorf("%s: stdout differs:\n--- netstat\n%s\n--- socktrace\n%s", what, strings.Join(w, "\n"), strings.Join(g, "\n"))
+	}
+	want := strings.Split(strings.TrimSuffix(strings.ReplaceAll(netstat.stderr, "netstat", "socktrace"), "\n"), "\n")
+	got := strings.Split(strings.TrimSuffix(socktrace.stderr, "\n"), "\n")
+	ok := len(want) == len(got)
+	for i := 0; ok && i < len(want); i++ {
+		ok = strings.HasPrefix(got[i], want[i])
+	}
+	if !ok {
+		t.Errorf("%s: stderr differs:\n--- netstat\n%s\n--- socktrace\n%s", what, netstat.stderr, socktrace.stderr)
+	}
+}
+
+// netstatRefusedCases are command lines netstat refuses, or answers with
+// a message: socktrace must answer them alike.
+var netstatRefusedCases = []string{
+	"--num", "--in", "--ro", "--un", "--numeric-", "--t=1", "--tcp=1", "--ine=1", "--bogus", "--bogus=1",
+	"--protocol", "-A", "-tA", "-k", "-t9", "-?", "-A foo", "-A inet,foo", "-A ''", "-At", "-A -t",
+	"--protocol=", "-A foo --bogus", "--bogus -A foo", "-Z", "-Z --bogus", "--bogus -Z", "-r -i", "-ri",
+	"-is", "--route --statistics",
+}
+
+func TestNetstatRefusedDifferential(t *testing.T) {
+	ns := nstest.New(t)
+	for _, c := range netstatRefusedCases {
+		args := strings.Fields(strings.ReplaceAll(c, "''", ""))
+		if strings.Contains(c, "''") {
+			args = append(args, "")
+		}
+		sameAnswer(t, c, run(t, ns.Command("netstat", args...)), run(t, ns.Peer("socktrace-table", args...)))
+	}
 }
