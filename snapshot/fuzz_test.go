@@ -125,3 +125,12 @@ func FuzzParseRouteCache(f *testing.F) {
 		_, _ = ParseRouteCache(data, "rt_cache")
 	})
 }
+
+func FuzzParseSCTP(f *testing.F) {
+	seedFile(f, "testdata/tables/proc/net/sctp/eps")
+	seedFile(f, "testdata/tables/proc/net/sctp/assocs")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = ParseSCTPEndpoints(data, "eps")
+		_, _ = ParseSCTPAssocs(data, "assocs")
+	})
+}
