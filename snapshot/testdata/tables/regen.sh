@@ -1,7 +1,7 @@
 #!/bin/sh
 # Regenerates netstat/*.txt: the output of the real net-tools netstat
-# (Debian 12's 2.10) over the fixture tree in proc/, with hosts and networks
-# from this directory. Needs root: netstat reads fixed paths, so it runs in a
+# (Debian 12's 2.10) over the fixture tree in proc/, with hosts, networks,
+# services and passwd from this directory. Needs root: netstat reads fixed paths, so it runs in a
 # private mount namespace with a tmpfs over /proc, inside a fresh network
 # namespace so reverse DNS fails fast. The render tests compare against it.
 set -eu
@@ -17,9 +17,11 @@ run() {
 	ip netns exec "$ns" unshare -m sh -c '
 		mount --bind "$0/hosts" /etc/hosts
 		mount --bind "$0/networks" /etc/networks
+		mount --bind "$0/services" /etc/services
+		mount --bind "$0/passwd" /etc/passwd
 		mount -t tmpfs none /proc
 		mkdir /proc/net
-		cp "$0"/proc/net/* /proc/net/
+		cp -r "$0"/proc/net/* /proc/net/
 		exec netstat "$@"' "$here" "$@" >"netstat/$out.txt"
 }
 run rn -rn
@@ -50,3 +52,15 @@ run 6rC -6 -rC
 run 6rnC -6 -rnC
 run 6rFC -6 -rFC
 run 6rN -6 -rN
+run Sn -Sn
+run San -San
+run Sln -Sln
+run Sa -Sa
+run Sane -Sane
+run Sano -Sano
+run SanW -SanW
+run S4an -S -4 -an
+run S6an -S -6 -an
+run SaN -SaN
+run Sa-np -Sa --numeric-ports
+run Sanp -Sanp
