@@ -129,10 +129,11 @@ func (e *Engine) Run(ctx context.Context, stdout, stderr io.Writer) error {
 	tick := time.NewTicker(e.cfg.Interval)
 	defer tick.Stop()
 	for {
-		if err := e.print(w, stderr); err != nil {
-			return err
+		err := e.print(w, stderr)
+		if ferr := w.Flush(); err == nil {
+			err = ferr
 		}
-		if err := w.Flush(); err != nil {
+		if err != nil {
 			return err
 		}
 		select {
@@ -170,7 +171,12 @@ func (e *Engine) print(w io.Writer, stderr io.Writer) error {
 	if err := e.format(&e.out, stderr, at, full, unixRows); err != nil {
 		return err
 	}
-	return e.out.writeTo(w)
+	if err := e.out.writeTo(w); err != nil {
+		return err
+	}
+	// The families without a table come last, as in netstat, which
+	// refuses one named only once it has printed the others.
+	return e.t.OtherFamilies(stderr)
 }
 
 func (e *Engine) format(w *tableText, stderr io.Writer, at time.Time, full bool, unixRows []snapshot.UnixSocket) error {

@@ -74,3 +74,14 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// Refusal is what netstat refuses, in its words: the command prints Msg as
+// it is, without "socktrace: " before it (netstat names itself in some of
+// its messages and not in others), and exits with Status, netstat's exit
+// status.
+type Refusal struct {
+	Msg    string
+	Status int
+}
+
+func (r Refusal) Error() string { return r.Msg }

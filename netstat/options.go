@@ -35,6 +35,17 @@ type Options struct {
 
 	Verbose bool // list each malformed /proc line (up to 10 a file)
 
+	// Named says the command line named a table (netstat's flag_arg): a
+	// table that cannot be read is then refused, where the listing of
+	// every table passes over it, and says so with -v.
+	Named bool
+	// Others are the address families asked for whose sockets socktrace
+	// has no table for, in netstat's names: ipx, ax25, x25, netrom, rose.
+	Others []string
+	// Bluetooth is asked for (-2, -f, -A bluetooth): Debian's netstat
+	// 2.10 is built without it.
+	Bluetooth bool
+
 	ProcRoot string // "/proc" when empty; a fixture tree in tests
 	EtcRoot  string // "/etc" when empty: passwd, services, protocols
 

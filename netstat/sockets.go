@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/socktrace/socktrace/render"
@@ -78,7 +79,64 @@ func Sockets(ctx context.Context, w io.Writer, stderr io.Writer, o *Options) err
 		}
 	}
 	waitOwners()
+	return o.OtherFamilies(stderr)
+}
+
+// otherFamilies are the address families netstat 2.10 lists sockets of and
+// socktrace does not, in netstat's order, each with the /proc files whose
+// presence says its kernel module is loaded.
+var otherFamilies = []struct {
+	name, label string
+	files       []string
+}{
+	{"ipx", "AF IPX", []string{"ipx/socket", "ipx"}},
+	{"ax25", "AF AX25", []string{"ax25"}},
+	{"x25", "AF X25", []string{"x25"}},
+	{"netrom", "AF NETROM", []string{"nr"}},
+	{"rose", "AF ROSE", []string{"rose"}},
+}
+
+// OtherFamilies answers for o.Others and o.Bluetooth, after the other
+// tables, as netstat answers where their kernel module is not loaded: a
+// family named is refused, exit status 1; the listing of every table
+// passes over them, and says so with -v. Where the module is loaded, and
+// netstat would list the sockets, socktrace says that it does not.
+func (o *Options) OtherFamilies(stderr io.Writer) error {
+	for _, f := range otherFamilies {
+		if !slices.Contains(o.Others, f.name) {
+			continue
+		}
+		path := o.loaded(f.files)
+		notListed := fmt.Sprintf("socktrace: %s sockets (%s) are not listed: socktrace has no table for them", f.label, path)
+		noSupport := fmt.Sprintf("socktrace: no support for `%s' on this system.", f.label)
+		switch {
+		case path != "" && o.Named:
+			return Refusal{Msg: notListed, Status: 1}
+		case path != "":
+			fmt.Fprintln(stderr, notListed)
+		case o.Named:
+			return Refusal{Msg: noSupport, Status: 1}
+		case o.Verbose:
+			fmt.Fprintln(stderr, noSupport)
+		}
+	}
+	if o.Bluetooth {
+		return Refusal{Msg: "socktrace: feature `AF BLUETOOTH' not supported.\n" +
+			"socktrace lists no Bluetooth sockets, as Debian's netstat 2.10, built without them, lists none", Status: 1}
+	}
 	return nil
+}
+
+// loaded returns the first of files, under the network directory, that
+// exists, or "".
+func (o *Options) loaded(files []string) string {
+	for _, f := range files {
+		path := filepath.Join(o.netDir(), f)
+		if _, err := os.Stat(path); err == nil {
+			return path
+		}
+	}
+	return ""
 }
 
 // ReadUnix reads the unix sockets, reporting on stderr what it could not.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/socktrace/socktrace/netstat"
 )
 
 // usageError is a mistake on the command line: one line saying what is
@@ -22,26 +24,15 @@ func (e usageError) Error() string {
 	return fmt.Sprintf("%s\nTry '%s --help' for more information.", e.msg, e.path)
 }
 
-// refusal is a command line netstat refuses, in netstat's words: main
-// prints msg as it is, without "socktrace: " before it (netstat names
-// itself in some of its messages and not in others), and exits with
-// status, netstat's exit status.
-type refusal struct {
-	msg    string
-	status int
-}
-
-func (r refusal) Error() string { return r.msg }
-
 // usageRefusal is getopt's complaint (say) and netstat's usage, with exit
 // status 3, as netstat answers a command line it cannot read. An empty
 // say gives the usage alone, as netstat gives it for -? and for two of
 // -r, -i, -s and -M.
-func usageRefusal(say string) refusal {
+func usageRefusal(say string) netstat.Refusal {
 	if say == "" {
-		return refusal{netstatUsage, 3}
+		return netstat.Refusal{Msg: netstatUsage, Status: 3}
 	}
-	return refusal{"socktrace: " + say + "\n" + netstatUsage, 3}
+	return netstat.Refusal{Msg: "socktrace: " + say + "\n" + netstatUsage, Status: 3}
 }
 
 // flagError turns pflag's complaints into usage errors. A bad value is

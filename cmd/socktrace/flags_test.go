@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"github.com/socktrace/socktrace/netstat"
 )
 
 // parseNetstat parses the root command's flags as its RunE does.
@@ -247,7 +249,7 @@ func TestReport(t *testing.T) {
 		want   string
 		status int
 	}{
-		{refusal{"Unknown address family `x'.", 1}, "Unknown address family `x'.\n", 1},
+		{netstat.Refusal{Msg: "Unknown address family `x'.", Status: 1}, "Unknown address family `x'.\n", 1},
 		{usageRefusal("invalid option -- 'k'"), "socktrace: invalid option -- 'k'\n" + netstatUsage + "\n", 3},
 		{usageError{"unexpected argument \"x\"", "socktrace"}, "socktrace: unexpected argument \"x\"\nTry 'socktrace --help' for more information.\n", 3},
 		{fmt.Errorf("read routes: %w", os.ErrPermission), "socktrace: read routes: permission denied\n", 1},

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/socktrace/socktrace/netstat"
 )
 
 func main() {
@@ -51,10 +53,10 @@ func report(w io.Writer, err error) int {
 	if errors.As(err, &code) {
 		return int(code)
 	}
-	var r refusal
+	var r netstat.Refusal
 	if errors.As(err, &r) {
-		fmt.Fprintln(w, r.msg)
-		return r.status
+		fmt.Fprintln(w, r.Msg)
+		return r.Status
 	}
 	fmt.Fprintf(w, "socktrace: %v\n", err)
 	if errors.As(err, new(usageError)) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ type netstatOptions struct {
 	json                         bool
 	version                      bool
 	context                      bool // -Z: SELinux contexts, which socktrace does not show
+	l2cap, rfcomm                bool // Bluetooth, which Debian's netstat 2.10 has no table for
 	tcpip                        bool // --tcpip, which selects nothing in netstat 2.10
 
 	// families are the address families named by -4, -6, -x, -A and
@@ -82,7 +84,11 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.version, "version", "V", false, "print the version and exit")
 	fs.BoolVarP(&o.context, "context", "Z", false, "SELinux security contexts (not shown by socktrace)")
 	fs.BoolVar(&o.tcpip, "tcpip", false, "nothing, as in netstat 2.10 (-A tcpip is IPv4)")
-	_ = fs.MarkHidden("tcpip")
+	fs.BoolVarP(&o.l2cap, "l2cap", "2", false, "Bluetooth L2CAP sockets (refused, as by Debian's netstat)")
+	fs.BoolVarP(&o.rfcomm, "rfcomm", "f", false, "Bluetooth RFCOMM sockets (refused, as by Debian's netstat)")
+	for _, name := range []string{"tcpip", "l2cap", "rfcomm"} {
+		_ = fs.MarkHidden(name)
+	}
 	fs.StringVar(&o.procRoot, "proc-root", "/proc", "proc file system to read")
 	fs.StringVar(&o.etcRoot, "etc-root", "/etc", "directory with passwd, services, protocols")
 	_ = fs.MarkHidden("proc-root")
@@ -125,18 +131,31 @@ func (o *netstatOptions) socketOptions() netstat.Options {
 		NumericHosts: o.numeric || o.numericHosts,
 		NumericPorts: o.numeric || o.numericPorts,
 		NumericUsers: o.numeric || o.numericUsers,
+		Bluetooth:    o.l2cap || o.rfcomm || slices.Contains(o.families, "bluetooth"),
+	}
+	for _, f := range otherFamilies {
+		if slices.Contains(o.families, f) {
+			so.Others = append(so.Others, f)
+		}
 	}
 	if (so.Inet4 || so.Inet6) && !so.Inet() {
 		so.TCP, so.UDP, so.UDPLite, so.Raw = true, true, true, true
 	}
-	if !so.Inet() && !so.Unix {
-		so.TCP, so.UDP, so.UDPLite, so.Raw, so.Unix = true, true, true, true, true
-	}
 	if so.Inet() && !so.Inet4 && !so.Inet6 {
 		so.Inet4, so.Inet6 = true, true
 	}
+	so.Named = so.Inet() || so.Unix || len(so.Others) > 0 || so.Bluetooth
+	if !so.Named {
+		so.TCP, so.UDP, so.UDPLite, so.Raw, so.Unix = true, true, true, true, true
+		so.Inet4, so.Inet6 = true, true
+		so.Others = otherFamilies
+	}
 	return so
 }
+
+// otherFamilies are the address families netstat lists sockets of and
+// socktrace has no table for, in netstat's names.
+var otherFamilies = []string{"ipx", "ax25", "x25", "netrom", "rose"}
 
 // maxInterval is the longest -c interval, a day, in seconds. Longer is
 // more likely a typo (milliseconds meant?) than a wish, and a day keeps

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/socktrace/socktrace/netstat"
 	"github.com/socktrace/socktrace/render"
 )
 
@@ -295,7 +296,7 @@ func (r *argReader) protocol(list string) error {
 	for _, alias := range strings.Split(list, ",") {
 		name, ok := addressFamilies[alias]
 		if !ok {
-			return refusal{fmt.Sprintf("Unknown address family `%s'.", render.Safe(alias)), 1}
+			return netstat.Refusal{Msg: fmt.Sprintf("Unknown address family `%s'.", render.Safe(alias)), Status: 1}
 		}
 		if err := r.family(name, ""); err != nil {
 			return err
@@ -314,7 +315,7 @@ func (r *argReader) family(name, flag string) error {
 		n++
 	}
 	if r.families+n >= 256 {
-		return refusal{"Too much address family arguments.", 1}
+		return netstat.Refusal{Msg: "Too much address family arguments.", Status: 1}
 	}
 	r.families += n
 	if flag != "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/socktrace/socktrace/netstat"
 	"github.com/socktrace/socktrace/render"
 )
 
@@ -118,16 +119,16 @@ func TestNetstatArgsRefused(t *testing.T) {
 		{[]string{"-k", "-V"}, "socktrace: invalid option -- 'k'", 3},
 	} {
 		_, err := netstatArgs(tc.args)
-		var r refusal
+		var r netstat.Refusal
 		if !errors.As(err, &r) {
 			t.Errorf("%q: %v, want a refusal", tc.args, err)
 			continue
 		}
-		if first, _, _ := strings.Cut(r.msg, "\n"); first != tc.first || r.status != tc.status {
-			t.Errorf("%q: %q, status %d; want %q, status %d", tc.args, first, r.status, tc.first, tc.status)
+		if first, _, _ := strings.Cut(r.Msg, "\n"); first != tc.first || r.Status != tc.status {
+			t.Errorf("%q: %q, status %d; want %q, status %d", tc.args, first, r.Status, tc.first, tc.status)
 		}
-		if tc.status == 3 && !strings.HasSuffix(r.msg, netstatUsage) {
-			t.Errorf("%q: no usage after the complaint:\n%s", tc.args, r.msg)
+		if tc.status == 3 && !strings.HasSuffix(r.Msg, netstatUsage) {
+			t.Errorf("%q: no usage after the complaint:\n%s", tc.args, r.Msg)
 		}
 	}
 }
@@ -259,7 +260,7 @@ func ownExtension(tokens []string) bool {
 }
 
 // missingFlags are netstat's options that socktrace does not have yet.
-var missingFlags = []string{"sctp", "l2cap", "rfcomm", "symbolic", "cache", "fib", "groups", "masquerade"}
+var missingFlags = []string{"sctp", "symbolic", "cache", "fib", "groups", "masquerade"}
 
 // missingFlag reports whether tokens hold one of missingFlags.
 func missingFlag(fs *pflag.FlagSet, tokens []string) bool {

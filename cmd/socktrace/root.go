@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/socktrace/socktrace/netstat"
 )
 
 // newRootCmd builds the root command: netstat's options and tables, with the
@@ -109,9 +111,9 @@ previous table.`,
 func contextRefusal() error {
 	// libselinux takes SELinux as enabled when selinuxfs is mounted.
 	if _, err := os.Stat("/sys/fs/selinux/enforce"); err == nil {
-		return refusal{"socktrace: -Z: socktrace does not show SELinux security contexts; leave -Z out", 1}
+		return netstat.Refusal{Msg: "socktrace: -Z: socktrace does not show SELinux security contexts; leave -Z out", Status: 1}
 	}
-	return refusal{"SELinux is not enabled on this machine.", 1}
+	return netstat.Refusal{Msg: "SELinux is not enabled on this machine.", Status: 1}
 }
 
 // version is the main module's version as the go command stamped it: a
