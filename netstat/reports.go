@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/socktrace/socktrace/render"
@@ -21,7 +23,7 @@ type ReportOptions struct {
 	Extend       int      // -e, -ee
 	All          bool     // -a: -i lists interfaces that are down too
 	Inet6        bool     // -6 / --inet6: -s for IPv6
-	Families     []string // -4, -6 and -x as given: "inet", "inet6", "unix"
+	Families     []string // named by -4, -6, -x, -A and the like, in netstat's names, in order
 	TCP          bool     // -s -t
 	UDP          bool     // -s -u
 	UDPLite      bool     // -s -U
@@ -42,10 +44,12 @@ type ReportOptions struct {
 func (o *ReportOptions) netDir() string { return netDir(o.ProcRoot) }
 
 // Routes prints the kernel routing table (-r): one table for each
-// family named by -4 and -6, in their order, repeats too, as netstat does;
-// IPv4 when none is; -t, -u and the like change nothing. Rows that parse
-// are printed even when others do not; the returned error then names the
-// bad lines.
+// family named (by -4, -6, -A and the like), in their order, repeats too,
+// as netstat does; IPv4 when none is; -t, -u and the like change nothing.
+// A family without routes is refused in its turn, in netstat's words,
+// after the tables of the families before it. Rows that parse are
+// printed even when others do not; the returned error then names the bad
+// lines.
 func Routes(w io.Writer, o *ReportOptions) error {
 	families := o.Families
 	if len(families) == 0 {
@@ -57,14 +61,64 @@ func Routes(w io.Writer, o *ReportOptions) error {
 	}
 	var errs []error
 	for _, f := range families {
-		switch f { // unix has no routes: the command line refuses -x
+		switch f {
 		case "inet":
 			errs = append(errs, routes4(w, o, ro))
 		case "inet6":
 			errs = append(errs, routes6(w, o, ro))
+		default:
+			return errors.Join(append(errs, o.noRoutes(f))...)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// noRoutes is netstat's answer to -r for a family socktrace has no
+// routing table for. Unix, Econet and Ash have no routes, and netstat has
+// no Bluetooth (exit status 3). The others have routing tables of their
+// own in /proc, which netstat prints: where they are missing (the
+// family's module is not loaded), its complaints, exit status 1, every
+// line on stderr in the order netstat prints them on a terminal.
+func (o *ReportOptions) noRoutes(family string) error {
+	switch family {
+	case "unix", "ec", "ash":
+		return Refusal{Msg: fmt.Sprintf("No routing for address family `%s'.", family), Status: 3}
+	case "bluetooth":
+		return Refusal{Msg: "Address family `bluetooth' not supported.", Status: 3}
+	}
+	r := familyRoutes[family]
+	for _, f := range r.files {
+		if path := filepath.Join(o.netDir(), f); exists(path) {
+			return Refusal{Msg: fmt.Sprintf("socktrace: -r: %s (%s) is not shown: socktrace has no routing table for address family `%s'",
+				r.what, path, family), Status: 1}
+		}
+	}
+	return Refusal{Msg: r.missing, Status: 1}
+}
+
+// familyRoutes are the routing tables netstat prints and socktrace does
+// not: the files they are read from, and netstat's words where none is.
+var familyRoutes = map[string]struct {
+	what    string
+	files   []string
+	missing string
+}{
+	"ipx": {"IPX routing", []string{"ipx/route", "ipx_route"},
+		"No such file or directory\nIPX routing not in file /proc/net/ipx/route or /proc/net/ipx_route found."},
+	"ax25": {"AX.25 routing", []string{"ax25_route"},
+		"/proc/net/ax25_route: No such file or directory\nAX.25 not configured in this system."},
+	"netrom": {"NET/ROM routing", []string{"nr_nodes"},
+		"/proc/net/nr_nodes: No such file or directory\n/proc/net/nr_neigh: No such file or directory\nNET/ROM not configured in this system."},
+	"ddp": {"AppleTalk routing", []string{"atalk_route"},
+		"Error opening /proc/net/atalk_route: No such file or directory\nDDP (AppleTalk) not configured on this system."},
+	"x25": {"X.25 routing", []string{"x25/route"}, "X.25 not configured in this system."},
+	"rose": {"ROSE routing", []string{"rose_nodes"},
+		"/proc/net/rose_nodes: No such file or directory\nROSE not configured in this system."},
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // routes4 prints the IPv4 table, and routes6 the IPv6 one, if any row

@@ -200,9 +200,10 @@ func (o *netstatOptions) reportOptions() *netstat.ReportOptions {
 	}
 }
 
-// checkModes rejects what netstat refuses: two of -r, -i and -s, and the
-// address families -r and -s have no table for. netstat's own words come
-// first, so that its users recognise them.
+// checkModes rejects what netstat refuses before it prints anything: two
+// of -r, -i, -s and -M (its usage), and -s with any families but inet or
+// inet6 alone, in netstat's words (on stderr, where netstat prints them on
+// stdout). -r refuses a family in turn (netstat.Routes).
 func (o *netstatOptions) checkModes() error {
 	modes := 0
 	for _, m := range []bool{o.route, o.interfaces, o.stats, o.masquerade} {
@@ -210,19 +211,14 @@ func (o *netstatOptions) checkModes() error {
 			modes++
 		}
 	}
+	families := strings.Join(o.families, ",")
 	switch {
 	case modes > 1:
 		return usageRefusal("")
 	case o.masquerade && o.linger > 0:
 		return usageError{"--linger is for the TCP table's -c; -M -c lists each gone flow once", "socktrace"}
-	case o.route && o.unix:
-		//lint:ignore ST1005 netstat's own message, capital included
-		return errors.New("No routing for address family `unix'; -r shows inet (-4, the default) and inet6 (-6)")
-	case o.stats && (o.unix || len(o.families) > 1):
-		// netstat takes one family for -s, and no second one, even the same.
-		//lint:ignore ST1005 netstat's own message, capital included
-		return fmt.Errorf("No statistics support for specified address family: %s; -s takes one of -4 (the default) and -6",
-			strings.Join(o.families, ","))
+	case o.stats && families != "" && families != "inet" && families != "inet6":
+		return netstat.Refusal{Msg: "socktrace: No statistics support for specified address family: " + families, Status: 1}
 	}
 	return nil
 }
@@ -314,7 +310,21 @@ func (o *netstatOptions) tableError(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &tableError{err, netstat.ErrorLines(err, o.verbose)}
+	lines := netstat.ErrorLines(err, o.verbose)
+	var r netstat.Refusal
+	if !errors.As(err, &r) {
+		return &tableError{err, lines}
+	}
+	// A refused family ends -r: the errors of reading the tables before
+	// it come first, then netstat's words.
+	var out []string
+	for _, l := range lines {
+		if l != r.Msg {
+			out = append(out, "socktrace: "+l)
+		}
+	}
+	r.Msg = strings.Join(append(out, r.Msg), "\n")
+	return r
 }
 
 func (e *tableError) Error() string { return strings.Join(e.lines, "\nsocktrace: ") }

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/socktrace/socktrace/netstat"
 )
 
 var fixtureArgs = []string{"--proc-root", "../../snapshot/testdata/proc", "--etc-root", "../../snapshot/testdata/etc"}
@@ -194,46 +197,60 @@ func TestNetstatRouteFamilies(t *testing.T) {
 	}
 }
 
-// What netstat refuses is one line (no usage hint: the options are
-// valid, their combination has no table), and nothing else is printed.
+// What netstat refuses is refused in its words and with its exit status
+// (no usage hint: the options are valid, their combination has no table).
+// -s refuses before it prints anything; -r refuses a family in its turn,
+// after the tables of the families named before it.
 func TestNetstatRefusals(t *testing.T) {
 	const (
-		noRoute = "No routing for address family `unix'; -r shows inet (-4, the default) and inet6 (-6)"
-		noStats = "No statistics support for specified address family: %s; -s takes one of -4 (the default) and -6"
+		noRoute = "No routing for address family `unix'."
+		noStats = "socktrace: No statistics support for specified address family: %s"
 	)
+	v4 := tablesGolden(t, "rn")
 	for _, tc := range []struct {
-		args string
-		want string
+		args   string
+		out    string
+		want   string
+		status int
 	}{
-		{"-rx", noRoute},
-		{"-r -x", noRoute},
-		{"-r --unix", noRoute},
-		{"-rx4", noRoute},
-		{"-r4x", noRoute},
-		{"-rxt", noRoute},
-		{"-sx", fmt.Sprintf(noStats, "unix")},
-		{"-s -x", fmt.Sprintf(noStats, "unix")},
-		{"-sxt", fmt.Sprintf(noStats, "unix")},
-		{"-sx4", fmt.Sprintf(noStats, "unix,inet")},
-		{"-s4x", fmt.Sprintf(noStats, "inet,unix")},
-		{"-s -4 -6", fmt.Sprintf(noStats, "inet,inet6")},
-		{"-s -6 -4", fmt.Sprintf(noStats, "inet6,inet")},
-		{"-s --inet6 --inet", fmt.Sprintf(noStats, "inet6,inet")},
-		{"-s44", fmt.Sprintf(noStats, "inet,inet")},
-		{"-s4x4", fmt.Sprintf(noStats, "inet,unix,inet")},
+		{"-rnx", "", noRoute, 3},
+		{"-rn -x", "", noRoute, 3},
+		{"-rn --unix", "", noRoute, 3},
+		{"-rnx4", "", noRoute, 3},
+		{"-rn4x", v4, noRoute, 3},
+		{"-rnxt", "", noRoute, 3},
+		{"-rn4 -A econet", v4, "No routing for address family `ec'.", 3},
+		{"-rn -A ash", "", "No routing for address family `ash'.", 3},
+		{"-rn -A bluetooth", "", "Address family `bluetooth' not supported.", 3},
+		{"-rn -A inet,ipx", v4, "No such file or directory\nIPX routing not in file /proc/net/ipx/route or /proc/net/ipx_route found.", 1},
+		{"-rn -A x25", "", "X.25 not configured in this system.", 1},
+		{"-sx", "", fmt.Sprintf(noStats, "unix"), 1},
+		{"-s -x", "", fmt.Sprintf(noStats, "unix"), 1},
+		{"-sxt", "", fmt.Sprintf(noStats, "unix"), 1},
+		{"-sx4", "", fmt.Sprintf(noStats, "unix,inet"), 1},
+		{"-s4x", "", fmt.Sprintf(noStats, "inet,unix"), 1},
+		{"-s -4 -6", "", fmt.Sprintf(noStats, "inet,inet6"), 1},
+		{"-s -6 -4", "", fmt.Sprintf(noStats, "inet6,inet"), 1},
+		{"-s --inet6 --inet", "", fmt.Sprintf(noStats, "inet6,inet"), 1},
+		{"-s44", "", fmt.Sprintf(noStats, "inet,inet"), 1},
+		{"-s4x4", "", fmt.Sprintf(noStats, "inet,unix,inet"), 1},
+		{"-s -A appletalk", "", fmt.Sprintf(noStats, "ddp"), 1},
+		{"-s -A ipx", "", fmt.Sprintf(noStats, "ipx"), 1},
 	} {
-		// A tree with routes and counters: nothing must be printed anyway.
+		// A tree with routes and counters.
 		args := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc")}, strings.Fields(tc.args)...)
 		out, errOut, err := runRoot(context.Background(), args...)
-		if err == nil || err.Error() != tc.want {
-			t.Errorf("%s: error %q, want %q", tc.args, err, tc.want)
+		var r netstat.Refusal
+		if !errors.As(err, &r) || r.Msg != tc.want || r.Status != tc.status {
+			t.Errorf("%s: error %q, want %q, status %d", tc.args, err, tc.want, tc.status)
 		}
-		if out != "" || errOut != "" {
-			t.Errorf("%s: printed %q, %q besides the error", tc.args, out, errOut)
+		if out != tc.out || errOut != "" {
+			t.Errorf("%s: printed %q, %q besides the error; want %q", tc.args, out, errOut, tc.out)
 		}
 	}
 	// What netstat takes stays taken.
-	for _, args := range []string{"-i -x", "-ix4", "-i -6", "-it", "-s", "-s -4", "-s -6", "-st", "-s6t", "-s -4 -u", "-sw", "-r", "-r -4 -6 -t"} {
+	for _, args := range []string{"-i -x", "-ix4", "-i -6", "-it", "-i -A ipx", "-s", "-s -4", "-s -6", "-st", "-s6t",
+		"-s -4 -u", "-sw", "-s -A ip6", "-r", "-r -4 -6 -t", "-rx"} {
 		o, _, err := parseNetstat(strings.Fields(args)...)
 		if err != nil {
 			t.Fatalf("%s: %v", args, err)
