@@ -20,6 +20,7 @@ import (
 type ReportOptions struct {
 	ProcRoot     string // "/proc" when empty; a fixture tree in tests
 	NumericHosts bool
+	FIB, Cache   bool     // -F, -C: -r's forwarding information base (the default), routing cache
 	Extend       int      // -e, -ee
 	All          bool     // -a: -i lists interfaces that are down too
 	Inet6        bool     // -6 / --inet6: -s for IPv6
@@ -46,6 +47,7 @@ func (o *ReportOptions) netDir() string { return netDir(o.ProcRoot) }
 // Routes prints the kernel routing table (-r): one table for each
 // family named (by -4, -6, -A and the like), in their order, repeats too,
 // as netstat does; IPv4 when none is; -t, -u and the like change nothing.
+// For each, the FIB, or with -C the routing cache, or with -FC both.
 // A family without routes is refused in its turn, in netstat's words,
 // after the tables of the families before it. Rows that parse are
 // printed even when others do not; the returned error then names the bad
@@ -59,18 +61,52 @@ func Routes(w io.Writer, o *ReportOptions) error {
 	if !o.NumericHosts && !o.JSON {
 		ro.Names = snapshot.NewRouteNames(o.RouteNames)
 	}
+	fib := o.FIB || !o.Cache
 	var errs []error
 	for _, f := range families {
-		switch f {
-		case "inet":
+		switch {
+		case f == "inet" && fib:
 			errs = append(errs, routes4(w, o, ro))
-		case "inet6":
+		case f == "inet6" && fib:
 			errs = append(errs, routes6(w, o, ro))
-		default:
+		}
+		switch {
+		case f == "inet" && o.Cache:
+			errs = append(errs, routeCache4(w, o, ro))
+		case f == "inet6" && o.Cache:
+			errs = append(errs, routeCache6(w, o, ro))
+		case f != "inet" && f != "inet6":
 			return errors.Join(append(errs, o.noRoutes(f))...)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// routeCache4 prints the IPv4 routing cache, and routeCache6 the IPv6
+// one, netstat's -C.
+func routeCache4(w io.Writer, o *ReportOptions, ro render.RouteOptions) error {
+	rows, err := snapshot.ReadRouteCache(o.netDir())
+	if rows == nil && err != nil {
+		return err
+	}
+	if o.JSON {
+		return errors.Join(err, render.RouteCacheJSON(w, rows))
+	}
+	return errors.Join(err, render.RouteCache(w, rows, ro))
+}
+
+func routeCache6(w io.Writer, o *ReportOptions, ro render.RouteOptions) error {
+	rows, err := snapshot.ReadRoutes6(o.netDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		err = fmt.Errorf("%w: IPv6 is not configured on this system", err)
+	}
+	if rows == nil && err != nil {
+		return err
+	}
+	if o.JSON {
+		return errors.Join(err, render.Routes6CacheJSON(w, rows))
+	}
+	return errors.Join(err, render.Routes6Cache(w, rows, ro))
 }
 
 // noRoutes is netstat's answer to -r for a family socktrace has no

@@ -37,6 +37,8 @@ type netstatOptions struct {
 	version                      bool
 	context                      bool // -Z: SELinux contexts, which socktrace does not show
 	l2cap, rfcomm                bool // Bluetooth, which Debian's netstat 2.10 has no table for
+	symbolic                     bool // -N: numeric hosts in -r, as netstat's "resolve hardware names" is
+	cache, fib                   bool // -r: the routing cache, the FIB
 	tcpip                        bool // --tcpip, which selects nothing in netstat 2.10
 
 	// families are the address families named by -4, -6, -x, -A and
@@ -73,6 +75,9 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	o.addFamilyFlag(fs, "inet6", "6", "IPv6 only")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "list each malformed /proc line (up to 10 a file), not only the first")
 	fs.BoolVarP(&o.route, "route", "r", false, "kernel routing table")
+	fs.BoolVarP(&o.fib, "fib", "F", false, "with -r: the forwarding information base (the default)")
+	fs.BoolVarP(&o.cache, "cache", "C", false, "with -r: the routing cache instead (empty since Linux 3.6); -FC: both")
+	fs.BoolVarP(&o.symbolic, "symbolic", "N", false, "netstat's \"resolve hardware names\": numeric hosts with -r, numeric SCTP addresses")
 	fs.BoolVarP(&o.interfaces, "interfaces", "i", false, "interface table")
 	fs.BoolVarP(&o.stats, "statistics", "s", false, "per-protocol statistics")
 	fs.BoolVarP(&o.masquerade, "masquerade", "M", false, "NATed connections, from connection tracking (netstat's /proc/net/ip_masquerade is gone since Linux 2.4; needs root)")
@@ -187,7 +192,9 @@ func (o *netstatOptions) checkArgs(args []string) error {
 func (o *netstatOptions) reportOptions() *netstat.ReportOptions {
 	return &netstat.ReportOptions{
 		ProcRoot:     o.procRoot,
-		NumericHosts: o.numeric || o.numericHosts,
+		NumericHosts: o.numeric || o.numericHosts || o.symbolic,
+		Cache:        o.cache,
+		FIB:          o.fib,
 		Extend:       o.extend,
 		All:          o.all,
 		Inet6:        o.inet6,

@@ -197,6 +197,37 @@ func TestNetstatRouteFamilies(t *testing.T) {
 	}
 }
 
+// -C prints the routing cache instead of the FIB, -FC both, for each
+// family; -N prints hosts as numbers, as -n does for -r.
+func TestNetstatRouteCache(t *testing.T) {
+	g := func(name string) string { return tablesGolden(t, name) }
+	for _, tc := range []struct {
+		args string
+		want string
+	}{
+		{"-rnC", g("rnC")},
+		{"-rnCee", g("rnCee")},
+		{"-rnF", g("rn")},
+		{"-rnFC", g("rn") + g("rnC")},
+		{"-rnCF", g("rn") + g("rnC")},
+		{"-6 -rnC", g("6rnC")},
+		{"-rnC -4 -6", g("rnC") + g("6rnC")},
+		{"-rn6FC", g("6rn") + g("6rnC")},
+		{"-rN", g("rN")},
+		{"-6 -rN", g("6rN")},
+		{"--route --symbolic", g("rN")},
+	} {
+		args := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc")}, strings.Fields(tc.args)...)
+		out, errOut, err := runRoot(context.Background(), args...)
+		if err != nil || errOut != "" {
+			t.Errorf("%s: error %v, stderr %q", tc.args, err, errOut)
+		}
+		if out != tc.want {
+			t.Errorf("%s: printed\n%s\nwant\n%s", tc.args, out, tc.want)
+		}
+	}
+}
+
 // What netstat refuses is refused in its words and with its exit status
 // (no usage hint: the options are valid, their combination has no table).
 // -s refuses before it prints anything; -r refuses a family in its turn,

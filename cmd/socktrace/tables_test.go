@@ -210,6 +210,8 @@ func TestTablesDifferential(t *testing.T) {
 
 	for _, c := range []string{
 		"-rn", "-rne", "-rnee", "-r", "-rW", "-6 -rn", "-6 -rne", "-6 -r", "--inet6 -rn", "-4 -rn", "-4 -6 -rn",
+		"-rneeee", "-rnC", "-rC", "-rCe", "-rCee", "-rF", "-rnFC", "-rN", "-rNee", "-6 -rC", "-6 -rnFC", "-6 -rN",
+		"-A inet6,inet -rN", "--route --cache --fib --numeric-h",
 		"-i", "-ia", "-ie", "-iea", "-in",
 		"-s", "-st", "-su", "-sw", "-sU", "-stu", "-s -4", "-s -6", "-s -6 -t", "-s -6 -u", "-s -6 -w",
 	} {
@@ -231,7 +233,7 @@ func TestTablesDifferential(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ args, hosts string }{
-		{"-r", hosts}, {"-r", named}, {"-rWe", named}, {"-6 -r", named},
+		{"-r", hosts}, {"-r", named}, {"-rWe", named}, {"-6 -r", named}, {"-rN", named}, {"-6 -rN", named},
 	} {
 		t.Run("names"+strings.ReplaceAll(c.args, " ", "_"), func(t *testing.T) {
 			args := strings.Fields(c.args)
@@ -252,6 +254,7 @@ func TestTablesJSON(t *testing.T) {
 	}{
 		{"-rn --json", "destination", "10.60.0.0"},
 		{"-6 -rn --json", "destination", "fd00:77::/48"},
+		{"-rnF --json", "destination", "10.60.0.0"},
 		{"-ia --json", "iface", "vc"},
 		{"-s --json", "counter", "ActiveOpens"},
 		{"-s -6 --json", "counter", "Icmp6OutDestUnreachs"},
