@@ -168,11 +168,15 @@ func (e *Engine) print(w io.Writer, stderr io.Writer) error {
 	// after: a slow reader of stdout must not stall the events (the ring
 	// would fill and lose them).
 	e.out.reset()
-	if err := e.format(&e.out, stderr, at, full, unixRows); err != nil {
+	err := e.format(&e.out, stderr, at, full, unixRows)
+	var refused netstat.Refusal
+	if err != nil && !errors.As(err, &refused) {
 		return err
 	}
-	if err := e.out.writeTo(w); err != nil {
-		return err
+	// A table refused (SCTP named, and no SCTP in the kernel) ends the
+	// run after what came before it, as in netstat.
+	if werr := e.out.writeTo(w); werr != nil || err != nil {
+		return errors.Join(werr, err)
 	}
 	// The families without a table come last, as in netstat, which
 	// refuses one named only once it has printed the others.

@@ -31,6 +31,9 @@ func (e *Engine) printInet(w *tableText, stderr io.Writer) error {
 	}
 	w.ref(e.goneTW)
 	e.refreshOwners(stderr)
+	if err := e.t.PrintSCTP(w, e.r, stderr); err != nil {
+		return err
+	}
 	for i := range e.rows {
 		s := &e.rows[i]
 		if s.Proto == snapshot.TCP || !e.t.Shows(s) {

@@ -20,6 +20,7 @@ import (
 // asks for all of them, so every table listed must be set here.
 type Options struct {
 	TCP, UDP, UDPLite, Raw bool // the Internet tables
+	SCTP                   bool // also an Internet table, after TCP's
 	Inet4, Inet6           bool // their families
 	Unix                   bool // the unix socket table
 
@@ -34,6 +35,15 @@ type Options struct {
 	JSON                                     bool // one object per row
 
 	Verbose bool // list each malformed /proc line (up to 10 a file)
+
+	// SCTPNumeric prints SCTP addresses as numbers: netstat's SCTP code
+	// does for any of -n, --numeric-hosts, --numeric-ports,
+	// --numeric-users and -N.
+	SCTPNumeric bool
+	// NoProto says a family was named without a protocol (-4 alone),
+	// which asks for every protocol: netstat then passes over a missing
+	// SCTP table without a word.
+	NoProto bool
 
 	// Named says the command line named a table (netstat's flag_arg): a
 	// table that cannot be read is then refused, where the listing of
@@ -53,7 +63,7 @@ type Options struct {
 }
 
 // Inet reports whether any Internet table is asked for.
-func (o *Options) Inet() bool { return o.TCP || o.UDP || o.UDPLite || o.Raw }
+func (o *Options) Inet() bool { return o.TCP || o.SCTP || o.UDP || o.UDPLite || o.Raw }
 
 // Proc is the proc file system the tables are read from.
 func (o *Options) Proc() string {

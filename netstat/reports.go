@@ -26,6 +26,7 @@ type ReportOptions struct {
 	Inet6        bool     // -6 / --inet6: -s for IPv6
 	Families     []string // named by -4, -6, -x, -A and the like, in netstat's names, in order
 	TCP          bool     // -s -t
+	SCTP         bool     // -s -S
 	UDP          bool     // -s -u
 	UDPLite      bool     // -s -U
 	Raw          bool     // -s -w
@@ -218,8 +219,8 @@ func Stats(w io.Writer, o *ReportOptions) error {
 	// The flags are as given (the command line refuses -s -4 -6). No
 	// protocol, or all four, means all, which also shows SCTP.
 	v6 := o.Inet6
-	so := render.StatsOptions{Raw: o.Raw, TCP: o.TCP, UDP: o.UDP}
-	if o.TCP == o.UDP && o.UDP == o.UDPLite && o.UDPLite == o.Raw {
+	so := render.StatsOptions{Raw: o.Raw, TCP: o.TCP, UDP: o.UDP, SCTP: o.SCTP}
+	if o.TCP == o.UDP && o.UDP == o.UDPLite && o.UDPLite == o.Raw && o.Raw == o.SCTP {
 		so = render.StatsOptions{Raw: true, TCP: true, UDP: true, SCTP: true}
 	}
 	dir := o.netDir()

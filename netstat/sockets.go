@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,16 +60,19 @@ func Sockets(ctx context.Context, w io.Writer, stderr io.Writer, o *Options) err
 				return err
 			}
 		}
-		for i := range rows {
-			var err error
-			if o.JSON {
-				err = r.InetJSON(w, &rows[i])
-			} else {
-				err = r.InetRow(w, &rows[i])
-			}
-			if err != nil {
-				return err
-			}
+		// SCTP's rows come after TCP's, as in netstat.
+		tcp := 0
+		for tcp < len(rows) && rows[tcp].Proto == snapshot.TCP {
+			tcp++
+		}
+		if err := o.printInetRows(w, r, rows[:tcp]); err != nil {
+			return err
+		}
+		if err := o.PrintSCTP(w, r, stderr); err != nil {
+			return err
+		}
+		if err := o.printInetRows(w, r, rows[tcp:]); err != nil {
+			return err
 		}
 	}
 	if o.Unix {
@@ -80,6 +84,91 @@ func Sockets(ctx context.Context, w io.Writer, stderr io.Writer, o *Options) err
 	}
 	waitOwners()
 	return o.OtherFamilies(stderr)
+}
+
+func (o *Options) printInetRows(w io.Writer, r *render.Netstat, rows []snapshot.Socket) error {
+	for i := range rows {
+		var err error
+		if o.JSON {
+			err = r.InetJSON(w, &rows[i])
+		} else {
+			err = r.InetRow(w, &rows[i])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PrintSCTP prints the SCTP rows of the Internet table: the endpoints
+// with -l or -a, the associations without -l. netstat reads the one file
+// of each, which lists sockets of both families, only for IPv4: -6 alone
+// lists none. A missing file (the sctp module is not loaded) is refused
+// when SCTP was named, as netstat refuses it, exit status 1; with -v the
+// listing of every table says so, once for each file.
+func (o *Options) PrintSCTP(w io.Writer, r *render.Netstat, stderr io.Writer) error {
+	if !o.SCTP || !o.Inet4 {
+		return nil
+	}
+	dir := o.netDir()
+	if o.All || o.Listening {
+		eps, err := snapshot.ReadSCTPEndpoints(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := o.noSCTP(stderr); err != nil {
+				return err
+			}
+		}
+		o.reportReadError(stderr, ignoreMissing(err))
+		for i := range eps {
+			if o.JSON {
+				err = r.SCTPEndpointJSON(w, &eps[i])
+			} else {
+				err = r.SCTPEndpointRow(w, &eps[i], o.SCTPNumeric)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if o.All || !o.Listening {
+		assocs, err := snapshot.ReadSCTPAssocs(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return o.noSCTP(stderr)
+		}
+		o.reportReadError(stderr, err)
+		for i := range assocs {
+			if o.JSON {
+				err = r.SCTPAssocJSON(w, &assocs[i])
+			} else {
+				err = r.SCTPAssocRow(w, &assocs[i], o.SCTPNumeric)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// noSCTP is netstat's answer to a missing SCTP table.
+func (o *Options) noSCTP(stderr io.Writer) error {
+	const msg = "socktrace: no support for `AF INET (sctp)' on this system."
+	switch {
+	case o.NoProto:
+	case o.Named:
+		return Refusal{Msg: msg, Status: 1}
+	case o.Verbose:
+		fmt.Fprintln(stderr, msg)
+	}
+	return nil
+}
+
+func ignoreMissing(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // otherFamilies are the address families netstat 2.10 lists sockets of and

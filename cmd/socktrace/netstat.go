@@ -21,6 +21,7 @@ import (
 // netstatOptions are the root command's flags, with netstat's meanings.
 type netstatOptions struct {
 	tcp, udp, udplite, raw, unix bool
+	sctp                         bool
 	all, listening               bool
 	numeric                      bool
 	numericHosts, numericPorts   bool
@@ -56,6 +57,7 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.udp, "udp", "u", false, "UDP sockets")
 	fs.BoolVarP(&o.udplite, "udplite", "U", false, "UDP-Lite sockets")
 	fs.BoolVarP(&o.raw, "raw", "w", false, "raw sockets")
+	fs.BoolVarP(&o.sctp, "sctp", "S", false, "SCTP sockets")
 	o.addFamilyFlag(fs, "unix", "x", "unix domain sockets")
 	fs.VarP(protocolValue{o}, "protocol", "A", "address `families`, comma-separated: inet, inet6, unix (netstat's other names too)")
 
@@ -127,7 +129,7 @@ func (o *netstatOptions) addFamily(name string) {
 // given (reportOptions): netstat -rt is the IPv4 routing table, as -r is.
 func (o *netstatOptions) socketOptions() netstat.Options {
 	so := netstat.Options{
-		TCP: o.tcp, UDP: o.udp, UDPLite: o.udplite, Raw: o.raw, Unix: o.unix,
+		TCP: o.tcp, SCTP: o.sctp, UDP: o.udp, UDPLite: o.udplite, Raw: o.raw, Unix: o.unix,
 		Inet4: o.inet4, Inet6: o.inet6,
 		All: o.all, Listening: o.listening,
 		Programs: o.programs, Timers: o.timers, Wide: o.wide, Extend: o.extend > 0,
@@ -137,6 +139,7 @@ func (o *netstatOptions) socketOptions() netstat.Options {
 		NumericPorts: o.numeric || o.numericPorts,
 		NumericUsers: o.numeric || o.numericUsers,
 		Bluetooth:    o.l2cap || o.rfcomm || slices.Contains(o.families, "bluetooth"),
+		SCTPNumeric:  o.numeric || o.numericHosts || o.numericPorts || o.numericUsers || o.symbolic,
 	}
 	for _, f := range otherFamilies {
 		if slices.Contains(o.families, f) {
@@ -144,14 +147,15 @@ func (o *netstatOptions) socketOptions() netstat.Options {
 		}
 	}
 	if (so.Inet4 || so.Inet6) && !so.Inet() {
-		so.TCP, so.UDP, so.UDPLite, so.Raw = true, true, true, true
+		so.TCP, so.SCTP, so.UDP, so.UDPLite, so.Raw = true, true, true, true, true
+		so.NoProto = true
 	}
 	if so.Inet() && !so.Inet4 && !so.Inet6 {
 		so.Inet4, so.Inet6 = true, true
 	}
 	so.Named = so.Inet() || so.Unix || len(so.Others) > 0 || so.Bluetooth
 	if !so.Named {
-		so.TCP, so.UDP, so.UDPLite, so.Raw, so.Unix = true, true, true, true, true
+		so.TCP, so.SCTP, so.UDP, so.UDPLite, so.Raw, so.Unix = true, true, true, true, true, true
 		so.Inet4, so.Inet6 = true, true
 		so.Others = otherFamilies
 	}
@@ -200,6 +204,7 @@ func (o *netstatOptions) reportOptions() *netstat.ReportOptions {
 		Inet6:        o.inet6,
 		Families:     o.families,
 		TCP:          o.tcp,
+		SCTP:         o.sctp,
 		UDP:          o.udp,
 		UDPLite:      o.udplite,
 		Raw:          o.raw,

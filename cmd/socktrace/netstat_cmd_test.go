@@ -228,6 +228,38 @@ func TestNetstatRouteCache(t *testing.T) {
 	}
 }
 
+// -S lists SCTP sockets as netstat does, between TCP and UDP; only for
+// IPv4, as netstat reads the file of both families only then.
+func TestNetstatSCTP(t *testing.T) {
+	g := func(name string) string { return tablesGolden(t, name) }
+	for _, tc := range []struct {
+		args string
+		want string
+	}{
+		{"-Sn", g("Sn")},
+		{"--sctp --numeric", g("Sn")},
+		{"-San", g("San")},
+		{"-SanW", g("SanW")},
+		{"-Sln", g("Sln")},
+		{"-Sane", g("Sane")},
+		{"-Sano", g("Sano")},
+		{"-Sanp", g("Sanp")},
+		{"-S -4 -an", g("S4an")},
+		{"-S -6 -an", g("S6an")},
+		{"-SaN", g("SaN")},
+		{"-Sa --numeric-ports", g("Sa-np")},
+	} {
+		args := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc")}, strings.Fields(tc.args)...)
+		out, errOut, err := runRoot(context.Background(), args...)
+		if err != nil || errOut != "" {
+			t.Errorf("%s: error %v, stderr %q", tc.args, err, errOut)
+		}
+		if out != tc.want {
+			t.Errorf("%s: printed\n%s\nwant\n%s", tc.args, out, tc.want)
+		}
+	}
+}
+
 // What netstat refuses is refused in its words and with its exit status
 // (no usage hint: the options are valid, their combination has no table).
 // -s refuses before it prints anything; -r refuses a family in its turn,

@@ -214,6 +214,7 @@ func TestTablesDifferential(t *testing.T) {
 		"-A inet6,inet -rN", "--route --cache --fib --numeric-h",
 		"-i", "-ia", "-ie", "-iea", "-in",
 		"-s", "-st", "-su", "-sw", "-sU", "-stu", "-s -4", "-s -6", "-s -6 -t", "-s -6 -u", "-s -6 -w",
+		"-sS", "-sSt", "-s -6 -S",
 	} {
 		t.Run(strings.ReplaceAll(c, " ", "_"), func(t *testing.T) {
 			args := strings.Fields(c)
