@@ -197,6 +197,11 @@ func (e *Engine) format(w *tableText, stderr io.Writer, at time.Time, full bool,
 	if err := e.printInet(w, stderr); err != nil {
 		return err
 	}
+	if e.t.Groups {
+		if err := e.t.PrintGroups(w, stderr); err != nil {
+			return err
+		}
+	}
 	if e.t.Unix {
 		if err := e.t.PrintUnix(w, e.r, unixRows); err != nil {
 			return err

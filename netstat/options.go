@@ -23,6 +23,7 @@ type Options struct {
 	SCTP                   bool // also an Internet table, after TCP's
 	Inet4, Inet6           bool // their families
 	Unix                   bool // the unix socket table
+	Groups                 bool // -g: the multicast group memberships, after the Internet table
 
 	All       bool // -a: listening and connected sockets
 	Listening bool // -l: only listening ones; neither: only connected ones

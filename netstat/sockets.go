@@ -75,6 +75,11 @@ func Sockets(ctx context.Context, w io.Writer, stderr io.Writer, o *Options) err
 			return err
 		}
 	}
+	if o.Groups {
+		if err := o.PrintGroups(w, stderr); err != nil {
+			return err
+		}
+	}
 	if o.Unix {
 		rows := o.ReadUnix(stderr)
 		waitOwners()
@@ -151,9 +156,57 @@ func (o *Options) PrintSCTP(w io.Writer, r *render.Netstat, stderr io.Writer) er
 	return nil
 }
 
+// PrintGroups prints the interfaces' multicast group memberships (-g):
+// netstat's title, then IPv4's groups and IPv6's, of the families asked
+// for. Groups are named as hosts (the hosts file, then DNS) unless the
+// hosts are numeric. A missing /proc/net/igmp is refused as netstat
+// refuses it; a missing igmp6 (no IPv6) has no groups.
+func (o *Options) PrintGroups(w, stderr io.Writer) error {
+	if !o.JSON {
+		if err := render.GroupsHeader(w); err != nil {
+			return err
+		}
+	}
+	var names render.RouteNamer
+	if !o.NumericHosts && !o.JSON {
+		names = snapshot.NewRouteNames(snapshot.RouteNamesConfig{
+			HostsFile:    filepath.Join(o.etcRoot(), "hosts"),
+			NetworksFile: filepath.Join(o.etcRoot(), "networks"),
+		})
+	}
+	var rows []snapshot.Membership
+	if o.Inet4 {
+		v4, err := snapshot.ReadIGMP(o.netDir())
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := o.missing("AF INET (igmp)", stderr); err != nil {
+				return err
+			}
+		}
+		o.reportReadError(stderr, ignoreMissing(err))
+		rows = v4
+	}
+	if o.Inet6 {
+		v6, err := snapshot.ReadIGMP6(o.netDir())
+		o.reportReadError(stderr, ignoreMissing(err))
+		rows = append(rows, v6...)
+	}
+	if o.JSON {
+		return render.GroupsJSON(w, rows)
+	}
+	return render.Groups(w, rows, names)
+}
+
 // noSCTP is netstat's answer to a missing SCTP table.
 func (o *Options) noSCTP(stderr io.Writer) error {
-	const msg = "socktrace: no support for `AF INET (sctp)' on this system."
+	return o.missing("AF INET (sctp)", stderr)
+}
+
+// missing is netstat's answer to a missing table of the Internet family
+// named what: refused if named (exit status 1), said so with -v in the
+// listing of every table, passed over in silence for a family named
+// without a protocol.
+func (o *Options) missing(what string, stderr io.Writer) error {
+	msg := fmt.Sprintf("socktrace: no support for `%s' on this system.", what)
 	switch {
 	case o.NoProto:
 	case o.Named:

@@ -22,6 +22,7 @@ import (
 type netstatOptions struct {
 	tcp, udp, udplite, raw, unix bool
 	sctp                         bool
+	groups                       bool // -g: multicast group memberships
 	all, listening               bool
 	numeric                      bool
 	numericHosts, numericPorts   bool
@@ -58,6 +59,7 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.udplite, "udplite", "U", false, "UDP-Lite sockets")
 	fs.BoolVarP(&o.raw, "raw", "w", false, "raw sockets")
 	fs.BoolVarP(&o.sctp, "sctp", "S", false, "SCTP sockets")
+	fs.BoolVarP(&o.groups, "groups", "g", false, "multicast group memberships (with -c, every interval)")
 	o.addFamilyFlag(fs, "unix", "x", "unix domain sockets")
 	fs.VarP(protocolValue{o}, "protocol", "A", "address `families`, comma-separated: inet, inet6, unix (netstat's other names too)")
 
@@ -129,7 +131,7 @@ func (o *netstatOptions) addFamily(name string) {
 // given (reportOptions): netstat -rt is the IPv4 routing table, as -r is.
 func (o *netstatOptions) socketOptions() netstat.Options {
 	so := netstat.Options{
-		TCP: o.tcp, SCTP: o.sctp, UDP: o.udp, UDPLite: o.udplite, Raw: o.raw, Unix: o.unix,
+		TCP: o.tcp, SCTP: o.sctp, UDP: o.udp, UDPLite: o.udplite, Raw: o.raw, Unix: o.unix, Groups: o.groups,
 		Inet4: o.inet4, Inet6: o.inet6,
 		All: o.all, Listening: o.listening,
 		Programs: o.programs, Timers: o.timers, Wide: o.wide, Extend: o.extend > 0,
@@ -150,10 +152,10 @@ func (o *netstatOptions) socketOptions() netstat.Options {
 		so.TCP, so.SCTP, so.UDP, so.UDPLite, so.Raw = true, true, true, true, true
 		so.NoProto = true
 	}
-	if so.Inet() && !so.Inet4 && !so.Inet6 {
+	if (so.Inet() || so.Groups) && !so.Inet4 && !so.Inet6 {
 		so.Inet4, so.Inet6 = true, true
 	}
-	so.Named = so.Inet() || so.Unix || len(so.Others) > 0 || so.Bluetooth
+	so.Named = so.Inet() || so.Groups || so.Unix || len(so.Others) > 0 || so.Bluetooth
 	if !so.Named {
 		so.TCP, so.SCTP, so.UDP, so.UDPLite, so.Raw, so.Unix = true, true, true, true, true, true
 		so.Inet4, so.Inet6 = true, true

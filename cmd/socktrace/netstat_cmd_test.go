@@ -260,6 +260,36 @@ func TestNetstatSCTP(t *testing.T) {
 	}
 }
 
+// -g lists the multicast groups after the Internet table, named through
+// the hosts file unless numeric; with a family alone, every Internet
+// protocol too.
+func TestNetstatGroups(t *testing.T) {
+	g := func(name string) string { return tablesGolden(t, name) }
+	for _, tc := range []struct {
+		args string
+		want string
+	}{
+		{"-gn", g("gn")},
+		{"-g", g("g")},
+		{"--groups", g("g")},
+		{"-g -4 -n", g("g4n")},
+		{"-g -6", g("g6")},
+	} {
+		args := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc"), "--etc-root", tablesFixture}, strings.Fields(tc.args)...)
+		out, errOut, err := runRoot(context.Background(), args...)
+		if err != nil || errOut != "" {
+			t.Errorf("%s: error %v, stderr %q", tc.args, err, errOut)
+		}
+		if out != tc.want {
+			t.Errorf("%s: printed\n%s\nwant\n%s", tc.args, out, tc.want)
+		}
+	}
+	out, _, err := runRoot(context.Background(), "--proc-root", filepath.Join(tablesFixture, "proc"), "-gn", "--json")
+	if want := `{"family":"inet6","iface":"va","refcnt":2,"group":"ff02::fb"}` + "\n"; err != nil || !strings.Contains(out, want) {
+		t.Errorf("-gn --json: %v, printed\n%s\nwant a line %s", err, out, want)
+	}
+}
+
 // What netstat refuses is refused in its words and with its exit status
 // (no usage hint: the options are valid, their combination has no table).
 // -s refuses before it prints anything; -r refuses a family in its turn,

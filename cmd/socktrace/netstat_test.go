@@ -45,6 +45,7 @@ var peerRoles = map[string]func(args []string) error{
 	"nat-client":      natClient,
 	"cgroup-peer":     cgroupPeer,
 	"serve-workload":  serveWorkload,
+	"mcast-member":    mcastMember,
 }
 
 func TestMain(m *testing.M) {

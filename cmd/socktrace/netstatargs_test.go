@@ -260,7 +260,7 @@ func ownExtension(tokens []string) bool {
 }
 
 // missingFlags are netstat's options that socktrace does not have yet.
-var missingFlags = []string{"groups", "masquerade"}
+var missingFlags = []string{"masquerade"}
 
 // missingFlag reports whether tokens hold one of missingFlags.
 func missingFlag(fs *pflag.FlagSet, tokens []string) bool {
