@@ -77,7 +77,7 @@ func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.wide, "wide", "W", false, "don't truncate addresses")
 	o.addFamilyFlag(fs, "inet", "4", "IPv4 only")
 	o.addFamilyFlag(fs, "inet6", "6", "IPv6 only")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "list each malformed /proc line (up to 10 a file), not only the first")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "list each malformed /proc line (up to 10 a file), not only the first; say which tables the kernel lacks")
 	fs.BoolVarP(&o.route, "route", "r", false, "kernel routing table")
 	fs.BoolVarP(&o.fib, "fib", "F", false, "with -r: the forwarding information base (the default)")
 	fs.BoolVarP(&o.cache, "cache", "C", false, "with -r: the routing cache instead (empty since Linux 3.6); -FC: both")

@@ -55,6 +55,9 @@ previous table.`,
                           every 2 seconds; gone connections stay listed for 10s
   socktrace -rn           routing table; -i interfaces; -s statistics
   socktrace -Mnc          NATed connections each second, destroyed ones too
+  socktrace -gn           multicast group memberships
+  socktrace --prog -A inet,unix
+                          any prefix of a long option, as netstat takes it
   socktrace trace         stream every TCP state change as it happens`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
