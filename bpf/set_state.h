@@ -54,14 +54,17 @@ static __always_inline bool table_needs(int old, int new)
 
 /*
  * In table_only mode, two transitions a table needs send nothing: a connect's
- * next transition only sends the CLOSE->SYN_SENT it may still hold, and a
- * passive child is only set up. Returns whether this was one of them.
+ * next transition only sends the CLOSE->SYN_SENT it may still hold (unless
+ * table_connect_times asks for it too), and a passive child is only set up.
+ * Returns whether this was one of them.
  */
 static __always_inline bool table_bookkeeping_only(__u64 skp, const struct sock *sk,
 						   struct sock_info *si, int old, int new,
 						   enum sk_access acc)
 {
 	if (old == TCP_SYN_SENT && new != TCP_CLOSE) {
+		if (table_connect_times)
+			return false; /* sent, with its time in SYN_SENT */
 		if (si && (si->flags & SI_CONNECT_PENDING))
 			release_connect(skp, sk, si, acc);
 		return true;
@@ -130,8 +133,9 @@ static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int ol
 		}
 		if (si->flags & SI_OWNER)
 			set_owner(&e, &si->owner);
-		/* table_only mode does not time the states between. */
-		if (!table_only && (si->flags & SI_STATE)) {
+		/* table_only mode does not time the states between, unless
+		 * asked for a connect's time in SYN_SENT. */
+		if ((!table_only || table_connect_times) && (si->flags & SI_STATE)) {
 			e.state_ns = now - si->state_ns;
 			e.flags |= FLAG_PREV_KNOWN;
 		}

@@ -132,9 +132,9 @@ static __always_inline void read_summary(struct event *e, const struct sock *sk,
 	const struct tcp_sock *tp;
 
 	e->error = READ(acc, sk, sk_err);
-	/* A table shows why a connection ended, not what it carried; a
-	 * listener carried nothing. */
-	if (table_only || old == TCP_LISTEN)
+	/* A table shows why a connection ended, not what it carried (unless
+	 * asked); a listener carried nothing. */
+	if ((table_only && !table_summary) || old == TCP_LISTEN)
 		return;
 	tp = tcp_of(sk, acc);
 	if (!tp)

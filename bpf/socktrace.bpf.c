@@ -60,6 +60,11 @@ const volatile __u8 table_only = 0;
 /* The reset and retransmit programs are attached: ->CLOSE leaves the
  * socket's owner behind for a reset that follows it (see sock_owner). */
 const volatile __u8 with_resets = 0;
+/* With table_only, also send each connect's SYN_SENT->ESTABLISHED with its
+ * time in SYN_SENT (connect latency, and the end of a SYN_SENT count). */
+const volatile __u8 table_connect_times = 0;
+/* With table_only, closes carry their summary (bytes, SRTT, retransmits). */
+const volatile __u8 table_summary = 0;
 const volatile char filter_comm[TASK_COMM_LEN] = {};
 
 struct owner {

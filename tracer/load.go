@@ -52,6 +52,8 @@ func (t *Tracer) prepare(cfg Config) (*ebpf.CollectionSpec, error) {
 		"filter_comm":           [16]byte(snapshot.CommOf(f.Comm)),
 		"table_only":            boolByte(cfg.TableOnly),
 		"with_resets":           boolByte(cfg.Resets),
+		"table_connect_times":   boolByte(cfg.ConnectTimes),
+		"table_summary":         boolByte(cfg.Summaries),
 	}
 	for name, v := range vars {
 		if err := spec.Variables[name].Set(v); err != nil {

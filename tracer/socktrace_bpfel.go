@@ -181,7 +181,9 @@ const (
 	socktraceVarFilterPid          = "filter_pid"
 	socktraceVarFilterPort         = "filter_port"
 	socktraceVarFilterStates       = "filter_states"
+	socktraceVarTableConnectTimes  = "table_connect_times"
 	socktraceVarTableOnly          = "table_only"
+	socktraceVarTableSummary       = "table_summary"
 	socktraceVarTcpWriteTimerAddr  = "tcp_write_timer_addr"
 	socktraceVarTwTimerHandlerAddr = "tw_timer_handler_addr"
 	socktraceVarUnusedCounter      = "unused_counter"
@@ -271,7 +273,9 @@ type socktraceVariableSpecs struct {
 	FilterPid          *ebpf.VariableSpec `ebpf:"filter_pid"`
 	FilterPort         *ebpf.VariableSpec `ebpf:"filter_port"`
 	FilterStates       *ebpf.VariableSpec `ebpf:"filter_states"`
+	TableConnectTimes  *ebpf.VariableSpec `ebpf:"table_connect_times"`
 	TableOnly          *ebpf.VariableSpec `ebpf:"table_only"`
+	TableSummary       *ebpf.VariableSpec `ebpf:"table_summary"`
 	TcpWriteTimerAddr  *ebpf.VariableSpec `ebpf:"tcp_write_timer_addr"`
 	TwTimerHandlerAddr *ebpf.VariableSpec `ebpf:"tw_timer_handler_addr"`
 	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
@@ -337,7 +341,9 @@ type socktraceVariables struct {
 	FilterPid          *ebpf.Variable `ebpf:"filter_pid"`
 	FilterPort         *ebpf.Variable `ebpf:"filter_port"`
 	FilterStates       *ebpf.Variable `ebpf:"filter_states"`
+	TableConnectTimes  *ebpf.Variable `ebpf:"table_connect_times"`
 	TableOnly          *ebpf.Variable `ebpf:"table_only"`
+	TableSummary       *ebpf.Variable `ebpf:"table_summary"`
 	TcpWriteTimerAddr  *ebpf.Variable `ebpf:"tcp_write_timer_addr"`
 	TwTimerHandlerAddr *ebpf.Variable `ebpf:"tw_timer_handler_addr"`
 	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`

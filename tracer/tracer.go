@@ -44,6 +44,12 @@ type Config struct {
 	// KindResetReceived and KindRetransmit events. Off, they are not
 	// attached and cost nothing.
 	Resets bool
+	// ConnectTimes, with TableOnly, also sends each connect's
+	// SYN_SENT->ESTABLISHED, with its time in SYN_SENT (InState).
+	ConnectTimes bool
+	// Summaries, with TableOnly, has closes carry their byte counts, SRTT
+	// and retransmits (FlagSummary) as in trace mode.
+	Summaries bool
 }
 
 // Stats are a Tracer's running totals.

@@ -498,6 +498,49 @@ func tableOnlyCloses(t *testing.T, ns *nstest.NS, c *capture) (sport, cport uint
 	return sport, cport
 }
 
+// TableOnly with ConnectTimes and Summaries (what top needs): a connect's
+// SYN_SENT->ESTABLISHED comes too, with its time in SYN_SENT, and closes
+// carry their summary: the bytes each side sent, each once.
+func TestTableOnlyConnectTimesSummaries(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	c := startCapture(t, Config{Filter: Filter{NetNS: uint32(ns.Inode)}, TableOnly: true,
+		ConnectTimes: true, Summaries: true, Latency: 10 * time.Millisecond})
+	srv := ns.StartPeer(t, "server", "127.0.0.1:0", "read-close")
+	sport := portOf(t, srv)
+	cli := ns.StartPeer(t, "client", hostPort("127.0.0.1:0", sport), "send")
+	cport := portOf(t, cli)
+	srv.Expect("ACCEPTED")
+	srv.Expect("READ none")
+	srv.Send("close")
+	cli.Expect("EOF none")
+	cli.Send("close")
+	cli.Expect("CLOSED")
+	evs := c.waitFor(t, wait, "both closes", all(
+		has(cport, sport, tcpstate.LastAck, tcpstate.Close), has(sport, cport, tcpstate.FinWait2, tcpstate.TimeWait)))
+
+	client, server := of(evs, cport, sport), of(evs, sport, cport)
+	assertSteps(t, "client", client, []step{st(tcpstate.Close, tcpstate.SynSent, cli.PID), st(tcpstate.SynSent, tcpstate.Established, cli.PID),
+		st(tcpstate.LastAck, tcpstate.Close, cli.PID)})
+	assertSteps(t, "server", server, []step{acc(tcpstate.Established, srv.PID), st(tcpstate.FinWait2, tcpstate.TimeWait, srv.PID)})
+	if t.Failed() {
+		t.FailNow()
+	}
+	if e := client[1]; !e.Has(FlagPrevKnown) || e.InState <= 0 || e.InState > e.Time.Sub(client[0].Time) {
+		t.Errorf("SYN_SENT->ESTABLISHED: time in SYN_SENT %v (flags %b), want (0, %v]",
+			e.InState, e.Flags, e.Time.Sub(client[0].Time))
+	}
+	for _, tc := range []struct {
+		e              Event
+		sent, received uint64
+	}{{client[2], uint64(len(greeting)), 0}, {server[1], 0, uint64(len(greeting))}} {
+		if !tc.e.Has(FlagSummary) || tc.e.BytesSent != tc.sent || tc.e.BytesReceived != tc.received {
+			t.Errorf("close %s: flags %b, sent %d, received %d; want a summary with %d and %d",
+				tc.e.Local, tc.e.Flags, tc.e.BytesSent, tc.e.BytesReceived, tc.sent, tc.received)
+		}
+	}
+}
+
 // waitTimeWaitEnd waits for the end of the client's TIME_WAIT and checks
 // what TableOnly says of it: the tuple, read from the timewait socket, and
 // no owner (a table has it from the entry).
