@@ -7,9 +7,9 @@ import "time"
 // mode's times have one length, sort as strings and parse alike.
 const jsonTimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
-// appendJSONTime appends t in jsonTimeLayout, for the times that are not
-// on the event path (clockCache).
-func appendJSONTime(b []byte, t time.Time) []byte {
+// AppendJSONTime appends t in jsonTimeLayout: the way every package writes
+// a time into JSON. The event path uses clockCache instead.
+func AppendJSONTime(b []byte, t time.Time) []byte {
 	return t.UTC().AppendFormat(b, jsonTimeLayout)
 }
 

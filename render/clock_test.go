@@ -12,7 +12,7 @@ func TestClockCacheMatchesAppendFormat(t *testing.T) {
 	base := time.Date(2026, 12, 31, 23, 59, 58, 999_999_000, time.UTC)
 	for _, d := range []time.Duration{0, 1, 999, 1000, time.Millisecond, 2 * time.Millisecond, -time.Second, 3 * time.Second, 0} {
 		tm := base.Add(d)
-		if got, want := string(c.appendJSON(nil, tm)), string(appendJSONTime(nil, tm)); got != want {
+		if got, want := string(c.appendJSON(nil, tm)), string(AppendJSONTime(nil, tm)); got != want {
 			t.Errorf("json %v: %s, want %s", d, got, want)
 		}
 		if got, want := string(c.appendText(nil, tm)), tm.Format("15:04:05.000000"); got != want {
@@ -32,7 +32,7 @@ func TestJSONTime(t *testing.T) {
 		{time.Date(2026, 11, 22, 12, 31, 30, 120_000_000, time.UTC), "2026-11-22T12:31:30.120000000Z"},
 		{time.Date(2026, 11, 22, 13, 31, 30, 5, time.FixedZone("CET", 3600)), "2026-11-22T12:31:30.000000005Z"},
 	} {
-		if got := string(appendJSONTime(nil, tc.t)); got != tc.want {
+		if got := string(AppendJSONTime(nil, tc.t)); got != tc.want {
 			t.Errorf("%v: %s, want %s", tc.t, got, tc.want)
 		}
 		if _, err := time.Parse(time.RFC3339Nano, tc.want); err != nil {

@@ -186,6 +186,6 @@ func SummaryJSON(w io.Writer, s *Summary) error {
 		TimeWait       int               `json:"time_wait"`
 		Lost           uint64            `json:"lost"`
 		Healed         uint64            `json:"healed"`
-	}{true, string(appendJSONTime(nil, s.Time)), s.Connects, s.Accepts, s.Closes, failed,
+	}{true, string(AppendJSONTime(nil, s.Time)), s.Connects, s.Accepts, s.Closes, failed,
 		s.ResetsSent, s.ResetsReceived, s.Retransmits, s.SynSent, s.SynRecv, s.TimeWait, s.Lost, s.Healed})
 }

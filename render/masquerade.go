@@ -326,5 +326,5 @@ func MasqueradeSummaryJSON(w io.Writer, s *conntrack.Summary) error {
 		Flows     int    `json:"flows"`
 		Lost      uint64 `json:"lost"`
 		Healed    uint64 `json:"healed"`
-	}{true, string(appendJSONTime(nil, s.Time)), s.New, s.Destroyed, s.Flows, s.Lost, s.Healed})
+	}{true, string(AppendJSONTime(nil, s.Time)), s.New, s.Destroyed, s.Flows, s.Lost, s.Healed})
 }
