@@ -63,6 +63,13 @@ func newTraceCmd() *cobra.Command {
 	addProfileFlag(f, &o.profile)
 	f.BoolVar(&o.json, "json", false, "print one JSON object per event (NDJSON)")
 	f.BoolVarP(&o.extend, "extend", "e", false, "add a CONTAINER column: the pod, container or systemd unit of the owner (JSON always has it)")
+	addTracerFlags(f, o)
+	return cmd
+}
+
+// addTracerFlags adds the flags of every command that runs the tracer: the
+// filters, and how the ring buffer is read.
+func addTracerFlags(f *pflag.FlagSet, o *traceOptions) {
 	f.Var(numberFlag(&o.pid, 1, maxPID, fmt.Sprintf("want a process id from 1 to %d", maxPID)),
 		"pid", "only sockets owned by this process id")
 	f.StringVar(&o.comm, "comm", "", "only sockets owned by processes with this name (as in /proc/PID/comm)")
@@ -77,7 +84,6 @@ func newTraceCmd() *cobra.Command {
 	f.DurationVar(&o.latency, "latency", 50*time.Millisecond, "longest time an event may wait in the ring buffer before it is printed")
 	f.BoolVar(&o.classic, "classic-tracepoint", false, "use the classic sock:inet_sock_set_state tracepoint instead of tp_btf")
 	_ = f.MarkHidden("classic-tracepoint")
-	return cmd
 }
 
 // maxPID is the largest process id: the kernel's pid_max is at most
@@ -179,12 +185,7 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 	for _, w := range tr.Warnings() {
 		fmt.Fprintf(stderr, "socktrace: warning: %s\n", w)
 	}
-	if o.pid != 0 && !fileExists(fmt.Sprintf("/proc/%d", o.pid)) {
-		fmt.Fprintf(stderr, "socktrace: warning: no process %d is running: nothing to show until one has that id\n", o.pid)
-	}
-	if netns.IsInode(o.netns) && !netns.Exists("/proc", uint64(cfg.Filter.NetNS)) {
-		fmt.Fprintf(stderr, "socktrace: warning: no network namespace with inode %d is in /run/netns or used by a process: nothing to show unless one is\n", cfg.Filter.NetNS)
-	}
+	o.warnFilters(stderr, cfg.Filter)
 	if ctx.Err() == nil { // not interrupted while loading
 		fmt.Fprintln(stderr, "socktrace: tracing TCP state changes, resets and retransmits; Ctrl-C to stop")
 	}
@@ -197,6 +198,18 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 		return nil
 	}
 	return err
+}
+
+// warnFilters warns of a filter that nothing can match now: a --pid no
+// process has, a --netns inode no namespace has. It does not refuse them:
+// such a process or namespace may come.
+func (o *traceOptions) warnFilters(stderr io.Writer, f tracer.Filter) {
+	if o.pid != 0 && !fileExists(fmt.Sprintf("/proc/%d", o.pid)) {
+		fmt.Fprintf(stderr, "socktrace: warning: no process %d is running: nothing to show until one has that id\n", o.pid)
+	}
+	if netns.IsInode(o.netns) && !netns.Exists("/proc", uint64(f.NetNS)) {
+		fmt.Fprintf(stderr, "socktrace: warning: no network namespace with inode %d is in /run/netns or used by a process: nothing to show unless one is\n", f.NetNS)
+	}
 }
 
 // reportLoss is the summary at exit: what was delivered, and what the
