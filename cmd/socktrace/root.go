@@ -58,7 +58,8 @@ previous table.`,
   socktrace -gn           multicast group memberships
   socktrace --prog -A inet,unix
                           any prefix of a long option, as netstat takes it
-  socktrace trace         stream every TCP state change as it happens`,
+  socktrace trace         stream every TCP state change as it happens
+  socktrace top           who opens connections, to where, how they end`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// netstat's command line is read as netstat reads it, prefixes of
@@ -105,6 +106,7 @@ previous table.`,
 	cmd.AddCommand(newTraceCmd())
 	cmd.AddCommand(newCheckCmd())
 	cmd.AddCommand(newServeCmd())
+	cmd.AddCommand(newTopCmd())
 	return cmd
 }
 
