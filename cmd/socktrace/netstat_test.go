@@ -46,6 +46,8 @@ var peerRoles = map[string]func(args []string) error{
 	"cgroup-peer":     cgroupPeer,
 	"serve-workload":  serveWorkload,
 	"mcast-member":    mcastMember,
+	"top-server":      topServer,
+	"top-client":      topClient,
 }
 
 func TestMain(m *testing.M) {
