@@ -37,6 +37,7 @@ type options struct {
 	port      int
 	rate      float64
 	reset     bool
+	remotes   int
 }
 
 func main() {
@@ -51,6 +52,8 @@ func main() {
 	flag.IntVar(&o.port, "port", 9000, "server port, shared by all addresses")
 	flag.Float64Var(&o.rate, "rate", 0, "pace the clients to about this many connections per second (0: max rate)")
 	flag.BoolVar(&o.reset, "reset", false, "close each connection with SO_LINGER 0: a RST instead of a FIN, no TIME_WAIT")
+	flag.IntVar(&o.remotes, "remotes", 0, "connect to this many consecutive addresses from "+spreadFrom+
+		" instead of -addr's, all served by one wildcard listener: as many remote endpoints (0: off)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -69,13 +72,20 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	listen, connect := addrs, addrs
+	if o.remotes != 0 {
+		if connect, err = spread(o.remotes); err != nil {
+			return err
+		}
+		listen = []netip.Addr{netip.IPv4Unspecified()}
+	}
 	switch o.role {
 	case "server":
-		return runServer(ctx, o, addrs)
+		return runServer(ctx, o, listen)
 	case "client":
-		return runClient(ctx, o, addrs)
+		return runClient(ctx, o, connect)
 	case "both":
-		return runBoth(ctx, o, addrs)
+		return runBoth(ctx, o, listen, connect)
 	default:
 		return fmt.Errorf("-role %q: want server, client or both", o.role)
 	}
@@ -98,6 +108,25 @@ func addresses(first string, n int) ([]netip.Addr, error) {
 		}
 		out = append(out, a)
 		a = a.Next()
+	}
+	return out, nil
+}
+
+// spreadFrom is where -remotes' addresses start: away from -addr's
+// 127.0.0.x, all of them local (the kernel routes 127.0.0.0/8 to lo).
+const spreadFrom = "127.1.0.0"
+
+// maxRemotes bounds -remotes: the addresses are a slice per client loop.
+const maxRemotes = 1 << 20
+
+// spread returns n consecutive loopback addresses from spreadFrom.
+func spread(n int) ([]netip.Addr, error) {
+	if n < 1 || n > maxRemotes {
+		return nil, fmt.Errorf("-remotes must be in [1, %d]", maxRemotes)
+	}
+	out := make([]netip.Addr, 0, n)
+	for a := netip.MustParseAddr(spreadFrom); len(out) < n; a = a.Next() {
+		out = append(out, a)
 	}
 	return out, nil
 }
@@ -132,14 +161,14 @@ func runClient(ctx context.Context, o options, addrs []netip.Addr) error {
 	return nil
 }
 
-func runBoth(ctx context.Context, o options, addrs []netip.Addr) error {
-	srv, err := churn.Listen(churn.ServerConfig{Addrs: addrs, Port: o.port, Acceptors: o.acceptors})
+func runBoth(ctx context.Context, o options, listen, connect []netip.Addr) error {
+	srv, err := churn.Listen(churn.ServerConfig{Addrs: listen, Port: o.port, Acceptors: o.acceptors})
 	if err != nil {
 		return err
 	}
 	srv.Serve()
 	cpu0, start := cpuTime(), time.Now()
-	res, err := churn.RunClients(ctx, clientConfig(o, addrs, srv.Port()))
+	res, err := churn.RunClients(ctx, clientConfig(o, connect, srv.Port()))
 	if err != nil {
 		srv.Close()
 		return err
