@@ -17,6 +17,9 @@ PORT=${PORT:-9511}                 # outside the ephemeral range, so host client
 SOCKTRACE=${SOCKTRACE:-bin/socktrace}
 GO=${GO:-go}
 READY_TIMEOUT=${READY_TIMEOUT:-30} # seconds for socktrace to get ready
+SOAK=${SOAK:-120}                  # soak seconds, at most 3600
+SAMPLE=${SAMPLE:-30}               # soak: seconds between RSS samples
+FLAT_PCT=${FLAT_PCT:-10}           # soak: allowed growth of the second half's peak RSS over the first's
 WARMUP=${WARMUP:-3s}               # unmeasured churn first: the first run of a boot is slower
 SETTLE=${SETTLE:-2}                # seconds between phases
 ROUNDS=${ROUNDS:-1}                # off and on phases this many times: the VM drifts within minutes
@@ -336,4 +339,106 @@ function nearby(i,   j, s, m) {
 	for (j = i + 1; j <= n; j++) if (isoff[j]) { s += rate[j]; m++; break }
 	return m ? s / m : base
 }'
+}
+
+# stderr_note NAME ERRFILE: what socktrace said on stderr, if anything (the
+# last lines only: it may report loss there).
+stderr_note() {
+	[[ -s $2 ]] || return 0
+	echo "  $1: socktrace stderr ($(wc -l <"$2") lines), last ones:"
+	tail -3 "$2" | cut -c1-200 | sed 's/^/    /'
+}
+
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# soak_ok: SOAK and SAMPLE make a soak.
+soak_ok() {
+	((SAMPLE > 0 && SOAK >= SAMPLE && SOAK <= 3600)) && return 0
+	fail "SOAK=$SOAK SAMPLE=$SAMPLE: want 0 < SAMPLE <= SOAK <= 3600"
+	return 1
+}
+
+cmd=()               # the socktrace a soak runs (run_soak's CMDFN sets it)
+soak_out=/dev/null   # its stdout
+soak_churn_args=()   # the churn's own flags in a soak
+
+# run_soak READY CMDFN: max churn for $SOAK seconds in one namespace (in
+# back-to-back generator runs of at most 120 s, its limit, each with
+# $soak_churn_args), beside the socktrace that 'CMDFN NS' puts in cmd,
+# started with 'start_tracer $soak_out ERR READY', its memory sampled every
+# $SAMPLE seconds.
+run_soak() {
+	local ready=$1 cmdfn=$2 ns loop t0 t t_prev c0 c w0 w i n rss hwm tw cpu out samples=()
+	new_netns soak
+	"$cmdfn" "$ns"
+	start_tracer "$soak_out" "$tmp/soak.err" "$ready" "${cmd[@]}"
+	(
+		child=
+		trap '[[ -z $child ]] || kill -TERM "$child" 2>/dev/null; exit 143' TERM
+		for ((left = SOAK; left > 0; left -= 120)); do
+			churn_cmd "$ns" "$PORT" -duration "$((left < 120 ? left : 120))s" "${soak_churn_args[@]}"
+			"${cmd_churn[@]}" &
+			child=$!
+			wait "$child"
+			child=
+		done
+	) >"$tmp/soak.churn" 2>&1 &
+	loop=$!
+	extra_pids+=("$loop")
+	t0=$(now)
+	c0=$(cpu_ticks "$tracer_pid")
+	w0=$(wchar "$tracer_pid")
+	echo "soak: ${cmd[*]} under max churn for ${SOAK}s, sampled every ${SAMPLE}s"
+	printf '  %6s %10s %10s %9s %9s %9s\n' "t s" "VmRSS MiB" "VmHWM MiB" "tracer %" "out MB/s" "TIME_WAIT"
+	n=$((SOAK / SAMPLE))
+	for ((i = 0; i <= n; i++)); do
+		# In the background, so that a signal to the script is handled now,
+		# not when the sleep ends.
+		sleep "$(awk -v t0="$t0" -v due="$((i * SAMPLE))" -v t="$(now)" 'BEGIN { s = t0 + due - t; print (s > 0 ? s : 0) }')" &
+		wait "$!"
+		if ! kill -0 "$tracer_pid" 2>/dev/null; then
+			fail "socktrace exited during the soak:"
+			tail -5 "$tmp/soak.err" | sed 's/^/    /' >&2
+			return 1
+		fi
+		t=$(now)
+		c=$(cpu_ticks "$tracer_pid")
+		w=$(wchar "$tracer_pid")
+		rss=$(status_kb "$tracer_pid" VmRSS)
+		hwm=$(status_kb "$tracer_pid" VmHWM)
+		# shellcheck disable=SC2016 # awk's $
+		tw=$(ip netns exec "$ns" awk '$1 == "TCP:" { for (i = 2; i < NF; i++) if ($i == "tw") print $(i + 1) }' /proc/net/sockstat)
+		if ((i == 0)); then cpu=-; out=-; else
+			cpu=$(cpu_pct "$((c - c0))" "$t_prev" "$t")
+			out=$(awk -v b="$((w - w0))" -v t0="$t_prev" -v t1="$t" 'BEGIN { printf "%.1f", b / 1e6 / (t1 - t0) }')
+		fi
+		printf '  %6.0f %10s %10s %9s %9s %9s\n' "$(awk -v a="$t0" -v b="$t" 'BEGIN { print b - a }')" \
+			"$(mib "$rss")" "$(mib "$hwm")" "$cpu" "$out" "$tw"
+		samples+=("$rss")
+		t_prev=$t c0=$c w0=$w
+	done
+	# The generator stops on its own at SOAK; allow it 30 s more.
+	for _ in $(seq 300); do kill -0 "$loop" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$loop" 2>/dev/null; then
+		fail "the churn generator did not stop on time"
+		return 1
+	fi
+	wait "$loop" || { fail "churn failed:"; tail -5 "$tmp/soak.churn" | sed 's/^/    /' >&2; return 1; }
+	stop_tracer "$tmp/soak.err"
+	echo "  churn runs:"
+	sed 's/^/    /' "$tmp/soak.churn" | head -40
+	stderr_note soak "$tmp/soak.err"
+	echo "  connections that got no TIME_WAIT socket (table full): $(tw_overflow "$ns")"
+	# Flat: the second half's peak within FLAT_PCT % of the first half's,
+	# not counting the sample taken at start.
+	awk -v s="${samples[*]}" -v pct="$FLAT_PCT" 'BEGIN {
+		n = split(s, r, " ")
+		if (n < 3) { print "  too few samples to judge flatness (SOAK / SAMPLE < 2)"; exit }
+		h = int((n + 1) / 2)
+		for (i = 2; i <= n; i++) if (i <= h) { if (r[i] > a) a = r[i] } else if (r[i] > b) b = r[i]
+		g = a ? 100 * (b - a) / a : 0
+		printf "  RSS peak, first half %.1f MiB, second half %.1f MiB (%+.1f %%): %s\n", a / 1024, b / 1024, g,
+			g <= pct ? "flat" : "GROWING (more than " pct " %)"
+	}'
+	del_netns "$ns"
 }
