@@ -6,7 +6,7 @@ CLANG_FORMAT ?= clang-format-14
 BIN      ?= bin/socktrace
 export CGO_ENABLED = 0
 
-.PHONY: all build generate check-generated test readme bench bench-go bench-trace bench-table bench-table-soak bench-progs bench-snapshot pgo lint fuzz clean
+.PHONY: all build generate check-generated test readme bench bench-go bench-trace bench-table bench-table-soak bench-top bench-top-soak bench-progs bench-snapshot pgo lint fuzz clean
 FUZZTIME ?= 20s
 
 all: build
@@ -43,7 +43,7 @@ lint:
 		{ echo "go.mod or go.sum is not tidy: run 'go mod tidy' and commit"; exit 1; }
 
 # Speed and memory targets live here, never in timed tests.
-bench: bench-go bench-trace bench-table bench-snapshot
+bench: bench-go bench-trace bench-table bench-top bench-snapshot
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -55,6 +55,17 @@ bench-trace: build
 # socktrace -tanc inside the churn's namespace, off and on, in one run (needs root).
 bench-table: build
 	./bench/table.sh
+
+# socktrace top against -tanc and the churn alone, in interleaved rounds
+# (needs root).
+bench-top: build
+	./bench/ab.sh table,top $(BIN)
+
+# socktrace top's RSS under max churn to 50,000 remote addresses, sampled
+# every 30 s for SOAK seconds (default 120; the issue's soak is SOAK=600).
+# Not part of bench.
+bench-top-soak: build
+	./bench/top.sh soak
 
 # Each kernel program's run time per connection at a paced churn, for
 # trace and -tanc, from the kernel's BPF statistics (needs root, bpftool).

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Compare socktrace builds under the same churn (needs root):
-#   bench/ab.sh trace|table|serve BIN...
-# Each round runs the churn alone, then once with each BIN, every run in a
-# fresh network namespace; it prints each build's conn/s ratio against the
-# round's off run and the build's CPU per connection. The VM's baseline
+# Compare socktrace builds, or modes, under the same churn (needs root):
+#   bench/ab.sh MODE[,MODE...] BIN...     MODE: trace, table (-tanc), serve or top
+# Each round runs the churn alone, then once with each BIN in each MODE,
+# every run in a fresh network namespace; it prints each one's conn/s ratio
+# against the round's off run and its CPU per connection. The VM's baseline
 # drifts by a third within an hour, so single ratios are noisy; CPU per
 # connection is the steadier signal. See bench/README.md.
 set -euo pipefail
@@ -15,11 +15,13 @@ ROUNDS=${ROUNDS:-4}
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-mode=${1:-}
-if [[ $mode != trace && $mode != table && $mode != serve ]] || (($# < 2)); then
-	fail "usage: bench/ab.sh trace|table|serve BIN... (socktrace builds to compare)"
+usage() {
+	fail "usage: bench/ab.sh MODE[,MODE...] BIN... (MODE: ${modes[*]}; socktrace builds to compare)"
 	exit 2
-fi
+}
+(($# >= 2)) || usage
+IFS=, read -ra run_modes <<<"$1"
+for m in "${run_modes[@]}"; do mode_ok "$m" || usage; done
 shift
 rounds_ok || exit 2
 builds_ok "$@" || exit 2
@@ -33,14 +35,14 @@ traffic_us() {
 		'BEGIN { printf "%.2f\n", 1e6 * p / 100 * e / c }'
 }
 
-# run_build BIN: one churn run with BIN; sets conns, ticks (the tracer's
-# CPU) and traffic. No subshell, so that cleanup knows the namespace and the
-# tracer.
+# run_build MODE BIN: one churn run with BIN in MODE; sets conns, ticks (the
+# tracer's CPU) and traffic. No subshell, so that cleanup knows the
+# namespace and the tracer.
 run_build() {
 	local c0 res
-	SOCKTRACE=$1
+	SOCKTRACE=$2
 	new_netns ab
-	start_mode "$mode"
+	start_mode "$1"
 	c0=$(cpu_ticks "$tracer_pid")
 	res=$(churn "$ns" "$PORT" -duration "$DURATION")
 	ticks=$(($(cpu_ticks "$tracer_pid") - c0))
@@ -60,29 +62,35 @@ run_alone() {
 	off_traffic=$(traffic_us "$res")
 }
 
-builds=("$@")
+# runs: every MODE and BIN pair, named "BIN" with one mode, else "MODE BIN".
+runs=()
+for m in "${run_modes[@]}"; do
+	for bin in "$@"; do runs+=("$m $bin"); done
+done
+label() { if ((${#run_modes[@]} == 1)); then echo "${1#* }"; else echo "$1"; fi; }
+
 warmup
 declare -A ratio_sum us_sum extra_sum
 for ((r = 1; r <= ROUNDS; r++)); do
 	run_alone
 	line="round $r: off $off conns, $off_traffic us/conn"
-	# Each round starts with the next build: the VM drifts within a round,
+	# Each round starts with the next run: the VM drifts within a round,
 	# and a fixed order gave the same build the same place every time.
-	for ((i = 0; i < $#; i++)); do
-		bin=${builds[(i + r - 1) % $#]}
-		run_build "$bin"
+	for ((i = 0; i < ${#runs[@]}; i++)); do
+		run=${runs[(i + r - 1) % ${#runs[@]}]}
+		run_build "${run%% *}" "${run#* }"
 		# CPU per connection: ticks are 1/CLK_TCK s.
 		read -r ratio us extra < <(awk -v c="$conns" -v o="$off" -v t="$ticks" -v hz="$clk_tck" \
 			-v tr="$traffic" -v otr="$off_traffic" \
 			'BEGIN { printf "%.3f %.2f %.2f\n", c / o, 1e6 * t / hz / c, tr - otr }')
-		line+=" | $bin $ratio, $us us/conn, traffic +$extra"
-		ratio_sum[$bin]=$(awk -v a="${ratio_sum[$bin]:-0}" -v b="$ratio" 'BEGIN { print a + b }')
-		us_sum[$bin]=$(awk -v a="${us_sum[$bin]:-0}" -v b="$us" 'BEGIN { print a + b }')
-		extra_sum[$bin]=$(awk -v a="${extra_sum[$bin]:-0}" -v b="$extra" 'BEGIN { print a + b }')
+		line+=" | $(label "$run") $ratio, $us us/conn, traffic +$extra"
+		ratio_sum[$run]=$(awk -v a="${ratio_sum[$run]:-0}" -v b="$ratio" 'BEGIN { print a + b }')
+		us_sum[$run]=$(awk -v a="${us_sum[$run]:-0}" -v b="$us" 'BEGIN { print a + b }')
+		extra_sum[$run]=$(awk -v a="${extra_sum[$run]:-0}" -v b="$extra" 'BEGIN { print a + b }')
 	done
 	echo "$line"
 done
-for bin in "$@"; do
-	awk -v b="$bin" -v r="${ratio_sum[$bin]}" -v u="${us_sum[$bin]}" -v x="${extra_sum[$bin]}" -v n="$ROUNDS" \
+for run in "${runs[@]}"; do
+	awk -v b="$(label "$run")" -v r="${ratio_sum[$run]}" -v u="${us_sum[$run]}" -v x="${extra_sum[$run]}" -v n="$ROUNDS" \
 		'BEGIN { printf "%s: mean ratio %.3f, tracer %.2f us of CPU per connection, traffic %+.2f us per connection (%d rounds)\n", b, r / n, u / n, x / n, n }'
 done

@@ -191,19 +191,35 @@ start_tracer() {
 	done
 }
 
-# start_mode trace|table|serve: $SOCKTRACE as the comparison scripts
+# counting PID ERRFILE: socktrace top (not on a terminal) says so on stderr
+# once its programs are attached.
+counting() { grep -q '^socktrace: counting' "$2"; }
+
+# modes: what start_mode runs.
+modes=(trace table serve top)
+
+# mode_ok MODE: one of modes.
+mode_ok() { [[ " ${modes[*]} " == *" $1 "* ]]; }
+
+# start_mode trace|table|serve|top: $SOCKTRACE as the comparison scripts
 # (ab.sh, progs.sh) run it beside the churn in $ns: 'trace --json --port' in
-# the host namespace, '-tanc' in $ns, or 'serve' in $ns, scraped every
-# second as Prometheus would; stderr to $tmp/err.
+# the host namespace, '-tanc' in $ns, 'serve' in $ns, scraped every second
+# as Prometheus would, or 'top --netns' (which, like -tanc, sees only $ns);
+# stdout to /dev/null, stderr to $tmp/err.
 start_mode() {
 	case $1 in
 	trace) start_tracer /dev/null "$tmp/err" attached "$SOCKTRACE" trace --json --port "$PORT" ;;
+	table) start_tracer /dev/null "$tmp/err" printing ip netns exec "$ns" "$SOCKTRACE" -tanc ;;
 	serve)
 		start_tracer /dev/null "$tmp/err" healthy ip netns exec "$ns" "$SOCKTRACE" serve
 		ip netns exec "$ns" bash -c 'while :; do exec 3<>/dev/tcp/127.0.0.1/9464 || exit; printf "GET /metrics HTTP/1.0\r\n\r\n" >&3; cat <&3 >/dev/null; exec 3<&-; sleep 1; done' 2>/dev/null &
 		extra_pids+=($!)
 		;;
-	*) start_tracer /dev/null "$tmp/err" printing ip netns exec "$ns" "$SOCKTRACE" -tanc ;;
+	top) start_tracer /dev/null "$tmp/err" counting "$SOCKTRACE" top --netns "$ns" ;;
+	*)
+		fail "start_mode $1: want one of ${modes[*]}"
+		return 1
+		;;
 	esac
 }
 

@@ -27,8 +27,8 @@ RESET=${RESET:-0}
 . bench/lib.sh
 
 mode=${1:-}
-if [[ $mode != trace && $mode != table ]]; then
-	fail "usage: bench/progs.sh trace|table [BIN...] (socktrace builds; default $SOCKTRACE)"
+if ! mode_ok "$mode"; then
+	fail "usage: bench/progs.sh trace|table|serve|top [BIN...] (socktrace builds; default $SOCKTRACE)"
 	exit 2
 fi
 shift
