@@ -34,6 +34,7 @@ const readmePath = "../../README.md"
 const (
 	liveExample  = "$ sudo socktrace -tanpc"
 	traceExample = "$ sudo socktrace trace --netns "
+	topExample   = "$ sudo socktrace top --netns "
 	jsonExample  = "```json"
 )
 
@@ -163,7 +164,8 @@ func (o *observer) stop(t *testing.T) string {
 // TestREADMEExamples runs the README's scenario in a fresh namespace, a
 // server and a client (processes named so) exchanging a request, the
 // client closing first, a refused connect, then, after a -c table, the
-// listener's close, with `-tanpc`, `trace` and `trace --json` watching. Each line of the
+// listener's close, with `-tanpc`, `trace`, `trace --json` and `top`
+// watching. Each line of the
 // README's examples must have the shape of a line they printed: the same
 // columns, states, transitions and detail fields, with times, pids,
 // ephemeral ports, durations and counts masked.
@@ -172,8 +174,11 @@ func TestREADMEExamples(t *testing.T) {
 	live := startObserver(t, ns, "-tanpc")
 	trace := startObserver(t, ns, "trace", "--netns", ns.Name)
 	traceJSON := startObserver(t, ns, "trace", "--json", "--netns", ns.Name)
+	// One table, printed when it stops: the whole scenario.
+	top := startObserver(t, ns, "top", "--netns", ns.Name, "--interval", "1h")
 	trace.waitFor(t, "tracing TCP state changes", 1, true)
 	traceJSON.waitFor(t, "tracing TCP state changes", 1, true)
+	top.waitFor(t, "counting TCP connections", 1, true)
 	// Right after a table, so the scenario is likely all in the next.
 	live.waitFor(t, "\n-- ", 1, false)
 	live.waitFor(t, "\n-- ", strings.Count(live.output(t), "\n-- ")+1, false)
@@ -195,6 +200,7 @@ func TestREADMEExamples(t *testing.T) {
 		liveExample:  live.stop(t),
 		traceExample: trace.stop(t),
 		jsonExample:  traceJSON.stop(t),
+		topExample:   top.stop(t),
 	}
 
 	readme, err := os.ReadFile(readmePath)
@@ -276,6 +282,8 @@ func lineShape(example, line string) (string, error) {
 		return liveShape(line)
 	case traceExample:
 		return traceShape(line)
+	case topExample:
+		return topShape(line)
 	}
 	return jsonShape(line)
 }
@@ -386,6 +394,28 @@ func liveShape(line string) (string, error) {
 		cols = append(cols, fmt.Sprintf("@%d %s", strings.Index(line, note), maskDetail(note)))
 	}
 	return strings.Join(cols, " | "), nil
+}
+
+var (
+	topClockRE  = regexp.MustCompile(`^socktrace top \d\d:\d\d:\d\d `)
+	topNumberRE = regexp.MustCompile(`\b\d+(\.\d+)?[KMGT]?\b`)
+)
+
+// topShape is a top line with its columns' widths, clock, pids, ephemeral
+// ports, durations and numbers (rates, counts) masked.
+func topShape(line string) (string, error) {
+	mask := func(s string) string { return topNumberRE.ReplaceAllString(durationRE.ReplaceAllString(s, "DUR"), "N") }
+	switch f := strings.Fields(line); {
+	case topClockRE.MatchString(line):
+		return mask(topClockRE.ReplaceAllString(line, "socktrace top CLOCK ")), nil
+	case len(f) > 0 && f[0] == "PID":
+		return strings.Join(f, " "), nil
+	case len(f) < 17 || numberRE.ReplaceAllString(f[0], "") != "" && f[0] != "-":
+		return "", fmt.Errorf("not a top row")
+	default:
+		f[0], f[2] = "PID", maskPort(f[2])
+		return f[0] + " " + f[1] + " " + f[2] + " " + mask(strings.Join(f[3:], " ")), nil
+	}
 }
 
 // jsonShape is an object's keys in order, each with its value's type; the
