@@ -48,6 +48,7 @@ var peerRoles = map[string]func(args []string) error{
 	"mcast-member":    mcastMember,
 	"top-server":      topServer,
 	"top-client":      topClient,
+	"top-peer":        topPeer,
 }
 
 func TestMain(m *testing.M) {

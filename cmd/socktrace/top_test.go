@@ -297,10 +297,24 @@ func TestTopScenario(t *testing.T) {
 	if g := groups[bHole]; g.Connects != 5 || g.failed["ETIMEDOUT"] != 5 || len(g.failed) != 1 || g.SynSent != 0 {
 		t.Errorf("client B's blackholed row: %+v, failed %v; want 5 connects, 5 ETIMEDOUT", g.topRow, g.failed)
 	}
+	// Each blackholed connect retransmitted its SYN before it gave up; each
+	// refused one received the reset that the kernel sent for its SYN, on
+	// behalf of no process.
+	sum := groups["summary"]
+	if g := groups[bHole]; g.Retransmits < 5 || g.Retransmits != sum.Retransmits {
+		t.Errorf("client B's blackholed row: %d retransmits, want every one of the namespace's %d, at least 5",
+			g.Retransmits, sum.Retransmits)
+	}
+	if g := groups[bRefused]; g.ResetsRecv != 20 || g.ResetsSent != 0 {
+		t.Errorf("client B's refused row: %d resets received, %d sent; want 20 and 0", g.ResetsRecv, g.ResetsSent)
+	}
+	if g := groups["0 127.0.0.1:*"]; g == nil || g.ResetsSent != 20 || *g.Comm != "" || sum.ResetsSent != 20 {
+		t.Errorf("resets for SYNs to a closed port: row %+v, summary %d; want 20, of no process", g, sum.ResetsSent)
+	}
 	if g := groups[srvKey]; g.Accepts != 50 || g.Connects != 0 || g.BytesReceived != 250 || g.LocalPort == nil || *g.LocalPort != 8080 {
 		t.Errorf("server's row: %+v; want 50 accepts, 250 bytes received, on local port 8080", g.topRow)
 	}
-	if sum := groups["summary"]; sum.Connects != 75 || sum.Accepts != 50 {
+	if sum.Connects != 75 || sum.Accepts != 50 {
 		t.Errorf("summaries: %d connects, %d accepts; want 75 and 50", sum.Connects, sum.Accepts)
 	}
 
@@ -501,5 +515,137 @@ func TestTopHelp(t *testing.T) {
 		if !strings.Contains(help, w) {
 			t.Errorf("top --help lacks %q", w)
 		}
+	}
+}
+
+// topPeer is one side of a connection: args[0] "server" (listen on
+// args[1], print "ready", accept one) or "client" (connect to args[1],
+// print "connected"), then by args[2]: "linger0" waits for a line on
+// stdin and closes with a reset; "read" reads to the end (printing "read
+// N" and the error) and closes; "send" waits for a line on stdin, sends a
+// greeting, prints "sent" and waits for another line before it closes. It
+// prints "done" and waits for stdin to close.
+func topPeer(args []string) error {
+	var c net.Conn
+	if args[0] == "server" {
+		l, err := net.Listen("tcp4", args[1])
+		if err != nil {
+			return err
+		}
+		fmt.Println("ready")
+		if c, err = l.Accept(); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if c, err = net.Dial("tcp4", args[1]); err != nil {
+			return err
+		}
+		fmt.Println("connected")
+	}
+	in := bufio.NewReader(os.Stdin)
+	switch args[2] {
+	case "linger0":
+		_, _ = in.ReadString('\n')
+		_ = c.(*net.TCPConn).SetLinger(0)
+	case "read":
+		n, err := io.Copy(io.Discard, c)
+		fmt.Println("read", n, errName(err))
+	case "send":
+		_, _ = in.ReadString('\n')
+		if _, err := c.Write([]byte("hello")); err != nil {
+			return err
+		}
+		fmt.Println("sent")
+		_, _ = in.ReadString('\n')
+	}
+	c.Close()
+	fmt.Println("done")
+	holdUntilStdinCloses()
+	return nil
+}
+
+// Resets both ways and retransmits, each on its socket's owner: a client
+// and then a server close with SO_LINGER 0 (the one that closes sends the
+// reset, its peer receives it), and a client sends while an nftables rule
+// drops what reaches its server (it retransmits; the server does not).
+func TestTopResetsAndRetransmits(t *testing.T) {
+	ns := nstest.New(t)
+	r := startTop(t, ns)
+
+	s1 := ns.StartPeer(t, "top-peer", "server", "127.0.0.1:8080", "read")
+	s1.Expect("ready")
+	a := ns.StartPeer(t, "top-peer", "client", "127.0.0.1:8080", "linger0")
+	a.Expect("connected")
+	a.Send("close")
+	a.Expect("done")
+	if got := s1.Expect("read"); got != "0 ECONNRESET" {
+		t.Fatalf("server 1 read %s, want a reset", got)
+	}
+
+	s2 := ns.StartPeer(t, "top-peer", "server", "127.0.0.1:8081", "linger0")
+	s2.Expect("ready")
+	b := ns.StartPeer(t, "top-peer", "client", "127.0.0.1:8081", "read")
+	b.Expect("connected")
+	s2.Send("close")
+	s2.Expect("done")
+	if got := b.Expect("read"); got != "0 ECONNRESET" {
+		t.Fatalf("client B read %s, want a reset", got)
+	}
+
+	s3 := ns.StartPeer(t, "top-peer", "server", "127.0.0.1:8082", "read")
+	s3.Expect("ready")
+	c := ns.StartPeer(t, "top-peer", "client", "127.0.0.1:8082", "send")
+	c.Expect("connected")
+	nft := func(args ...string) {
+		t.Helper()
+		if out, err := ns.Command("nft", args...).CombinedOutput(); err != nil {
+			t.Fatalf("nft %q: %v: %s", args, err, out)
+		}
+	}
+	nft("add", "table", "inet", "hold")
+	nft("add", "chain", "inet", "hold", "in", "{ type filter hook input priority 0; }")
+	nft("add", "rule", "inet", "hold", "in", "tcp", "dport", "8082", "drop")
+	c.Send("send")
+	c.Expect("sent")
+	// The retransmit timeout is at least 200 ms: a second of drops takes
+	// the first retransmits.
+	time.Sleep(time.Second)
+	nft("delete", "table", "inet", "hold")
+	c.Send("close")
+	if got := s3.Expect("read"); got != "5 none" {
+		t.Fatalf("server 3 read %s, want the greeting", got)
+	}
+	c.Expect("done")
+	time.Sleep(200 * time.Millisecond) // the ring buffer's latency, 50 ms
+	groups := r.stop(t)
+
+	for _, tc := range []struct {
+		who                   string
+		key                   string
+		sent, received, retrs uint64
+	}{
+		{"client A (linger 0)", fmt.Sprintf("%d 127.0.0.1:8080", a.PID), 1, 0, 0},
+		{"server 1", fmt.Sprintf("%d 127.0.0.1:*", s1.PID), 0, 1, 0},
+		{"server 2 (linger 0)", fmt.Sprintf("%d 127.0.0.1:*", s2.PID), 1, 0, 0},
+		{"client B", fmt.Sprintf("%d 127.0.0.1:8081", b.PID), 0, 1, 0},
+		{"server 3", fmt.Sprintf("%d 127.0.0.1:*", s3.PID), 0, 0, 0},
+	} {
+		g := groups[tc.key]
+		if g == nil {
+			t.Errorf("%s: no row %q; rows %q", tc.who, tc.key, groupNames(groups))
+			continue
+		}
+		if g.ResetsSent != tc.sent || g.ResetsRecv != tc.received || g.Retransmits != tc.retrs {
+			t.Errorf("%s: %d resets sent, %d received, %d retransmits; want %d, %d, %d",
+				tc.who, g.ResetsSent, g.ResetsRecv, g.Retransmits, tc.sent, tc.received, tc.retrs)
+		}
+	}
+	sum := groups["summary"]
+	if g := groups[fmt.Sprintf("%d 127.0.0.1:8082", c.PID)]; g == nil || g.Retransmits == 0 || g.Retransmits != sum.Retransmits {
+		t.Errorf("client C: %+v; want every retransmit of the namespace (%d), at least one", g, sum.Retransmits)
+	}
+	if sum.ResetsSent != 2 || sum.ResetsRecv != 2 {
+		t.Errorf("summaries: %d resets sent, %d received; want 2 and 2", sum.ResetsSent, sum.ResetsRecv)
 	}
 }
