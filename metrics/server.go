@@ -7,9 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -214,19 +213,9 @@ func KernelRelease() string {
 // EphemeralPorts is this network namespace's local port range
 // (net.ipv4.ip_local_port_range), or the kernel's default.
 func EphemeralPorts(procRoot string) (lo, hi uint16) {
-	lo, hi = 32768, 60999
-	b, err := os.ReadFile(procRoot + "/sys/net/ipv4/ip_local_port_range")
+	r, err := snapshot.ReadPortRange(procRoot)
 	if err != nil {
-		return lo, hi
+		r = snapshot.DefaultPortRange
 	}
-	f := strings.Fields(string(b))
-	if len(f) != 2 {
-		return lo, hi
-	}
-	l, err1 := strconv.ParseUint(f[0], 10, 16)
-	h, err2 := strconv.ParseUint(f[1], 10, 16)
-	if err1 != nil || err2 != nil || l > h {
-		return lo, hi
-	}
-	return uint16(l), uint16(h)
+	return r.Low, r.High
 }

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
@@ -17,7 +18,7 @@ import (
 // SYN_SENT or TIME_WAIT. Not safe for concurrent use.
 type Aggregator struct {
 	by      By
-	ports   PortRange
+	ports   snapshot.PortRange
 	maxKeys int
 	index   map[key]int32
 	rows    []row // rows[otherRow] is the other row
@@ -34,9 +35,9 @@ const otherRow = 0
 
 // Options set up an Aggregator.
 type Options struct {
-	By      By        // default DefaultBy
-	MaxKeys int       // rows at most, the other row aside; default DefaultMaxKeys
-	Ports   PortRange // the ephemeral ports; default DefaultPortRange
+	By      By                 // default DefaultBy
+	MaxKeys int                // rows at most, the other row aside; default DefaultMaxKeys
+	Ports   snapshot.PortRange // the ephemeral ports; default snapshot.DefaultPortRange
 }
 
 // DefaultMaxKeys bounds the rows by default.
@@ -69,8 +70,8 @@ func NewAggregator(o Options, start time.Time) *Aggregator {
 	if o.MaxKeys <= 0 {
 		o.MaxKeys = DefaultMaxKeys
 	}
-	if o.Ports == (PortRange{}) {
-		o.Ports = DefaultPortRange
+	if o.Ports == (snapshot.PortRange{}) {
+		o.Ports = snapshot.DefaultPortRange
 	}
 	a := &Aggregator{by: o.By, ports: o.Ports, maxKeys: o.MaxKeys, index: make(map[key]int32),
 		rows: make([]row, 1, 64), start: start}
@@ -160,7 +161,7 @@ func (a *Aggregator) rowOf(ev *tracer.Event) int32 {
 		}
 		i = a.newRow(k)
 	}
-	a.rows[i].seePort(a.ports.port(ev.Local.Port()))
+	a.rows[i].seePort(ephemeral(a.ports, ev.Local.Port()))
 	return i
 }
 

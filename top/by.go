@@ -94,7 +94,7 @@ type key struct {
 }
 
 // keyOf is the row key of ev's socket.
-func keyOf(ev *tracer.Event, by By, eph PortRange) key {
+func keyOf(ev *tracer.Event, by By, eph snapshot.PortRange) key {
 	var k key
 	if by&ByProcess != 0 {
 		k.pid = ev.PID
@@ -107,10 +107,10 @@ func keyOf(ev *tracer.Event, by By, eph PortRange) key {
 		k.family = ev.Family
 	}
 	if by&(ByRemote|ByRemotePort) != 0 {
-		k.rport = eph.port(ev.Remote.Port())
+		k.rport = ephemeral(eph, ev.Remote.Port())
 	}
 	if by&ByLocalPort != 0 {
-		k.lport = eph.port(ev.Local.Port())
+		k.lport = ephemeral(eph, ev.Local.Port())
 	}
 	return k
 }
@@ -121,4 +121,14 @@ func (k *key) remote() netip.Addr {
 		return netip.AddrFrom16(k.addr)
 	}
 	return netip.AddrFrom16(k.addr).Unmap()
+}
+
+// ephemeral is p, or 0 ("*") when p is in the ephemeral range: a client's
+// port, which a row does not keep apart, so that all the clients of one
+// address form one row.
+func ephemeral(r snapshot.PortRange, p uint16) uint16 {
+	if r.Has(p) {
+		return 0
+	}
+	return p
 }

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -45,12 +46,12 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out, errOut io.Writer) e
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second
 	}
-	if cfg.Options.Ports == (PortRange{}) {
-		ports, err := ReadPortRange(PortRangePath)
+	if cfg.Options.Ports == (snapshot.PortRange{}) {
+		ports, err := snapshot.ReadPortRange("/proc")
 		if err != nil {
+			ports = snapshot.DefaultPortRange
 			fmt.Fprintf(errOut, "socktrace: warning: %v: taking %d-%d as the ephemeral ports\n",
-				err, DefaultPortRange.Low, DefaultPortRange.High)
-			ports = DefaultPortRange
+				err, ports.Low, ports.High)
 		}
 		cfg.Options.Ports = ports
 	}

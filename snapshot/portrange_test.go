@@ -1,4 +1,4 @@
-package top
+package snapshot
 
 import (
 	"os"
@@ -8,7 +8,11 @@ import (
 )
 
 func TestReadPortRange(t *testing.T) {
-	dir := t.TempDir()
+	root := t.TempDir()
+	dir := filepath.Join(root, "sys/net/ipv4")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		text string
 		want PortRange
@@ -20,19 +24,18 @@ func TestReadPortRange(t *testing.T) {
 		{"32768\n", PortRange{}, "not two port numbers"},
 		{"a b\n", PortRange{}, "not a port range"},
 	} {
-		path := filepath.Join(dir, "range")
-		if err := os.WriteFile(path, []byte(tc.text), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "ip_local_port_range"), []byte(tc.text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		got, err := ReadPortRange(path)
+		got, err := ReadPortRange(root)
 		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("%q: %v, %v; want %v, %q", tc.text, got, err, tc.want, tc.err)
 		}
 	}
-	if r := (PortRange{32768, 60999}); r.port(32767) != 32767 || r.port(32768) != 0 || r.port(60999) != 0 || r.port(61000) != 61000 {
-		t.Error("the range's ends are not ephemeral")
+	if r := (PortRange{32768, 60999}); r.Has(32767) || !r.Has(32768) || !r.Has(60999) || r.Has(61000) {
+		t.Error("the range's ends are not in it, or its neighbours are")
 	}
-	if _, err := ReadPortRange(PortRangePath); err != nil {
+	if _, err := ReadPortRange("/proc"); err != nil {
 		t.Errorf("this kernel's range: %v", err)
 	}
 }
