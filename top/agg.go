@@ -25,7 +25,9 @@ type Aggregator struct {
 	free    []int32
 	spare   []*hist
 	open    *openSocks
-	start   time.Time // of the interval
+	// listeners' owners, for their half-open connections (HalfOpen)
+	listeners map[listenKey]snapshot.Owner
+	start     time.Time // of the interval
 	// Interval counts outside any row.
 	lost, otherEvents uint64
 }
@@ -54,6 +56,7 @@ type row struct {
 	fails                  [maxReasons]Failure
 	connectTimes, lifetime *hist // nil until the row has one
 	synSent, timeWait      int32
+	synRecv                int32 // this interval's, from HalfOpen
 }
 
 type counts struct {
@@ -74,7 +77,7 @@ func NewAggregator(o Options, start time.Time) *Aggregator {
 		o.Ports = snapshot.DefaultPortRange
 	}
 	a := &Aggregator{by: o.By, ports: o.Ports, maxKeys: o.MaxKeys, index: make(map[key]int32),
-		rows: make([]row, 1, 64), start: start}
+		rows: make([]row, 1, 64), listeners: make(map[listenKey]snapshot.Owner), start: start}
 	a.rows[otherRow].used = true
 	a.open = newOpenSocks(maxOpen, a.left)
 	return a
@@ -116,8 +119,10 @@ func (a *Aggregator) transition(ev *tracer.Event) {
 		} else if ev.Has(tracer.FlagPrevKnown) {
 			a.hist(&a.rows[i].connectTimes).add(ev.InState)
 		}
-	case ev.Old == tcpstate.Listen || ev.New == tcpstate.Listen:
-		// A listener's life, or a passive child's birth: counted at accept.
+	case ev.New == tcpstate.Listen || (ev.Old == tcpstate.Listen && ev.New == tcpstate.Close):
+		a.listen(ev)
+	case ev.Old == tcpstate.Listen:
+		// A passive child's birth: counted at accept.
 	case ev.New == tcpstate.Close || ev.New == tcpstate.TimeWait:
 		a.open.endConnect(ev.Sock) // if its end of SYN_SENT was lost
 		i := a.rowOf(ev)

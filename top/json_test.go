@@ -38,7 +38,7 @@ func TestJSON(t *testing.T) {
 		objs = append(objs, m)
 	}
 	fields := []string{"interval_end", "pid", "comm", "remote", "local_port", "connects", "accepts",
-		"failed", "resets_sent", "resets_received", "retransmits", "syn_sent", "time_wait",
+		"failed", "resets_sent", "resets_received", "retransmits", "syn_sent", "syn_recv", "time_wait",
 		"connect_p50_us", "connect_p99_us", "lifetime_p50_us", "lifetime_p99_us", "bytes_sent", "bytes_received"}
 	for _, m := range objs[:3] {
 		for _, f := range fields {

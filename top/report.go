@@ -66,7 +66,7 @@ type Row struct {
 	Connects, Accepts, Failed               uint64
 	Failures                                []Failure // by count, then name
 	ResetsSent, ResetsReceived, Retransmits uint64
-	SynSent, TimeWait                       int // now
+	SynSent, SynRecv, TimeWait              int // now
 	ConnectP50, ConnectP99                  int64
 	LifetimeP50, LifetimeP99                int64
 	BytesSent, BytesReceived                uint64
@@ -76,7 +76,7 @@ type Row struct {
 type Totals struct {
 	Connects, Accepts, Failed               uint64
 	ResetsSent, ResetsReceived, Retransmits uint64
-	SynSent, TimeWait                       int    // now
+	SynSent, SynRecv, TimeWait              int    // now
 	Lost                                    uint64 // events the kernel could not deliver
 	OtherEvents                             uint64 // events counted in the other row
 	Untracked                               uint64 // sockets past the bound of those tracked, since start
@@ -102,12 +102,13 @@ func (a *Aggregator) Interval(rep *Report, end time.Time) {
 		Totals: Totals{Lost: a.lost, OtherEvents: a.otherEvents, Untracked: a.open.untracked}}
 	for i := range a.rows {
 		r := &a.rows[i]
-		if !r.used || (r.c == counts{} && r.synSent == 0 && r.timeWait == 0) {
+		if !r.used || (r.c == counts{} && r.synSent == 0 && r.synRecv == 0 && r.timeWait == 0) {
 			a.retire(int32(i))
 			continue
 		}
 		rep.Rows = append(rep.Rows, a.report(r, i == otherRow))
 		rep.Totals.add(&rep.Rows[len(rep.Rows)-1])
+		r.synRecv = 0 // read again for the next interval
 		if r.synSent == 0 && r.timeWait == 0 && i != otherRow {
 			a.retire(int32(i))
 		} else {
@@ -121,7 +122,7 @@ func (a *Aggregator) report(r *row, other bool) Row {
 	out := Row{Other: other, PID: r.key.pid, Comm: r.key.comm, RemotePort: r.key.rport,
 		Connects: r.c.connects, Accepts: r.c.accepts, Failed: r.c.failed,
 		ResetsSent: r.c.resetsSent, ResetsReceived: r.c.resetsReceived, Retransmits: r.c.retransmits,
-		SynSent: int(r.synSent), TimeWait: int(r.timeWait), BytesSent: r.c.bytesSent, BytesReceived: r.c.bytesReceived}
+		SynSent: int(r.synSent), SynRecv: int(r.synRecv), TimeWait: int(r.timeWait), BytesSent: r.c.bytesSent, BytesReceived: r.c.bytesReceived}
 	if a.by&ByRemote != 0 {
 		out.Remote = r.key.remote()
 	}
@@ -162,6 +163,7 @@ func (t *Totals) add(r *Row) {
 	t.ResetsReceived += r.ResetsReceived
 	t.Retransmits += r.Retransmits
 	t.SynSent += r.SynSent
+	t.SynRecv += r.SynRecv
 	t.TimeWait += r.TimeWait
 }
 

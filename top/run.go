@@ -12,7 +12,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/netns"
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
 
@@ -66,6 +68,7 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out, errOut io.Writer) e
 		fmt.Fprintf(errOut, "socktrace: warning: %s\n", w)
 	}
 	e := &engine{cfg: cfg, tr: tr, agg: NewAggregator(cfg.Options, time.Now()), done: make(chan error, 1)}
+	e.halfOpenFrom(errOut)
 	go e.read()
 	var scr *screen
 	if f, ok := out.(*os.File); ok && !cfg.JSON && isTerminal(f) {
@@ -101,6 +104,12 @@ type engine struct {
 	text  Text
 	out   []byte
 	shown int // intervals shown
+	// The half-open connections are read in socktrace's own namespace
+	// (ownNS), the only one sock_diag answers for; 0: not read.
+	ownNS    uint32
+	halfOpen []snapshot.Socket
+	errOut   io.Writer
+	diagErr  bool // a failed read was reported
 }
 
 // read adds events until the tracer stops, a batch per lock: as many as
@@ -188,7 +197,11 @@ func (e *engine) stop() error {
 }
 
 func (e *engine) show(scr *screen, out io.Writer, now time.Time) error {
+	e.readHalfOpen()
 	e.mu.Lock()
+	if e.ownNS != 0 {
+		e.agg.HalfOpen(e.halfOpen, e.ownNS, &e.cfg.Tracer.Filter)
+	}
 	e.agg.Interval(&e.rep, now)
 	e.mu.Unlock()
 	e.rep.Sort(e.cfg.Sort)
@@ -236,4 +249,42 @@ func (e *engine) draw(scr *screen) error {
 		return err
 	}
 	return scr.draw(lines)
+}
+
+// halfOpenFrom decides where SYN_RECV is read: socktrace's own namespace,
+// unless --netns names another, which it says.
+func (e *engine) halfOpenFrom(errOut io.Writer) {
+	e.errOut = errOut
+	own, err := netns.Own("/proc")
+	switch {
+	case err != nil:
+		fmt.Fprintf(errOut, "socktrace: warning: %v: SYN_RECV is not counted\n", err)
+	case e.cfg.Tracer.Filter.NetNS != 0 && e.cfg.Tracer.Filter.NetNS != own:
+		fmt.Fprintf(errOut, "socktrace: warning: SYN_RECV is counted in socktrace's own network namespace only; "+
+			"to count it in %d, run socktrace there (ip netns exec)\n", e.cfg.Tracer.Filter.NetNS)
+	default:
+		e.ownNS = own
+	}
+}
+
+// readHalfOpen reads the namespace's sockets in SYN_RECV. The dump walks
+// the kernel's connection hash, but sends only the sockets asked for.
+func (e *engine) readHalfOpen() {
+	if e.ownNS == 0 {
+		return
+	}
+	fam := snapshot.IPv4 | snapshot.IPv6
+	switch e.cfg.Tracer.Filter.Family {
+	case unix.AF_INET:
+		fam = snapshot.IPv4
+	case unix.AF_INET6:
+		fam = snapshot.IPv6
+	}
+	var err error
+	d := snapshot.Diag{States: 1 << tcpstate.SynRecv}
+	e.halfOpen, err = d.ReadInet(snapshot.TCP, fam, e.halfOpen[:0])
+	if err != nil && !e.diagErr {
+		e.diagErr = true
+		fmt.Fprintf(e.errOut, "socktrace: warning: read sockets in SYN_RECV: %v; SYN_RECV counts only what was read\n", err)
+	}
 }

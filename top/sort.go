@@ -20,6 +20,7 @@ const (
 	SortResetsReceived
 	SortRetransmits
 	SortSynSent
+	SortSynRecv
 	SortTimeWait
 	SortConnectP50
 	SortConnectP99
@@ -32,7 +33,7 @@ const (
 // columnNames are --sort's names, indexed by Column: the JSON fields'.
 var columnNames = [...]string{
 	"connects", "accepts", "failed", "resets", "resets_sent", "resets_received", "retransmits",
-	"syn_sent", "time_wait", "connect_p50", "connect_p99", "lifetime_p50", "lifetime_p99",
+	"syn_sent", "syn_recv", "time_wait", "connect_p50", "connect_p99", "lifetime_p50", "lifetime_p99",
 	"bytes_sent", "bytes_received",
 }
 
@@ -66,6 +67,8 @@ func (c Column) value(r *Row) int64 {
 		return int64(r.Retransmits)
 	case SortSynSent:
 		return int64(r.SynSent)
+	case SortSynRecv:
+		return int64(r.SynRecv)
 	case SortTimeWait:
 		return int64(r.TimeWait)
 	case SortConnectP50:

@@ -16,7 +16,7 @@ import (
 )
 
 // Text renders reports as a header line and a table. Rates are per second
-// of the interval; SYN_SENT and TIME_WAIT are counts now.
+// of the interval; SYN_SENT, SYN_RECV and TIME_WAIT are counts now.
 type Text struct {
 	buf bytes.Buffer
 }
@@ -24,7 +24,7 @@ type Text struct {
 // dataHeader are the columns after the group's, with whether each is a
 // number (right-aligned).
 var dataHeader = []string{"CONN/s", "ACC/s", "FAIL/s", "REASONS", "RST-OUT/s", "RST-IN/s", "RETX/s",
-	"SYN_SENT", "TIME_WAIT", "CONN-P50", "CONN-P99", "LIFE-P50", "LIFE-P99", "RECV/s", "SENT/s"}
+	"SYN_SENT", "SYN_RECV", "TIME_WAIT", "CONN-P50", "CONN-P99", "LIFE-P50", "LIFE-P99", "RECV/s", "SENT/s"}
 
 // Lines renders rep, each line cut to width display columns (0: not cut).
 // A table is a few dozen lines once an interval: clarity wins over
@@ -138,7 +138,7 @@ func rowCells(rep *Report, r *Row) []string {
 	return append(c,
 		rate(r.Connects, d), rate(r.Accepts, d), rate(r.Failed, d), reasons(r.Failures, d),
 		rate(r.ResetsSent, d), rate(r.ResetsReceived, d), rate(r.Retransmits, d),
-		strconv.Itoa(r.SynSent), strconv.Itoa(r.TimeWait),
+		strconv.Itoa(r.SynSent), strconv.Itoa(r.SynRecv), strconv.Itoa(r.TimeWait),
 		micros(r.ConnectP50), micros(r.ConnectP99), micros(r.LifetimeP50), micros(r.LifetimeP99),
 		byteRate(r.BytesReceived, d), byteRate(r.BytesSent, d))
 }
@@ -249,11 +249,11 @@ func micros(us int64) string {
 func headerLine(rep *Report) string {
 	t, d := &rep.Totals, rep.Interval
 	var b strings.Builder
-	fmt.Fprintf(&b, "socktrace top %s (%s, by %s): %s connects/s, %s accepts/s, %s failed/s, %s resets sent/s, %s received/s, %s retransmits/s; now %d SYN_SENT, %d TIME_WAIT; %d events lost",
+	fmt.Fprintf(&b, "socktrace top %s (%s, by %s): %s connects/s, %s accepts/s, %s failed/s, %s resets sent/s, %s received/s, %s retransmits/s; now %d SYN_SENT, %d SYN_RECV, %d TIME_WAIT; %d events lost",
 		rep.End.Format("15:04:05"), d.Round(time.Millisecond), rep.By,
 		rate(t.Connects, d), rate(t.Accepts, d), rate(t.Failed, d),
 		rate(t.ResetsSent, d), rate(t.ResetsReceived, d), rate(t.Retransmits, d),
-		t.SynSent, t.TimeWait, t.Lost)
+		t.SynSent, t.SynRecv, t.TimeWait, t.Lost)
 	if t.OtherEvents > 0 {
 		fmt.Fprintf(&b, "; %d events in other (--max-keys %d)", t.OtherEvents, rep.MaxKeys)
 	}

@@ -29,7 +29,7 @@ func TestText(t *testing.T) {
 		t.Fatalf("lines %q, want the header line, the table's and one row", lines)
 	}
 	for _, want := range []string{"socktrace top " + rep.End.Format("15:04:05") + " (2s, by process,remote): 2.5 connects/s, 0 accepts/s, 2.5 failed/s",
-		"now 0 SYN_SENT, 0 TIME_WAIT; 0 events lost"} {
+		"now 0 SYN_SENT, 0 SYN_RECV, 0 TIME_WAIT; 0 events lost"} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("header line %q lacks %q", lines[0], want)
 		}
