@@ -34,6 +34,10 @@ Columns (rates per second of the interval, except where said):
   RST-IN/s   resets received
   RETX/s     segments sent again
   SYN_SENT   sockets of the row connecting now
+  SYN_RECV   half-open connections to the row's listeners now (the
+             final ACK of the handshake not come), read from the socket
+             table of socktrace's own network namespace each interval:
+             no kernel event reports them
   TIME_WAIT  sockets of the row in TIME_WAIT now (of those that entered it
              since top started)
   CONN-P50, CONN-P99  connect latency (SYN_SENT to ESTABLISHED) of the
@@ -50,12 +54,12 @@ Names a terminal could act on are escaped (\xNN).
   interval_end (RFC 3339, UTC, in ns), pid, comm, remote (addr:port, port
   "*" when ephemeral), local_port (0 when ephemeral or several), connects,
   accepts, failed (an object: reason -> count), resets_sent,
-  resets_received, retransmits, syn_sent, time_wait, connect_p50_us,
+  resets_received, retransmits, syn_sent, syn_recv, time_wait, connect_p50_us,
   connect_p99_us, lifetime_p50_us, lifetime_p99_us (null when none),
   bytes_sent, bytes_received: counts for the interval, not rates. A field
   the rows are not grouped by is null; the other row has "other": true.
 Then one object {"summary": true, ...} with interval_end, interval_ns, by,
 the host's totals (connects, accepts, failed, resets_sent,
-resets_received, retransmits, syn_sent, time_wait), lost (events the
+resets_received, retransmits, syn_sent, syn_recv, time_wait), lost (events the
 kernel could not deliver), other_events, untracked and rows.`
 }

@@ -117,6 +117,7 @@ type topRow struct {
 	ResetsRecv    uint64          `json:"resets_received"`
 	Retransmits   uint64
 	SynSent       int    `json:"syn_sent"`
+	SynRecv       int    `json:"syn_recv"`
 	TimeWait      int    `json:"time_wait"`
 	ConnectP50    *int64 `json:"connect_p50_us"`
 	ConnectP99    *int64 `json:"connect_p99_us"`
@@ -197,7 +198,7 @@ func (r *topRun) stop(t *testing.T) map[string]*topGroup {
 			g.BytesSent += row.BytesSent
 			g.BytesReceived += row.BytesReceived
 			g.Lost += row.Lost
-			g.SynSent, g.TimeWait, g.IntervalEnd = row.SynSent, row.TimeWait, row.IntervalEnd
+			g.SynSent, g.SynRecv, g.TimeWait, g.IntervalEnd = row.SynSent, row.SynRecv, row.TimeWait, row.IntervalEnd
 			if row.ConnectP50 != nil {
 				g.ConnectP50 = row.ConnectP50
 			}
@@ -504,11 +505,11 @@ func TestTopHelp(t *testing.T) {
 	}
 	help := out.String()
 	want := []string{"CONN/s", "ACC/s", "FAIL/s", "REASONS", "RST-OUT/s", "RST-IN/s", "RETX/s", "SYN_SENT",
-		"TIME_WAIT", "CONN-P50", "CONN-P99", "LIFE-P50", "LIFE-P99", "RECV/s", "SENT/s"}
+		"SYN_RECV", "TIME_WAIT", "CONN-P50", "CONN-P99", "LIFE-P50", "LIFE-P99", "RECV/s", "SENT/s"}
 	want = append(want, top.ColumnNames()...)
 	want = append(want, top.ByNames()...)
 	want = append(want, "interval_end", "pid", "comm", "remote", "local_port", "connects", "accepts",
-		"failed", "resets_sent", "resets_received", "retransmits", "syn_sent", "time_wait",
+		"failed", "resets_sent", "resets_received", "retransmits", "syn_sent", "syn_recv", "time_wait",
 		"connect_p50_us", "connect_p99_us", "lifetime_p50_us", "lifetime_p99_us", "bytes_sent",
 		"bytes_received", `{"summary": true`, "lost")
 	for _, w := range want {
@@ -647,5 +648,80 @@ func TestTopResetsAndRetransmits(t *testing.T) {
 	}
 	if sum.ResetsSent != 2 || sum.ResetsRecv != 2 {
 		t.Errorf("summaries: %d resets sent, %d received; want 2 and 2", sum.ResetsSent, sum.ResetsRecv)
+	}
+}
+
+// Half-open connections: a server listens and does not accept, and an
+// nftables rule drops every bare ACK toward it, so the clients' final ACKs
+// never come and the server's side of each connection stays a request
+// socket in SYN_RECV. No tracepoint reports one (the trace shows only the
+// clients' connects); top reads them from the socket table and counts
+// them on the listener's owner's row, exactly.
+func TestTopSynRecv(t *testing.T) {
+	ns := nstest.New(t)
+	for _, args := range [][]string{
+		{"add", "table", "inet", "handshake"},
+		{"add", "chain", "inet", "handshake", "in", "{ type filter hook input priority 0; }"},
+		{"add", "rule", "inet", "handshake", "in", "tcp", "dport", "8080", "tcp", "flags", "&", "(syn|ack|fin|rst)", "==", "ack", "drop"},
+	} {
+		if out, err := ns.Command("nft", args...).CombinedOutput(); err != nil {
+			t.Fatalf("nft %q: %v: %s", args, err, out)
+		}
+	}
+	r := startTop(t, ns, "--interval", "300ms")
+	trace := ns.Peer("socktrace-table", "trace", "--json", "--netns", strconv.FormatUint(ns.Inode, 10))
+	var traceOut, traceErr lockedBuffer
+	trace.Stdout, trace.Stderr = &traceOut, &traceErr
+	if err := trace.Start(); err != nil {
+		t.Fatalf("start socktrace trace: %v", err)
+	}
+	t.Cleanup(func() { _ = trace.Process.Kill(); _ = trace.Wait() })
+	waitStarted(t, &traceErr)
+	srv := ns.StartPeer(t, "top-peer", "server", "127.0.0.1:8080", "read")
+	srv.Expect("ready")
+	const n = 3
+	var clients []*nstest.Peer
+	for range n {
+		c := ns.StartPeer(t, "top-peer", "client", "127.0.0.1:8080", "send")
+		c.Expect("connected")
+		clients = append(clients, c)
+	}
+	time.Sleep(time.Second) // three intervals, all with the connections half-open
+	groups := r.stop(t)
+	_ = trace.Process.Signal(os.Interrupt)
+	if err := trace.Wait(); err != nil {
+		t.Fatalf("socktrace trace: %v; stderr %q", err, traceErr.String())
+	}
+
+	srvKey := fmt.Sprintf("%d 127.0.0.1:*", srv.PID)
+	g := groups[srvKey]
+	if g == nil {
+		t.Fatalf("no row for the server %q; rows %q", srvKey, groupNames(groups))
+	}
+	if g.SynRecv != n || g.Accepts != 0 || g.intervals < 2 {
+		t.Errorf("server's row: %d SYN_RECV, %d accepts over %d intervals; want %d half-open, none accepted",
+			g.SynRecv, g.Accepts, g.intervals, n)
+	}
+	if sum := groups["summary"]; sum.SynRecv != n {
+		t.Errorf("summary: %d SYN_RECV, want %d", sum.SynRecv, n)
+	}
+	for _, c := range clients {
+		if cg := groups[fmt.Sprintf("%d 127.0.0.1:8080", c.PID)]; cg == nil || cg.Connects != 1 || cg.SynRecv != 0 {
+			t.Errorf("client %d's row: %+v; want 1 connect, no SYN_RECV", c.PID, cg)
+		}
+	}
+	// The kernel itself says nothing of them: no event on the server's
+	// side but its listen.
+	for _, line := range strings.Split(strings.TrimSpace(traceOut.String()), "\n") {
+		var ev struct {
+			PID      int
+			NewState string `json:"new_state"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not JSON: %q: %v", line, err)
+		}
+		if ev.PID == srv.PID && ev.NewState != "LISTEN" {
+			t.Errorf("an event on the server's side: %s", line)
+		}
 	}
 }
