@@ -26,8 +26,10 @@ type Aggregator struct {
 	spare   []*hist
 	open    *openSocks
 	// listeners' owners, for their half-open connections (HalfOpen)
-	listeners map[listenKey]snapshot.Owner
-	start     time.Time // of the interval
+	listeners  map[listenKey]snapshot.Owner
+	containers Containers // nil: none named
+	names      containerNames
+	start      time.Time // of the interval
 	// Interval counts outside any row.
 	lost, otherEvents uint64
 }
@@ -40,6 +42,9 @@ type Options struct {
 	By      By                 // default DefaultBy
 	MaxKeys int                // rows at most, the other row aside; default DefaultMaxKeys
 	Ports   snapshot.PortRange // the ephemeral ports; default snapshot.DefaultPortRange
+	// Containers names where each row's process runs (--by process) or
+	// groups rows by it (--by container); nil: every name is "".
+	Containers Containers
 }
 
 // DefaultMaxKeys bounds the rows by default.
@@ -51,7 +56,10 @@ type row struct {
 	used   bool
 	lport  uint16 // the local port of its sockets, 0 if ephemeral
 	lports uint8  // how many local ports it saw: 0, 1 or 2 (several)
-	c      counts
+	// container is where its process runs, numbered by names, looked up
+	// once as the row is made when grouped by process but not container.
+	container uint32
+	c         counts
 	// Failed connects by reason, most frequent first after each interval.
 	fails                  [maxReasons]Failure
 	connectTimes, lifetime *hist // nil until the row has one
@@ -77,7 +85,8 @@ func NewAggregator(o Options, start time.Time) *Aggregator {
 		o.Ports = snapshot.DefaultPortRange
 	}
 	a := &Aggregator{by: o.By, ports: o.Ports, maxKeys: o.MaxKeys, index: make(map[key]int32),
-		rows: make([]row, 1, 64), listeners: make(map[listenKey]snapshot.Owner), start: start}
+		rows: make([]row, 1, 64), listeners: make(map[listenKey]snapshot.Owner),
+		containers: o.Containers, names: newContainerNames(), start: start}
 	a.rows[otherRow].used = true
 	a.open = newOpenSocks(maxOpen, a.left)
 	return a
@@ -157,7 +166,15 @@ func (a *Aggregator) left(i int32, s tcpstate.State) {
 
 // rowOf finds or makes ev's row; past MaxKeys rows, it is the other row.
 func (a *Aggregator) rowOf(ev *tracer.Event) int32 {
-	k := keyOf(ev, a.by, a.ports)
+	var cid uint32
+	if a.by&ByContainer != 0 {
+		var ok bool
+		if cid, ok = a.containerOf(ev); !ok {
+			a.otherEvents++
+			return otherRow
+		}
+	}
+	k := keyOf(ev, a.by, a.ports, cid)
 	i, ok := a.index[k]
 	if !ok {
 		if len(a.index) >= a.maxKeys {
@@ -165,6 +182,9 @@ func (a *Aggregator) rowOf(ev *tracer.Event) int32 {
 			return otherRow
 		}
 		i = a.newRow(k)
+		if a.by&(ByProcess|ByContainer) == ByProcess {
+			a.rows[i].container, _ = a.containerOf(ev)
+		}
 	}
 	a.rows[i].seePort(ephemeral(a.ports, ev.Local.Port()))
 	return i

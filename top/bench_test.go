@@ -14,7 +14,9 @@ import (
 // server's accept and close; a refused connect now and then) over 1000
 // clients, each to its own server port. An interval ends every 100k
 // events, as a second of churn would.
-func BenchmarkAdd(b *testing.B) {
+func BenchmarkAdd(b *testing.B) { benchmarkAdd(b, Options{}) }
+
+func benchmarkAdd(b *testing.B, o Options) {
 	const clients = 1000
 	var evs []tracer.Event
 	for i := range clients {
@@ -28,7 +30,7 @@ func BenchmarkAdd(b *testing.B) {
 			evs = append(evs, c.connect(0), c.failed(0, syscall.ECONNREFUSED))
 		}
 	}
-	a := NewAggregator(Options{}, t0)
+	a := NewAggregator(o, t0)
 	var rep Report
 	b.ReportAllocs()
 	b.ResetTimer()

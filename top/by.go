@@ -19,6 +19,7 @@ const (
 	ByRemote                    // remote address and port
 	ByRemotePort                // remote port, any address
 	ByLocalPort                 // local port: a server's service
+	ByContainer                 // container, pod or systemd unit: all its processes
 )
 
 // DefaultBy groups by process and remote: who connects where.
@@ -33,6 +34,7 @@ var byNames = []struct {
 	{"remote", ByRemote},
 	{"remote-port", ByRemotePort},
 	{"local-port", ByLocalPort},
+	{"container", ByContainer},
 }
 
 // ByNames are the field names ParseBy takes.
@@ -85,17 +87,19 @@ func (b By) String() string {
 // key identifies a row: the fields By does not name are zero. It holds no
 // pointers, so the index of rows costs the garbage collector nothing.
 type key struct {
-	addr   [16]byte // remote address (ByRemote)
-	comm   snapshot.Comm
-	pid    uint32
-	family uint16 // the remote address's: 0 when not grouped by it
-	rport  uint16 // 0: an ephemeral port ("*")
-	lport  uint16 // 0: an ephemeral port ("*")
+	addr      [16]byte // remote address (ByRemote)
+	comm      snapshot.Comm
+	pid       uint32
+	container uint32 // a name's number (ByContainer; see containers)
+	family    uint16 // the remote address's: 0 when not grouped by it
+	rport     uint16 // 0: an ephemeral port ("*")
+	lport     uint16 // 0: an ephemeral port ("*")
 }
 
-// keyOf is the row key of ev's socket.
-func keyOf(ev *tracer.Event, by By, eph snapshot.PortRange) key {
-	var k key
+// keyOf is the row key of ev's socket, whose owner runs in container
+// (numbered by containers).
+func keyOf(ev *tracer.Event, by By, eph snapshot.PortRange, container uint32) key {
+	k := key{container: container}
 	if by&ByProcess != 0 {
 		k.pid = ev.PID
 	}

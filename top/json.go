@@ -37,6 +37,12 @@ func appendRowJSON(b []byte, rep *Report, r *Row, end []byte) []byte {
 	} else {
 		b = append(b, "null"...)
 	}
+	b = append(b, `,"container":`...)
+	if by&(ByProcess|ByContainer) != 0 {
+		b = render.AppendJSONString(b, r.Container)
+	} else {
+		b = append(b, "null"...)
+	}
 	b = append(b, `,"remote":`...)
 	if by&(ByRemote|ByRemotePort) != 0 {
 		b = render.AppendJSONString(b, RemoteText(r))

@@ -55,9 +55,12 @@ func ReasonName(r uint16) string {
 // Row is one group's interval. Durations are in microseconds, -1 when the
 // interval had none.
 type Row struct {
-	Other      bool // the events whose group found no room (--max-keys)
-	PID        uint32
-	Comm       snapshot.Comm
+	Other bool // the events whose group found no room (--max-keys)
+	PID   uint32
+	Comm  snapshot.Comm
+	// Container is where the row's process runs (grouped by process), or
+	// the row's container (grouped by it); "" when none is known.
+	Container  string
 	Remote     netip.Addr // zero when not grouped by it
 	RemotePort uint16     // 0: ephemeral ("*"), or not grouped by it
 	// LocalPort is the local port of all the row's sockets, or 0 when
@@ -125,6 +128,10 @@ func (a *Aggregator) report(r *row, other bool) Row {
 		SynSent: int(r.synSent), SynRecv: int(r.synRecv), TimeWait: int(r.timeWait), BytesSent: r.c.bytesSent, BytesReceived: r.c.bytesReceived}
 	if a.by&ByRemote != 0 {
 		out.Remote = r.key.remote()
+	}
+	out.Container = a.names.names[r.key.container]
+	if a.by&ByContainer == 0 {
+		out.Container = a.names.names[r.container]
 	}
 	out.LocalPort = r.key.lport
 	if a.by&ByLocalPort == 0 && r.lports == 1 {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/container"
 	"github.com/socktrace/socktrace/netns"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
@@ -56,6 +57,9 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out, errOut io.Writer) e
 				err, ports.Low, ports.High)
 		}
 		cfg.Options.Ports = ports
+	}
+	if cfg.Options.Containers == nil {
+		cfg.Options.Containers = Resolver{R: container.NewResolver(container.Config{})}
 	}
 	tc := cfg.Tracer
 	tc.TableOnly, tc.ConnectTimes, tc.Summaries, tc.Resets = true, true, true, true

@@ -128,6 +128,7 @@ func boolInt(b bool) int {
 
 func compareGroups(x, y *Row) int {
 	return cmp.Or(
+		strings.Compare(x.Container, y.Container),
 		bytes.Compare(x.Comm[:], y.Comm[:]),
 		cmp.Compare(x.PID, y.PID),
 		x.Remote.Compare(y.Remote),

@@ -92,6 +92,9 @@ func groupHeader(by By) []string {
 	if by&(ByProcess|ByComm) != 0 {
 		h = append(h, "COMM")
 	}
+	if by&(ByProcess|ByContainer) != 0 {
+		h = append(h, "CONTAINER")
+	}
 	if by&ByRemote != 0 {
 		h = append(h, "REMOTE")
 	}
@@ -113,6 +116,9 @@ func groupCells(by By, r *Row) []string {
 	}
 	if by&(ByProcess|ByComm) != 0 {
 		c = append(c, commText(r))
+	}
+	if by&(ByProcess|ByContainer) != 0 {
+		c = append(c, containerText(r))
 	}
 	if by&ByRemote != 0 {
 		c = append(c, RemoteText(r))
@@ -155,6 +161,15 @@ func commText(r *Row) string {
 		return render.Safe(s)
 	}
 	return "-"
+}
+
+// containerText is escaped: cgroup and pod names are chosen by whoever
+// made them.
+func containerText(r *Row) string {
+	if r.Container == "" {
+		return "-"
+	}
+	return render.Safe(r.Container)
 }
 
 func portText(p uint16) string {

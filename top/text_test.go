@@ -34,11 +34,11 @@ func TestText(t *testing.T) {
 			t.Errorf("header line %q lacks %q", lines[0], want)
 		}
 	}
-	if f := strings.Fields(lines[1]); strings.Join(f[:5], " ") != "PID COMM REMOTE CONN/s ACC/s" {
+	if f := strings.Fields(lines[1]); strings.Join(f[:6], " ") != "PID COMM CONTAINER REMOTE CONN/s ACC/s" {
 		t.Errorf("table header %q", lines[1])
 	}
 	row := lines[2]
-	for _, want := range []string{`100 evil\x1b[2J\xe2\x80\xae 10.0.0.2:8080`, "ECONNREFUSED 2 ETIMEDOUT 0.5"} {
+	for _, want := range []string{`100 evil\x1b[2J\xe2\x80\xae - 10.0.0.2:8080`, "ECONNREFUSED 2 ETIMEDOUT 0.5"} {
 		if !strings.Contains(strings.Join(strings.Fields(row), " "), want) {
 			t.Errorf("row %q lacks %q", row, want)
 		}
