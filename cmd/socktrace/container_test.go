@@ -224,3 +224,58 @@ func TestTraceNamesContainers(t *testing.T) {
 		}
 	}
 }
+
+// top --by container sums up each container's processes: one client in a
+// docker container, two in another, each connecting once to a server
+// outside both. Grouped by process, each client's row names its container.
+func TestTopByContainer(t *testing.T) {
+	nstest.RequireRoot(t)
+	root := cgroup2Root(t)
+	ns := nstest.New(t)
+	const idA = "aaaaaaaaaaaa0123456789abcdef0123456789abcdef0123456789abcdef0123"
+	const idB = "bbbbbbbbbbbb0123456789abcdef0123456789abcdef0123456789abcdef0123"
+	base := testCgroups(t, root, "docker-"+idA+".scope", "docker-"+idB+".scope")
+	byContainer := startTop(t, ns, "--by", "container")
+	byProcess := startTop(t, ns, "--by", "process")
+
+	srv := ns.StartPeer(t, "cgroup-peer", "server")
+	srv.Expect("ready")
+	srv.Send("go")
+	addr := "127.0.0.1:" + srv.Expect("port")
+	clients := map[int]string{}
+	for _, id := range []string{idA, idB, idB} {
+		c := ns.StartPeer(t, "cgroup-peer", "client")
+		c.Expect("ready")
+		moveToCgroup(t, filepath.Join(base, "docker-"+id+".scope"), c.PID)
+		c.Send("go " + addr)
+		c.Expect("done")
+		clients[c.PID] = "docker:" + id[:12]
+	}
+	time.Sleep(200 * time.Millisecond) // the ring buffer's latency, 50 ms
+	groups := byContainer.stop(t)
+	procs := byProcess.stop(t)
+
+	for name, want := range map[string]uint64{"docker:aaaaaaaaaaaa": 1, "docker:bbbbbbbbbbbb": 2} {
+		g := groups["container "+name]
+		if g == nil || g.Connects != want || g.Accepts != 0 {
+			t.Errorf("--by container, %s: %+v; want %d connects (rows %q)", name, g, want, groupNames(groups))
+		}
+	}
+	// The server runs in the test's own cgroup, in neither container.
+	var accepts uint64
+	for k, g := range groups {
+		if strings.HasPrefix(k, "container docker:") && g.Accepts != 0 {
+			t.Errorf("%s: %d accepts, want the server's elsewhere", k, g.Accepts)
+		}
+		accepts += g.Accepts
+	}
+	if accepts != 3*2 { // the rows' and the summaries'
+		t.Errorf("%d accepts, want 3", accepts/2)
+	}
+	for pid, name := range clients {
+		g := procs[fmt.Sprintf("%d null", pid)]
+		if g == nil || g.Container == nil || *g.Container != name || g.Connects != 1 {
+			t.Errorf("--by process, client %d: %+v; want 1 connect in %s", pid, g, name)
+		}
+	}
+}

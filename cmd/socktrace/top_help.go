@@ -12,11 +12,15 @@ TIME_WAIT). On a terminal the table is redrawn in place (q or Ctrl-C
 quits); otherwise each interval's table is printed in turn.
 
 A row groups sockets by --by (default process,remote):
-  process      the owning process: PID and COMM ("-" when not known)
+  process      the owning process: PID and COMM ("-" when not known),
+               and the CONTAINER it runs in
   comm         the process name: every process of that name
   remote       the peer's address:port
   remote-port  the peer's port, any address
   local-port   the local port: a server's service
+  container    where the process runs: its container, pod or systemd
+               unit (as trace --json names it), all its processes in
+               one row; "-" for those in none
 A port in the ephemeral range (net.ipv4.ip_local_port_range, the
 ports connect() picks) is shown as "*": a server's clients from one
 address make one row. Past --max-keys rows, events are counted in the
@@ -51,13 +55,15 @@ Names a terminal could act on are escaped (\xNN).
 ` + wrapList(top.ColumnNames(), "  ", 78) + `
 
 --json prints, each interval, one object per row with the fields:
-  interval_end (RFC 3339, UTC, in ns), pid, comm, remote (addr:port, port
-  "*" when ephemeral), local_port (0 when ephemeral or several), connects,
+  interval_end (RFC 3339, UTC, in ns), pid, comm, container (where the
+  process runs, "" when in none), remote (addr:port, port "*" when
+  ephemeral), local_port (0 when ephemeral or several), connects,
   accepts, failed (an object: reason -> count), resets_sent,
-  resets_received, retransmits, syn_sent, syn_recv, time_wait, connect_p50_us,
-  connect_p99_us, lifetime_p50_us, lifetime_p99_us (null when none),
-  bytes_sent, bytes_received: counts for the interval, not rates. A field
-  the rows are not grouped by is null; the other row has "other": true.
+  resets_received, retransmits, syn_sent, syn_recv, time_wait,
+  connect_p50_us, connect_p99_us, lifetime_p50_us, lifetime_p99_us (null
+  when none), bytes_sent, bytes_received: counts for the interval, not
+  rates. A field the rows are not grouped by is null; the other row has
+  "other": true.
 Then one object {"summary": true, ...} with interval_end, interval_ns, by,
 the host's totals (connects, accepts, failed, resets_sent,
 resets_received, retransmits, syn_sent, syn_recv, time_wait), lost (events the

@@ -108,6 +108,7 @@ type topRow struct {
 	IntervalEnd   string  `json:"interval_end"`
 	PID           *uint32 `json:"pid"`
 	Comm          *string
+	Container     *string
 	Remote        *string
 	LocalPort     *uint16 `json:"local_port"`
 	Connects      uint64
@@ -182,6 +183,8 @@ func (r *topRun) stop(t *testing.T) map[string]*topGroup {
 		switch {
 		case row.Other:
 			key = "other"
+		case !row.Summary && row.PID == nil && row.Container != nil:
+			key = "container " + *row.Container
 		case !row.Summary:
 			key = fmt.Sprintf("%s %s", fmtPtr(row.PID), fmtPtr(row.Remote))
 		}
