@@ -463,8 +463,24 @@ func TestLostEndsHeal(t *testing.T) {
 	if r := rowOf(t, rep, "100 client 10.0.0.2:80"); r.SynSent != 0 || r.TimeWait != 1 {
 		t.Errorf("row %+v", *r)
 	}
-	a.open.sweep(t0.Add(maxWaiting + 2*time.Second))
+	a.open.sweep(t0.Add(maxTimeWait + 2*time.Second))
 	if rep = interval(a, 2*time.Second); len(rep.Rows) != 0 {
 		t.Errorf("rows after the sweep: %+v", rep.Rows)
+	}
+}
+
+// A TIME_WAIT whose end was lost stops counting within sweepEvery of its
+// deadline, however few sockets are tracked (the sweep that makes room
+// runs only when the maps double).
+func TestLostTimeWaitEndLeavesTheCount(t *testing.T) {
+	a := NewAggregator(Options{}, t0)
+	c := newSock(100, "client", "10.0.0.1:40000", "10.0.0.2:80", 0x1000)
+	feed(a, c.connect(0), c.ends(time.Second, time.Second, 0, 0, true))
+	var rep Report
+	for at := time.Second; at <= 90*time.Second; at += time.Second {
+		a.Interval(&rep, t0.Add(at))
+	}
+	if len(rep.Rows) != 0 || rep.Totals.TimeWait != 0 {
+		t.Errorf("90 s after entering TIME_WAIT, still counted: rows %+v, totals %+v", rep.Rows, rep.Totals)
 	}
 }

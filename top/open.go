@@ -14,12 +14,14 @@ import (
 // timewait socket, which has another address and no owner.
 //
 // Both maps are bounded: an entry whose end was lost (the kernel skipped a
-// run) is swept once older than the longest its state lasts, and past
-// maxOpen sockets new ones are counted as untracked instead.
+// run) is swept once past the longest its state lasts, at the latest one
+// sweepEvery after, so that the counts shown are not stale; past maxOpen
+// sockets new ones are counted as untracked instead.
 type openSocks struct {
 	connecting map[uint64]openSock
 	waiting    map[tupleKey]openSock
-	swept      int // how many both held after the last sweep
+	swept      int   // how many both held after the last sweep
+	sweptAt    int64 // when, Unix ns
 	max        int
 	untracked  uint64
 	end        ended // told of each socket that leaves
@@ -27,7 +29,7 @@ type openSocks struct {
 
 type openSock struct {
 	row   int32
-	since int64 // Unix ns
+	until int64 // Unix ns: past it, the socket's end was lost
 }
 
 // tupleKey is a timewait socket's identity. Pointer-free, as the keys of a
@@ -50,10 +52,16 @@ const (
 	// minSweep: below it the maps are not swept.
 	minSweep = 1 << 16
 	// A connect lasts at most tcp_syn_retries' backoff (127 s with the
-	// default 6); a TIME_WAIT 60 s, after up to tcp_fin_timeout waiting
-	// for the peer's FIN. Older entries lost their end.
+	// default 6). A TIME_WAIT lasts TCP_TIMEWAIT_LEN, 60 s, which the
+	// timer wheel may stretch by an eighth, plus slack for the event; one
+	// entered before the peer's FIN first waits up to tcp_fin_timeout for
+	// it. Older entries lost their end.
 	maxConnecting = 10 * time.Minute
-	maxWaiting    = 150 * time.Second
+	maxTimeWait   = 69500 * time.Millisecond
+	maxFinWait    = 150 * time.Second
+	// sweepEvery bounds how long an entry whose end was lost is counted
+	// past its deadline.
+	sweepEvery = 10 * time.Second
 )
 
 func newOpenSocks(max int, end ended) *openSocks {
@@ -83,18 +91,26 @@ func (o *openSocks) room(now time.Time) bool {
 func (o *openSocks) sweep(now time.Time) {
 	t := now.UnixNano()
 	for k, s := range o.connecting {
-		if t-s.since > int64(maxConnecting) {
+		if t > s.until {
 			delete(o.connecting, k)
 			o.end(s.row, tcpstate.SynSent)
 		}
 	}
 	for k, s := range o.waiting {
-		if t-s.since > int64(maxWaiting) {
+		if t > s.until {
 			delete(o.waiting, k)
 			o.end(s.row, tcpstate.TimeWait)
 		}
 	}
-	o.swept = o.len()
+	o.swept, o.sweptAt = o.len(), t
+}
+
+// sweepDue sweeps when the last sweep is sweepEvery old: called once an
+// interval, so its cost is one pass over the maps every sweepEvery.
+func (o *openSocks) sweepDue(now time.Time) {
+	if now.UnixNano()-o.sweptAt >= int64(sweepEvery) {
+		o.sweep(now)
+	}
 }
 
 // connect tracks a connecting socket; false: no room.
@@ -103,7 +119,7 @@ func (o *openSocks) connect(sock uint64, row int32, now time.Time) bool {
 	if !o.room(now) {
 		return false
 	}
-	o.connecting[sock] = openSock{row, now.UnixNano()}
+	o.connecting[sock] = openSock{row, now.Add(maxConnecting).UnixNano()}
 	return true
 }
 
@@ -124,7 +140,11 @@ func (o *openSocks) enterTimeWait(ev *tracer.Event, row int32) bool {
 	if !o.room(ev.Time) {
 		return false
 	}
-	o.waiting[k] = openSock{row, ev.Time.UnixNano()}
+	last := maxTimeWait
+	if ev.Has(tracer.FlagTimeWaitFinWait2) {
+		last = maxFinWait
+	}
+	o.waiting[k] = openSock{row, ev.Time.Add(last).UnixNano()}
 	return true
 }
 

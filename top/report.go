@@ -101,6 +101,7 @@ type Report struct {
 // with counts at zero and only the rows that own a socket, so that a busy
 // interval's rows leave room for the next one's. rep's slices are reused.
 func (a *Aggregator) Interval(rep *Report, end time.Time) {
+	a.open.sweepDue(end)
 	*rep = Report{End: end, Interval: end.Sub(a.start), By: a.by, MaxKeys: a.maxKeys, Rows: rep.Rows[:0],
 		Totals: Totals{Lost: a.lost, OtherEvents: a.otherEvents, Untracked: a.open.untracked}}
 	for i := range a.rows {
