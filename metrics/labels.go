@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/container"
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tracer"
@@ -32,11 +34,9 @@ func CheckLabels(labels []string) error {
 			l = LabelServicePort
 		}
 		switch l {
-		case LabelComm, LabelServicePort:
-		case "container":
-			return fmt.Errorf("--label container: container attribution is not in this build yet; use comm or service-port")
+		case LabelComm, LabelContainer, LabelServicePort:
 		default:
-			return fmt.Errorf("--label %q: want comm or service-port", l)
+			return fmt.Errorf("--label %q: want comm, container or service-port", l)
 		}
 		if seen[l] {
 			return fmt.Errorf("--label %s: given twice", l)
@@ -46,12 +46,24 @@ func CheckLabels(labels []string) error {
 	return nil
 }
 
+// The opt-in labels, in the order they follow a metric's own labels; a
+// bit each in seriesKey.other.
+const (
+	optComm = iota
+	optContainer
+	optPort
+	opts
+)
+
+var optNames = [opts]string{LabelComm, LabelContainer, LabelServicePort}
+
 // seriesKey is one combination of opt-in label values; zero fields for a
 // label not asked for.
 type seriesKey struct {
-	comm  snapshot.Comm
-	port  uint16
-	other uint8 // bit 0: comm folded, bit 1: port folded
+	comm      snapshot.Comm
+	container string // the resolver's string, shared, not a copy
+	port      uint16
+	other     uint8 // bit 1<<optX: label X folded into "other"
 }
 
 // labeller finds the series of an event's opt-in label values, folding
@@ -59,68 +71,72 @@ type seriesKey struct {
 type labeller struct {
 	m          *Metrics
 	names      []string
-	comm, port bool
+	on         [opts]bool
+	container  func(pid uint32, comm snapshot.Comm, at time.Time) string
 	max        int
 	lo, hi     uint16
 	base       *series // the only series without opt-in labels
 	comms      map[snapshot.Comm]struct{}
+	containers map[string]struct{}
 	ports      map[uint16]struct{}
 	series     map[seriesKey]*series
-	dropped    []prometheus.Counter // by label, in names' order
+	dropped    [opts]prometheus.Counter
 }
 
 func newLabeller(cfg Config) *labeller {
-	l := &labeller{max: cfg.MaxSeries, lo: cfg.EphemeralLow, hi: cfg.EphemeralHigh,
-		comms: map[snapshot.Comm]struct{}{}, ports: map[uint16]struct{}{}, series: map[seriesKey]*series{}}
+	l := &labeller{max: cfg.MaxSeries, lo: cfg.EphemeralLow, hi: cfg.EphemeralHigh, container: cfg.Container,
+		comms: map[snapshot.Comm]struct{}{}, containers: map[string]struct{}{}, ports: map[uint16]struct{}{},
+		series: map[seriesKey]*series{}}
 	for _, name := range cfg.Labels {
 		switch name {
 		case LabelComm:
-			l.comm = true
+			l.on[optComm] = true
+		case LabelContainer:
+			l.on[optContainer] = true
 		case LabelServicePort, "service-port":
-			l.port = true
+			l.on[optPort] = true
 		}
 	}
-	if l.comm {
-		l.names = append(l.names, LabelComm)
+	if l.on[optContainer] && l.container == nil {
+		r := container.NewResolver(container.Config{})
+		l.container = func(pid uint32, comm snapshot.Comm, at time.Time) string {
+			return r.Lookup(pid, comm, at).Name()
+		}
 	}
-	if l.port {
-		l.names = append(l.names, LabelServicePort)
+	for i, on := range l.on {
+		if on {
+			l.names = append(l.names, optNames[i])
+		}
 	}
 	return l
 }
 
 // of returns the event's series; role says which port is the service's.
 func (l *labeller) of(ev *tracer.Event, role int) *series {
-	if !l.comm && !l.port {
+	if len(l.names) == 0 {
 		return l.base
 	}
 	var k seriesKey
-	drop := 0
-	if l.comm {
+	owner := ev.Has(tracer.FlagOwnerKnown)
+	if l.on[optComm] && owner {
 		k.comm = ev.Comm
-		if !ev.Has(tracer.FlagOwnerKnown) {
-			k.comm = snapshot.Comm{}
-		}
-		if _, ok := l.comms[k.comm]; !ok {
-			if len(l.comms) < l.max {
-				l.comms[k.comm] = struct{}{}
-			} else {
-				k.comm, k.other = snapshot.Comm{}, k.other|1
-				l.dropped[0].Inc()
-			}
-		}
-		drop = 1
 	}
-	if l.port {
+	if !capped(l, &k, optComm, l.comms, k.comm, snapshot.Comm{}) {
+		k.comm = snapshot.Comm{}
+	}
+	if l.on[optContainer] && owner {
+		// The resolver caches by process: /proc/PID/cgroup is read
+		// once per process, not per event.
+		k.container = l.container(ev.PID, ev.Comm, ev.Time)
+	}
+	if !capped(l, &k, optContainer, l.containers, k.container, "") {
+		k.container = ""
+	}
+	if l.on[optPort] {
 		k.port = l.servicePort(ev, role)
-		if _, ok := l.ports[k.port]; !ok && k.port != 0 {
-			if len(l.ports) < l.max {
-				l.ports[k.port] = struct{}{}
-			} else {
-				k.port, k.other = 0, k.other|2
-				l.dropped[drop].Inc()
-			}
-		}
+	}
+	if !capped(l, &k, optPort, l.ports, k.port, 0) {
+		k.port = 0
 	}
 	s := l.series[k]
 	if s == nil {
@@ -128,6 +144,25 @@ func (l *labeller) of(ev *tracer.Event, role int) *series {
 		l.series[k] = s
 	}
 	return s
+}
+
+// capped reports whether label opt may keep value v (one it has, or one
+// more under the cap); if not, it marks k folded and counts the drop. The
+// zero value (unknown, none) is always kept: it is one series at most.
+func capped[V comparable](l *labeller, k *seriesKey, opt int, seen map[V]struct{}, v, zero V) bool {
+	if !l.on[opt] || v == zero {
+		return true
+	}
+	if _, ok := seen[v]; ok {
+		return true
+	}
+	if len(seen) < l.max {
+		seen[v] = struct{}{}
+		return true
+	}
+	k.other |= 1 << opt
+	l.dropped[opt].Inc()
+	return false
 }
 
 // servicePort is the port the connection's service listens on: the local
@@ -149,9 +184,9 @@ func (l *labeller) servicePort(ev *tracer.Event, role int) uint16 {
 
 func (l *labeller) values(k seriesKey) []string {
 	var v []string
-	if l.comm {
+	if l.on[optComm] {
 		switch {
-		case k.other&1 != 0:
+		case k.other&(1<<optComm) != 0:
 			v = append(v, valueOther)
 		case k.comm == snapshot.Comm{}:
 			v = append(v, valueUnknown)
@@ -159,9 +194,19 @@ func (l *labeller) values(k seriesKey) []string {
 			v = append(v, render.Safe(k.comm.String()))
 		}
 	}
-	if l.port {
+	if l.on[optContainer] {
 		switch {
-		case k.other&2 != 0:
+		case k.other&(1<<optContainer) != 0:
+			v = append(v, valueOther)
+		case k.container == "":
+			v = append(v, valueUnknown)
+		default:
+			v = append(v, render.Safe(k.container))
+		}
+	}
+	if l.on[optPort] {
+		switch {
+		case k.other&(1<<optPort) != 0:
 			v = append(v, valueOther)
 		case k.port == 0:
 			v = append(v, valueNone)

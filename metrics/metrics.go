@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )
@@ -19,8 +20,12 @@ const namespace = "socktrace"
 // Config is what the metrics are labelled with.
 type Config struct {
 	// Labels are the opt-in labels of the per-connection counters:
-	// LabelComm and LabelServicePort.
+	// LabelComm, LabelContainer and LabelServicePort.
 	Labels []string
+	// Container names where a process runs, for LabelContainer ("" when
+	// not known); it must answer from a cache, as it is asked per event.
+	// Default: a container.Resolver of the host's /proc.
+	Container func(pid uint32, comm snapshot.Comm, at time.Time) string
 	// MaxSeries caps each opt-in label's distinct values; past it, values
 	// fold into "other". Default 10000.
 	MaxSeries int
@@ -38,6 +43,7 @@ type Config struct {
 // The opt-in labels.
 const (
 	LabelComm        = "comm"
+	LabelContainer   = "container"
 	LabelServicePort = "service_port"
 )
 
@@ -124,8 +130,10 @@ func New(cfg Config) *Metrics {
 	info.WithLabelValues(cfg.Version, cfg.Kernel).Set(1)
 	m.reg.MustRegister(lost, m.healed, m.droppedVec, info)
 	m.lostRing, m.lostRecursion = lost.WithLabelValues("ring_full"), lost.WithLabelValues("recursion")
-	for _, l := range extra {
-		m.labels.dropped = append(m.labels.dropped, m.droppedVec.WithLabelValues(l))
+	for i, on := range m.labels.on {
+		if on {
+			m.labels.dropped[i] = m.droppedVec.WithLabelValues(optNames[i])
+		}
 	}
 	for r := range roles {
 		m.connDuration[r] = m.connDurationVec.WithLabelValues(roleNames[r])

@@ -124,7 +124,8 @@ func TestHealLostClose(t *testing.T) {
 }
 
 func TestApplyAllocatesNothing(t *testing.T) {
-	m := New(Config{Labels: []string{LabelComm, LabelServicePort}, EphemeralLow: 32768, EphemeralHigh: 60999})
+	m := New(Config{Labels: []string{LabelComm, LabelContainer, LabelServicePort}, EphemeralLow: 32768, EphemeralHigh: 60999,
+		Container: fakeContainers{}.name})
 	evs := connectionEvents()
 	for i := range evs {
 		m.Apply(&evs[i])
@@ -135,6 +136,59 @@ func TestApplyAllocatesNothing(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("Apply allocates %v times per connection, want 0", n)
+	}
+}
+
+// fakeContainers names the container of a pid, as a container.Resolver
+// would from its cache.
+type fakeContainers map[uint32]string
+
+func (f fakeContainers) name(pid uint32, _ snapshot.Comm, _ time.Time) string { return f[pid] }
+
+// The container label is the owner's container, "unknown" without an
+// owner, and past --max-series values folds into "other", counted.
+func TestContainerLabel(t *testing.T) {
+	names := fakeContainers{10: "docker:0123456789ab", 11: "ns/web", 12: "cri-o:fedcba987654", 13: "nginx.service"}
+	m := New(Config{Labels: []string{LabelContainer}, MaxSeries: 2, Container: names.name})
+	for i, pid := range []uint32{10, 11, 10, 12, 13, 0} {
+		ev := event(tracer.KindState, tcpstate.Close, tcpstate.SynSent, fmt.Sprintf("127.0.0.1:%d", 40000+i), "127.0.0.1:80")
+		ev.PID = pid
+		if pid == 0 {
+			ev.Flags &^= tracer.FlagOwnerKnown
+		}
+		m.Apply(&ev)
+	}
+	for _, c := range []struct {
+		container string
+		want      float64
+	}{{"docker:0123456789ab", 2}, {"ns/web", 1}, {"other", 2}, {"unknown", 1}} {
+		if got := testutil.ToFloat64(m.connects.WithLabelValues("ipv4", c.container)); got != c.want {
+			t.Errorf("connects of container %q = %v, want %v", c.container, got, c.want)
+		}
+	}
+	if got := testutil.ToFloat64(m.droppedVec.WithLabelValues(LabelContainer)); got != 2 {
+		t.Errorf("series_dropped_total{label=container} = %v, want 2", got)
+	}
+	// A connection's end counts in the series of its opening, whoever
+	// the close event names.
+	end := withSummary(event(tracer.KindState, tcpstate.LastAck, tcpstate.Close, "127.0.0.1:40000", "127.0.0.1:80"))
+	end.PID = 13
+	m.Apply(&end)
+	if got := testutil.ToFloat64(m.closes.WithLabelValues("ipv4", "docker:0123456789ab")); got != 1 {
+		t.Errorf("closes of docker:0123456789ab = %v, want 1", got)
+	}
+}
+
+// With every opt-in label, the labels are in one order: comm, container,
+// service_port.
+func TestLabelOrder(t *testing.T) {
+	m := New(Config{Labels: []string{LabelServicePort, LabelContainer, LabelComm}, EphemeralLow: 32768, EphemeralHigh: 60999,
+		Container: fakeContainers{7: "podman:abc"}.name})
+	ev := event(tracer.KindAccept, tcpstate.Established, tcpstate.Established, "127.0.0.1:8080", "127.0.0.1:40000")
+	ev.PID = 7
+	m.Apply(&ev)
+	if got := testutil.ToFloat64(m.accepts.WithLabelValues("ipv4", "client", "podman:abc", "8080")); got != 1 {
+		t.Errorf("accepts{comm=client,container=podman:abc,service_port=8080} = %v, want 1", got)
 	}
 }
 
@@ -183,8 +237,9 @@ func TestCheckLabels(t *testing.T) {
 		want   string // in the error; "" for none
 	}{
 		{[]string{"comm", "service-port"}, ""},
-		{[]string{"container"}, "container attribution is not in this build"},
-		{[]string{"pid"}, "want comm or service-port"},
+		{[]string{"container", "service_port"}, ""},
+		{[]string{"pid"}, "want comm, container or service-port"},
+		{[]string{"container", "container"}, "given twice"},
 		{[]string{"comm", "comm"}, "given twice"},
 	} {
 		err := CheckLabels(c.labels)
@@ -233,7 +288,17 @@ func BenchmarkScrape10kSeries(b *testing.B) {
 }
 
 func BenchmarkApplyConnection(b *testing.B) {
-	m := New(Config{EphemeralLow: 32768, EphemeralHigh: 60999})
+	benchmarkApply(b, Config{EphemeralLow: 32768, EphemeralHigh: 60999})
+}
+
+// Every opt-in label on: the per-event cost of finding the series.
+func BenchmarkApplyConnectionLabelled(b *testing.B) {
+	benchmarkApply(b, Config{Labels: []string{LabelComm, LabelContainer, LabelServicePort},
+		EphemeralLow: 32768, EphemeralHigh: 60999, Container: fakeContainers{0: "docker:0123456789ab"}.name})
+}
+
+func benchmarkApply(b *testing.B, cfg Config) {
+	m := New(cfg)
 	evs := connectionEvents()
 	b.ReportAllocs()
 	for b.Loop() {

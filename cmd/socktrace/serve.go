@@ -35,12 +35,15 @@ smoothed RTT at close, bytes, events lost, and the sockets in each state
 kernel's ring buffer, 503 otherwise.
 
 Labels never hold a pid, a peer address or an ephemeral port. --label adds
-an owner's process name (comm) or the service port (the port a server
-listens on, outside the ephemeral range) to the per-connection counters;
-each label keeps at most --max-series values, and folds the rest into
-"other", counted by socktrace_series_dropped_total.`,
+to the per-connection counters an owner's process name (comm), where the
+owner runs (container: its pod, container or systemd unit, read once per
+process from its cgroup), or the service port (the port a server listens
+on, outside the ephemeral range); each label keeps at most --max-series
+values, and folds the rest into "other", counted by
+socktrace_series_dropped_total.`,
 		Example: `  socktrace serve                                  # http://127.0.0.1:9464/metrics
   socktrace serve --label comm --label service-port
+  socktrace serve --label container
   socktrace serve --listen 192.0.2.10:9464 --listen-external`,
 		Args:         noArgs,
 		SilenceUsage: true,
@@ -56,7 +59,7 @@ each label keeps at most --max-series values, and folds the rest into
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:9464", "address to serve /metrics and /healthz on (host:port; loopback unless --listen-external)")
 	f.BoolVar(&o.external, "listen-external", false, "allow a --listen address that is not loopback: whoever reaches it reads the metrics")
-	f.StringSliceVar(&o.labels, "label", nil, "add a label to the per-connection counters: comm or service-port (repeat or comma-separate)")
+	f.StringSliceVar(&o.labels, "label", nil, "add a label to the per-connection counters: comm, container or service-port (repeat or comma-separate)")
 	f.IntVar(&o.maxSeries, "max-series", metrics.DefaultMaxSeries, "distinct values each --label keeps before folding the rest into \"other\"")
 	f.IntVar(&o.ringMiB, "ring-mib", 8, "ring buffer size in MiB (a power of two)")
 	return cmd
