@@ -6,7 +6,7 @@ CLANG_FORMAT ?= clang-format-14
 BIN      ?= bin/socktrace
 export CGO_ENABLED = 0
 
-.PHONY: all build generate check-generated test readme bench bench-go bench-trace bench-table bench-table-soak bench-top bench-top-soak bench-progs bench-snapshot pgo lint fuzz clean
+.PHONY: all build generate check-generated test readme bench bench-go bench-trace bench-table bench-table-soak bench-serve-soak bench-top bench-top-soak bench-progs bench-snapshot pgo lint fuzz clean
 FUZZTIME ?= 20s
 
 all: build
@@ -77,6 +77,12 @@ bench-progs: build
 # (default 120; the issue's soak is SOAK=600). Not part of bench.
 bench-table-soak: build
 	./bench/table.sh soak
+
+# socktrace serve's RSS under churn with every opt-in label, scraped every
+# 5 s, sampled every 60 s for SOAK seconds (default 120; the issue's soak
+# is SOAK=600; RATE=5000 paces the churn). Not part of bench.
+bench-serve-soak: build
+	./bench/serve.sh soak
 
 # cmd/socktrace/default.pgo, the profile go build optimizes with, from
 # trace and -c under churn (needs root).

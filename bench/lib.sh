@@ -212,8 +212,7 @@ start_mode() {
 	table) start_tracer /dev/null "$tmp/err" printing ip netns exec "$ns" "$SOCKTRACE" -tanc ;;
 	serve)
 		start_tracer /dev/null "$tmp/err" healthy ip netns exec "$ns" "$SOCKTRACE" serve
-		ip netns exec "$ns" bash -c 'while :; do exec 3<>/dev/tcp/127.0.0.1/9464 || exit; printf "GET /metrics HTTP/1.0\r\n\r\n" >&3; cat <&3 >/dev/null; exec 3<&-; sleep 1; done' 2>/dev/null &
-		extra_pids+=($!)
+		scrape_loop 1 /dev/null
 		;;
 	top) start_tracer /dev/null "$tmp/err" counting "$SOCKTRACE" top --netns "$ns" ;;
 	*)
@@ -221,6 +220,23 @@ start_mode() {
 		return 1
 		;;
 	esac
+}
+
+# scrape_loop SECONDS OUT: in the background, fetches serve's /metrics in
+# $ns every SECONDS, as Prometheus would, and appends a line per scrape to
+# OUT: how long it took in ms and how many samples it held.
+scrape_loop() {
+	# shellcheck disable=SC2016 # for the inner bash
+	ip netns exec "$ns" bash -c 'while :; do
+		t0=$(date +%s%N)
+		exec 3<>/dev/tcp/127.0.0.1/9464 || exit
+		printf "GET /metrics HTTP/1.0\r\n\r\n" >&3
+		n=$(grep -c "^socktrace_" <&3)
+		exec 3<&-
+		echo "$(( ($(date +%s%N) - t0) / 1000000 )) $n"
+		sleep "$1"
+	done' scrape "$1" >>"$2" 2>/dev/null &
+	extra_pids+=($!)
 }
 
 # healthy PID ERRFILE: socktrace serve in $ns answers /healthz with 200.
@@ -377,17 +393,19 @@ soak_ok() {
 cmd=()               # the socktrace a soak runs (run_soak's CMDFN sets it)
 soak_out=/dev/null   # its stdout
 soak_churn_args=()   # the churn's own flags in a soak
+soak_started=:       # run once the socktrace is ready (serve's scraper)
 
 # run_soak READY CMDFN: max churn for $SOAK seconds in one namespace (in
 # back-to-back generator runs of at most 120 s, its limit, each with
 # $soak_churn_args), beside the socktrace that 'CMDFN NS' puts in cmd,
-# started with 'start_tracer $soak_out ERR READY', its memory sampled every
-# $SAMPLE seconds.
+# started with 'start_tracer $soak_out ERR READY' (then $soak_started), its
+# memory sampled every $SAMPLE seconds.
 run_soak() {
 	local ready=$1 cmdfn=$2 ns loop t0 t t_prev c0 c w0 w i n rss hwm tw cpu out samples=()
 	new_netns soak
 	"$cmdfn" "$ns"
 	start_tracer "$soak_out" "$tmp/soak.err" "$ready" "${cmd[@]}"
+	"$soak_started"
 	(
 		child=
 		trap '[[ -z $child ]] || kill -TERM "$child" 2>/dev/null; exit 143' TERM
@@ -404,7 +422,7 @@ run_soak() {
 	t0=$(now)
 	c0=$(cpu_ticks "$tracer_pid")
 	w0=$(wchar "$tracer_pid")
-	echo "soak: ${cmd[*]} under max churn for ${SOAK}s, sampled every ${SAMPLE}s"
+	echo "soak: ${cmd[*]} under churn (${soak_churn_args[*]:-max rate}) for ${SOAK}s, sampled every ${SAMPLE}s"
 	printf '  %6s %10s %10s %9s %9s %9s\n' "t s" "VmRSS MiB" "VmHWM MiB" "tracer %" "out MB/s" "TIME_WAIT"
 	n=$((SOAK / SAMPLE))
 	for ((i = 0; i <= n; i++)); do
