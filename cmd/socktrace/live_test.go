@@ -457,12 +457,20 @@ func TestLiveStartUp(t *testing.T) {
 			}
 		}
 	}
+	// Loopback reuses a port in TIME_WAIT (tcp_tw_reuse), so an address
+	// can name two connections: the checks below take one per address.
+	uses := map[string]int{}
+	for _, c := range conns {
+		uses[addr(c.port)]++
+	}
 	inStartUp, after := 0, 0
 	for _, c := range conns {
 		if c.at.After(first) {
 			after++
 		}
 		switch a := addr(c.port); {
+		case uses[a] > 1:
+			t.Logf("%s was used by %d connections: not checked", a, uses[a])
 		case gone[a] > 1:
 			t.Errorf("%s shown gone %d times", a, gone[a])
 		case c.at.Before(run.started) && gone[a] != 0:
