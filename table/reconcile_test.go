@@ -493,7 +493,7 @@ func TestReconcileLookups(t *testing.T) {
 				awaitingFin(client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second))},
 			lookup: true, at: 3 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
-			states: states{timeWait: 1},
+			states: states{},
 			counts: Counts{Connects: 1, Closes: 1},
 			then:   asks(client.row(tcpstate.FinWait2, 0)),
 		}, {
@@ -501,7 +501,7 @@ func TestReconcileLookups(t *testing.T) {
 			rows:   []snapshot.Socket{client.row(tcpstate.FinWait2, 0)},
 			lookup: true, at: 4 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
-			states: states{timeWait: 1},
+			states: states{},
 			then:   asks(client.row(tcpstate.FinWait2, 0)),
 		}, {
 			// Its FIN came at 4.5 s: the timer restarted then.
@@ -519,7 +519,7 @@ func TestReconcileLookups(t *testing.T) {
 		prints: []print{awaitingFinPrint, {
 			lookup: true, at: 4 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
-			states: states{timeWait: 1},
+			states: states{},
 		}, {
 			lookup: true, at: 5 * time.Second,
 			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s gone=4s lived=3s healed"},

@@ -173,7 +173,9 @@ func New(cfg Config) *Table {
 // Counts returns the interval's counters so far.
 func (t *Table) Counts() *Counts { return &t.counts }
 
-// States counts the live rows in the states that pile up under churn.
+// States counts the live rows in the states that pile up under churn. A
+// timewait socket still awaiting the peer's FIN is shown as FIN_WAIT2 (as
+// netstat shows it), so it is not counted as TIME_WAIT.
 func (t *Table) States() (synSent, synRecv, timeWait int) {
 	for _, c := range t.order {
 		switch c.Socket.State {
@@ -183,7 +185,7 @@ func (t *Table) States() (synSent, synRecv, timeWait int) {
 			synRecv++
 		}
 	}
-	return synSent, synRecv, t.tw.len()
+	return synSent, synRecv, t.tw.len() - t.tw.finWait2
 }
 
 func clearCounts(m map[syscall.Errno]uint64) map[syscall.Errno]uint64 {

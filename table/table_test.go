@@ -115,7 +115,7 @@ var awaitingFinPrint = print{
 	rows:   []snapshot.Socket{},
 	at:     3 * time.Second,
 	live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
-	states: states{timeWait: 1},
+	states: states{}, // shown as FIN_WAIT2, not counted as TIME_WAIT
 	counts: Counts{Connects: 1, Closes: 1},
 	lookup: true,
 }
@@ -464,8 +464,8 @@ func TestConnectionLives(t *testing.T) {
 			rows: []snapshot.Socket{client.row(tcpstate.FinWait2, 0)},
 			at:   3 * time.Second,
 			live: []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
-			// A timewait socket all the same, as in /proc/net/sockstat.
-			states: states{timeWait: 1},
+			// Shown as FIN_WAIT2, not counted as TIME_WAIT.
+			states: states{},
 			counts: Counts{Connects: 1, Closes: 1},
 		}, {
 			events: []*tracer.Event{client.timeWaitEnd(60*time.Second, true)},
@@ -518,7 +518,7 @@ func TestConnectionLives(t *testing.T) {
 			at:     4 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
 			gone:   []string{"10.0.0.2:80>10.0.0.1:40000 LAST_ACK inode=2002 q=0/0 owner=201/worker gone=3.5s lived=0s err=ECONNRESET"},
-			states: states{timeWait: 1},
+			states: states{},
 			counts: Counts{Closes: 1},
 			lookup: true,
 		}},
@@ -541,7 +541,7 @@ func TestConnectionLives(t *testing.T) {
 			rows:   []snapshot.Socket{client.row(tcpstate.FinWait2, 0)},
 			at:     3 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
-			states: states{timeWait: 1},
+			states: states{},
 			counts: Counts{Connects: 1, Closes: 1},
 		}, {
 			rows:   []snapshot.Socket{client.row(tcpstate.TimeWait, 0)},
@@ -888,5 +888,21 @@ func TestTimeWaitGoneLinger(t *testing.T) {
 	}
 	if n := tbl.tw.kept(); n != 0 {
 		t.Errorf("pile keeps %d rows once the gone one is forgotten, want 0", n)
+	}
+}
+
+// A timewait socket awaiting the peer's FIN is shown as FIN_WAIT2, and the
+// summary counts it as what it shows: not as TIME_WAIT.
+func TestStatesCountAwaitingFinAsShown(t *testing.T) {
+	tbl := New(Config{})
+	tbl.Apply(client.connect(time.Second))
+	tbl.Apply(awaitingFin(client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second)))
+	if _, _, tw := tbl.States(); tw != 0 {
+		t.Fatalf("awaiting the peer's FIN: %d TIME_WAIT, want 0", tw)
+	}
+	tbl.Apply(client2.connect(3 * time.Second))
+	tbl.Apply(client2.timeWait(4*time.Second, tcpstate.FinWait2, time.Second))
+	if _, _, tw := tbl.States(); tw != 1 {
+		t.Fatalf("one FIN_WAIT2, one TIME_WAIT row: %d TIME_WAIT, want 1", tw)
 	}
 }
