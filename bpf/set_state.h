@@ -38,30 +38,79 @@ static __always_inline void track(struct sock_info *si, int old, int new, __u32 
 }
 
 /*
+ * Moves to FIN_WAIT1 and LAST_ACK are made only by tcp_close_state(), which
+ * only close() (tcp_close) and shutdown() (tcp_shutdown) call: never a
+ * packet or a timer. They run in a process that holds the socket, which may
+ * not be the one that connected, listened or accepted: a parent that forked
+ * and exited leaves the socket to its child.
+ */
+static __always_inline bool closed_by_holder(int new)
+{
+	return new == TCP_FIN_WAIT1 || new == TCP_LAST_ACK;
+}
+
+/* PF_KTHREAD (include/linux/sched.h): a kernel thread. */
+#define PF_KTHREAD 0x00200000
+
+/*
+ * The process closing the socket holds it: it becomes the owner, so the
+ * socket's later events (its close, its TIME_WAIT) name it. Not a kernel
+ * thread: a file's last reference dropped in one (delayed_fput), or a
+ * kernel user of the socket (MPTCP's worker), holds no socket of its own.
+ */
+static __always_inline void take_closer(struct sock_info *si)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	unsigned int flags;
+
+	if ((si->flags & SI_OWNER) && si->owner.pid == pid)
+		return;
+	if (have_cast())
+		flags = cast(task, struct task_struct)->flags;
+	else
+		flags = BPF_CORE_READ(task, flags);
+	if (flags & PF_KTHREAD)
+		return;
+	owner_current(&si->owner);
+	si->flags |= SI_OWNER;
+}
+
+/*
  * The transitions table_only mode looks at: those it sends (->CLOSE,
  * CLOSE->LISTEN), the births that give a socket its owner and birth time
- * (CLOSE->SYN_SENT, LISTEN->SYN_RECV), and a connect's next transition, which
- * may still hold its CLOSE->SYN_SENT. The others, half of a connection's
- * transitions (to ESTABLISHED from SYN_RECV, FIN_WAIT1, FIN_WAIT2,
- * CLOSE_WAIT, LAST_ACK, CLOSING), change nothing a table shows: an accept
- * is claimed at ->CLOSE instead, and closes carry no time in state.
+ * (CLOSE->SYN_SENT, LISTEN->SYN_RECV), a connect's next transition, which
+ * may still hold its CLOSE->SYN_SENT, and the close() that may hand the
+ * socket to its holder (closed_by_holder). The others (to ESTABLISHED from
+ * SYN_RECV, FIN_WAIT2, CLOSE_WAIT, CLOSING) change nothing a table shows:
+ * an accept is claimed at the close instead, and closes carry no time in
+ * state.
  */
 static __always_inline bool table_needs(int old, int new)
 {
 	return new == TCP_CLOSE || new == TCP_SYN_SENT || new == TCP_LISTEN || old == TCP_LISTEN ||
-	       old == TCP_SYN_SENT;
+	       old == TCP_SYN_SENT || closed_by_holder(new);
 }
 
 /*
- * In table_only mode, two transitions a table needs send nothing: a connect's
- * next transition only sends the CLOSE->SYN_SENT it may still hold (unless
- * table_connect_times asks for it too), and a passive child is only set up.
- * Returns whether this was one of them.
+ * In table_only mode, three transitions a table needs send nothing: a
+ * connect's next transition only sends the CLOSE->SYN_SENT it may still hold
+ * (unless table_connect_times asks for it too), a passive child is only set
+ * up, and a close() only records its caller as the owner (after the accept
+ * it overrides). Returns whether this was one of them.
  */
 static __always_inline bool table_bookkeeping_only(__u64 skp, const struct sock *sk,
-						   struct sock_info *si, int old, int new,
-						   enum sk_access acc)
+						   struct sock_info *si, bool slotted, int old,
+						   int new, enum sk_access acc)
 {
+	if (closed_by_holder(new)) {
+		if (si && (si->flags & SI_TRACKED)) {
+			if (si->flags & SI_PASSIVE)
+				claim_accept(skp, si, slotted);
+			take_closer(si);
+		}
+		return true;
+	}
 	if (old == TCP_SYN_SENT && new != TCP_CLOSE) {
 		if (table_connect_times)
 			return false; /* sent, with its time in SYN_SENT */
@@ -99,15 +148,17 @@ static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int ol
 	if (!sock_wanted(sk, acc))
 		return 0;
 	/* In table_only mode, a connect's next transition only finishes what
-	 * its CLOSE->SYN_SENT set up. */
-	create = new != TCP_CLOSE && !(table_only && old == TCP_SYN_SENT);
+	 * its CLOSE->SYN_SENT set up, and a close() only updates what a birth
+	 * set up (sockets older than socktrace get no slot there). */
+	create =
+		new != TCP_CLOSE && !(table_only && (old == TCP_SYN_SENT || closed_by_holder(new)));
 	si = sock_info(skp, sk, acc, create, &slotted);
 	/* A birth starts afresh, whatever a missed ->CLOSE left at this
 	 * address in socks. */
 	if (si &&
 	    ((old == TCP_CLOSE && new == TCP_LISTEN) || (old == TCP_LISTEN && new == TCP_SYN_RECV)))
 		si->flags = 0;
-	if (table_only && table_bookkeeping_only(skp, sk, si, old, new, acc))
+	if (table_only && table_bookkeeping_only(skp, sk, si, slotted, old, new, acc))
 		return 0;
 	now = bpf_ktime_get_ns();
 	if (new == TCP_SYN_SENT) {
@@ -131,6 +182,8 @@ static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int ol
 			if (!(si->flags & SI_BORN))
 				claim_accept(skp, si, slotted);
 		}
+		if (closed_by_holder(new))
+			take_closer(si);
 		if (si->flags & SI_OWNER)
 			set_owner(&e, &si->owner);
 		/* table_only mode does not time the states between, unless

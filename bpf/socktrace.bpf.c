@@ -186,7 +186,7 @@ struct accepted {
  * yet), keyed by socket address: the accept hook reaches the socket through
  * an fd, never as a typed pointer, so it cannot reach socket storage.
  * Inserted at accept(); deleted at the socket's next transition (in table_only
- * mode, its ->CLOSE), which moves the owner into the socket's bookkeeping (an
+ * mode, its close() or ->CLOSE), which moves the owner into the socket's bookkeeping (an
  * entry older than the socket is a leftover of an earlier socket at that
  * address, and is dropped), or at ->CLOSE of a socket never tracked. Bounded
  * by such accepted connections that have had no transition since, and by
