@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/table"
 	"github.com/socktrace/socktrace/tracer"
 )
@@ -40,6 +41,9 @@ func (e *Engine) read() {
 				break
 			}
 		}
+		if e.t.Programs {
+			e.seePrograms(batch)
+		}
 		switch {
 		case e.mu.TryLock():
 			e.backlog.apply(e.tbl)
@@ -61,6 +65,24 @@ func (e *Engine) read() {
 			}
 			e.done <- err
 			return
+		}
+	}
+}
+
+// seePrograms has the table read the program name of each owner in batch
+// it does not know yet, while the process may still run: netstat's name is
+// argv[0]'s, which /proc loses at the process's exit. Before the table's
+// lock: a new process costs a few /proc reads.
+func (e *Engine) seePrograms(batch []tracer.Event) {
+	var last snapshot.Owner
+	for i := range batch {
+		ev := &batch[i]
+		if !ev.Has(tracer.FlagOwnerKnown) || ev.PID == 0 {
+			continue
+		}
+		if o := ev.Owner(); o != last {
+			e.tbl.SeeProgram(o)
+			last = o
 		}
 	}
 }

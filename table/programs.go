@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"github.com/socktrace/socktrace/snapshot"
 )
@@ -13,9 +14,12 @@ const maxPrograms = 4096
 
 // programs turns owners into netstat's "Program name" (argv[0]'s base
 // name), which the kernel does not know: it has the task name. Each process
-// is read once; one that has exited keeps its task name.
+// is read once, as soon as the reader sees it (see SeeProgram): one that has
+// exited by then keeps its task name. It has its own lock, so that the
+// reader reads /proc without holding the table's.
 type programs struct {
 	procRoot string
+	mu       sync.Mutex
 	names    map[snapshot.Owner]string
 }
 
@@ -24,14 +28,23 @@ func newPrograms(procRoot string) *programs {
 }
 
 func (p *programs) learn(o snapshot.Owner, name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if len(p.names) >= maxPrograms {
 		clear(p.names)
 	}
 	p.names[o] = name
 }
 
+func (p *programs) known(o snapshot.Owner) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	name, ok := p.names[o]
+	return name, ok
+}
+
 func (p *programs) name(o snapshot.Owner) string {
-	if name, ok := p.names[o]; ok {
+	if name, ok := p.known(o); ok {
 		return name
 	}
 	name := o.Comm.String()
@@ -66,3 +79,9 @@ func trimNewline(b []byte) []byte {
 
 // Program is netstat's program name for an owner.
 func (t *Table) Program(o snapshot.Owner) string { return t.programs.name(o) }
+
+// SeeProgram reads o's program name now, unless it is known: a process that
+// connects and exits has no cmdline left when the next table is printed.
+// Safe without the table's lock, for the reader to call before it applies
+// the events that name o.
+func (t *Table) SeeProgram(o snapshot.Owner) { t.programs.name(o) }

@@ -43,6 +43,8 @@ var peerRoles = map[string]func(args []string) error{
 	"closer-server":   closerServer,
 	"closer-parent":   closerParent,
 	"closer-child":    closerChild,
+	"short-launcher":  shortLauncher,
+	"short-client":    shortClient,
 	"reset-client":    resetClient,
 	"nat-server":      natServer,
 	"nat-client":      natClient,
