@@ -18,15 +18,21 @@ import (
 
 // parseNetstat parses the root command's flags as its RunE does.
 func parseNetstat(args ...string) (netstatOptions, []string, error) {
+	o, fs, err := parseNetstatFlags(args...)
+	return o, fs.Args(), err
+}
+
+// parseNetstatFlags is parseNetstat with the flag set, for checkArgs.
+func parseNetstatFlags(args ...string) (netstatOptions, *pflag.FlagSet, error) {
 	var o netstatOptions
 	fs := pflag.NewFlagSet("socktrace", pflag.ContinueOnError)
 	o.addFlags(fs)
 	args, err := netstatArgs(args)
 	if err != nil {
-		return o, nil, err
+		return o, fs, err
 	}
 	err = fs.Parse(args)
-	return o, fs.Args(), err
+	return o, fs, err
 }
 
 func TestNetstatInterval(t *testing.T) {
@@ -231,9 +237,9 @@ func TestNetstatIntervalElsewhere(t *testing.T) {
 		{args: []string{"-ct", "0"}, err: true},
 		{args: []string{"-ct", "2", "3"}, err: true},
 	} {
-		o, left, err := parseNetstat(tc.args...)
+		o, fs, err := parseNetstatFlags(tc.args...)
 		if err == nil {
-			err = o.checkArgs(left)
+			err = o.checkArgs(fs)
 		}
 		if (err != nil) != tc.err || (!tc.err && o.continuous != tc.secs) {
 			t.Errorf("%q: -c %d, error %v; want -c %d, error %v", tc.args, o.continuous, err, tc.secs, tc.err)

@@ -175,10 +175,13 @@ var otherFamilies = []string{"ipx", "ax25", "x25", "netrom", "rose"}
 // time.After.
 const maxInterval = 24 * 60 * 60
 
-// checkArgs checks what pflag cannot: that --linger goes with -c, and that
-// no argument is left over (intervalArgs gave -c its interval).
-func (o *netstatOptions) checkArgs(args []string) error {
-	if o.linger < 0 || (o.linger > 0 && o.continuous == 0) {
+// checkArgs checks what pflag cannot: that --linger, if given, is positive
+// and goes with -c (a given 0 would read as "linger not at all", which is
+// the default without the flag), and that no argument is left over
+// (intervalArgs gave -c its interval).
+func (o *netstatOptions) checkArgs(fs *pflag.FlagSet) error {
+	args := fs.Args()
+	if fs.Changed("linger") && (o.linger <= 0 || o.continuous == 0) {
 		return usageError{"--linger takes a positive duration, and needs -c", "socktrace"}
 	}
 	// A lone number elsewhere than right after a bare -c is still its

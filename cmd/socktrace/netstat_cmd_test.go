@@ -92,8 +92,14 @@ func TestNetstatUsageErrors(t *testing.T) {
 		{[]string{"extra"}, `unexpected argument "extra"` + hint},
 		{[]string{"-c", "2", "3"}, `unexpected argument "3"` + hint},
 		{[]string{"--linger", "5s"}, "--linger takes a positive duration, and needs -c" + hint},
+		{[]string{"-tanc", "1", "--linger", "0"}, "--linger takes a positive duration, and needs -c" + hint},
+		{[]string{"-tnc", "--linger=0s"}, "--linger takes a positive duration, and needs -c" + hint},
+		{[]string{"-tnc", "--linger", "-5s"}, "--linger takes a positive duration, and needs -c" + hint},
 	} {
-		out, errOut, err := runRoot(context.Background(), tc.args...)
+		// A command line that is not rejected stops at once.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		out, errOut, err := runRoot(ctx, tc.args...)
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("%q: error %q, want %q", tc.args, err, tc.want)
 		}

@@ -88,7 +88,7 @@ previous table.`,
 			if o.context {
 				return contextRefusal()
 			}
-			if err := o.checkArgs(fs.Args()); err != nil {
+			if err := o.checkArgs(fs); err != nil {
 				return err
 			}
 			stop, err := cpuProfile(profile)
