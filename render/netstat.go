@@ -229,7 +229,10 @@ func (n *Netstat) appendUser(b []byte, uid uint32) []byte {
 }
 
 // appendProgram writes " pid/program", cut to 19 bytes like netstat's
-// buffer, padded to 20, or "-" when the owner is unknown (pid 0).
+// buffer, padded to 20, or "-" when the owner is unknown (pid 0). What is
+// left after the cut is escaped if it needs to be, and escaping widens it
+// up to fourfold: it is then fitted to the same 19 columns at a whole
+// escape (padCut), so the columns after it stay in place.
 func appendProgram(b []byte, pid uint32, program string) []byte {
 	b = append(b, ' ')
 	if pid == 0 {
@@ -242,14 +245,11 @@ func appendProgram(b []byte, pid uint32, program string) []byte {
 	if len(b)-start > progWidth-1 {
 		b = b[:start+progWidth-1]
 	}
-	// Escape after cutting, so the cut never splits an escape sequence.
+	// Escape after netstat's cut, so the cut never splits an escape.
 	if name := string(b[start:]); !isClean(name) {
-		b = AppendSafe(b[:start], name)
+		return padCut(AppendSafe(b[:start], name), start, progWidth)
 	}
-	for len(b)-start < progWidth {
-		b = append(b, ' ')
-	}
-	return b
+	return appendSpaces(b, progWidth-(len(b)-start))
 }
 
 // appendTimer writes netstat's Timer column: kind (time left in seconds /

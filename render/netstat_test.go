@@ -98,3 +98,41 @@ func TestNetstatProgramEscaped(t *testing.T) {
 		t.Error("control characters reached the output")
 	}
 }
+
+// A name that needs escaping is escaped, then fitted to netstat's 19
+// columns at a whole escape, "+" marking the cut, so the columns after it
+// stay where a clean name leaves them.
+func TestNetstatProgramEscapedFits(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	for _, tc := range []struct {
+		program string
+		field   string // the PID/Program name column, padded to 20
+	}{
+		{"p\u202eQ\u009bR", `27071/p\xe2\x80+    `},
+		{"plain", "27071/plain         "},
+		{"abcdefghijklmnopqrstuvwxyz0123", "27071/abcdefghijklm "},
+		{"ab\x1b", `27071/ab\x1b        `},
+		{"abcdefghijklm\x1b", "27071/abcdefghijklm "}, // netstat's cut drops the ESC
+		{"abcdefghijkl\x1b", `27071/abcdefghijkl+ `},
+	} {
+		n := Netstat{Names: fakeNames{}, Programs: true, Owners: ownersOf(1, 27071, tc.program)}
+		var b bytes.Buffer
+		u := snapshot.UnixSocket{RefCount: 2, Type: 1, State: snapshot.UnixUnconnected, Flags: snapshot.UnixAcceptCon, Inode: 1, Path: "@evilsock"}
+		if err := n.UnixRow(&b, &u); err != nil {
+			t.Fatal(err)
+		}
+		want := "unix  2      [ ACC ]     STREAM     LISTENING     1        " + tc.field + " @evilsock\n"
+		if b.String() != want {
+			t.Errorf("%q: unix row\n%q\nwant\n%q", tc.program, b.String(), want)
+		}
+		b.Reset()
+		s := snapshot.Socket{Proto: snapshot.TCP, Local: ap("0.0.0.0:80"), Remote: ap("0.0.0.0:0"), State: tcpstate.Listen, Inode: 1}
+		if err := n.InetRow(&b, &s); err != nil {
+			t.Fatal(err)
+		}
+		want = "tcp        0      0 0.0.0.0:80              0.0.0.0:*               LISTEN      " + tc.field + "\n"
+		if b.String() != want {
+			t.Errorf("%q: tcp row\n%q\nwant\n%q", tc.program, b.String(), want)
+		}
+	}
+}

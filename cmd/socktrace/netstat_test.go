@@ -542,3 +542,43 @@ func TestNetstatRefusedDifferential(t *testing.T) {
 		sameAnswer(t, c, n, s)
 	}
 }
+
+// A program name longer than netstat's PID/Program name buffer is cut as
+// netstat cuts it, and the row padded as netstat pads it: the rows of a
+// process run through a 30-character link are netstat's, byte for byte.
+func TestNetstatLongProgramName(t *testing.T) {
+	ns := nstest.New(t)
+	const name = "abcdefghijklmnopqrstuvwxyz0123"
+	sock := filepath.Join(t.TempDir(), "long-name.sock")
+	p := ns.StartPeerAs(t, name, "netstat-server", sock)
+	p.Expect("ready")
+	for _, args := range [][]string{{"-tanp"}, {"-xap"}, {"-tulpn"}} {
+		want, err := ns.Command("netstat", args...).Output()
+		if err != nil {
+			t.Fatalf("netstat %q: %v", args, err)
+		}
+		got, err := ns.Peer("socktrace-table", args...).Output()
+		if err != nil {
+			t.Fatalf("socktrace %q: %v", args, err)
+		}
+		w, g := pidRows(want, p.PID), pidRows(got, p.PID)
+		if len(w) == 0 || !strings.Contains(w[0], "/abcdefghij") {
+			t.Fatalf("setup: netstat %q shows no rows of pid %d with the long name:\n%s", args, p.PID, want)
+		}
+		if !slices.Equal(w, g) {
+			t.Errorf("%q: rows differ from netstat's:\n--- netstat\n%q\n--- socktrace\n%q", args, w, g)
+		}
+	}
+}
+
+// pidRows is the lines of out that name pid under -p, sorted, as printed.
+func pidRows(out []byte, pid int) []string {
+	var rows []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, fmt.Sprintf(" %d/", pid)) {
+			rows = append(rows, l)
+		}
+	}
+	slices.Sort(rows)
+	return rows
+}
