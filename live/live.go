@@ -122,9 +122,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 // table then, as netstat -c prints none at Ctrl-C: the user asked to stop,
 // and a table out of step would scroll the last one away.
 func (e *Engine) Run(ctx context.Context, stdout, stderr io.Writer) error {
-	for _, w := range e.tr.Warnings() {
-		fmt.Fprintf(stderr, "socktrace: %s\n", w)
-	}
+	render.WriteWarnings(stderr, e.tr.Warnings())
 	w := bufio.NewWriterSize(stdout, 256<<10)
 	tick := time.NewTicker(e.cfg.Interval)
 	defer tick.Stop()

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tracer"
 )
@@ -88,9 +89,7 @@ func Serve(ctx context.Context, cfg ServerConfig, stderr io.Writer) error {
 		return err
 	}
 	defer s.close(tr)
-	for _, w := range tr.Warnings() {
-		fmt.Fprintf(stderr, "socktrace: warning: %s\n", w)
-	}
+	render.WriteWarnings(stderr, tr.Warnings())
 	s.attach(tr)
 	if cfg.Started != nil {
 		cfg.Started()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/socktrace/socktrace/container"
 	"github.com/socktrace/socktrace/netns"
+	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
@@ -68,9 +69,7 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out, errOut io.Writer) e
 		return err
 	}
 	defer tr.Close()
-	for _, w := range tr.Warnings() {
-		fmt.Fprintf(errOut, "socktrace: warning: %s\n", w)
-	}
+	render.WriteWarnings(errOut, tr.Warnings())
 	e := &engine{cfg: cfg, tr: tr, agg: NewAggregator(cfg.Options, time.Now()), done: make(chan error, 1)}
 	e.halfOpenFrom(errOut)
 	go e.read()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/socktrace/socktrace/eventlog"
 	"github.com/socktrace/socktrace/netns"
+	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 	"github.com/spf13/cobra"
@@ -182,9 +183,7 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 	}
 	defer tr.Close()
 	batchScheduling()
-	for _, w := range tr.Warnings() {
-		fmt.Fprintf(stderr, "socktrace: warning: %s\n", w)
-	}
+	render.WriteWarnings(stderr, tr.Warnings())
 	o.warnFilters(stderr, cfg.Filter)
 	if ctx.Err() == nil { // not interrupted while loading
 		fmt.Fprintln(stderr, "socktrace: tracing TCP state changes, resets and retransmits; Ctrl-C to stop")
