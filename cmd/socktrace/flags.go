@@ -24,6 +24,16 @@ func (e usageError) Error() string {
 	return fmt.Sprintf("%s\nTry '%s --help' for more information.", e.msg, e.path)
 }
 
+// usageOf makes err, a command's refusal of a flag's value after parsing,
+// a usage error of cmd, worded and ended as pflag's refusals are
+// (flagError).
+func usageOf(cmd *cobra.Command, err error) error {
+	if err == nil || errors.As(err, new(usageError)) {
+		return err
+	}
+	return usageError{err.Error(), cmd.CommandPath()}
+}
+
 // usageRefusal is getopt's complaint (say) and netstat's usage, with exit
 // status 3, as netstat answers a command line it cannot read. An empty
 // say gives the usage alone, as netstat gives it for -? and for two of

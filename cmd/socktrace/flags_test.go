@@ -266,3 +266,45 @@ func TestReport(t *testing.T) {
 		}
 	}
 }
+
+// Every mistake on a subcommand's command line ends alike: one line saying
+// what is wrong, the hint naming that subcommand's --help, and exit status
+// 3, whether pflag refused the value or the command did after parsing.
+func TestSubcommandUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // the first line, after "socktrace: "
+	}{
+		{[]string{"trace", "--ring-mib", "3"}, "--ring-mib 3: want a power of two from 1 to 2048"},
+		{[]string{"trace", "--ring-mib", "x"}, "--ring-mib x: want a whole number"},
+		{[]string{"trace", "--latency", "-1s"}, "--latency -1s: want a positive duration such as 50ms"},
+		{[]string{"trace", "--port", "0"}, "--port 0: want a port number from 1 to 65535"},
+		{[]string{"trace", "--comm", ""}, "--comm: empty; leave the flag out to trace everything"},
+		{[]string{"trace", "--comm", "a-name-of-16-byt"}, `--comm "a-name-of-16-byt": the kernel keeps only 15 bytes of a process name`},
+		{[]string{"trace", "--state", "BOGUS"}, "--state: unknown TCP state"},
+		{[]string{"trace", "--netns", "no-such-netns-x"}, "--netns no-such-netns-x: "},
+		{[]string{"top", "--interval", "0s"}, "--interval 0s: want a positive duration such as 1s"},
+		{[]string{"top", "--by", "x"}, `--by "x": unknown field "x"`},
+		{[]string{"top", "--sort", "x"}, `--sort "x": want one of `},
+		{[]string{"top", "--ring-mib", "3"}, "--ring-mib 3: want a power of two from 1 to 2048"},
+		{[]string{"top", "--latency", "0s"}, "--latency 0s: want a positive duration such as 50ms"},
+		{[]string{"top", "--max-keys", "0"}, "--max-keys 0: want a number of rows from 1 to 1000000"},
+		{[]string{"top", "extra"}, `unexpected argument "extra"`},
+		{[]string{"serve", "--ring-mib", "3"}, "--ring-mib 3: want a power of two from 1 to 2048"},
+		{[]string{"serve", "--max-series", "0"}, "--max-series 0: want at least 1"},
+		{[]string{"serve", "--label", "x"}, `--label "x": want comm, `},
+		{[]string{"serve", "--listen", "x"}, `--listen "x": want host:port`},
+		{[]string{"serve", "--listen", "192.0.2.1:9464"}, `--listen "192.0.2.1:9464" is not a loopback address`},
+		{[]string{"serve", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"check", "--json=x"}, "--json x: want true or false"},
+		{[]string{"check", "extra"}, `unexpected argument "extra"`},
+	} {
+		var b bytes.Buffer
+		status := report(&b, execute(tc.args...))
+		lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+		hint := "Try 'socktrace " + tc.args[0] + " --help' for more information."
+		if status != 3 || len(lines) != 2 || !strings.HasPrefix(lines[0], "socktrace: "+tc.want) || lines[1] != hint {
+			t.Errorf("%q: printed %q, status %d; want %q..., then %q, status 3", tc.args, b.String(), status, "socktrace: "+tc.want, hint)
+		}
+	}
+}

@@ -48,6 +48,9 @@ socktrace_series_dropped_total.`,
 		Args:         noArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.check(); err != nil {
+				return usageOf(cmd, err)
+			}
 			cfg, err := o.config()
 			if err != nil {
 				return err
@@ -65,20 +68,27 @@ socktrace_series_dropped_total.`,
 	return cmd
 }
 
-func (o *serveOptions) config() (metrics.ServerConfig, error) {
-	var cfg metrics.ServerConfig
+// check refuses the flags' values pflag cannot: these are mistakes on the
+// command line, unlike what config may fail at.
+func (o *serveOptions) check() error {
 	if err := metrics.CheckListen(o.listen, o.external); err != nil {
-		return cfg, err
+		return err
 	}
 	if err := metrics.CheckLabels(o.labels); err != nil {
-		return cfg, err
+		return err
 	}
 	if o.maxSeries < 1 {
-		return cfg, fmt.Errorf("--max-series %d: want at least 1", o.maxSeries)
+		return fmt.Errorf("--max-series %d: want at least 1", o.maxSeries)
 	}
 	if o.ringMiB < 1 || o.ringMiB > maxRingMiB || o.ringMiB&(o.ringMiB-1) != 0 {
-		return cfg, fmt.Errorf("--ring-mib %d: want a power of two from 1 to %d", o.ringMiB, maxRingMiB)
+		return fmt.Errorf("--ring-mib %d: want a power of two from 1 to %d", o.ringMiB, maxRingMiB)
 	}
+	return nil
+}
+
+// config is the server's configuration, of flags check has passed.
+func (o *serveOptions) config() (metrics.ServerConfig, error) {
+	var cfg metrics.ServerConfig
 	// The sockets gauge reads this namespace's socket table; the events
 	// are of the same namespace.
 	ns, err := netns.Own("/proc")

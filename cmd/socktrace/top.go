@@ -41,7 +41,7 @@ func newTopCmd() *cobra.Command {
 			}
 			cfg, err := o.config()
 			if err != nil {
-				return err
+				return usageOf(cmd, err)
 			}
 			stop, err := cpuProfile(o.profile)
 			if err != nil {

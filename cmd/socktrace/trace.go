@@ -51,12 +51,16 @@ func newTraceCmd() *cobra.Command {
 			if err := emptyFilter(cmd, "comm", "state", "netns"); err != nil {
 				return err
 			}
+			cfg, err := o.config()
+			if err != nil {
+				return usageOf(cmd, err)
+			}
 			stop, err := cpuProfile(o.profile)
 			if err != nil {
 				return err
 			}
 			defer stop()
-			return runTrace(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+			return streamTrace(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, cfg)
 		},
 	}
 	cmd.SetFlagErrorFunc(flagError)
@@ -177,6 +181,12 @@ func runTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions) er
 	if err != nil {
 		return err
 	}
+	return streamTrace(ctx, stdout, stderr, o, cfg)
+}
+
+// streamTrace prints the events of a tracer set up as cfg (o.config()'s)
+// until ctx ends.
+func streamTrace(ctx context.Context, stdout, stderr io.Writer, o *traceOptions, cfg tracer.Config) error {
 	tr, err := tracer.New(cfg)
 	if err != nil {
 		return err
