@@ -255,6 +255,29 @@ func (c *capture) waitFor(t *testing.T, timeout time.Duration, what string, done
 	return c.seen
 }
 
+// lostWithin is how many events the tracer reported lost, in what was
+// seen and what comes within d.
+func (c *capture) lostWithin(d time.Duration) uint64 {
+	deadline := time.After(d)
+	for {
+		select {
+		case ev, ok := <-c.events:
+			if ok {
+				c.seen = append(c.seen, ev)
+				continue
+			}
+		case <-deadline:
+		}
+		var lost uint64
+		for _, e := range c.seen {
+			if e.Kind == KindLost {
+				lost += e.Lost.Total()
+			}
+		}
+		return lost
+	}
+}
+
 func dump(evs []Event) string {
 	var b strings.Builder
 	for _, e := range evs {

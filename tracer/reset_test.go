@@ -218,8 +218,18 @@ func TestRetransmit(t *testing.T) {
 		}
 	}
 	client := of(evs, cport, sport)
-	if last := client[len(client)-1]; !last.Has(FlagSummary) || last.Retrans != retransmits {
-		t.Errorf("%d retransmit events; the client's close summary (flags %b) counts %d", retransmits, last.Flags, last.Retrans)
+	last := client[len(client)-1]
+	if !last.Has(FlagSummary) || last.Retrans < retransmits {
+		t.Fatalf("%d retransmit events; the client's close summary (flags %b) counts %d", retransmits, last.Flags, last.Retrans)
+	}
+	// A retransmit runs in timer softirq; under load the kernel may skip
+	// it as a nested run (a recursion miss), which the tracer reports as
+	// lost within a second or so: only a reported loss excuses a shortfall.
+	if missing := uint64(last.Retrans - retransmits); missing > 0 {
+		if lost := c.lostWithin(2 * time.Second); lost < missing {
+			t.Errorf("%d retransmit events; the client's close summary counts %d, and %d events were lost",
+				retransmits, last.Retrans, lost)
+		}
 	}
 }
 
