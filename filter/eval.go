@@ -48,7 +48,7 @@ func (f *Filter) Match(s *Socket) bool {
 	if f.Family != 0 && s.Family != f.Family {
 		return false
 	}
-	if f.root == nil {
+	if f.root == nil || f.root.op == opTrue {
 		return true
 	}
 	if !f.root.eval(s, f, false) {
@@ -70,6 +70,8 @@ const (
 	opAnd
 	opOr
 	opNot
+	opTrue  // a condition Within could not decide, where true lets sockets through
+	opFalse // and where false does
 )
 
 type node struct {
@@ -88,6 +90,10 @@ func (n *node) eval(s *Socket, f *Filter, kernel bool) bool {
 		return n.l.eval(s, f, kernel) || n.r.eval(s, f, kernel)
 	case opNot:
 		return !n.l.eval(s, f, kernel)
+	case opTrue:
+		return true
+	case opFalse:
+		return false
 	}
 	return n.p.test(s, f, kernel)
 }
@@ -95,6 +101,7 @@ func (n *node) eval(s *Socket, f *Filter, kernel bool) bool {
 // pred is one condition. kernel asks for the kernel's reading of it.
 type pred interface {
 	test(s *Socket, f *Filter, kernel bool) bool
+	facts() Facts
 	String() string
 }
 

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/socktrace/socktrace/snapshot"
 )
 
 // FuzzParse: every input ends in a filter or in one Error, a line that
-// points into the expression; nothing panics, and a filter evaluates.
+// points into the expression; nothing panics, a filter evaluates, and its
+// kernel program lets through every socket the filter passes.
 // Arguments are separated by NUL bytes, which no argument can hold.
 func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
@@ -19,10 +22,13 @@ func FuzzParse(f *testing.F) {
 		"exclude\x00listening\x00src unix:/run/*",
 		"sport > :0x1bb dport < :-1 dst 127.1/255.0.0.0",
 		"( ( (",
+		"pid = 1 or not ( comm = x and sport > :1 ) netns = 4026531840",
 	} {
 		f.Add(seed)
 	}
-	socks := []*Socket{listen4, listenAny, client4, server4, bound4, client6, mapped, timewait}
+	owned := *client4
+	owned.PID, owned.Comm, owned.Netns = 1, snapshot.CommOf("x"), 4026531840
+	socks := []*Socket{listen4, listenAny, client4, server4, bound4, client6, mapped, timewait, &owned}
 	f.Fuzz(func(t *testing.T, in string) {
 		args := strings.Split(in, "\x00")
 		flt, err := Parse(args, testConfig())
@@ -41,9 +47,15 @@ func FuzzParse(f *testing.F) {
 			_ = fe.Caret(func(s string) string { return s })
 			return
 		}
+		prog := flt.Program()
 		for _, s := range socks {
-			flt.Match(s)
+			pass, err := prog.run(s)
+			if err != nil {
+				t.Fatalf("%q: program %s: %v", in, prog, err)
+			}
+			if flt.Match(s) && !pass {
+				t.Fatalf("%q (%s): program %s drops %v->%v, which the filter passes", in, flt, prog, s.Local, s.Remote)
+			}
 		}
-		_ = flt.String()
 	})
 }

@@ -19,6 +19,9 @@ func (f *Filter) String() string {
 }
 
 func (n *node) String() string {
+	if n == nil {
+		return "true"
+	}
 	switch n.op {
 	case opAnd:
 		return "(" + n.l.String() + " & " + n.r.String() + ")"
@@ -26,6 +29,10 @@ func (n *node) String() string {
 		return "(" + n.l.String() + " | " + n.r.String() + ")"
 	case opNot:
 		return "!" + n.l.String()
+	case opTrue:
+		return "true"
+	case opFalse:
+		return "false"
 	}
 	return n.p.String()
 }
