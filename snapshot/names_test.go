@@ -37,3 +37,25 @@ func TestServices(t *testing.T) {
 		t.Error("missing files gave a name")
 	}
 }
+
+func TestParseServicePorts(t *testing.T) {
+	s := ParseServicePorts([]byte("# comment\nhttp 80/tcp www # WorldWideWeb\nhttp 80/udp\nhttp 8080/tcp\ndomain 53/udp\nbad x/tcp\nsctp-only 9/sctp\n"))
+	for _, tc := range []struct {
+		m    map[string]uint16
+		name string
+		port uint16
+		ok   bool
+	}{
+		{s.TCP, "http", 80, true}, // the first line wins
+		{s.TCP, "www", 80, true},  // aliases too
+		{s.UDP, "http", 80, true},
+		{s.UDP, "domain", 53, true},
+		{s.TCP, "domain", 0, false},
+		{s.TCP, "bad", 0, false},
+		{s.TCP, "sctp-only", 0, false},
+	} {
+		if port, ok := tc.m[tc.name]; port != tc.port || ok != tc.ok {
+			t.Errorf("%s: %d %v", tc.name, port, ok)
+		}
+	}
+}
