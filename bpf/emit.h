@@ -48,16 +48,105 @@ static __always_inline void set_owner(struct event *e, const struct owner *o)
 	e->flags |= FLAG_OWNER_KNOWN;
 }
 
-static __always_inline bool comm_matches(const char *comm)
+/* The leading bits of two addresses agree. bits is a constant for the
+ * verifier (it comes from the read-only filter program), so it walks only
+ * the bytes that count. */
+static __always_inline bool bits_match(const __u8 *a, const volatile __u8 *b, __u32 bits)
+{
+	for (int i = 0; i < 16; i++) {
+		__u8 mask = 0xff;
+
+		if (bits == 0)
+			return true;
+		if (bits < 8)
+			mask = 0xff << (8 - bits);
+		if ((a[i] ^ b[i]) & mask)
+			return false;
+		bits = bits < 8 ? 0 : bits - 8;
+	}
+	return true;
+}
+
+static __always_inline bool v4_mapped(const __u8 *a)
+{
+	return *(const __u64 *)a == 0 && *(const __u16 *)(a + 8) == 0 &&
+	       *(const __u16 *)(a + 10) == 0xffff;
+}
+
+/* An address and port as inet_diag's bytecode tests them for ss: the
+ * condition's family must be the socket's, but an IPv4 condition also
+ * matches an IPv4-mapped IPv6 address. */
+static __always_inline bool host_matches(const struct event *e, const volatile struct filter_op *op,
+					 bool remote)
+{
+	const __u8 *addr = remote ? e->daddr : e->saddr;
+	__u16 port = remote ? e->dport : e->sport;
+
+	if (op->port != -1 && op->port != port)
+		return false;
+	if (op->family && op->family != e->family) {
+		if (e->family == AF_INET6 && op->family == AF_INET && v4_mapped(addr))
+			return bits_match(addr + 12, op->addr, op->bits);
+		return false;
+	}
+	return bits_match(addr, op->addr, op->bits);
+}
+
+static __always_inline bool comm_matches(const char *comm, const volatile __u8 *name)
 {
 #pragma unroll
 	for (int i = 0; i < TASK_COMM_LEN; i++) {
-		if (comm[i] != filter_comm[i])
+		if (comm[i] != name[i])
 			return false;
 		if (!comm[i])
 			break;
 	}
 	return true;
+}
+
+static __always_inline bool test_op(const struct event *e, const volatile struct filter_op *op)
+{
+	switch (op->code) {
+	case FC_SRC:
+		return host_matches(e, op, false);
+	case FC_DST:
+		return host_matches(e, op, true);
+	case FC_SPORT_GE:
+		return e->sport >= op->port;
+	case FC_SPORT_LE:
+		return e->sport <= op->port;
+	case FC_DPORT_GE:
+		return e->dport >= op->port;
+	case FC_DPORT_LE:
+		return e->dport <= op->port;
+	case FC_AUTOBOUND:
+		return !(e->flags & FLAG_PORT_LOCKED);
+	case FC_PID:
+		return e->pid == op->value;
+	case FC_COMM:
+		return comm_matches(e->comm, op->addr);
+	case FC_NETNS:
+		return e->netns == op->value;
+	}
+	return true;
+}
+
+/*
+ * Run the filter program. The program sits in read-only data, so every
+ * test's code, operands and targets are constants to the verifier, which
+ * checks only the tests a run can reach. Jumps go forward: pc grows until
+ * it is FILTER_PASS or FILTER_DROP. An event whose owner the kernel does
+ * not know runs the variant that lets owner tests through: userspace
+ * resolves the owner and decides. Not inlined: one copy per program
+ * rather than one per place that sends an event.
+ */
+static __noinline bool run_filter(const struct event *e)
+{
+	__u32 pc = e->flags & FLAG_OWNER_KNOWN ? filter_start : filter_start_ownerless;
+
+	while (pc < FILTER_OPS)
+		pc = test_op(e, &filter_prog[pc]) ? filter_prog[pc].yes : filter_prog[pc].no;
+	return pc == FILTER_PASS;
 }
 
 static __always_inline bool wanted(const struct event *e)
@@ -66,18 +155,12 @@ static __always_inline bool wanted(const struct event *e)
 		return false;
 	if (filter_family && e->family != filter_family)
 		return false;
-	if (filter_port && e->sport != filter_port && e->dport != filter_port)
-		return false;
 	if (filter_states && !(filter_states & ((1U << e->oldstate) | (1U << e->newstate))))
 		return false;
-	/* An unknown owner is resolved in userspace, which filters again. */
-	if (!(e->flags & FLAG_OWNER_KNOWN))
+	/* Constants: without a program, no call. */
+	if (filter_start == FILTER_PASS && filter_start_ownerless == FILTER_PASS)
 		return true;
-	if (filter_pid && e->pid != filter_pid)
-		return false;
-	if (filter_comm_set && !comm_matches(e->comm))
-		return false;
-	return true;
+	return run_filter(e);
 }
 
 /* The filters that hold for every event of a socket, checked before any

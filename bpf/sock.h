@@ -11,6 +11,7 @@
 
 #define AF_INET 2
 #define AF_INET6 10
+#define SOCK_BINDPORT_LOCK 8 /* include/net/sock.h: bind() chose the port */
 
 /*
  * bpf_rdonly_cast (6.2+) turns any kernel address into a typed, read-only
@@ -109,6 +110,10 @@ static __always_inline void read_sock(struct event *e, __u64 skp, const struct s
 	if (sport)
 		e->sport = sport;
 	e->uid = READ(acc, sk, sk_uid.val);
+	/* What ss's "autobound" asks the kernel; a passive child never has
+	 * it (sk_clone_lock clears it), nor has a timewait socket. */
+	if (READ(acc, sk, sk_userlocks) & SOCK_BINDPORT_LOCK)
+		e->flags |= FLAG_PORT_LOCKED;
 	if (acc != SK_PROBE) {
 		const struct socket *so = untrusted(sk, struct sock)->sk_socket;
 

@@ -42,17 +42,21 @@ char LICENSE[] SEC("license") = "GPL";
 const enum event_kind *unused_event_kind __attribute__((unused));
 const enum event_flag *unused_event_flag __attribute__((unused));
 const enum counter *unused_counter __attribute__((unused));
+const enum filter_code *unused_filter_code __attribute__((unused));
+const enum filter_limit *unused_filter_limit __attribute__((unused));
 
 /* Load-time configuration, written by userspace before loading. */
 const volatile __u64 tw_timer_handler_addr = 0; /* &tw_timer_handler; 0: no TIME_WAIT */
 const volatile __u64 tcp_write_timer_addr = 0;	/* &tcp_write_timer; 0: port via next event */
 const volatile __u64 wakeup_bytes = 0;		/* wake the reader once this much is queued */
 const volatile __u32 filter_netns = 0;
-const volatile __u32 filter_pid = 0;
 const volatile __u32 filter_states = 0; /* bit (1 << state): old or new state matches */
 const volatile __u16 filter_family = 0;
-const volatile __u16 filter_port = 0; /* local or remote */
-const volatile __u8 filter_comm_set = 0;
+/* The filter program (see struct filter_op) and where a run starts: for an
+ * event with a known owner, and for one whose owner only userspace knows. */
+const volatile struct filter_op filter_prog[FILTER_OPS] = {};
+const volatile __u8 filter_start = FILTER_PASS;
+const volatile __u8 filter_start_ownerless = FILTER_PASS;
 /* Send only what a connection table needs: connects, listens, accepts and
  * closes (TIME_WAIT entry and end included), closes with their lifetime and
  * error only. The transitions between are not looked at (see table_needs). */
@@ -65,7 +69,6 @@ const volatile __u8 with_resets = 0;
 const volatile __u8 table_connect_times = 0;
 /* With table_only, closes carry their summary (bytes, SRTT, retransmits). */
 const volatile __u8 table_summary = 0;
-const volatile char filter_comm[TASK_COMM_LEN] = {};
 
 struct owner {
 	__u32 pid;

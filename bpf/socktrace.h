@@ -25,6 +25,7 @@ enum event_flag {
 	FLAG_TW_EXPIRED = 1 << 4,   /* KIND_TW_END: the timer ran out (else: killed early) */
 	FLAG_SUMMARY = 1 << 5,	    /* bytes/srtt/retrans were read from the socket */
 	FLAG_TW_FIN_WAIT2 = 1 << 6, /* TW_DERIVED, and the peer's FIN is still awaited */
+	FLAG_PORT_LOCKED = 1 << 7,  /* bind() chose the local port (SOCK_BINDPORT_LOCK) */
 };
 
 /* Counters userspace reads from the per-CPU "counters" map. */
@@ -68,6 +69,45 @@ struct event {
 	__u32 srtt_us;	      /* smoothed RTT, microseconds */
 	__u32 retrans;	      /* total retransmitted segments */
 };
+
+/*
+ * The filter program: an expression compiled by userspace (filter.Program)
+ * into tests on an event, each with where to go next on yes and on no. A
+ * jump only goes forward, to a later test or to FILTER_PASS (send the
+ * event) or FILTER_DROP, so a run takes at most FILTER_OPS tests.
+ */
+enum filter_code {
+	FC_SRC = 1,	 /* local address and port: family, addr/bits, port (-1: any) */
+	FC_DST = 2,	 /* remote address and port */
+	FC_SPORT_GE = 3, /* local port >= port */
+	FC_SPORT_LE = 4,
+	FC_DPORT_GE = 5, /* remote port >= port */
+	FC_DPORT_LE = 6,
+	FC_AUTOBOUND = 7, /* bind() did not choose the local port */
+	FC_PID = 8,	  /* the owner's pid is value */
+	FC_COMM = 9,	  /* the owner's name is addr (NUL-padded) */
+	FC_NETNS = 10,	  /* the namespace inode is value */
+};
+
+enum filter_limit {
+	FILTER_OPS = 32,   /* tests in a program */
+	FILTER_PASS = 254, /* jump target: send the event */
+	FILTER_DROP = 255, /* jump target: drop it */
+};
+
+struct filter_op {
+	__u8 addr[16]; /* FC_SRC, FC_DST: IPv4 in the first 4 bytes; FC_COMM: the name */
+	__s32 port;
+	__u32 value;
+	__u8 code; /* enum filter_code */
+	__u8 yes;  /* the next test, FILTER_PASS or FILTER_DROP */
+	__u8 no;
+	__u8 family; /* FC_SRC, FC_DST: AF_INET, AF_INET6, 0: any */
+	__u8 bits;   /* FC_SRC, FC_DST: leading bits of addr that count */
+	__u8 _pad[3];
+};
+
+_Static_assert(sizeof(struct filter_op) == 32, "struct filter_op layout changed: regenerate");
 
 #define EVENT_HEAD_SIZE 120 /* offsetof(struct event, bytes_sent) */
 

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
@@ -27,7 +28,8 @@ type Aggregator struct {
 	open    *openSocks
 	// listeners' owners, for their half-open connections (HalfOpen)
 	listeners  map[listenKey]snapshot.Owner
-	containers Containers // nil: none named
+	sock       filter.Socket // scratch for HalfOpen's filter
+	containers Containers    // nil: none named
 	names      containerNames
 	start      time.Time // of the interval
 	// Interval counts outside any row.

@@ -54,7 +54,10 @@ func (a *Aggregator) HalfOpen(socks []snapshot.Socket, netns uint32, f *tracer.F
 		}
 		o := a.listeners[listenKey{netns, s.Local.Port()}]
 		ev.PID, ev.Comm = o.PID, o.Comm
-		if f != nil && !f.Match(&ev) {
+		if o.PID != 0 {
+			ev.Flags |= tracer.FlagOwnerKnown
+		}
+		if f != nil && !f.Match(&ev, &a.sock) {
 			continue
 		}
 		a.rows[a.rowOf(&ev)].synRecv++

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
@@ -45,7 +46,7 @@ func TestHalfOpen(t *testing.T) {
 	// The next interval counts what is read then: a filter on the port,
 	// and the listener on 9090 closed.
 	feed(a, other.event(tracer.KindState, tcpstate.Listen, tcpstate.Close, 1500*time.Millisecond))
-	a.HalfOpen(socks, srv.netns, &tracer.Filter{Port: 9090})
+	a.HalfOpen(socks, srv.netns, &tracer.Filter{Expr: filter.PortEither(9090)})
 	rep = interval(a, 2*time.Second)
 	if len(rep.Rows) != 1 || rep.Totals.SynRecv != 1 {
 		t.Fatalf("rows %+v; want one of no process with 1 SYN_RECV", rep.Rows)

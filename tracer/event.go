@@ -40,6 +40,7 @@ const (
 	FlagTimeWaitDerived = Flag(socktraceEventFlagFLAG_TW_DERIVED)  // New is TIME_WAIT, derived from the timewait timer
 	FlagExpired         = Flag(socktraceEventFlagFLAG_TW_EXPIRED)  // KindTimeWaitEnd: the timer ran out (else reused or killed)
 	FlagSummary         = Flag(socktraceEventFlagFLAG_SUMMARY)     // bytes, SRTT and retransmits were read at close
+	FlagPortLocked      = Flag(socktraceEventFlagFLAG_PORT_LOCKED) // bind() chose the local port (ss: not autobound)
 	// TIME_WAIT entered before the peer's FIN came: the timewait socket
 	// waits for it in its FIN_WAIT2 substate, and netstat lists it as
 	// FIN_WAIT2 until then. The FIN's coming mostly shows in no

@@ -3,11 +3,13 @@ package tracer
 import (
 	"net/netip"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 )
@@ -141,36 +143,43 @@ func BenchmarkDecode(b *testing.B) {
 
 func TestFilterMatch(t *testing.T) {
 	ev := Event{Kind: KindState, Old: tcpstate.SynSent, New: tcpstate.Established, Family: syscall.AF_INET,
-		Local: netip.MustParseAddrPort("10.0.0.1:5000"), Remote: netip.MustParseAddrPort("10.0.0.2:80"),
+		Flags: FlagOwnerKnown, Local: netip.MustParseAddrPort("10.0.0.1:5000"), Remote: netip.MustParseAddrPort("10.0.0.2:80"),
 		PID: 7, Comm: snapshot.CommOf("nginx"), NetNS: 3}
 	cases := []struct {
 		f    Filter
+		expr string
 		want bool
 	}{
-		{Filter{}, true},
-		{Filter{Port: 80}, true},
-		{Filter{Port: 5000}, true},
-		{Filter{Port: 81}, false},
-		{Filter{PID: 7}, true},
-		{Filter{PID: 8}, false},
-		{Filter{Comm: "nginx"}, true},
-		{Filter{Comm: "ngin"}, false},
-		{Filter{Comm: "nginx2"}, false},
-		{Filter{States: []tcpstate.State{tcpstate.SynSent}}, true},
-		{Filter{States: []tcpstate.State{tcpstate.Established}}, true},
-		{Filter{States: []tcpstate.State{tcpstate.TimeWait, tcpstate.Close}}, false},
-		{Filter{Family: syscall.AF_INET6}, false},
-		{Filter{NetNS: 3}, true},
-		{Filter{NetNS: 4}, false},
+		{Filter{}, "", true},
+		{Filter{}, "( sport = :80 or dport = :80 )", true},
+		{Filter{}, "( sport = :5000 or dport = :5000 )", true},
+		{Filter{}, "( sport = :81 or dport = :81 )", false},
+		{Filter{}, "pid = 7", true},
+		{Filter{}, "pid = 8", false},
+		{Filter{}, "comm = nginx", true},
+		{Filter{}, "comm = ngin", false},
+		{Filter{}, "comm = nginx2", false},
+		{Filter{}, "state syn-sent", true},
+		{Filter{}, "state established", true},
+		{Filter{}, "state time-wait state closed", false},
+		{Filter{}, "dst 10.0.0.0/8 and not src 10.0.0.2", true},
+		{Filter{}, "dst inet6:*", false},
+		{Filter{Family: syscall.AF_INET6}, "", false},
+		{Filter{Family: syscall.AF_INET}, "src inet6:*", false},
+		{Filter{NetNS: 3}, "", true},
+		{Filter{NetNS: 4}, "", false},
 	}
 	for _, c := range cases {
-		if got := c.f.Match(&ev); got != c.want {
-			t.Errorf("%+v: got %v, want %v", c.f, got, c.want)
+		if c.expr != "" {
+			var err error
+			if c.f.Expr, err = filter.Parse(strings.Fields(c.expr), filter.Config{}); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	long := Event{Comm: snapshot.CommOf("averyveryverylongname")}
-	if !(&Filter{Comm: "averyveryverylongname"}).Match(&long) {
-		t.Error("a name longer than the kernel keeps must match its first 15 bytes")
+		var s filter.Socket
+		if got := c.f.Match(&ev, &s); got != c.want {
+			t.Errorf("%+v %q: got %v, want %v", c.f, c.expr, got, c.want)
+		}
 	}
 }
 
@@ -259,3 +268,25 @@ func TestKernelSymbols(t *testing.T) {
 }
 
 func writeFile(path, data string) error { return os.WriteFile(path, []byte(data), 0o644) }
+
+// Userspace's check of an event allocates nothing: it runs on every event
+// the kernel lets through.
+func TestFilterMatchAllocatesNothing(t *testing.T) {
+	ev := Event{Kind: KindState, Old: tcpstate.SynSent, New: tcpstate.Close, Family: syscall.AF_INET6,
+		Flags: FlagOwnerKnown | FlagBornKnown, Local: netip.MustParseAddrPort("[fd00::1]:5000"),
+		Remote: netip.MustParseAddrPort("[fd00::2]:80"), PID: 7, Comm: snapshot.CommOf("nginx"),
+		Err: syscall.ECONNREFUSED, Lifetime: time.Millisecond}
+	expr, err := filter.Parse(strings.Fields("state syn-sent ( dport = :80 or src fd00::/64 ) and not autobound "+
+		"or comm = nginx and error = ECONNREFUSED and lifetime < 1s and uid = 0"), filter.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Filter{NetNS: 0, Expr: expr}
+	var sock filter.Socket
+	if !f.Match(&ev, &sock) {
+		t.Fatal("the event should pass")
+	}
+	if n := testing.AllocsPerRun(1000, func() { f.Match(&ev, &sock) }); n != 0 {
+		t.Errorf("Match allocates %v times per event", n)
+	}
+}

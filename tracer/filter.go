@@ -3,72 +3,124 @@ package tracer
 import (
 	"syscall"
 
-	"github.com/socktrace/socktrace/snapshot"
-	"github.com/socktrace/socktrace/tcpstate"
+	"golang.org/x/sys/unix"
+
+	"github.com/socktrace/socktrace/filter"
 )
 
-// Filter selects events. The kernel applies it where it can (before an event
-// is queued); Match applies it again in userspace, where owners the kernel
-// did not know have been resolved.
+// Filter selects events. The kernel tests what it can before an event is
+// queued: the namespace and the family before any bookkeeping, then the
+// state words and the expression's program (filter.Program). Match tests
+// all of it again in userspace, once the owner is resolved.
 type Filter struct {
-	PID    uint32           // owner's process id; 0: any
-	Comm   string           // owner's task name, exact; "": any
-	Port   uint16           // local or remote port; 0: any
-	States []tcpstate.State // old or new state is one of these; empty: any
-	Family uint16           // syscall.AF_INET or syscall.AF_INET6; 0: any
-	NetNS  uint32           // network namespace inode; 0: any
+	NetNS  uint32         // network namespace inode; 0: any
+	Family uint16         // syscall.AF_INET or syscall.AF_INET6; 0: any
+	Expr   *filter.Filter // ss's filter language; nil: everything
 }
 
 // Restricts reports whether the filter selects less than every event.
 func (f *Filter) Restricts() bool {
-	return f.PID != 0 || f.Comm != "" || f.Port != 0 || len(f.States) > 0 || f.Family != 0 || f.NetNS != 0
+	return f.NetNS != 0 || f.family() != 0 || f.Expr != nil && !f.Expr.Everything()
 }
 
-func (f *Filter) stateMask() uint32 {
-	var m uint32
-	for _, s := range f.States {
-		m |= 1 << s
+// family is the one family events must have: -4 or -6, or a family the
+// expression names. When they disagree no event has both: AF_UNSPEC+1
+// stands for that, matching nothing.
+func (f *Filter) family() uint16 {
+	if f.Expr == nil || f.Expr.Family == 0 {
+		return f.Family
 	}
-	return m
+	fam := uint16(f.Expr.Family)
+	if f.Family != 0 && f.Family != fam || !filter.IsInet(f.Expr.Family) {
+		return noFamily
+	}
+	return fam
+}
+
+const noFamily = unix.AF_UNSPEC + 1
+
+func (f *Filter) stateMask() uint32 {
+	if f.Expr == nil {
+		return 0
+	}
+	return uint32(f.Expr.States)
+}
+
+// program is the expression compiled for the kernel, in the kernel's own
+// layout (struct filter_op), and where runs start.
+func (f *Filter) program() (ops [socktraceFilterLimitFILTER_OPS]socktraceFilterOp, start, startOwnerless uint8) {
+	if f.Expr == nil {
+		return ops, filter.Pass, filter.Pass
+	}
+	p := f.Expr.Program()
+	for i, op := range p.Ops {
+		ops[i] = socktraceFilterOp{
+			Addr: op.Addr, Port: op.Port, Value: op.Value,
+			Code: uint8(filterCodes[op.Test]), Yes: op.Yes, No: op.No,
+			Family: op.Family, Bits: op.Bits,
+		}
+	}
+	return ops, p.Start, p.StartOwnerless
+}
+
+// filterCodes are the kernel's codes for the filter language's tests.
+var filterCodes = map[filter.Test]socktraceFilterCode{
+	filter.TestSrc:       socktraceFilterCodeFC_SRC,
+	filter.TestDst:       socktraceFilterCodeFC_DST,
+	filter.TestSportGE:   socktraceFilterCodeFC_SPORT_GE,
+	filter.TestSportLE:   socktraceFilterCodeFC_SPORT_LE,
+	filter.TestDportGE:   socktraceFilterCodeFC_DPORT_GE,
+	filter.TestDportLE:   socktraceFilterCodeFC_DPORT_LE,
+	filter.TestAutobound: socktraceFilterCodeFC_AUTOBOUND,
+	filter.TestPID:       socktraceFilterCodeFC_PID,
+	filter.TestComm:      socktraceFilterCodeFC_COMM,
+	filter.TestNetns:     socktraceFilterCodeFC_NETNS,
 }
 
 // Match reports whether ev passes the filter. Lost-event reports always do.
-func (f *Filter) Match(ev *Event) bool {
+// sock is scratch space, reused so that no event allocates.
+func (f *Filter) Match(ev *Event, sock *filter.Socket) bool {
 	if ev.Kind == KindLost {
 		return true
 	}
 	if f.NetNS != 0 && ev.NetNS != f.NetNS {
 		return false
 	}
-	if f.Family != 0 && ev.Family != f.Family {
+	if fam := f.family(); fam != 0 && ev.Family != fam {
 		return false
 	}
-	if f.Port != 0 && ev.Local.Port() != f.Port && ev.Remote.Port() != f.Port {
+	if f.Expr == nil {
+		return true
+	}
+	if !f.Expr.StateMatch(ev.Old, ev.New) {
 		return false
 	}
-	if m := f.stateMask(); m != 0 && m&(1<<ev.Old|1<<ev.New) == 0 {
-		return false
-	}
-	if f.PID != 0 && ev.PID != f.PID {
-		return false
-	}
-	if f.Comm != "" && !commEquals(ev.Comm, f.Comm) {
-		return false
-	}
-	return true
+	socketOf(ev, sock)
+	return f.Expr.Match(sock)
 }
 
-// commEquals compares without converting Comm to a string (no allocation).
-func commEquals(c snapshot.Comm, s string) bool {
-	if len(s) >= len(c) {
-		s = s[:len(c)-1] // the kernel keeps 15 bytes and a NUL
+// socketOf is what the filter language knows of an event's socket.
+func socketOf(ev *Event, s *filter.Socket) {
+	*s = filter.Socket{
+		Family:      int(ev.Family),
+		Local:       ev.Local,
+		Remote:      ev.Remote,
+		PortLocked:  ev.Has(FlagPortLocked),
+		Comm:        ev.Comm,
+		UID:         ev.UID,
+		Netns:       ev.NetNS,
+		Lifetime:    ev.Lifetime,
+		HasLifetime: ev.Has(FlagBornKnown),
 	}
-	for i := 0; i < len(s); i++ {
-		if c[i] != s[i] {
-			return false
-		}
+	if ev.Has(FlagOwnerKnown) {
+		s.PID = ev.PID
 	}
-	return len(s) == len(c)-1 || c[len(s)] == 0
+	// A timewait socket keeps no uid: its end has one only from the
+	// TIME_WAIT entry.
+	s.HasUID = ev.Kind != KindTimeWaitEnd || ev.Has(FlagPrevKnown)
+	if ev.Err != 0 {
+		s.Err = unix.ErrnoName(ev.Err)
+	}
 }
 
 // FamilyOf maps -4/-6 to a Filter.Family.

@@ -9,7 +9,6 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
-	"github.com/socktrace/socktrace/snapshot"
 )
 
 const cntRingbufFull = socktraceCounterCNT_RINGBUF_FULL
@@ -39,21 +38,21 @@ func (t *Tracer) prepare(cfg Config) (*ebpf.CollectionSpec, error) {
 		t.warnf("tw_timer_handler not in /proc/kallsyms: TIME_WAIT is not reported")
 	}
 	f := cfg.Filter
+	prog, start, startOwnerless := f.program()
 	vars := map[string]any{
-		"tw_timer_handler_addr": syms["tw_timer_handler"],
-		"tcp_write_timer_addr":  syms["tcp_write_timer"],
-		"wakeup_bytes":          uint64(cfg.RingBytes / 4),
-		"filter_netns":          f.NetNS,
-		"filter_pid":            f.PID,
-		"filter_states":         f.stateMask(),
-		"filter_family":         f.Family,
-		"filter_port":           f.Port,
-		"filter_comm_set":       boolByte(f.Comm != ""),
-		"filter_comm":           [16]byte(snapshot.CommOf(f.Comm)),
-		"table_only":            boolByte(cfg.TableOnly),
-		"with_resets":           boolByte(cfg.Resets),
-		"table_connect_times":   boolByte(cfg.ConnectTimes),
-		"table_summary":         boolByte(cfg.Summaries),
+		"tw_timer_handler_addr":  syms["tw_timer_handler"],
+		"tcp_write_timer_addr":   syms["tcp_write_timer"],
+		"wakeup_bytes":           uint64(cfg.RingBytes / 4),
+		"filter_netns":           f.NetNS,
+		"filter_states":          f.stateMask(),
+		"filter_family":          f.family(),
+		"filter_prog":            prog,
+		"filter_start":           start,
+		"filter_start_ownerless": startOwnerless,
+		"table_only":             boolByte(cfg.TableOnly),
+		"with_resets":            boolByte(cfg.Resets),
+		"table_connect_times":    boolByte(cfg.ConnectTimes),
+		"table_summary":          boolByte(cfg.Summaries),
 	}
 	for name, v := range vars {
 		if err := spec.Variables[name].Set(v); err != nil {

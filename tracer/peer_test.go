@@ -219,6 +219,22 @@ func startCapture(t *testing.T, cfg Config) *capture {
 	if err != nil {
 		t.Fatalf("start tracer: %v", err)
 	}
+	return capturing(t, tr)
+}
+
+// startKernelCapture is startCapture without userspace's filtering: the
+// events are those the kernel sent.
+func startKernelCapture(t *testing.T, cfg Config) *capture {
+	t.Helper()
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatalf("start tracer: %v", err)
+	}
+	tr.userFilter = false
+	return capturing(t, tr)
+}
+
+func capturing(t *testing.T, tr *Tracer) *capture {
 	c := &capture{tr: tr, events: make(chan Event, 1024)}
 	go func() {
 		defer close(c.events)

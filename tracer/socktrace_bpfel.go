@@ -72,6 +72,7 @@ const (
 	socktraceEventFlagFLAG_TW_EXPIRED   socktraceEventFlag = 16
 	socktraceEventFlagFLAG_SUMMARY      socktraceEventFlag = 32
 	socktraceEventFlagFLAG_TW_FIN_WAIT2 socktraceEventFlag = 64
+	socktraceEventFlagFLAG_PORT_LOCKED  socktraceEventFlag = 128
 )
 
 type socktraceEventKind uint32
@@ -84,6 +85,42 @@ const (
 	socktraceEventKindKIND_RESET_RECV socktraceEventKind = 5
 	socktraceEventKindKIND_RETRANSMIT socktraceEventKind = 6
 )
+
+type socktraceFilterCode uint32
+
+const (
+	socktraceFilterCodeFC_SRC       socktraceFilterCode = 1
+	socktraceFilterCodeFC_DST       socktraceFilterCode = 2
+	socktraceFilterCodeFC_SPORT_GE  socktraceFilterCode = 3
+	socktraceFilterCodeFC_SPORT_LE  socktraceFilterCode = 4
+	socktraceFilterCodeFC_DPORT_GE  socktraceFilterCode = 5
+	socktraceFilterCodeFC_DPORT_LE  socktraceFilterCode = 6
+	socktraceFilterCodeFC_AUTOBOUND socktraceFilterCode = 7
+	socktraceFilterCodeFC_PID       socktraceFilterCode = 8
+	socktraceFilterCodeFC_COMM      socktraceFilterCode = 9
+	socktraceFilterCodeFC_NETNS     socktraceFilterCode = 10
+)
+
+type socktraceFilterLimit uint32
+
+const (
+	socktraceFilterLimitFILTER_OPS  socktraceFilterLimit = 32
+	socktraceFilterLimitFILTER_PASS socktraceFilterLimit = 254
+	socktraceFilterLimitFILTER_DROP socktraceFilterLimit = 255
+)
+
+type socktraceFilterOp struct {
+	_      structs.HostLayout
+	Addr   [16]uint8
+	Port   int32
+	Value  uint32
+	Code   uint8
+	Yes    uint8
+	No     uint8
+	Family uint8
+	Bits   uint8
+	Pad    [3]uint8
+}
 
 type socktraceHeldConnect struct {
 	_     structs.HostLayout
@@ -155,42 +192,43 @@ type socktraceTimerSlots struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	socktraceMapAccepts            = "accepts"
-	socktraceMapConnects           = "connects"
-	socktraceMapCounters           = "counters"
-	socktraceMapEvents             = "events"
-	socktraceMapListeners          = "listeners"
-	socktraceMapSkInfos            = "sk_infos"
-	socktraceMapSockSlots          = "sock_slots"
-	socktraceMapSocks              = "socks"
-	socktraceMapTimerSlots         = "timer_slots"
-	socktraceProgAccept4Exit       = "accept4_exit"
-	socktraceProgAcceptExit        = "accept_exit"
-	socktraceProgReceiveReset      = "receive_reset"
-	socktraceProgRetransmitSkb     = "retransmit_skb"
-	socktraceProgSendReset         = "send_reset"
-	socktraceProgSetStateBtf       = "set_state_btf"
-	socktraceProgSetStateTp        = "set_state_tp"
-	socktraceProgTimerCancel       = "timer_cancel"
-	socktraceProgTimerExpireEntry  = "timer_expire_entry"
-	socktraceProgTimerStart        = "timer_start"
-	socktraceVarFilterComm         = "filter_comm"
-	socktraceVarFilterCommSet      = "filter_comm_set"
-	socktraceVarFilterFamily       = "filter_family"
-	socktraceVarFilterNetns        = "filter_netns"
-	socktraceVarFilterPid          = "filter_pid"
-	socktraceVarFilterPort         = "filter_port"
-	socktraceVarFilterStates       = "filter_states"
-	socktraceVarTableConnectTimes  = "table_connect_times"
-	socktraceVarTableOnly          = "table_only"
-	socktraceVarTableSummary       = "table_summary"
-	socktraceVarTcpWriteTimerAddr  = "tcp_write_timer_addr"
-	socktraceVarTwTimerHandlerAddr = "tw_timer_handler_addr"
-	socktraceVarUnusedCounter      = "unused_counter"
-	socktraceVarUnusedEventFlag    = "unused_event_flag"
-	socktraceVarUnusedEventKind    = "unused_event_kind"
-	socktraceVarWakeupBytes        = "wakeup_bytes"
-	socktraceVarWithResets         = "with_resets"
+	socktraceMapAccepts              = "accepts"
+	socktraceMapConnects             = "connects"
+	socktraceMapCounters             = "counters"
+	socktraceMapEvents               = "events"
+	socktraceMapListeners            = "listeners"
+	socktraceMapSkInfos              = "sk_infos"
+	socktraceMapSockSlots            = "sock_slots"
+	socktraceMapSocks                = "socks"
+	socktraceMapTimerSlots           = "timer_slots"
+	socktraceProgAccept4Exit         = "accept4_exit"
+	socktraceProgAcceptExit          = "accept_exit"
+	socktraceProgReceiveReset        = "receive_reset"
+	socktraceProgRetransmitSkb       = "retransmit_skb"
+	socktraceProgSendReset           = "send_reset"
+	socktraceProgSetStateBtf         = "set_state_btf"
+	socktraceProgSetStateTp          = "set_state_tp"
+	socktraceProgTimerCancel         = "timer_cancel"
+	socktraceProgTimerExpireEntry    = "timer_expire_entry"
+	socktraceProgTimerStart          = "timer_start"
+	socktraceVarFilterFamily         = "filter_family"
+	socktraceVarFilterNetns          = "filter_netns"
+	socktraceVarFilterProg           = "filter_prog"
+	socktraceVarFilterStart          = "filter_start"
+	socktraceVarFilterStartOwnerless = "filter_start_ownerless"
+	socktraceVarFilterStates         = "filter_states"
+	socktraceVarTableConnectTimes    = "table_connect_times"
+	socktraceVarTableOnly            = "table_only"
+	socktraceVarTableSummary         = "table_summary"
+	socktraceVarTcpWriteTimerAddr    = "tcp_write_timer_addr"
+	socktraceVarTwTimerHandlerAddr   = "tw_timer_handler_addr"
+	socktraceVarUnusedCounter        = "unused_counter"
+	socktraceVarUnusedEventFlag      = "unused_event_flag"
+	socktraceVarUnusedEventKind      = "unused_event_kind"
+	socktraceVarUnusedFilterCode     = "unused_filter_code"
+	socktraceVarUnusedFilterLimit    = "unused_filter_limit"
+	socktraceVarWakeupBytes          = "wakeup_bytes"
+	socktraceVarWithResets           = "with_resets"
 )
 
 // loadSocktrace returns the embedded CollectionSpec for socktrace.
@@ -266,23 +304,24 @@ type socktraceMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type socktraceVariableSpecs struct {
-	FilterComm         *ebpf.VariableSpec `ebpf:"filter_comm"`
-	FilterCommSet      *ebpf.VariableSpec `ebpf:"filter_comm_set"`
-	FilterFamily       *ebpf.VariableSpec `ebpf:"filter_family"`
-	FilterNetns        *ebpf.VariableSpec `ebpf:"filter_netns"`
-	FilterPid          *ebpf.VariableSpec `ebpf:"filter_pid"`
-	FilterPort         *ebpf.VariableSpec `ebpf:"filter_port"`
-	FilterStates       *ebpf.VariableSpec `ebpf:"filter_states"`
-	TableConnectTimes  *ebpf.VariableSpec `ebpf:"table_connect_times"`
-	TableOnly          *ebpf.VariableSpec `ebpf:"table_only"`
-	TableSummary       *ebpf.VariableSpec `ebpf:"table_summary"`
-	TcpWriteTimerAddr  *ebpf.VariableSpec `ebpf:"tcp_write_timer_addr"`
-	TwTimerHandlerAddr *ebpf.VariableSpec `ebpf:"tw_timer_handler_addr"`
-	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
-	UnusedEventFlag    *ebpf.VariableSpec `ebpf:"unused_event_flag"`
-	UnusedEventKind    *ebpf.VariableSpec `ebpf:"unused_event_kind"`
-	WakeupBytes        *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
-	WithResets         *ebpf.VariableSpec `ebpf:"with_resets"`
+	FilterFamily         *ebpf.VariableSpec `ebpf:"filter_family"`
+	FilterNetns          *ebpf.VariableSpec `ebpf:"filter_netns"`
+	FilterProg           *ebpf.VariableSpec `ebpf:"filter_prog"`
+	FilterStart          *ebpf.VariableSpec `ebpf:"filter_start"`
+	FilterStartOwnerless *ebpf.VariableSpec `ebpf:"filter_start_ownerless"`
+	FilterStates         *ebpf.VariableSpec `ebpf:"filter_states"`
+	TableConnectTimes    *ebpf.VariableSpec `ebpf:"table_connect_times"`
+	TableOnly            *ebpf.VariableSpec `ebpf:"table_only"`
+	TableSummary         *ebpf.VariableSpec `ebpf:"table_summary"`
+	TcpWriteTimerAddr    *ebpf.VariableSpec `ebpf:"tcp_write_timer_addr"`
+	TwTimerHandlerAddr   *ebpf.VariableSpec `ebpf:"tw_timer_handler_addr"`
+	UnusedCounter        *ebpf.VariableSpec `ebpf:"unused_counter"`
+	UnusedEventFlag      *ebpf.VariableSpec `ebpf:"unused_event_flag"`
+	UnusedEventKind      *ebpf.VariableSpec `ebpf:"unused_event_kind"`
+	UnusedFilterCode     *ebpf.VariableSpec `ebpf:"unused_filter_code"`
+	UnusedFilterLimit    *ebpf.VariableSpec `ebpf:"unused_filter_limit"`
+	WakeupBytes          *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	WithResets           *ebpf.VariableSpec `ebpf:"with_resets"`
 }
 
 // socktraceObjects contains all objects after they have been loaded into the kernel.
@@ -334,23 +373,24 @@ func (m *socktraceMaps) Close() error {
 //
 // It can be passed to loadSocktraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type socktraceVariables struct {
-	FilterComm         *ebpf.Variable `ebpf:"filter_comm"`
-	FilterCommSet      *ebpf.Variable `ebpf:"filter_comm_set"`
-	FilterFamily       *ebpf.Variable `ebpf:"filter_family"`
-	FilterNetns        *ebpf.Variable `ebpf:"filter_netns"`
-	FilterPid          *ebpf.Variable `ebpf:"filter_pid"`
-	FilterPort         *ebpf.Variable `ebpf:"filter_port"`
-	FilterStates       *ebpf.Variable `ebpf:"filter_states"`
-	TableConnectTimes  *ebpf.Variable `ebpf:"table_connect_times"`
-	TableOnly          *ebpf.Variable `ebpf:"table_only"`
-	TableSummary       *ebpf.Variable `ebpf:"table_summary"`
-	TcpWriteTimerAddr  *ebpf.Variable `ebpf:"tcp_write_timer_addr"`
-	TwTimerHandlerAddr *ebpf.Variable `ebpf:"tw_timer_handler_addr"`
-	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`
-	UnusedEventFlag    *ebpf.Variable `ebpf:"unused_event_flag"`
-	UnusedEventKind    *ebpf.Variable `ebpf:"unused_event_kind"`
-	WakeupBytes        *ebpf.Variable `ebpf:"wakeup_bytes"`
-	WithResets         *ebpf.Variable `ebpf:"with_resets"`
+	FilterFamily         *ebpf.Variable `ebpf:"filter_family"`
+	FilterNetns          *ebpf.Variable `ebpf:"filter_netns"`
+	FilterProg           *ebpf.Variable `ebpf:"filter_prog"`
+	FilterStart          *ebpf.Variable `ebpf:"filter_start"`
+	FilterStartOwnerless *ebpf.Variable `ebpf:"filter_start_ownerless"`
+	FilterStates         *ebpf.Variable `ebpf:"filter_states"`
+	TableConnectTimes    *ebpf.Variable `ebpf:"table_connect_times"`
+	TableOnly            *ebpf.Variable `ebpf:"table_only"`
+	TableSummary         *ebpf.Variable `ebpf:"table_summary"`
+	TcpWriteTimerAddr    *ebpf.Variable `ebpf:"tcp_write_timer_addr"`
+	TwTimerHandlerAddr   *ebpf.Variable `ebpf:"tw_timer_handler_addr"`
+	UnusedCounter        *ebpf.Variable `ebpf:"unused_counter"`
+	UnusedEventFlag      *ebpf.Variable `ebpf:"unused_event_flag"`
+	UnusedEventKind      *ebpf.Variable `ebpf:"unused_event_kind"`
+	UnusedFilterCode     *ebpf.Variable `ebpf:"unused_filter_code"`
+	UnusedFilterLimit    *ebpf.Variable `ebpf:"unused_filter_limit"`
+	WakeupBytes          *ebpf.Variable `ebpf:"wakeup_bytes"`
+	WithResets           *ebpf.Variable `ebpf:"with_resets"`
 }
 
 // socktracePrograms contains all programs after they have been loaded into the kernel.

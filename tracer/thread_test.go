@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/internal/nstest"
 	"github.com/socktrace/socktrace/tcpstate"
 	"golang.org/x/sys/unix"
@@ -122,7 +123,11 @@ func TestOwnerNameIsTheProcesss(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
 	c := traceNS(t, ns, false)
-	byName := startCapture(t, Config{Filter: Filter{NetNS: uint32(ns.Inode), Comm: "mainproc"}, Latency: 10 * time.Millisecond})
+	comm, err := filter.Parse([]string{"comm", "=", "mainproc"}, filter.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := startCapture(t, Config{Filter: Filter{NetNS: uint32(ns.Inode), Expr: comm}, Latency: 10 * time.Millisecond})
 	srv := ns.StartPeer(t, "threaded", "mainsrv", "listen")
 	stid := srv.Expect("TID")
 	sport := portOf(t, srv)

@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/snapshot"
 )
 
@@ -68,15 +69,16 @@ type Tracer struct {
 	links  []link.Link
 	ring   *ring
 	filter Filter
-	// ownerFilter: the filter names a PID or a command, which the kernel
-	// cannot apply to events whose owner only userspace knows. Every other
-	// part of it the kernel applied to every event it sent.
-	ownerFilter bool
-	latency     time.Duration
-	monoToWall  int64
-	owners      *ownerBook
-	timeWaits   *timeWaitBook   // nil in table mode: a table has its own rows
-	seeded      snapshot.Owners // the start-up owner scan
+	// userFilter: the filter has an expression, which userspace decides
+	// again: the kernel lets through what it cannot test (owners it does
+	// not know, ss's own reading of autobound and host names).
+	userFilter bool
+	sock       filter.Socket // scratch for the filter, reused
+	latency    time.Duration
+	monoToWall int64
+	owners     *ownerBook
+	timeWaits  *timeWaitBook   // nil in table mode: a table has its own rows
+	seeded     snapshot.Owners // the start-up owner scan
 	// lossProgs lose events when they skip a run; timerProgs lose only
 	// TIME_WAIT detail.
 	lossProgs, timerProgs []*ebpf.Program
@@ -101,7 +103,7 @@ var ErrStopped = io.EOF
 func New(cfg Config) (*Tracer, error) {
 	cfg = withDefaults(cfg)
 	t := &Tracer{filter: cfg.Filter, latency: cfg.Latency, owners: newOwnerBook(),
-		ownerFilter: cfg.Filter.PID != 0 || cfg.Filter.Comm != ""}
+		userFilter: cfg.Filter.Expr != nil}
 	if !cfg.TableOnly {
 		t.timeWaits = newTimeWaitBook()
 	}
@@ -213,7 +215,7 @@ func (t *Tracer) Next(ev *Event) error {
 			t.timeWaits.note(ev)
 		}
 		t.owners.resolve(ev)
-		if !t.ownerFilter || t.filter.Match(ev) {
+		if !t.userFilter || t.filter.Match(ev, &t.sock) {
 			t.stats.Delivered++
 			return nil
 		}

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/internal/nstest"
+	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 	"golang.org/x/sys/unix"
 )
@@ -662,28 +664,41 @@ func TestCloseWhileReading(t *testing.T) {
 	}
 }
 
-// The kernel applies every filter but the owner's to every event it sends
-// (userspace then checks only PID and command): a refused connect the
-// filter excludes must not show up before one it includes, nor the resets
-// either way that refuse it.
+// The kernel runs the expression's program on every event before sending
+// it, resets and retransmits too. With userspace's own filtering switched
+// off, what arrives is what the kernel sent: a refused connect the
+// expression excludes must not show up before one it includes, and
+// everything that does show up passes the expression in userspace too.
 func TestKernelFilters(t *testing.T) {
+	type client struct{ addr, bind string } // bind: a local port, or ""
 	for _, tc := range []struct {
-		name           string
-		filter         Filter
-		skipped, taken string
+		expr          string
+		skipped, take client
 	}{
-		{"port", Filter{Port: 10}, "127.0.0.1:9", "127.0.0.1:10"},
-		{"family", Filter{Family: syscall.AF_INET6}, "127.0.0.1:9", "[::1]:9"},
-		{"state", Filter{States: []tcpstate.State{tcpstate.Established}}, "127.0.0.1:9", ""},
+		{"dport = :10", client{"127.0.0.1:9", ""}, client{"127.0.0.1:10", ""}},
+		{"dport = :10 or dport = :11", client{"127.0.0.1:9", ""}, client{"127.0.0.1:11", ""}},
+		{"not dport = :9", client{"127.0.0.1:9", ""}, client{"127.0.0.1:10", ""}},
+		{"dport > :9 dport < :11", client{"127.0.0.1:9", ""}, client{"127.0.0.1:10", ""}},
+		{"dport >= :10 and dport <= :10", client{"127.0.0.1:9", ""}, client{"127.0.0.1:10", ""}},
+		{"dst 127.0.0.2", client{"127.0.0.1:9", ""}, client{"127.0.0.2:9", ""}},
+		{"dst 127.0.0.2/31:9", client{"127.0.0.4:9", ""}, client{"127.0.0.3:9", ""}},
+		{"dst [::1]", client{"127.0.0.1:9", ""}, client{"[::1]:9", ""}},
+		{"dst inet6:*", client{"127.0.0.1:9", ""}, client{"[::1]:9", ""}},
+		{"sport = :20003", client{"127.0.0.1:9", ""}, client{"127.0.0.1:10", "20003"}},
+		{"not autobound", client{"127.0.0.1:9", ""}, client{"127.0.0.1:10", "20002"}},
+		{"state established", client{"127.0.0.1:9", ""}, client{}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.expr, func(t *testing.T) {
 			t.Parallel()
 			ns := nstest.New(t)
-			f := tc.filter
-			f.NetNS = uint32(ns.Inode)
-			c := startCapture(t, Config{Filter: f, Resets: true, Latency: 10 * time.Millisecond})
-			ns.StartPeer(t, "client", tc.skipped, "close").Expect("ERR ECONNREFUSED")
-			want := tc.taken
+			expr, err := filter.Parse(strings.Fields(tc.expr), filter.Config{Ephemeral: snapshot.DefaultPortRange})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := Filter{NetNS: uint32(ns.Inode), Expr: expr}
+			c := startKernelCapture(t, Config{Filter: f, Resets: true, Latency: 10 * time.Millisecond})
+			ns.StartPeer(t, "client", tc.skipped.addr, "close").Expect("ERR ECONNREFUSED")
+			want := tc.take.addr
 			if want == "" {
 				// Nothing of a refused connect is ESTABLISHED: a
 				// connection that is comes after it.
@@ -692,7 +707,11 @@ func TestKernelFilters(t *testing.T) {
 				ns.StartPeer(t, "client", want, "close")
 				srv.Expect("ACCEPTED")
 			} else {
-				ns.StartPeer(t, "client", want, "close").Expect("ERR ECONNREFUSED")
+				args := []string{want, "close"}
+				if tc.take.bind != "" {
+					args = append(args, tc.take.bind)
+				}
+				ns.StartPeer(t, "client", args...).Expect("ERR ECONNREFUSED")
 			}
 			remote := netip.MustParseAddrPort(want)
 			evs := c.waitFor(t, wait, "an event of "+want, func(evs []Event) bool {
@@ -703,15 +722,14 @@ func TestKernelFilters(t *testing.T) {
 				}
 				return false
 			})
+			var sock filter.Socket
 			for _, e := range evs {
-				if e.Remote.String() == tc.skipped || e.Local.String() == tc.skipped {
-					t.Errorf("filter %+v let through %v->%v of %v", tc.filter, e.Old, e.New, e.Remote)
+				if e.Remote.String() == tc.skipped.addr {
+					t.Errorf("the kernel sent %v->%v of %v", e.Old, e.New, e.Remote)
 				}
-				// Match is the filter itself: every event the
-				// kernel sent must pass it.
-				if !f.Match(&e) {
-					t.Errorf("filter %+v let through %v->%v of %v->%v (family %d)",
-						tc.filter, e.Old, e.New, e.Local, e.Remote, e.Family)
+				if !f.Match(&e, &sock) {
+					t.Errorf("the kernel sent %v->%v of %v->%v (family %d), which %q excludes",
+						e.Old, e.New, e.Local, e.Remote, e.Family, tc.expr)
 				}
 			}
 		})

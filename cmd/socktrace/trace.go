@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/eventlog"
+	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/netns"
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/tcpstate"
@@ -110,24 +111,48 @@ func (o *traceOptions) config() (tracer.Config, error) {
 		return cfg, fmt.Errorf("--latency %v: want a positive duration such as 50ms", o.latency)
 	}
 	cfg.RingBytes = o.ringMiB << 20
-	cfg.Filter = tracer.Filter{PID: o.pid, Comm: o.comm, Port: o.port, Family: tracer.FamilyOf(o.only4, o.only6)}
 	if len(o.comm) > 15 {
 		return cfg, fmt.Errorf("--comm %q: the kernel keeps only 15 bytes of a process name", o.comm)
 	}
-	for _, s := range o.states {
-		name := strings.TrimSpace(s)
-		if name == "" {
-			return cfg, fmt.Errorf("--state %q: an empty name in the list; want names such as SYN_SENT,TIME_WAIT", strings.Join(o.states, ","))
-		}
-		st, err := tcpstate.Parse(name)
-		if err != nil {
-			return cfg, fmt.Errorf("--state: %w", err)
-		}
-		cfg.Filter.States = append(cfg.Filter.States, st)
+	expr, err := o.flagFilter()
+	if err != nil {
+		return cfg, err
 	}
+	cfg.Filter = tracer.Filter{Family: tracer.FamilyOf(o.only4, o.only6), Expr: expr}
 	ns, err := netnsFilter(o.netns)
 	cfg.Filter.NetNS = ns
 	return cfg, err
+}
+
+// flagFilter is the filter the flags ask for: --port, --pid, --comm and
+// --state are shorthands for filter words.
+func (o *traceOptions) flagFilter() (*filter.Filter, error) {
+	var f *filter.Filter
+	if o.port != 0 {
+		f = f.And(filter.PortEither(o.port))
+	}
+	if o.pid != 0 {
+		f = f.And(filter.OwnerPID(o.pid))
+	}
+	if o.comm != "" {
+		f = f.And(filter.OwnerComm(o.comm))
+	}
+	var states filter.StateSet
+	for _, s := range o.states {
+		name := strings.TrimSpace(s)
+		if name == "" {
+			return nil, fmt.Errorf("--state %q: an empty name in the list; want names such as SYN_SENT,TIME_WAIT", strings.Join(o.states, ","))
+		}
+		st, err := tcpstate.Parse(name)
+		if err != nil {
+			return nil, fmt.Errorf("--state: %w", err)
+		}
+		states |= 1 << st
+	}
+	if states != 0 {
+		f = f.And(filter.InStates(states))
+	}
+	return f, nil
 }
 
 // netnsFilter is --netns as the tracer's filter; 0, any namespace, when
