@@ -28,7 +28,8 @@ func (e usageError) Error() string {
 // a usage error of cmd, worded and ended as pflag's refusals are
 // (flagError).
 func usageOf(cmd *cobra.Command, err error) error {
-	if err == nil || errors.As(err, new(usageError)) {
+	// A filter's mistake says where it is, and is no flag's: exit status 1.
+	if err == nil || errors.As(err, new(usageError)) || errors.As(err, new(filterError)) {
 		return err
 	}
 	return usageError{err.Error(), cmd.CommandPath()}

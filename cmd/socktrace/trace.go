@@ -32,23 +32,28 @@ type traceOptions struct {
 	classic bool
 	ringMiB int
 	latency time.Duration
-	profile string // --cpuprofile
+	profile string   // --cpuprofile
+	filter  []string // the filter words after the options
 }
 
 func newTraceCmd() *cobra.Command {
 	o := &traceOptions{}
 	cmd := &cobra.Command{
-		Use:   "trace",
+		Use:   "trace [state STATE | exclude STATE]... [EXPRESSION]",
 		Short: "Stream every TCP state change as it happens",
 		Long:  traceHelp(),
 		Example: `  socktrace trace                      # everything
   socktrace trace --port 443           # one port, local or remote
   socktrace trace --state SYN_SENT     # connects that are slow or failing
   socktrace trace --state TIME_WAIT -4 # TIME_WAIT churn over IPv4
-  socktrace trace --comm nginx --json  # NDJSON for one program`,
-		Args:         noArgs,
+  socktrace trace --comm nginx --json  # NDJSON for one program
+  socktrace trace state syn-sent dst 10.0.0.0/8
+                                       # connects to 10/8 as they start and end
+  socktrace trace '( dport = :443 or sport = :443 )' and not comm = curl`,
+		Args:         cobra.ArbitraryArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.filter = args
 			if err := emptyFilter(cmd, "comm", "state", "netns"); err != nil {
 				return err
 			}
@@ -118,7 +123,12 @@ func (o *traceOptions) config() (tracer.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	cfg.Filter = tracer.Filter{Family: tracer.FamilyOf(o.only4, o.only6), Expr: expr}
+	env := filterEnv{family: familyOf(o.only4, o.only6, false), tcp: true, etcRoot: "/etc", procRoot: "/proc"}
+	words, err := env.parse(o.filter)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Filter = tracer.Filter{Family: tracer.FamilyOf(o.only4, o.only6), Expr: expr.And(words)}
 	ns, err := netnsFilter(o.netns)
 	cfg.Filter.NetNS = ns
 	return cfg, err

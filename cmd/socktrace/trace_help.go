@@ -83,6 +83,13 @@ Columns:
   entry made before the peer's FIN has "awaiting_fin": true: netstat lists
   that socket as FIN_WAIT2 until the FIN comes.
 
+` + filterHelp + `
+  In trace a state word matches a transition from or to the state; pid
+  and comm are the owner's; lifetime is the socket's age at the event;
+  error is the errno a failed or reset connection ends with. The kernel
+  tests the addresses, ports, states, owners and namespaces before it
+  sends an event; the rest is tested here.
+
 Needs root (CAP_BPF and CAP_PERFMON).`
 }
 

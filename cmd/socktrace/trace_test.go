@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"slices"
@@ -365,6 +366,29 @@ func TestTraceWarnsOfUnknownNetNS(t *testing.T) {
 			" is in /run/netns or used by a process: nothing to show unless one is\n"
 		if got := strings.Contains(run.errOut.String(), want); got != tc.warn {
 			t.Errorf("--netns %s: warned %v, want %v; stderr:\n%s", tc.netns, got, tc.warn, run.errOut.String())
+		}
+	}
+}
+
+// A filter mistake is said before anything is loaded: the column, the
+// word, and the expression with the word marked.
+func TestTraceFilterErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"trace", "extra"}, "filter column 1: \"extra\" is not a condition; want src, dst, sport, dport, autobound, pid, comm, uid, netns, error, lifetime, \"(\" or \"not\"\n  extra\n  ^^^^^"},
+		{[]string{"trace", "--json", "sport = :22", "and"}, "filter column 16: the expression ends where a condition must follow; " +
+			"want src, dst, sport, dport, autobound, pid, comm, uid, netns, error, lifetime, \"(\" or \"not\"\n  sport = :22 and\n                 ^"},
+		{[]string{"trace", "state", "est"}, "filter column 7: \"est\" is not a state"},
+		{[]string{"trace", "comm", "=", "a\x1bb", "bogus"}, "filter column 12: \"bogus\" is not a condition; want src, dst, sport, dport, autobound, pid, comm, uid, netns, error, lifetime, \"(\" or \"not\"\n  comm = a\\x1bb bogus\n                ^^^^^"},
+	} {
+		err := execute(tc.args...)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "Try ") {
+			t.Errorf("%q: error %q, want %q", tc.args, err, tc.want)
+		}
+		if status := report(io.Discard, err); status != 1 {
+			t.Errorf("%q: exit status %d, want 1", tc.args, status)
 		}
 	}
 }
