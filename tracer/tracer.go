@@ -56,7 +56,10 @@ type Config struct {
 // Stats are a Tracer's running totals.
 type Stats struct {
 	Delivered uint64 // events returned by Next
-	Lost      Lost   // events the kernel could not deliver
+	// Sent counts the events the kernel sent, before userspace's filter:
+	// how well the kernel filtered.
+	Sent uint64
+	Lost Lost // events the kernel could not deliver
 	// TimerMisses counts skipped runs of the timer programs: TIME_WAIT
 	// entries or ends may be missing from the stream.
 	TimerMisses uint64
@@ -211,6 +214,7 @@ func (t *Tracer) Next(ev *Event) error {
 		if err := decode(rec, t.monoToWall, ev); err != nil {
 			return err
 		}
+		t.stats.Sent++
 		if t.timeWaits != nil {
 			t.timeWaits.note(ev)
 		}

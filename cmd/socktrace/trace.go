@@ -258,10 +258,15 @@ func (o *traceOptions) warnFilters(stderr io.Writer, f tracer.Filter) {
 
 // reportLoss is the summary at exit: what was delivered, and what the
 // kernel lost. filtered says the tracer had filters, which host-wide
-// recursion misses do not honour.
+// recursion misses do not honour; it then also says how many events the
+// kernel sent, of which userspace's part of the filter took out the rest.
 func reportLoss(stderr io.Writer, st tracer.Stats, filtered bool) {
 	fmt.Fprintf(stderr, "socktrace: %d events, %d lost (%d ring buffer full, %d recursion misses)\n",
 		st.Delivered, st.Lost.Total(), st.Lost.RingFull, st.Lost.Recursion)
+	if filtered {
+		fmt.Fprintf(stderr, "socktrace: the kernel sent %d events; the filter took out %d of them in userspace\n",
+			st.Sent, st.Sent-min(st.Sent, st.Delivered))
+	}
 	if st.Lost.Recursion > 0 && filtered {
 		fmt.Fprintln(stderr, "socktrace: recursion misses are counted host-wide: some may be events your filters would have dropped")
 	}

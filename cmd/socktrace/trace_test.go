@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -369,6 +370,55 @@ func TestTraceWarnsOfUnknownNetNS(t *testing.T) {
 		}
 	}
 }
+
+// trace's expression runs in the kernel: for one that no event passes,
+// the kernel sends nothing at all (the summary's count of what it sent),
+// while an expression whose test only userspace can make (lifetime) has
+// the kernel send every event and userspace drop them.
+func TestTraceFiltersInTheKernel(t *testing.T) {
+	nstest.RequireRoot(t)
+	ns := nstest.New(t)
+	for _, tc := range []struct {
+		expr     string
+		kernelOK bool // the kernel decides it alone
+	}{
+		{"dport = :9999", true},
+		{"dport = :9999 or lifetime > 1h", false},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errOut lockedBuffer
+		done := make(chan error, 1)
+		go func() {
+			done <- runTrace(ctx, &out, &errOut, &traceOptions{ringMiB: 1, latency: 10 * time.Millisecond,
+				netns: ns.Name, filter: strings.Fields(tc.expr)})
+		}()
+		waitStarted(t, &errOut)
+		// 20 refused connects: two events each.
+		sh(t, ns, `for i in $(seq 20); do (exec 3<>/dev/tcp/127.0.0.1/1) 2>/dev/null; done; true`)
+		time.Sleep(100 * time.Millisecond) // past --latency: the ring is read
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		m := sentSummary.FindStringSubmatch(errOut.String())
+		if m == nil || !lossSummary.MatchString(errOut.String()) {
+			t.Fatalf("%s: no summary of what the kernel sent: %q", tc.expr, errOut.String())
+		}
+		delivered, _ := strconv.Atoi(lossSummary.FindStringSubmatch(errOut.String())[1])
+		sent, _ := strconv.Atoi(m[1])
+		if delivered != 0 || out.String() != render.EventHeader {
+			t.Errorf("%s: %d events shown: %q", tc.expr, delivered, out.String())
+		}
+		if tc.kernelOK && sent != 0 {
+			t.Errorf("%s: the kernel sent %d events, want none", tc.expr, sent)
+		}
+		if !tc.kernelOK && sent < 40 {
+			t.Errorf("%s: the kernel sent %d events, want the 40 of 20 refused connects", tc.expr, sent)
+		}
+	}
+}
+
+var sentSummary = regexp.MustCompile(`(?m)^socktrace: the kernel sent (\d+) events; the filter took out (\d+) of them in userspace$`)
 
 // A filter mistake is said before anything is loaded: the column, the
 // word, and the expression with the word marked.
