@@ -32,6 +32,11 @@ type Diag struct {
 	// established hash, timewait sockets included; listeners only
 	// (1<<tcpstate.Listen) skips it and costs next to nothing.
 	States uint32
+	// Autobound limits a dump to the sockets whose local port bind() did
+	// not choose: a passive child, a timewait socket, a connect's picked
+	// port (inet_diag's INET_DIAG_BC_AUTO, the kernel's half of ss's
+	// "autobound"). No table says it otherwise.
+	Autobound bool
 }
 
 // Layout of the kernel's structs (include/uapi/linux/inet_diag.h). x/sys
@@ -55,6 +60,12 @@ const (
 	offInode   = 68
 
 	inetDiagInfo = 2 // INET_DIAG_INFO: struct tcp_info
+
+	// An INET_DIAG_REQ_BYTECODE attribute holding one struct
+	// inet_diag_bc_op {INET_DIAG_BC_AUTO, yes 4, no 8}: yes runs off the
+	// program's end (keep), no past it (drop).
+	inetDiagReqBytecode = 1
+	inetDiagBCAuto      = 6
 
 	// TCP_ESTABLISHED … TCP_CLOSING. Bit 13 (TCP_BOUND_INACTIVE, 6.7+) would
 	// add bound but unhashed sockets, which /proc/net/tcp never lists.
@@ -120,9 +131,18 @@ type diagDump struct {
 }
 
 func (dr *diagDump) request(fd int, family, ipproto uint8, d Diag) error {
-	var req [unix.SizeofNlMsghdr + sizeofDiagReq]byte
+	var buf [unix.SizeofNlMsghdr + sizeofDiagReq + sizeofRtAttr + 4]byte
+	req := buf[:unix.SizeofNlMsghdr+sizeofDiagReq]
 	ne := binary.NativeEndian
-	putDiagHeader(req[:], unix.NLM_F_DUMP, dr.seq)
+	if d.Autobound {
+		req = buf[:]
+		attr := req[unix.SizeofNlMsghdr+sizeofDiagReq:]
+		ne.PutUint16(attr[0:], sizeofRtAttr+4)
+		ne.PutUint16(attr[2:], inetDiagReqBytecode)
+		attr[4], attr[5] = inetDiagBCAuto, 4
+		ne.PutUint16(attr[6:], 8)
+	}
+	putDiagHeader(req, unix.NLM_F_DUMP, dr.seq)
 	r := req[unix.SizeofNlMsghdr:]
 	r[0], r[1] = family, ipproto
 	if d.TCPInfo && dr.proto == TCP {
@@ -133,7 +153,7 @@ func (dr *diagDump) request(fd int, family, ipproto uint8, d Diag) error {
 		states = d.States
 	}
 	ne.PutUint32(r[4:], states)
-	return sendDiag(fd, req[:])
+	return sendDiag(fd, req)
 }
 
 func (dr *diagDump) receive(fd int, buf []byte, dst []Socket) ([]Socket, error) {

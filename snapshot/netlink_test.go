@@ -405,3 +405,79 @@ func timeWait(l net.Listener) error {
 	}
 	return errors.New("no TIME_WAIT socket after 5s")
 }
+
+// An Autobound dump lists the sockets whose port bind() did not choose:
+// connected clients, accepted sockets (the kernel clears the lock when it
+// clones the listener) and timewait sockets; not listeners, nor a client
+// bound to its port first.
+func TestDiagAutobound(t *testing.T) {
+	ns := nstest.New(t)
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		errc <- autoboundInNS(ns.Name)
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func autoboundInNS(name string) error {
+	if err := enterNS(name); err != nil {
+		return err
+	}
+	closers, err := holdSockets()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 20001}}
+	bound, err := d.Dial("tcp4", "127.0.0.1:8080")
+	if err != nil {
+		return err
+	}
+	defer bound.Close()
+	all, err := Diag{}.ReadInet(TCP, IPv4|IPv6, nil)
+	if err != nil {
+		return err
+	}
+	auto, err := Diag{Autobound: true}.ReadInet(TCP, IPv4|IPv6, nil)
+	if err != nil {
+		return err
+	}
+	in := map[[2]netip.AddrPort]bool{}
+	for _, s := range auto {
+		in[[2]netip.AddrPort{s.Local, s.Remote}] = true
+	}
+	kinds := map[string]int{}
+	for _, s := range all {
+		var want bool
+		kind := "accepted"
+		switch {
+		case s.State == tcpstate.Listen:
+			kind = "listener"
+		case s.Local.Port() == 20001:
+			kind = "bound client"
+		case s.State == tcpstate.TimeWait:
+			kind, want = "timewait", true
+		case s.Remote.Port() == 8080 || s.Remote.Port() == 22 || s.Remote.Port() == 9000:
+			kind, want = "client", true
+		default:
+			want = true
+		}
+		kinds[kind]++
+		if got := in[[2]netip.AddrPort{s.Local, s.Remote}]; got != want {
+			return fmt.Errorf("%s %v -> %v: autobound %v, want %v", kind, s.Local, s.Remote, got, want)
+		}
+	}
+	for _, k := range []string{"listener", "bound client", "timewait", "client", "accepted"} {
+		if kinds[k] == 0 {
+			return fmt.Errorf("no %s in the namespace: %v", k, kinds)
+		}
+	}
+	return nil
+}
