@@ -11,6 +11,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/snapshot"
 )
@@ -56,6 +57,10 @@ type Options struct {
 	// Bluetooth is asked for (-2, -f, -A bluetooth): Debian's netstat
 	// 2.10 is built without it.
 	Bluetooth bool
+
+	// Filter is ss's filter words after the options; nil: none. Its
+	// state words, if any, choose the states instead of -a/-l.
+	Filter *filter.Filter
 
 	ProcRoot string // "/proc" when empty; a fixture tree in tests
 	EtcRoot  string // "/etc" when empty: passwd, services, protocols

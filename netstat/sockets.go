@@ -26,21 +26,26 @@ func Sockets(ctx context.Context, w io.Writer, stderr io.Writer, o *Options) err
 		owners snapshot.Owners
 		err    error
 	}
+	// A filter on pid or comm needs them too.
+	needOwners := o.Programs || o.needsOwners()
 	ownersDone := make(chan ownersResult, 1)
-	if o.Programs {
+	if needOwners {
 		go func() {
 			owners, err := snapshot.ReadOwners(o.Proc())
 			ownersDone <- ownersResult{owners, err}
 		}()
 	}
 	waitOwners := func() {
-		if !o.Programs || r.Owners.ByInode != nil {
+		if !needOwners || r.Owners.ByInode != nil {
 			return
 		}
 		res := <-ownersDone
 		r.Owners = res.owners
 		if r.Owners.ByInode == nil {
 			r.Owners.ByInode = map[uint64]snapshot.Owner{}
+		}
+		if !o.Programs {
+			return
 		}
 		if errors.Is(res.err, snapshot.ErrNotAllOwners) && !o.JSON {
 			printOwnerNote(stderr, res.owners.ByInode, os.Getpid())
@@ -49,14 +54,18 @@ func Sockets(ctx context.Context, w io.Writer, stderr io.Writer, o *Options) err
 		}
 	}
 
-	if o.Inet() {
+	inet, unixTable := o.tables()
+	if inet {
 		// Only -o prints the counters that need tcp_info to be exact.
 		rows := o.ReadInet(stderr, nil, snapshot.Diag{TCPInfo: o.Timers})
-		rows = o.filterInet(rows)
+		if o.needsOwners() {
+			waitOwners()
+		}
+		rows = o.filterInet(o.NewRowFilter(stderr, r.Owners.ByInode), rows)
 		names.prefetch(rows)
 		waitOwners()
 		if !o.JSON {
-			if err := r.InetHeader(w, o.All, o.Listening); err != nil {
+			if err := r.InetHeader(w, o.ShowsAll(), o.Listening && !o.ShowsAll()); err != nil {
 				return err
 			}
 		}
@@ -80,7 +89,7 @@ func Sockets(ctx context.Context, w io.Writer, stderr io.Writer, o *Options) err
 			return err
 		}
 	}
-	if o.Unix {
+	if unixTable {
 		rows := o.ReadUnix(stderr)
 		waitOwners()
 		if err := o.PrintUnix(w, r, rows); err != nil {
@@ -304,16 +313,17 @@ func (o *Options) ReadUnix(stderr io.Writer) []snapshot.UnixSocket {
 	return rows
 }
 
-// PrintUnix prints the unix socket table.
+// PrintUnix prints the unix socket table. Owners a filter tests are r's.
 func (o *Options) PrintUnix(w io.Writer, r *render.Netstat, rows []snapshot.UnixSocket) error {
 	if !o.JSON {
-		if err := r.UnixHeader(w, o.All, o.Listening); err != nil {
+		if err := r.UnixHeader(w, o.ShowsAll(), o.Listening && !o.ShowsAll()); err != nil {
 			return err
 		}
 	}
+	rf := o.rowFilter(r.Owners.ByInode)
 	for i := range rows {
 		u := &rows[i]
-		if !o.All && u.Listening() != o.Listening {
+		if !rf.Unix(u) {
 			continue
 		}
 		var err error
@@ -381,15 +391,16 @@ func (o *Options) readInet(p snapshot.Proto, fam snapshot.Family, dst []snapshot
 	return snapshot.ReadInet(o.netDir(), p, fam, dst)
 }
 
-// filterInet keeps the rows netstat shows for -a/-l.
-func (o *Options) filterInet(rows []snapshot.Socket) []snapshot.Socket {
-	if o.All {
+// filterInet keeps the rows netstat shows for -a/-l, or the state words
+// choose, and that pass the filter.
+func (o *Options) filterInet(rf *RowFilter, rows []snapshot.Socket) []snapshot.Socket {
+	if o.All && o.Filter == nil {
 		return rows
 	}
 	kept := rows[:0]
-	for _, s := range rows {
-		if o.Shows(&s) {
-			kept = append(kept, s)
+	for i := range rows {
+		if rf.Inet(&rows[i]) {
+			kept = append(kept, rows[i])
 		}
 	}
 	return kept
