@@ -27,7 +27,11 @@ type filterEnv struct {
 
 // config is the filter.Config for the environment.
 func (e filterEnv) config() filter.Config {
-	ports := snapshot.ReadServicePorts(filepath.Join(e.etcRoot, "services"))
+	etc := e.etcRoot
+	if etc == "" {
+		etc = "/etc"
+	}
+	ports := snapshot.ReadServicePorts(filepath.Join(etc, "services"))
 	return filter.Config{
 		Family:      e.family,
 		Service:     serviceLookup(ports, e.tcp, e.udp),

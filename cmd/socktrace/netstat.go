@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/live"
 	"github.com/socktrace/socktrace/netstat"
 	"github.com/socktrace/socktrace/tracer"
@@ -51,6 +53,9 @@ type netstatOptions struct {
 
 	procRoot string // "/proc"; hidden flag for fixture tests
 	etcRoot  string // "/etc"
+
+	filter []string       // ss's filter words after the options
+	expr   *filter.Filter // and as read
 }
 
 func (o *netstatOptions) addFlags(fs *pflag.FlagSet) {
@@ -177,25 +182,61 @@ const maxInterval = 24 * 60 * 60
 
 // checkArgs checks what pflag cannot: that --linger, if given, is positive
 // and goes with -c (a given 0 would read as "linger not at all", which is
-// the default without the flag), and that no argument is left over
-// (intervalArgs gave -c its interval).
+// the default without the flag), and takes the arguments left
+// (intervalArgs gave -c its interval) as the filter words.
 func (o *netstatOptions) checkArgs(fs *pflag.FlagSet) error {
 	args := fs.Args()
 	if fs.Changed("linger") && (o.linger <= 0 || o.continuous == 0) {
 		return usageError{"--linger takes a positive duration, and needs -c", "socktrace"}
 	}
-	// A lone number elsewhere than right after a bare -c is still its
-	// interval ("-ct 2", "-tn 2 -c"), as it always was here.
-	if len(args) == 1 && o.continuous == 1 {
+	// A number first, elsewhere than right after a bare -c, is still its
+	// interval ("-ct 2", "-tn 2 -c"), as it always was here: no filter
+	// starts with a number.
+	if len(args) > 0 && o.continuous == 1 {
 		if secs, err := strconv.Atoi(args[0]); err == nil && secs >= 1 && secs <= maxInterval {
 			o.continuous = secs
-			return nil
+			args = args[1:]
 		}
 	}
-	if len(args) > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", args[0]), "socktrace"}
+	o.filter = args
+	if len(args) == 0 {
+		return nil
 	}
-	return nil
+	if o.route || o.interfaces || o.stats || o.masquerade {
+		return usageError{fmt.Sprintf("unexpected argument %q: filter words go with the socket tables, not -r, -i, -s or -M", args[0]), "socktrace"}
+	}
+	if o.continuous > 0 {
+		return usageError{"filter words with -c are not supported yet", "socktrace"}
+	}
+	so := o.socketOptions()
+	if !so.Inet() && !so.Unix {
+		return usageError{fmt.Sprintf("unexpected argument %q: filter words go with the socket tables, and none is listed", args[0]), "socktrace"}
+	}
+	var err error
+	o.expr, err = o.filterEnv(&so).parse(args)
+	return err
+}
+
+// filterEnv is what the filter words are read with: the family -4, -6
+// or -x names, and the service names of the protocols listed.
+func (o *netstatOptions) filterEnv(so *netstat.Options) filterEnv {
+	fam := 0
+	switch {
+	case so.Inet() && so.Inet4 && !so.Inet6 && !so.Unix:
+		fam = unix.AF_INET
+	case so.Inet() && so.Inet6 && !so.Inet4 && !so.Unix:
+		fam = unix.AF_INET6
+	case so.Unix && !so.Inet():
+		fam = unix.AF_UNIX
+	}
+	return filterEnv{
+		family: fam, tcp: so.TCP, udp: so.UDP || so.UDPLite,
+		etcRoot: so.EtcRoot, procRoot: so.Proc(),
+		unavailable: map[string]string{
+			"error":    "a table lists the sockets there are; how one ended is known to -c and trace",
+			"lifetime": "a table lists the sockets there are; how long one lived is known to -c and trace",
+		},
+	}
 }
 
 func (o *netstatOptions) reportOptions() *netstat.ReportOptions {
@@ -271,6 +312,7 @@ func (o *netstatOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 	}
 	sockets := !o.route && !o.interfaces && !o.stats
 	so := o.socketOptions()
+	so.Filter = o.expr
 	if o.continuous > 0 && sockets && so.TCP {
 		e, err := live.New(ctx, live.Config{Tables: so,
 			Interval: time.Duration(o.continuous) * time.Second, Linger: o.linger})

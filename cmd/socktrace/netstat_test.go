@@ -54,6 +54,7 @@ var peerRoles = map[string]func(args []string) error{
 	"top-server":      topServer,
 	"top-client":      topClient,
 	"top-peer":        topPeer,
+	"ss-sockets":      ssSockets,
 }
 
 func TestMain(m *testing.M) {

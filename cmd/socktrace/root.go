@@ -16,7 +16,7 @@ func newRootCmd() *cobra.Command {
 	var o netstatOptions
 	var profile string
 	cmd := &cobra.Command{
-		Use:   "socktrace [netstat options]",
+		Use:   "socktrace [netstat options] [state STATE | exclude STATE]... [EXPRESSION]",
 		Short: "netstat with a memory: TCP connections as the kernel sees them",
 		Long: `socktrace speaks netstat: the same options print the same tables, read from
 /proc. Sockets owned by other users show "-" under -p unless run as root.
@@ -43,7 +43,14 @@ since Linux 2.4, and only says "no support for 'ip_masquerade' on this
 system". socktrace lists the NATed flows of the kernel's connection tracking
 instead (netlink; needs root) in netstat's masquerading columns; -e adds the
 kernel's state, mark and both tuples, and -c the flows destroyed since the
-previous table.`,
+previous table.
+
+
+` + filterHelp + `
+  Without a state word -a and -l choose the sockets as in netstat; with
+  one, the state words do. pid and comm are the owner's (as -p shows it).
+  autobound, as in ss, asks both whether the kernel chose the local port
+  and whether it is in the ephemeral range (ip_local_port_range).`,
 		Example: `  socktrace -tulpn        listening TCP/UDP sockets, numeric, with owners
   socktrace -tan          every TCP socket, numeric
   socktrace -tanp --json  the same as NDJSON, one object per socket
@@ -51,6 +58,10 @@ previous table.`,
   socktrace -xa           unix sockets
   socktrace -te -W        with User and Inode, addresses never cut
   socktrace -tanpc        every TCP connection each second, born-and-gone ones too
+  socktrace -tan state established '( dport = :443 or sport = :443 )'
+                          established connections to or from port 443
+  socktrace -tn exclude listening sport gt :1024
+                          every non-listening socket on a port above 1024
   socktrace -tnc 2 --linger 10s
                           every 2 seconds; gone connections stay listed for 10s
   socktrace -rn           routing table; -i interfaces; -s statistics
