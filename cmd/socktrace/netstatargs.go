@@ -350,7 +350,9 @@ func isInterval(s string) bool {
 }
 
 // isIntervalArg reports whether the argument after -c is its interval:
-// anything but options, so that "-c abc" and "-c -1" are bad intervals.
+// a word that starts with a digit, or a minus and a digit, so that "-c
+// 1.5" and "-c -1" are bad intervals. Other words are the filter's:
+// "-c dport = :443".
 func isIntervalArg(arg string) bool {
 	if arg == "" {
 		return false
@@ -358,7 +360,7 @@ func isIntervalArg(arg string) bool {
 	if rest, ok := strings.CutPrefix(arg, "-"); ok {
 		return isInterval(rest)
 	}
-	return true
+	return arg[0] >= '0' && arg[0] <= '9'
 }
 
 // netstatUsage is netstat's usage, word for word but for the command's
