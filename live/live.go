@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/container"
+	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/netns"
 	"github.com/socktrace/socktrace/netstat"
 	"github.com/socktrace/socktrace/render"
@@ -21,6 +22,7 @@ import (
 	"github.com/socktrace/socktrace/table"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
+	"golang.org/x/sys/unix"
 )
 
 // Config is what the live table lists, how, and how often.
@@ -61,6 +63,17 @@ type Engine struct {
 	at         time.Time   // the time of the table being printed
 	conn       table.Conn  // scratch row for the TIME_WAIT pile
 	x          render.Live // scratch for liveOf
+
+	// tuples is the part of the filter that holds for a connection's
+	// whole life, its addresses and ports: the kernel sends the table
+	// only the events of connections that pass it, and snapshot rows
+	// that fail it are left out too, so the table keeps exactly those
+	// connections. nil: no filter, or one without such a part.
+	tuples *filter.Filter
+	sock   filter.Socket      // scratch for tuples
+	rf     *netstat.RowFilter // the whole filter, for the table being printed
+	now    time.Time          // when the table being printed was formatted
+	varies bool               // the filter asks for lifetime, which a row's cached line cannot follow
 }
 
 // FullEvery is how often, in tables, the snapshot is a full dump. Under
@@ -93,8 +106,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	tuples := tupleFilter(cfg.Tables.Filter)
 	tr, err := tracer.New(tracer.Config{
-		Filter:    tracer.Filter{NetNS: ns, Family: tracer.FamilyOf(cfg.Tables.Inet4, cfg.Tables.Inet6)},
+		Filter:    tracer.Filter{NetNS: ns, Family: tracer.FamilyOf(cfg.Tables.Inet4, cfg.Tables.Inet6), Expr: tuples},
 		TableOnly: true,
 		Resets:    true, // counted in the summary
 		ProcRoot:  procRoot,
@@ -103,7 +117,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		cfg: cfg, tr: tr,
+		cfg: cfg, tr: tr, tuples: tuples,
+		varies: ages(cfg.Tables.Filter),
 		tbl:    table.New(table.Config{Seed: tr.SeededOwners(), ProcRoot: procRoot}),
 		done:   make(chan error, 1),
 		rescan: time.Now(),
@@ -192,6 +207,8 @@ func (e *Engine) format(w *tableText, stderr io.Writer, at time.Time, full bool,
 			fmt.Fprintf(stderr, "socktrace: -p: %v\n", err)
 		}
 	}
+	e.rf = e.t.NewRowFilter(stderr, e.r.Owners.ByInode)
+	e.now = e.tr.Clock()
 	if err := e.printInet(w, stderr); err != nil {
 		return err
 	}
@@ -230,14 +247,53 @@ func (e *Engine) readSnapshot(at time.Time, stderr io.Writer) (full bool) {
 	}
 	e.mu.Unlock()
 	e.rows = e.t.ReadInet(stderr, e.rows[:0], d)
-	if full {
-		return true
+	if !full {
+		var err error
+		if e.rows, err = d.LookupTCP(e.queries, e.rows); err != nil {
+			fmt.Fprintf(stderr, "socktrace: %v\n", err)
+		}
 	}
-	var err error
-	if e.rows, err = d.LookupTCP(e.queries, e.rows); err != nil {
-		fmt.Fprintf(stderr, "socktrace: %v\n", err)
+	e.rows = e.keepTuples(e.rows)
+	return full
+}
+
+// tupleFilter is the part of f the table keeps its connections by (see
+// Engine.tuples), with the filter's family; nil when it passes all.
+func tupleFilter(f *filter.Filter) *filter.Filter {
+	if f == nil {
+		return nil
 	}
-	return false
+	t := f.Within(filter.FactTuple | filter.FactNetns)
+	if t.Everything() {
+		return nil
+	}
+	return t
+}
+
+// ages reports whether f tests how a connection ended or how long it
+// lived, which a row's age changes from one table to the next.
+func ages(f *filter.Filter) bool { return f != nil && f.Uses()&filter.FactEnd != 0 }
+
+// keepTuples drops the TCP rows whose connections the table does not keep.
+func (e *Engine) keepTuples(rows []snapshot.Socket) []snapshot.Socket {
+	if e.tuples == nil {
+		return rows
+	}
+	kept := rows[:0]
+	for i := range rows {
+		s := &rows[i]
+		if s.Proto == snapshot.TCP {
+			e.sock = filter.Socket{Family: unix.AF_INET, Local: s.Local, Remote: s.Remote}
+			if s.V6 {
+				e.sock.Family = unix.AF_INET6
+			}
+			if !e.tuples.Match(&e.sock) {
+				continue
+			}
+		}
+		kept = append(kept, *s)
+	}
+	return kept
 }
 
 // waitForEvents gives the reader a moment to apply what the kernel queued

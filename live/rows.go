@@ -3,6 +3,9 @@ package live
 import (
 	"io"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/socktrace/socktrace/netstat"
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/table"
@@ -12,7 +15,7 @@ import (
 // since the last table, then the other protocols' rows.
 func (e *Engine) printInet(w *tableText, stderr io.Writer) error {
 	if !e.t.JSON {
-		if err := e.r.InetHeader(w, e.t.All, e.t.Listening); err != nil {
+		if err := e.r.InetHeader(w, e.t.ShowsAll(), e.t.Listening && !e.t.ShowsAll()); err != nil {
 			return err
 		}
 	}
@@ -36,7 +39,7 @@ func (e *Engine) printInet(w *tableText, stderr io.Writer) error {
 	}
 	for i := range e.rows {
 		s := &e.rows[i]
-		if s.Proto == snapshot.TCP || !e.t.Shows(s) {
+		if s.Proto == snapshot.TCP || !e.keepRow(s) {
 			continue
 		}
 		var err error
@@ -53,7 +56,7 @@ func (e *Engine) printInet(w *tableText, stderr io.Writer) error {
 }
 
 func (e *Engine) printConn(w io.Writer, c *table.Conn) error {
-	if !e.t.Shows(&c.Socket) {
+	if !e.keep(c) {
 		return nil
 	}
 	x := e.liveOf(c)
@@ -61,6 +64,41 @@ func (e *Engine) printConn(w io.Writer, c *table.Conn) error {
 		return e.r.LiveJSON(w, &c.Socket, x)
 	}
 	return e.r.LiveRow(w, &c.Socket, x)
+}
+
+// keepRow reports whether another protocol's row is listed.
+func (e *Engine) keepRow(s *snapshot.Socket) bool {
+	if e.t.Filter == nil {
+		return e.t.Shows(s)
+	}
+	return e.rf.Inet(s)
+}
+
+// keep reports whether c's row is listed: by -a/-l, or the filter.
+func (e *Engine) keep(c *table.Conn) bool {
+	if e.t.Filter == nil {
+		return e.t.Shows(&c.Socket)
+	}
+	return e.rf.Conn(&c.Socket, e.connOf(c))
+}
+
+// connOf is what the filter may ask of c besides its row: its owner, how
+// long it lived (so far, if it lives), how it ended.
+func (e *Engine) connOf(c *table.Conn) netstat.Conn {
+	x := netstat.Conn{Owner: c.Owner, Born: !c.Born.IsZero()}
+	switch {
+	case c.Gone:
+		x.Lifetime = c.Lifetime()
+	case x.Born:
+		x.Lifetime = e.now.Sub(c.Born)
+	}
+	switch {
+	case c.Aborted:
+		x.Err = "aborted"
+	case c.Err != 0:
+		x.Err = unix.ErrnoName(c.Err)
+	}
+	return x
 }
 
 // liveOf is what the live table adds to c's row; valid until the next call.

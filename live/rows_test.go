@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/netstat"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/table"
@@ -30,6 +31,7 @@ func newPileTest(t *testing.T, o netstat.Options) *pileTest {
 	e := &Engine{cfg: Config{Tables: o}, tr: &tracer.Tracer{}, tbl: table.New(table.Config{ProcRoot: t.TempDir()})}
 	e.t = &e.cfg.Tables
 	e.r = netstat.NewPrinter(context.Background(), e.t)
+	e.varies = ages(o.Filter)
 	return &pileTest{t: t, e: e, now: e.tr.Clock()}
 }
 
@@ -61,6 +63,7 @@ func itoa(port uint16) string { return strconv.Itoa(int(port)) }
 func (p *pileTest) table(port uint16) (live, gone []string) {
 	var text tableText
 	var out bytes.Buffer
+	p.e.rf, p.e.now = p.e.t.NewRowFilter(&out, nil), p.now
 	if err := p.e.printInet(&text, &out); err != nil {
 		p.t.Fatal(err)
 	}
@@ -122,5 +125,41 @@ func TestLivePrintsTimeWaitPile(t *testing.T) {
 	hidden.expire(40001)
 	if live, gone := hidden.table(40001); live != nil || gone != nil {
 		t.Errorf("-l: rows %q, gone %q; want none", live, gone)
+	}
+}
+
+// A filter chooses the rows, live and gone alike; one on lifetime sees a
+// TIME_WAIT row as it ages, past the line the last table cached for it.
+func TestLiveFilterRows(t *testing.T) {
+	parse := func(expr string) *filter.Filter {
+		f, err := filter.Parse(strings.Fields(expr), filter.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	p := newPileTest(t, netstat.Options{All: true, Filter: parse("sport = :40001")})
+	p.closeFirst(40001)
+	p.closeFirst(40002)
+	if live, _ := p.table(40001); len(live) != 1 {
+		t.Errorf("sport = :40001: rows %q, want its TIME_WAIT row", live)
+	}
+	if live, gone := p.table(40002); live != nil || gone != nil {
+		t.Errorf("sport = :40001: rows of :40002 %q %q, want none", live, gone)
+	}
+	p.expire(40001)
+	p.expire(40002)
+	if _, gone := p.table(40001); len(gone) != 1 {
+		t.Errorf("sport = :40001: gone rows %q, want one", gone)
+	}
+
+	old := newPileTest(t, netstat.Options{All: true, Filter: parse("lifetime > 1s")})
+	old.closeFirst(40001)
+	if live, _ := old.table(40001); live != nil {
+		t.Errorf("lifetime > 1s: a row of 2ms listed: %q", live)
+	}
+	old.now = old.now.Add(2 * time.Second)
+	if live, _ := old.table(40001); len(live) != 1 {
+		t.Errorf("lifetime > 1s: the row 2s old not listed: %q", live)
 	}
 }

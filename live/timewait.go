@@ -57,7 +57,8 @@ func (c *twLines) add(id uint64, state tcpstate.State) {
 // other gone rows. Under churn that is as many rows as connections; most
 // were in the last table, whose line only needs the gone note added (the
 // tracer's table mode sends a TIME_WAIT's end without owner or birth, so no
-// column changed). With -o each row's timer changes, so nothing is cached.
+// column changed). With -o each row's timer changes, and a filter on
+// lifetime may take a row in or out as it ages: nothing is cached then.
 func (e *Engine) printTimeWaits(w *tableText) error {
 	old, cur := &e.tw[e.twLast], &e.tw[1-e.twLast]
 	cur.ids, cur.states, cur.ends, cur.buf = cur.ids[:0], cur.states[:0], cur.ends[:0], cur.buf[:0]
@@ -67,7 +68,7 @@ func (e *Engine) printTimeWaits(w *tableText) error {
 	out, gone := appendWriter{&cur.buf}, appendWriter{&e.goneTW}
 	for r := range e.tbl.TimeWaits {
 		b, ok := old.line(r.ID(), r.State(), &from)
-		ok = ok && !e.t.Timers
+		ok = ok && !e.t.Timers && !e.varies
 		var err error
 		switch {
 		case r.ShownGone():

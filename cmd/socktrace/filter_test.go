@@ -485,6 +485,8 @@ func TestFilterRootErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"extra"}, "filter column 1: \"extra\" is not a condition;"},
+		{[]string{"-c", "2", "3"}, "filter column 1: \"3\" is not a condition;"},
+		{[]string{"-c", "abc"}, "filter column 1: \"abc\" is not a condition;"},
 		{[]string{"-tan", "sport = :22 and"}, "filter column 16: the expression ends where a condition must follow"},
 		{[]string{"-tan", "error", "=", "ECONNREFUSED"}, "filter column 1: error: a table lists the sockets there are; how one ended is known to -c and trace"},
 		{[]string{"-tan", "lifetime > 1s"}, "filter column 1: lifetime: a table lists the sockets there are"},
@@ -504,5 +506,81 @@ func TestFilterRootErrors(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// After a bare -c, a word is the filter's, a number the interval: no
+// filter starts with a number.
+func TestFilterAfterContinuous(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		secs   int
+		filter string
+	}{
+		{[]string{"-tanc", "dport", "=", ":443"}, 1, "dport = :443"},
+		{[]string{"-tanc", "2", "dport", "=", ":443"}, 2, "dport = :443"},
+		{[]string{"-tan", "-c", "state", "established"}, 1, "state established"},
+		{[]string{"-ct", "3", "autobound"}, 3, "autobound"},
+		{[]string{"-tnc", "error = ECONNREFUSED or lifetime > 1s"}, 1, "error = ECONNREFUSED or lifetime > 1s"},
+	} {
+		o, fs, err := parseNetstatFlags(tc.args...)
+		if err == nil {
+			err = o.checkArgs(fs)
+		}
+		if err != nil || o.continuous != tc.secs || strings.Join(o.filter, " ") != tc.filter || o.expr == nil {
+			t.Errorf("%q: -c %d, filter %q, error %v; want -c %d, filter %q", tc.args, o.continuous, o.filter, err, tc.secs, tc.filter)
+		}
+	}
+}
+
+// -c with filter words: the kernel sends the table only the events of
+// connections whose ports pass (the count of what it sent says so), and
+// the tables list only rows the whole filter passes, gone ones too; a
+// condition only the table can decide (error) works on gone rows.
+func TestLiveFilter(t *testing.T) {
+	nstest.RequireRoot(t)
+	for _, tc := range []struct {
+		expr    string
+		refused map[string]int // connects to these ports, refused
+		want    string         // the remote port of every gone row
+		sent    int            // events the kernel sends
+	}{
+		// A refused connect is three events of its socket (connect,
+		// close, reset received) and the reset the kernel sends for
+		// its SYN, whose tuple is the SYN's reversed: local port 7001,
+		// remote the client's.
+		{"dport = :7001", map[string]int{"7001": 3, "7002": 3}, "7001", 9},
+		{"error = ECONNREFUSED dport = :7002", map[string]int{"7001": 2, "7002": 2}, "7002", 6},
+		{"not dport = :7001 and lifetime < 10s", map[string]int{"7001": 2, "7002": 1}, "7002", 2 + 4},
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			ns := nstest.New(t)
+			r := startLive(t, ns, append([]string{"-tanc", "--json"}, strings.Fields(tc.expr)...)...)
+			n := 0
+			for port, times := range tc.refused {
+				for range times {
+					sh(t, ns, "(exec 3<>/dev/tcp/127.0.0.1/"+port+") 2>/dev/null; true")
+				}
+				n += times
+			}
+			r.waitTables(t, len(r.tables(t))+2) // a table after the connects
+			tables := r.stop(t)
+			gone := 0
+			for _, tb := range tables {
+				for _, row := range tb.rows {
+					if !strings.HasSuffix(row.Remote, ":"+tc.want) || !row.Gone || row.Error != "ECONNREFUSED" {
+						t.Errorf("%s: listed %+v", tc.expr, row)
+					}
+					gone++
+				}
+			}
+			if gone != tc.refused[tc.want] {
+				t.Errorf("%s: %d gone rows, want %d", tc.expr, gone, tc.refused[tc.want])
+			}
+			m := sentSummary.FindStringSubmatch(r.stderr.String())
+			if m == nil || m[1] != strconv.Itoa(tc.sent) {
+				t.Errorf("%s: the kernel sent %v events of %d connects, want %d:\n%s", tc.expr, m, n, tc.sent, r.stderr.String())
+			}
+		})
 	}
 }

@@ -205,9 +205,6 @@ func (o *netstatOptions) checkArgs(fs *pflag.FlagSet) error {
 	if o.route || o.interfaces || o.stats || o.masquerade {
 		return usageError{fmt.Sprintf("unexpected argument %q: filter words go with the socket tables, not -r, -i, -s or -M", args[0]), "socktrace"}
 	}
-	if o.continuous > 0 {
-		return usageError{"filter words with -c are not supported yet", "socktrace"}
-	}
 	so := o.socketOptions()
 	if !so.Inet() && !so.Unix {
 		return usageError{fmt.Sprintf("unexpected argument %q: filter words go with the socket tables, and none is listed", args[0]), "socktrace"}
@@ -229,14 +226,18 @@ func (o *netstatOptions) filterEnv(so *netstat.Options) filterEnv {
 	case so.Unix && !so.Inet():
 		fam = unix.AF_UNIX
 	}
-	return filterEnv{
+	env := filterEnv{
 		family: fam, tcp: so.TCP, udp: so.UDP || so.UDPLite,
 		etcRoot: so.EtcRoot, procRoot: so.Proc(),
-		unavailable: map[string]string{
+	}
+	// -c's table knows how its connections ended and how long they lived.
+	if o.continuous == 0 {
+		env.unavailable = map[string]string{
 			"error":    "a table lists the sockets there are; how one ended is known to -c and trace",
 			"lifetime": "a table lists the sockets there are; how long one lived is known to -c and trace",
-		},
+		}
 	}
+	return env
 }
 
 func (o *netstatOptions) reportOptions() *netstat.ReportOptions {
