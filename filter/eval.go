@@ -2,10 +2,12 @@ package filter
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/container"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 )
@@ -24,8 +26,9 @@ type Socket struct {
 	// accepted sockets and time-wait sockets never do.
 	PortLocked bool
 
-	PID         uint32        // the owner; 0: not known
-	Comm        snapshot.Comm // the owner's name
+	PID         uint32          // the owner; 0: not known
+	Comm        snapshot.Comm   // the owner's name
+	Container   *container.Info // where the owner runs; nil: not known
 	UID         uint32
 	HasUID      bool
 	Netns       uint32 // the network namespace's inode; 0: not known
@@ -313,6 +316,26 @@ func (c commPred) test(s *Socket, _ *Filter, _ bool) bool {
 		return false
 	}
 	return s.Comm == snapshot.CommOf(string(c))
+}
+
+// containerPred is where the owner runs, named as socktrace shows it
+// (a pod's namespace/name, runtime:short id, a systemd unit), or by the
+// container's id (whole, runtime://id, or its first 12 digits or more, as
+// docker ps shows it), or by the pod's UID.
+type containerPred string
+
+func (c containerPred) test(s *Socket, _ *Filter, _ bool) bool {
+	in, name := s.Container, string(c)
+	if in == nil {
+		return false
+	}
+	switch name {
+	case "":
+		return false
+	case in.Name(), in.ContainerID(), in.ID, in.Pod, in.PodUID, in.Unit:
+		return true
+	}
+	return len(name) >= 12 && strings.HasPrefix(in.ID, name)
 }
 
 type errPred string

@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/container"
 	"github.com/socktrace/socktrace/snapshot"
 
 	"github.com/socktrace/socktrace/tcpstate"
@@ -158,6 +161,48 @@ func TestMatchOwn(t *testing.T) {
 		}
 		if got := f.Match(unknown); got != tc.unknown {
 			t.Errorf("%s on a socket without owner and end: %v, want %v", tc.expr, got, tc.unknown)
+		}
+	}
+}
+
+func TestMatchContainer(t *testing.T) {
+	id := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	// Two processes' cgroups, as the container package reads them.
+	proc := t.TempDir()
+	for pid, cg := range map[string]string{"42": "/system.slice/docker-" + id + ".scope", "43": "/system.slice/nginx.service"} {
+		if err := os.MkdirAll(filepath.Join(proc, pid), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(proc, pid, "cgroup"), []byte("0::"+cg+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := container.NewResolver(container.Config{ProcRoot: proc, PodLogs: t.TempDir()})
+	s := sock("127.0.0.1:40000", "127.0.0.1:80")
+	s.PID, s.Container = 42, r.Lookup(42, snapshot.CommOf("web"), time.Now())
+	u := sock("127.0.0.1:40001", "127.0.0.1:80")
+	u.PID, u.Container = 43, r.Lookup(43, snapshot.CommOf("nginx"), time.Now())
+	unknown := sock("127.0.0.1:40002", "127.0.0.1:80")
+	for _, tc := range []struct {
+		expr string
+		want [3]bool
+	}{
+		{"container = docker:0123456789ab", [3]bool{true, false, false}}, // as socktrace shows it
+		{"container = 0123456789ab", [3]bool{true, false, false}},        // as docker ps does
+		{"container = 0123456789a", [3]bool{false, false, false}},        // shorter: no
+		{"container = docker://" + id, [3]bool{true, false, false}},
+		{"container = " + id, [3]bool{true, false, false}},
+		{"container = nginx.service", [3]bool{false, true, false}},
+		{"container != nginx.service", [3]bool{true, false, true}},
+	} {
+		f, err := Parse(strings.Fields(tc.expr), testConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, sk := range []*Socket{s, u, unknown} {
+			if got := f.Match(sk); got != tc.want[i] {
+				t.Errorf("%s on socket %d: %v", tc.expr, i, got)
+			}
 		}
 	}
 }

@@ -4,22 +4,24 @@ package filter
 type Facts uint16
 
 const (
-	FactTuple Facts = 1 << iota // addresses and ports: src, dst, sport, dport
-	FactBind                    // whether bind() chose the local port: autobound
-	FactOwner                   // pid, comm
-	FactUID                     // uid
-	FactNetns                   // netns
-	FactEnd                     // how and when it ended: error, lifetime
-	FactState                   // the state words
+	FactTuple     Facts = 1 << iota // addresses and ports: src, dst, sport, dport
+	FactBind                        // whether bind() chose the local port: autobound
+	FactOwner                       // pid, comm
+	FactContainer                   // container: where the owner runs
+	FactUID                         // uid
+	FactNetns                       // netns
+	FactEnd                         // how and when it ended: error, lifetime
+	FactState                       // the state words
 
-	AllFacts = FactTuple | FactBind | FactOwner | FactUID | FactNetns | FactEnd | FactState
+	AllFacts = FactTuple | FactBind | FactOwner | FactContainer | FactUID | FactNetns | FactEnd | FactState
 )
 
-func (h *hostPred) facts() Facts { return FactTuple }
-func (portCmp) facts() Facts     { return FactTuple }
-func (autobound) facts() Facts   { return FactBind }
-func (commPred) facts() Facts    { return FactOwner }
-func (errPred) facts() Facts     { return FactEnd }
+func (h *hostPred) facts() Facts   { return FactTuple }
+func (portCmp) facts() Facts       { return FactTuple }
+func (autobound) facts() Facts     { return FactBind }
+func (commPred) facts() Facts      { return FactOwner }
+func (errPred) facts() Facts       { return FactEnd }
+func (containerPred) facts() Facts { return FactContainer }
 
 func (c numPred) facts() Facts {
 	switch c.field {

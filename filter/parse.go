@@ -194,7 +194,7 @@ func (p *parser) expression() (*node, error) {
 	return nil, p.errorf(t, "%s is not a condition; %s", t.describe(), conditions)
 }
 
-const conditions = "want src, dst, sport, dport, autobound, pid, comm, uid, netns, error, lifetime, \"(\" or \"not\""
+const conditions = "want src, dst, sport, dport, autobound, pid, comm, uid, netns, container, error, lifetime, \"(\" or \"not\""
 
 // word takes the value after cond's operator: any word but a keyword.
 func (p *parser) word(cond token) (token, error) {
@@ -244,9 +244,6 @@ func (p *parser) ownCond(t token) (*node, error) {
 	if why, ok := p.cfg.Unavailable[t.text]; ok {
 		return nil, p.errorf(t, "%s: %s", t.text, why)
 	}
-	if t.kind == tContainer {
-		return nil, p.errorf(t, "container: socktrace does not attribute sockets to containers yet; filter by netns or pid")
-	}
 	op := p.peek().kind
 	switch op {
 	case tEq, tNeq, tGt, tLt, tGeq, tLeq:
@@ -272,6 +269,8 @@ func (p *parser) ownCond(t token) (*node, error) {
 		pr = numPred{field: fieldOf(t.kind), op: op, n: n}
 	case tComm:
 		pr = commPred(v.text)
+	case tContainer:
+		pr = containerPred(v.text)
 	case tNetns:
 		ino, err := p.netns(v.text)
 		if err != nil {

@@ -113,6 +113,8 @@ func TestParseGrouping(t *testing.T) {
 		{"uid >= 1000", "uid >= 1000"},
 		{"comm = nginx", `comm = "nginx"`},
 		{"comm != nginx", `!comm = "nginx"`},
+		{"container = docker:0123456789ab", `container = "docker:0123456789ab"`},
+		{"container != default/web-0", `!container = "default/web-0"`},
 		{"netns = 4026531840", "netns = 4026531840"},
 		{"error = econnrefused", "error = ECONNREFUSED"},
 		{"error = aborted", "error = aborted"},
@@ -209,7 +211,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"SPORT = :22"}, 1, "^^^^^", "not a condition"}, // keywords are lower case
 		{[]string{"dev", "=", "lo"}, 1, "^^^", "does not filter by dev"},
 		{[]string{"fwmark = 1"}, 1, "^^^^^^", "does not filter by fwmark"},
-		{[]string{"container = abc"}, 1, "^^^^^^^^^", "container"},
+		{[]string{"container > abc"}, 1, "^^^^^^^^^", "= or !="},
 		{[]string{"pid = x"}, 7, "      ^", "whole number"},
 		{[]string{"pid = 0"}, 7, "      ^", "whole number"},
 		{[]string{"comm > x"}, 1, "^^^^", "= or !="},

@@ -107,3 +107,5 @@ func (c numPred) String() string {
 func (c commPred) String() string { return "comm = " + quote(string(c)) }
 
 func (e errPred) String() string { return "error = " + string(e) }
+
+func (c containerPred) String() string { return "container = " + quote(string(c)) }

@@ -490,7 +490,6 @@ func TestFilterRootErrors(t *testing.T) {
 		{[]string{"-tan", "sport = :22 and"}, "filter column 16: the expression ends where a condition must follow"},
 		{[]string{"-tan", "error", "=", "ECONNREFUSED"}, "filter column 1: error: a table lists the sockets there are; how one ended is known to -c and trace"},
 		{[]string{"-tan", "lifetime > 1s"}, "filter column 1: lifetime: a table lists the sockets there are"},
-		{[]string{"-tan", "container = x"}, "filter column 1: container: socktrace does not attribute sockets to containers yet"},
 		{[]string{"-tan", "state", "listen"}, "filter column 7: \"listen\" is not a state"},
 		{[]string{"-s", "sport", "=", ":22"}, "unexpected argument \"sport\": filter words go with the socket tables, not -r, -i, -s or -M"},
 		{[]string{"-g", "sport", "=", ":22"}, "unexpected argument \"sport\": filter words go with the socket tables, and none is listed"},

@@ -427,11 +427,11 @@ func TestTraceFilterErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"trace", "extra"}, "filter column 1: \"extra\" is not a condition; want src, dst, sport, dport, autobound, pid, comm, uid, netns, error, lifetime, \"(\" or \"not\"\n  extra\n  ^^^^^"},
+		{[]string{"trace", "extra"}, "filter column 1: \"extra\" is not a condition; want src, dst, sport, dport, autobound, pid, comm, uid, netns, container, error, lifetime, \"(\" or \"not\"\n  extra\n  ^^^^^"},
 		{[]string{"trace", "--json", "sport = :22", "and"}, "filter column 16: the expression ends where a condition must follow; " +
-			"want src, dst, sport, dport, autobound, pid, comm, uid, netns, error, lifetime, \"(\" or \"not\"\n  sport = :22 and\n                 ^"},
+			"want src, dst, sport, dport, autobound, pid, comm, uid, netns, container, error, lifetime, \"(\" or \"not\"\n  sport = :22 and\n                 ^"},
 		{[]string{"trace", "state", "est"}, "filter column 7: \"est\" is not a state"},
-		{[]string{"trace", "comm", "=", "a\x1bb", "bogus"}, "filter column 12: \"bogus\" is not a condition; want src, dst, sport, dport, autobound, pid, comm, uid, netns, error, lifetime, \"(\" or \"not\"\n  comm = a\\x1bb bogus\n                ^^^^^"},
+		{[]string{"trace", "comm", "=", "a\x1bb", "bogus"}, "filter column 12: \"bogus\" is not a condition; want src, dst, sport, dport, autobound, pid, comm, uid, netns, container, error, lifetime, \"(\" or \"not\"\n  comm = a\\x1bb bogus\n                ^^^^^"},
 	} {
 		err := execute(tc.args...)
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "Try ") {
