@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/container"
 	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
@@ -23,6 +24,7 @@ type RowFilter struct {
 	owners  map[uint64]snapshot.Owner
 	unbound map[[2]netip.AddrPort]bool // nil: not asked, or not known
 	netns   uint32
+	now     time.Time     // for container lookups
 	sock    filter.Socket // scratch, reused
 }
 
@@ -34,10 +36,10 @@ type Conn struct {
 	Err      string         // how it ended: an errno name, "aborted", or ""
 }
 
-// needsOwners reports whether the filter tests owners, which the tables
-// then read even without -p.
+// needsOwners reports whether the filter tests owners, or where they run,
+// which the tables then read even without -p.
 func (o *Options) needsOwners() bool {
-	return o.Filter != nil && o.Filter.Uses()&filter.FactOwner != 0
+	return o.Filter != nil && o.Filter.Uses()&(filter.FactOwner|filter.FactContainer) != 0
 }
 
 // NewRowFilter reads what the filter needs besides the rows: the kernel
@@ -72,9 +74,13 @@ func (o *Options) NewRowFilter(stderr io.Writer, owners map[uint64]snapshot.Owne
 // rowFilter is a RowFilter without the kernel's autobound sockets: enough
 // for unix sockets.
 func (o *Options) rowFilter(owners map[uint64]snapshot.Owner) *RowFilter {
-	rf := &RowFilter{o: o, owners: owners}
-	if o.Filter != nil {
-		rf.netns = o.netnsInode()
+	rf := &RowFilter{o: o, owners: owners, now: time.Now()}
+	if o.Filter == nil {
+		return rf
+	}
+	rf.netns = o.netnsInode()
+	if o.Filter.Uses()&filter.FactContainer != 0 && o.containers == nil {
+		o.containers = container.NewResolver(container.Config{ProcRoot: o.Proc()})
 	}
 	return rf
 }
@@ -102,7 +108,7 @@ func (rf *RowFilter) Inet(s *snapshot.Socket) bool {
 	}
 	rf.inetSocket(s)
 	if o, ok := rf.owners[s.Inode]; ok && s.Inode != 0 {
-		rf.sock.PID, rf.sock.Comm = o.PID, o.Comm
+		rf.setOwner(o)
 	}
 	return rf.o.Filter.Match(&rf.sock)
 }
@@ -116,7 +122,7 @@ func (rf *RowFilter) Conn(s *snapshot.Socket, c Conn) bool {
 		return true
 	}
 	rf.inetSocket(s)
-	rf.sock.PID, rf.sock.Comm = c.Owner.PID, c.Owner.Comm
+	rf.setOwner(c.Owner)
 	rf.sock.Lifetime, rf.sock.HasLifetime, rf.sock.Err = c.Lifetime, c.Born, c.Err
 	return rf.o.Filter.Match(&rf.sock)
 }
@@ -160,9 +166,18 @@ func (rf *RowFilter) Unix(u *snapshot.UnixSocket) bool {
 	}
 	rf.sock = filter.Socket{Family: unix.AF_UNIX, LocalPath: u.Path, UID: u.UID, HasUID: u.UIDKnown, Netns: rf.netns}
 	if ow, ok := rf.owners[u.Inode]; ok && u.Inode != 0 {
-		rf.sock.PID, rf.sock.Comm = ow.PID, ow.Comm
+		rf.setOwner(ow)
 	}
 	return o.Filter.Match(&rf.sock)
+}
+
+// setOwner gives the scratch socket its owner, and where the owner runs
+// when the filter asks.
+func (rf *RowFilter) setOwner(o snapshot.Owner) {
+	rf.sock.PID, rf.sock.Comm = o.PID, o.Comm
+	if rf.o.containers != nil {
+		rf.sock.Container = rf.o.containers.Lookup(o.PID, o.Comm, rf.now)
+	}
 }
 
 func unixState(u *snapshot.UnixSocket) tcpstate.State {

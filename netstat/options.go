@@ -11,6 +11,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/socktrace/socktrace/container"
 	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/snapshot"
@@ -65,7 +66,8 @@ type Options struct {
 	ProcRoot string // "/proc" when empty; a fixture tree in tests
 	EtcRoot  string // "/etc" when empty: passwd, services, protocols
 
-	unixProcNoted bool // the note that unix sockets come from /proc/net/unix was printed
+	unixProcNoted bool                // the note that unix sockets come from /proc/net/unix was printed
+	containers    *container.Resolver // for a filter on containers, kept from one -c table to the next
 }
 
 // Inet reports whether any Internet table is asked for.

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/container"
 	"github.com/socktrace/socktrace/filter"
 )
 
@@ -16,6 +17,9 @@ type Filter struct {
 	NetNS  uint32         // network namespace inode; 0: any
 	Family uint16         // syscall.AF_INET or syscall.AF_INET6; 0: any
 	Expr   *filter.Filter // ss's filter language; nil: everything
+
+	// containers names where owners run, when Expr asks (New sets it).
+	containers *container.Resolver
 }
 
 // Restricts reports whether the filter selects less than every event.
@@ -95,12 +99,12 @@ func (f *Filter) Match(ev *Event, sock *filter.Socket) bool {
 	if !f.Expr.StateMatch(ev.Old, ev.New) {
 		return false
 	}
-	socketOf(ev, sock)
+	f.socketOf(ev, sock)
 	return f.Expr.Match(sock)
 }
 
 // socketOf is what the filter language knows of an event's socket.
-func socketOf(ev *Event, s *filter.Socket) {
+func (f *Filter) socketOf(ev *Event, s *filter.Socket) {
 	*s = filter.Socket{
 		Family:      int(ev.Family),
 		Local:       ev.Local,
@@ -114,6 +118,9 @@ func socketOf(ev *Event, s *filter.Socket) {
 	}
 	if ev.Has(FlagOwnerKnown) {
 		s.PID = ev.PID
+		if f.containers != nil {
+			s.Container = f.containers.Lookup(ev.PID, ev.Comm, ev.Time)
+		}
 	}
 	// A timewait socket keeps no uid: its end has one only from the
 	// TIME_WAIT entry.

@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/container"
 	"github.com/socktrace/socktrace/filter"
 	"github.com/socktrace/socktrace/snapshot"
 )
@@ -107,6 +108,9 @@ func New(cfg Config) (*Tracer, error) {
 	cfg = withDefaults(cfg)
 	t := &Tracer{filter: cfg.Filter, latency: cfg.Latency, owners: newOwnerBook(),
 		userFilter: cfg.Filter.Expr != nil}
+	if e := cfg.Filter.Expr; e != nil && e.Uses()&filter.FactContainer != 0 {
+		t.filter.containers = container.NewResolver(container.Config{ProcRoot: cfg.ProcRoot})
+	}
 	if !cfg.TableOnly {
 		t.timeWaits = newTimeWaitBook()
 	}

@@ -279,3 +279,78 @@ func TestTopByContainer(t *testing.T) {
 		}
 	}
 }
+
+// container = NAME picks the events and rows of processes in the
+// container (here a docker container), by the name socktrace shows, and
+// leaves out a systemd service's client of it.
+func TestFilterContainer(t *testing.T) {
+	nstest.RequireRoot(t)
+	root := cgroup2Root(t)
+	ns := nstest.New(t)
+	const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	base := testCgroups(t, root, "docker-"+id+".scope", "socktrace-test.service")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runTrace(ctx, &out, &errOut, &traceOptions{json: true, ringMiB: 1, latency: 10 * time.Millisecond,
+			netns: strconv.FormatUint(ns.Inode, 10), filter: []string{"container", "=", "docker:0123456789ab"}})
+	}()
+	waitStarted(t, &errOut)
+	srv := ns.StartPeer(t, "cgroup-peer", "server")
+	srv.Expect("ready")
+	moveToCgroup(t, filepath.Join(base, "docker-"+id+".scope"), srv.PID)
+	srv.Send("go")
+	addr := "127.0.0.1:" + srv.Expect("port")
+	cli := ns.StartPeer(t, "cgroup-peer", "client")
+	cli.Expect("ready")
+	moveToCgroup(t, filepath.Join(base, "socktrace-test.service"), cli.PID)
+	cli.Send("go " + addr)
+	cli.Expect("done")
+
+	// The server's row, by its container, and not by the other's.
+	for _, tc := range []struct {
+		expr string
+		want bool
+	}{
+		{"container = docker:0123456789ab", true},
+		{"container = 0123456789abcdef", true},
+		{"container = socktrace-test.service", false},
+		{"not container = docker:0123456789ab", false},
+	} {
+		got, err := ns.Peer("socktrace-table", append([]string{"-tlnW"}, strings.Fields(tc.expr)...)...).Output()
+		if err != nil {
+			t.Fatalf("socktrace -tln %s: %v", tc.expr, err)
+		}
+		if listed := strings.Contains(string(got), addr+" "); listed != tc.want {
+			t.Errorf("socktrace -tln %s: the listener at %s listed %v, want %v:\n%s", tc.expr, addr, listed, tc.want, got)
+		}
+	}
+
+	accepted := func() bool { return strings.Contains(out.String(), `"event":"accept"`) }
+	for deadline := time.Now().Add(5 * time.Second); !accepted(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no accept of the docker container's server: %s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the client's events, were they let through
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("trace: %v", err)
+	}
+	for line := range strings.Lines(out.String()) {
+		var ev struct {
+			Event, Container string
+			PID              int
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		if ev.PID != srv.PID || ev.Container != "docker:0123456789ab" {
+			t.Errorf("trace container = docker:0123456789ab let through %s of pid %d in %q", ev.Event, ev.PID, ev.Container)
+		}
+	}
+}

@@ -134,6 +134,9 @@ const filterHelp = `Filter, after the options, in ss's language (iproute2's ss(8
                           PORT: :22, :ssh (from /etc/services)
     autobound             the kernel chose the local port
     pid = N, uid = N, comm = NAME, netns = INODE|NAME
+    container = NAME      where the owner runs, as socktrace names it (a
+                          pod, runtime:id, a systemd unit), or a container
+                          id (12 digits or more)
     error = ECONNREFUSED, lifetime > 10ms   (how a connection ended)
   As in ss, "and" and "or" bind equally, from the left:
     sport = :22 or sport = :80 and dport = :5000
