@@ -68,6 +68,7 @@ type Options struct {
 
 	unixProcNoted bool                // the note that unix sockets come from /proc/net/unix was printed
 	containers    *container.Resolver // for a filter on containers, kept from one -c table to the next
+	sctpNoted     bool                // the note that a filter leaves SCTP out was printed
 }
 
 // Inet reports whether any Internet table is asked for.

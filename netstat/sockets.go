@@ -77,7 +77,7 @@ func Sockets(ctx context.Context, w io.Writer, stderr io.Writer, o *Options) err
 		if err := o.printInetRows(w, r, rows[:tcp]); err != nil {
 			return err
 		}
-		if err := o.PrintSCTP(w, r, stderr); err != nil {
+		if err := o.filteredSCTP(w, r, stderr); err != nil {
 			return err
 		}
 		if err := o.printInetRows(w, r, rows[tcp:]); err != nil {
@@ -111,6 +111,20 @@ func (o *Options) printInetRows(w io.Writer, r *render.Netstat, rows []snapshot.
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// filteredSCTP prints the SCTP rows, unless filter words were given: a
+// multi-homed association has no one tuple for them to test, so they
+// leave the SCTP table out, and say so when it was asked for by name.
+func (o *Options) filteredSCTP(w io.Writer, r *render.Netstat, stderr io.Writer) error {
+	if o.Filter == nil {
+		return o.PrintSCTP(w, r, stderr)
+	}
+	if o.SCTP && o.Named && !o.sctpNoted {
+		o.sctpNoted = true
+		fmt.Fprintln(stderr, "socktrace: filter words leave out SCTP sockets: an association has no one tuple for them to test")
 	}
 	return nil
 }
