@@ -92,6 +92,11 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out, errOut io.Writer) e
 	st := tr.Stats()
 	fmt.Fprintf(errOut, "socktrace: %d events, %d lost (%d ring buffer full, %d recursion misses)\n",
 		st.Delivered, st.Lost.Total(), st.Lost.RingFull, st.Lost.Recursion)
+	// As trace says it: what the kernel sent, which its filter decided.
+	if cfg.Tracer.Filter.Expr != nil {
+		fmt.Fprintf(errOut, "socktrace: the kernel sent %d events; the filter took out %d of them in userspace\n",
+			st.Sent, st.Sent-min(st.Sent, st.Delivered))
+	}
 	return err
 }
 

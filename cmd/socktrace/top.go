@@ -25,17 +25,19 @@ const maxMaxKeys = 1_000_000
 func newTopCmd() *cobra.Command {
 	o := &topOptions{}
 	cmd := &cobra.Command{
-		Use:   "top",
+		Use:   "top [state STATE | exclude STATE]... [EXPRESSION]",
 		Short: "Who opens TCP connections, to where, and how they end, every interval",
 		Long:  topHelp(),
 		Example: `  socktrace top                          # by process and peer, busiest first
   socktrace top --by comm --sort failed  # programs with the most failed connects
   socktrace top --by local-port --sort accepts  # services
   socktrace top --sort time_wait -n 10   # who piles up TIME_WAIT
-  socktrace top --json --interval 10s    # NDJSON, counts per 10 s`,
-		Args:         noArgs,
+  socktrace top --json --interval 10s    # NDJSON, counts per 10 s
+  socktrace top dst 10.0.0.0/8           # only connections to 10/8`,
+		Args:         cobra.ArbitraryArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.filter = args
 			if err := emptyFilter(cmd, "comm", "state", "netns"); err != nil {
 				return err
 			}

@@ -67,5 +67,10 @@ Names a terminal could act on are escaped (\xNN).
 Then one object {"summary": true, ...} with interval_end, interval_ns, by,
 the host's totals (connects, accepts, failed, resets_sent,
 resets_received, retransmits, syn_sent, syn_recv, time_wait), lost (events the
-kernel could not deliver), other_events, untracked and rows.`
+kernel could not deliver), other_events, untracked and rows.
+
+` + filterHelp + `
+  As in trace: a state word matches a transition from or to the state;
+  the kernel tests addresses, ports, states, owners and namespaces
+  before it sends an event, and the rows count only what passes.`
 }

@@ -728,3 +728,30 @@ func TestTopSynRecv(t *testing.T) {
 		}
 	}
 }
+
+// top takes the filter words too, and the kernel tests them: with dport =
+// :7001, three refused connects to 7001 are counted and three to 7002 are
+// neither counted nor sent by the kernel.
+func TestTopFilter(t *testing.T) {
+	ns := nstest.New(t)
+	r := startTop(t, ns, "--interval", "200ms", "dport", "=", ":7001")
+	for _, port := range []string{"7001", "7002"} {
+		for range 3 {
+			sh(t, ns, "(exec 3<>/dev/tcp/127.0.0.1/"+port+") 2>/dev/null; true")
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // two intervals past the connects
+	groups := r.stop(t)
+	sum := groups["summary"]
+	if sum == nil || sum.Connects != 3 {
+		t.Errorf("summaries %+v: want 3 connects, those to 7001", sum)
+	}
+	for name, g := range groups {
+		if g.Remote != nil && !strings.HasSuffix(*g.Remote, ":7001") {
+			t.Errorf("row %s counts connects to %s", name, *g.Remote)
+		}
+	}
+	if m := sentSummary.FindStringSubmatch(r.stderr.String()); m == nil || m[1] != "9" {
+		t.Errorf("the kernel sent %v events, want 9 (connect, close, reset received, of three connects): %s", m, r.stderr.String())
+	}
+}

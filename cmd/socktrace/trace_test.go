@@ -431,6 +431,7 @@ func TestTraceFilterErrors(t *testing.T) {
 		{[]string{"trace", "--json", "sport = :22", "and"}, "filter column 16: the expression ends where a condition must follow; " +
 			"want src, dst, sport, dport, autobound, pid, comm, uid, netns, container, error, lifetime, \"(\" or \"not\"\n  sport = :22 and\n                 ^"},
 		{[]string{"trace", "state", "est"}, "filter column 7: \"est\" is not a state"},
+		{[]string{"top", "extra"}, "filter column 1: \"extra\" is not a condition;"},
 		{[]string{"trace", "comm", "=", "a\x1bb", "bogus"}, "filter column 12: \"bogus\" is not a condition; want src, dst, sport, dport, autobound, pid, comm, uid, netns, container, error, lifetime, \"(\" or \"not\"\n  comm = a\\x1bb bogus\n                ^^^^^"},
 	} {
 		err := execute(tc.args...)
