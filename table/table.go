@@ -80,7 +80,7 @@ type Conn struct {
 
 	key       Key       // set while the live index holds it
 	lastEvent time.Time // the newest event applied to it
-	seen      uint64    // the last snapshot generation that listed it
+	seen      uint32    // the last snapshot generation that listed it
 	missedAt  time.Time // the last snapshot, if it did not list it
 	healedAt  time.Time // when reconciliation ended it
 }
@@ -126,7 +126,7 @@ type Table struct {
 	seed     map[uint64]snapshot.Owner // owners of older sockets, by inode
 	programs *programs
 	exits    *exits
-	gen      uint64
+	gen      uint32 // snapshots reconciled; wraps after years of tables
 	prevSnap time.Time
 	prevFull time.Time // the last snapshot with TIME_WAIT sockets
 	asked    []Key     // the pile rows the snapshot being read looks up

@@ -18,23 +18,26 @@ import (
 
 // TimeWait is one connection in TIME_WAIT, or one that left it since the
 // last Sweep.
+//
+// The pile holds one per timewait socket, most of the table under churn,
+// so the fields are ordered large to small, leaving no padding between them.
 type TimeWait struct {
 	key     Key
 	owner   snapshot.Owner
 	uid     uint32
-	state   tcpstate.State // as snapshots list it: TIME_WAIT, or its substate FIN_WAIT2
-	id      uint64         // for renderers: grows along the pile
-	pos     uint64         // where the pile keeps it (timeWaits.at)
-	born    int64          // Unix ns; 0: not seen
-	entered int64          // Unix ns, when it entered TIME_WAIT
+	id      uint64 // for renderers: grows along the pile
+	pos     uint64 // where the pile keeps it (timeWaits.at)
+	born    int64  // Unix ns; 0: not seen
+	entered int64  // Unix ns, when it entered TIME_WAIT
 
-	lastEvent int64  // Unix ns of the newest event applied to it
-	seen      uint64 // the last snapshot generation that listed it
-	missedAt  int64  // the last snapshot that could list it (full, or a lookup of it), if it did not
-	dead      bool   // no longer in TIME_WAIT
+	lastEvent int64 // Unix ns of the newest event applied to it
+	missedAt  int64 // the last snapshot that could list it (full, or a lookup of it), if it did not
 	// Set when the kernel's timewait socket ended (expired or killed):
 	// the row is shown as gone, from the pile, until Sweep.
-	goneAt  int64 // Unix ns
+	goneAt  int64          // Unix ns
+	seen    uint32         // the last snapshot generation that listed it
+	state   tcpstate.State // as snapshots list it: TIME_WAIT, or its substate FIN_WAIT2
+	dead    bool           // no longer in TIME_WAIT
 	expired bool
 	listed  bool // in the pile's gone list
 }
