@@ -1,5 +1,7 @@
 package table
 
+import "unsafe"
+
 // hashIndex finds rows by their key's hash: an open-addressed table of
 // (hash, row) slots, probed linearly, at most half full. The zero row (a
 // nil pointer, position 0) marks an empty slot. Rows whose hashes are
@@ -24,6 +26,9 @@ type indexSlot[R comparable] struct {
 const minIndexSlots = 1024
 
 func (x *hashIndex[R]) len() int { return x.n }
+
+// size is the bytes its slots take.
+func (x *hashIndex[R]) size() int { return cap(x.slots) * int(unsafe.Sizeof(indexSlot[R]{})) }
 
 // find walks h's probe sequence to the first slot whose row same accepts,
 // or else to the empty slot that ends it.

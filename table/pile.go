@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/socktrace/socktrace/tcpstate"
 )
@@ -66,6 +67,12 @@ func newTimeWaits() *timeWaits {
 
 // len is how many rows are in TIME_WAIT.
 func (p *timeWaits) len() int { return p.index.len() }
+
+// size is the bytes the pile holds, room kept for reuse included.
+func (p *timeWaits) size() int {
+	chunks := (len(p.chunks) + len(p.spare)) * int(unsafe.Sizeof(pileChunk{}))
+	return chunks + p.index.size() + cap(p.gone)*8 + int(unsafe.Sizeof(p.recent))
+}
 
 // kept is how many rows are stored, ended ones included.
 func (p *timeWaits) kept() int { return int(p.nextPos - p.firstPos - uint64(p.front)) }

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
@@ -216,4 +217,17 @@ func (t *Table) release(c *Conn) {
 	if !c.Healed && len(t.free) < maxFree {
 		t.free = append(t.free, c)
 	}
+}
+
+// Size is about how many bytes the table holds: its rows, the TIME_WAIT
+// pile, their indexes and the room kept for reuse. Maps count by their
+// entries. A caller that keeps the table for long compares it with its
+// peak, to give memory back once a TIME_WAIT pile has drained.
+func (t *Table) Size() int {
+	const ptr = int(unsafe.Sizeof(&Conn{}))
+	rows := t.live.len() + len(t.gone) + len(t.free) + len(t.healed)
+	n := rows*int(unsafe.Sizeof(Conn{})) + (cap(t.gone)+cap(t.free)+cap(t.order))*ptr
+	n += t.live.rows.size()
+	n += (len(t.closedSince) + len(t.healed)) * int(unsafe.Sizeof(Key{})+unsafe.Sizeof(time.Time{}))
+	return n + t.tw.size()
 }
