@@ -64,9 +64,27 @@ func (x *hashIndex[R]) insert(h uint64, row R) {
 	x.n++
 }
 
-func (x *hashIndex[R]) grow() {
+func (x *hashIndex[R]) grow() { x.resize(max(minIndexSlots, 2*len(x.slots))) }
+
+// shrink moves the rows to a smaller table once they fill less than a
+// sixteenth of it (a pile that ran out), leaving it a quarter full: far
+// from both this and insert's limit of half full, so that an index that
+// keeps its size does not move back and forth.
+func (x *hashIndex[R]) shrink() {
+	if len(x.slots) <= minIndexSlots || 16*x.n >= len(x.slots) {
+		return
+	}
+	size := minIndexSlots
+	for size < 4*x.n {
+		size *= 2
+	}
+	x.resize(size)
+}
+
+// resize moves the rows to a table of size slots.
+func (x *hashIndex[R]) resize(size int) {
 	old := x.slots
-	x.slots = make([]indexSlot[R], max(minIndexSlots, 2*len(old)))
+	x.slots = make([]indexSlot[R], size)
 	x.n = 0
 	var empty R
 	for _, s := range old {

@@ -54,3 +54,29 @@ func TestHashIndex(t *testing.T) {
 		t.Fatal("reset left rows")
 	}
 }
+
+// Once most rows are removed, shrink moves the rest to a smaller table,
+// where each is still found.
+func TestHashIndexShrinks(t *testing.T) {
+	var x hashIndex[uint64]
+	for pos := uint64(1); pos <= 10000; pos++ {
+		x.insert(pos*0x9e3779b97f4a7c15, pos)
+	}
+	for pos := uint64(101); pos <= 10000; pos++ {
+		slot, ok := x.find(pos*0x9e3779b97f4a7c15, func(p uint64) bool { return p == pos })
+		if !ok {
+			t.Fatalf("position %d not found", pos)
+		}
+		x.remove(slot)
+	}
+	before := len(x.slots)
+	x.shrink()
+	if len(x.slots) != minIndexSlots {
+		t.Errorf("%d rows in %d slots, shrunk to %d; want %d", x.len(), before, len(x.slots), minIndexSlots)
+	}
+	for pos := uint64(1); pos <= 100; pos++ {
+		if _, ok := x.find(pos*0x9e3779b97f4a7c15, func(p uint64) bool { return p == pos }); !ok {
+			t.Fatalf("position %d not found after shrinking", pos)
+		}
+	}
+}

@@ -29,6 +29,7 @@ type timeWaits struct {
 	firstPos uint64 // position of chunks[0][0]
 	nextPos  uint64
 	spare    []*pileChunk
+	taken    int // chunks taken since the last sweep
 	seed     uint64
 	index    hashIndex[uint64] // position of each row still in TIME_WAIT, by its key's hash
 	gone     []uint64          // positions of the rows that left it and are shown as gone, in the order they left
@@ -208,6 +209,7 @@ func (p *timeWaits) push(w TimeWait) *TimeWait {
 }
 
 func (p *timeWaits) newChunk() *pileChunk {
+	p.taken++
 	n := len(p.spare)
 	if n == 0 {
 		return new(pileChunk)
@@ -286,7 +288,7 @@ func (p *timeWaits) sweep(now int64, linger time.Duration) {
 			w.listed = false
 		}
 	}
-	p.gone = kept
+	p.gone = shrunk(kept, len(p.gone))
 	p.dropFront()
 	// The lookups between full snapshots trim the awaiting list; when
 	// every snapshot is full, this does.
@@ -296,6 +298,19 @@ func (p *timeWaits) sweep(now int64, linger time.Duration) {
 	if needed := p.len() + len(p.gone); p.kept() > 2*needed+chunkRows {
 		p.compact()
 	}
+	p.shrink()
+}
+
+// shrink gives back the room of a pile that shrank: a spare chunk for
+// each sweep that took none (so that a pile which drained lets them go
+// within a few tables), and the index's slots once few are used.
+func (p *timeWaits) shrink() {
+	if p.taken == 0 && len(p.spare) > 0 {
+		p.spare[len(p.spare)-1] = nil
+		p.spare = p.spare[:len(p.spare)-1]
+	}
+	p.taken = 0
+	p.index.shrink()
 }
 
 // compact copies the rows still needed (in TIME_WAIT, or shown as gone)

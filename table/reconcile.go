@@ -303,6 +303,7 @@ func (t *Table) Gone() []*Conn { return t.gone }
 // Sweep forgets the rows that ended more than linger before now, and
 // starts a new interval's counts.
 func (t *Table) Sweep(now time.Time, linger time.Duration) {
+	gone := len(t.gone)
 	kept := t.gone[:0]
 	for _, c := range t.gone {
 		if linger > 0 && now.Sub(c.GoneAt) < linger {
@@ -322,4 +323,5 @@ func (t *Table) Sweep(now time.Time, linger time.Duration) {
 		}
 	}
 	t.counts = Counts{Failed: clearCounts(t.counts.Failed)}
+	t.shrink(gone)
 }

@@ -136,8 +136,10 @@ type Table struct {
 	counts   Counts
 	// free holds rows Sweep forgot, for reuse: under churn two rows are
 	// born and gone per connection, and allocating each costs the
-	// garbage collector's work too.
-	free []*Conn
+	// garbage collector's work too. allocs counts the rows taken since
+	// the last Sweep: no more than that are kept.
+	free   []*Conn
+	allocs int
 }
 
 // Config sets up a Table.
@@ -199,6 +201,7 @@ const maxFree = 1 << 16
 
 // alloc returns an empty row, reused if one is free.
 func (t *Table) alloc() *Conn {
+	t.allocs++
 	n := len(t.free)
 	if n == 0 {
 		return &Conn{}
@@ -217,6 +220,37 @@ func (t *Table) release(c *Conn) {
 	if !c.Healed && len(t.free) < maxFree {
 		t.free = append(t.free, c)
 	}
+}
+
+// shrink gives back, at the end of a Sweep, the room that the last
+// interval did not need: free rows beyond those it took, and room in
+// slices and the live index that grew under a burst of churn. gone is how many rows the
+// interval's gone list held.
+func (t *Table) shrink(gone int) {
+	if keep := min(len(t.free), t.allocs); keep < len(t.free) {
+		clear(t.free[keep:])
+		t.free = t.free[:keep]
+	}
+	t.free = shrunk(t.free, t.allocs)
+	t.allocs = 0
+	t.gone = shrunk(t.gone, gone)
+	t.order = shrunk(t.order, len(t.order))
+	t.live.rows.shrink()
+}
+
+// minRoom is the capacity, in elements, that shrunk leaves alone.
+const minRoom = 1024
+
+// shrunk is s, moved to a smaller array if it has more than four times the
+// room that the last interval needed: a slice keeps the capacity of its
+// peak otherwise, and after a burst of churn that is a TIME_WAIT pile's
+// worth. Half the new room is free, so a slice whose need stays is not
+// moved again.
+func shrunk[S ~[]E, E any](s S, needed int) S {
+	if cap(s) <= minRoom || cap(s) <= 4*needed {
+		return s
+	}
+	return append(make(S, 0, max(2*needed, len(s))), s...)
 }
 
 // Size is about how many bytes the table holds: its rows, the TIME_WAIT

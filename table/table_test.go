@@ -906,3 +906,53 @@ func TestStatesCountAwaitingFinAsShown(t *testing.T) {
 		t.Fatalf("one FIN_WAIT2, one TIME_WAIT row: %d TIME_WAIT, want 1", tw)
 	}
 }
+
+// TestRoomGivenBack fills the TIME_WAIT pile as a minute of churn does, lets
+// it run out, and checks that the table gives back the room the pile took
+// (Size), as a long-running -c must: slices and indexes otherwise keep the
+// size of their peak.
+func TestRoomGivenBack(t *testing.T) {
+	tbl := New(Config{ProcRoot: t.TempDir()})
+	empty := tbl.Size()
+	const rows, perSecond = 100000, 2500
+	clients := make([]sock, rows)
+	for i := range clients {
+		clients[i] = sock{local: fmt.Sprintf("127.0.0.%d:%d", 2+i%8, 32768+i/8), remote: "127.0.0.1:9511",
+			inode: uint64(i + 1), pid: 100, comm: "churn"}
+	}
+	second := func(i int) time.Duration { return time.Duration(i/perSecond) * time.Second }
+	sweep := func(d time.Duration) {
+		tbl.Reconcile(nil, at(d), false)
+		tbl.Sweep(at(d), 0)
+	}
+	for i, c := range clients {
+		d := time.Duration(i) * time.Second / perSecond
+		tbl.Apply(c.connect(d))
+		tbl.Apply(c.timeWait(d+time.Millisecond, tcpstate.FinWait2, time.Millisecond))
+		if i%perSecond == perSecond-1 {
+			sweep(second(i))
+		}
+	}
+	peak := tbl.Size()
+	// The timewait sockets run out 60 s after they came, in order.
+	for i, c := range clients {
+		d := 60*time.Second + time.Duration(i)*time.Second/perSecond
+		tbl.Apply(c.timeWaitEnd(d, true))
+		if i%perSecond == perSecond-1 {
+			sweep(60*time.Second + second(i))
+		}
+	}
+	for i := range 2 {
+		sweep(time.Duration(100+i) * time.Second)
+	}
+	if _, _, tw := tbl.States(); tw != 0 {
+		t.Fatalf("%d rows in TIME_WAIT after every one ran out, want 0", tw)
+	}
+	// A chunk of rows, and its share of the index, may be kept for the
+	// next pile.
+	const slack = 1 << 20
+	if got := tbl.Size(); got > empty+slack {
+		t.Errorf("table holds %d bytes after a pile of %d rows (%d bytes) ran out; want at most %d (a new table's %d and 1 MiB)",
+			got, rows, peak, empty+slack, empty)
+	}
+}
