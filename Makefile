@@ -52,9 +52,11 @@ bench-go:
 bench-trace: build
 	./bench/trace.sh
 
-# socktrace -tanc inside the churn's namespace, off and on, in one run (needs root).
+# socktrace -tanc inside the churn's namespace, off and on, in one run, then
+# socktrace -tanpc's memory through a TIME_WAIT pile of 100k rows (needs root).
 bench-table: build
 	./bench/table.sh
+	./bench/table.sh pile
 
 # socktrace top against -tanc and the churn alone, in interleaved rounds
 # (needs root).

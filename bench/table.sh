@@ -4,6 +4,9 @@
 #   bench/table.sh        churn with socktrace -tanc off and on, in one run
 #   bench/table.sh soak   max churn for $SOAK seconds with socktrace -tanc,
 #                         its RSS sampled every $SAMPLE seconds
+#   bench/table.sh pile   a paced churn builds a TIME_WAIT pile of $PILE_ROWS
+#                         rows; socktrace's RSS per row at its peak, and
+#                         after the pile expired
 #
 # Like netstat, 'socktrace -tanc' prints the table of its own network
 # namespace, so it runs inside the churn's (ip netns exec), started before
@@ -15,15 +18,25 @@ export PATH="$PATH:/usr/local/go/bin"
 
 INTERVAL=${INTERVAL:-}             # -c's interval in seconds; empty: socktrace's default (1)
 CHECK_DURATION=${CHECK_DURATION:-5s} # the unmeasured check run, stdout read
+PILE_ROWS=${PILE_ROWS:-100000}     # pile: connections, each leaving a timewait socket
+PILE_RATE=${PILE_RATE:-2500}       # pile: their pace, in conn/s
+PILE_FLAGS=${PILE_FLAGS:--tanpc}   # pile: socktrace's options
+PILE_AFTER=${PILE_AFTER:-60}       # pile: seconds sampled after the pile is gone
+PILE_BYTES=${PILE_BYTES:-400}      # pile: target, RSS bytes per TIME_WAIT row at the peak
+PILE_BACK_PCT=${PILE_BACK_PCT:-20} # pile: target, RSS within this % of idle PILE_AFTER s after the pile is gone
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
 mode=${1:-bench}
-if [[ $mode != bench && $mode != soak ]] || (($# > 1)); then
-	echo "usage: bench/table.sh [soak]   (knobs: see bench/README.md)" >&2
+if [[ $mode != bench && $mode != soak && $mode != pile ]] || (($# > 1)); then
+	echo "usage: bench/table.sh [soak|pile]   (knobs: see bench/README.md)" >&2
 	exit 2
 fi
 if [[ $mode == soak ]]; then soak_ok || exit 2; fi
+if [[ $mode == pile ]] && ! ((PILE_ROWS > 0 && PILE_RATE > 0 && PILE_ROWS <= 120 * PILE_RATE && PILE_AFTER <= 600)); then
+	fail "PILE_ROWS=$PILE_ROWS PILE_RATE=$PILE_RATE PILE_AFTER=$PILE_AFTER: want the churn within 120 s and PILE_AFTER <= 600"
+	exit 2
+fi
 rounds_ok || exit 2
 bench_init
 need_socktrace
@@ -110,7 +123,89 @@ run_check() {
 	del_netns "$ns"
 }
 
+# tw_count NS: the namespace's timewait sockets (/proc/net/sockstat).
+tw_count() {
+	# shellcheck disable=SC2016 # awk's $
+	ip netns exec "$1" awk '$1 == "TCP:" { for (i = 2; i < NF; i++) if ($i == "tw") print $(i + 1) }' /proc/net/sockstat
+}
+
+# pile: a churn paced at PILE_RATE builds a TIME_WAIT pile of PILE_ROWS rows
+# (tcp_tw_reuse off in the namespace, so that every connection leaves its
+# timewait socket), then the pile runs out 60 s later. socktrace's VmRSS is
+# sampled idle, every 10 s while the pile fills, at its peak, and every 10 s
+# while it drains and PILE_AFTER s after that.
+run_pile() {
+	local ns res t0 t t_prev c c0 idle peak=0 peak_tw=0 rss tw hwm drained= back=0 loop secs
+	new_netns pile
+	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=0
+	cmd=(ip netns exec "$ns" "$SOCKTRACE" "$PILE_FLAGS")
+	start_tracer /dev/null "$tmp/pile.err" printing "${cmd[@]}"
+	sleep 3 # its first tables printed
+	idle=$(status_kb "$tracer_pid" VmRSS)
+	secs=$(((PILE_ROWS + PILE_RATE - 1) / PILE_RATE + 5))
+	echo "pile: socktrace $PILE_FLAGS while $PILE_ROWS connections at $PILE_RATE conn/s leave TIME_WAIT rows"
+	printf '  %6s %10s %9s %9s\n' "t s" "VmRSS MiB" "TIME_WAIT" "tracer %"
+	printf '  %6s %10s %9s %9s\n' idle "$(mib "$idle")" "$(tw_count "$ns")" -
+	churn_cmd "$ns" "$PORT" -duration "${secs}s" -conns "$PILE_ROWS" -rate "$PILE_RATE"
+	"${cmd_churn[@]}" >"$tmp/pile.churn" 2>&1 &
+	loop=$!
+	extra_pids+=("$loop")
+	t0=$(now) t_prev=$t0
+	c0=$(cpu_ticks "$tracer_pid")
+	# A sample every 10 s until the pile has been gone PILE_AFTER s; the
+	# peak is the largest RSS while the pile is at its largest.
+	while :; do
+		sleep 10 &
+		wait "$!"
+		if ! kill -0 "$tracer_pid" 2>/dev/null; then
+			fail "socktrace exited during the pile run:"
+			tail -5 "$tmp/pile.err" | sed 's/^/    /' >&2
+			return 1
+		fi
+		t=$(now)
+		c=$(cpu_ticks "$tracer_pid")
+		rss=$(status_kb "$tracer_pid" VmRSS)
+		tw=$(tw_count "$ns")
+		printf '  %6.0f %10s %9s %9s\n' "$(awk -v a="$t0" -v b="$t" 'BEGIN { print b - a }')" "$(mib "$rss")" "$tw" \
+			"$(cpu_pct "$((c - c0))" "$t_prev" "$t")"
+		t_prev=$t c0=$c
+		if ((tw >= peak_tw)); then peak_tw=$tw; fi
+		if ((tw >= peak_tw * 95 / 100 && rss > peak)); then peak=$rss; fi
+		if [[ -z $drained ]] && ((tw == 0 && peak_tw > 0)); then drained=$(now); fi
+		if [[ -n $drained ]] && awk -v d="$drained" -v t="$(now)" -v a="$PILE_AFTER" 'BEGIN { exit !(t - d >= a) }'; then
+			back=$rss
+			break
+		fi
+		if awk -v a="$t0" -v t="$(now)" -v lim="$((secs + 60 + PILE_AFTER + 60))" 'BEGIN { exit !(t - a > lim) }'; then
+			fail "the pile did not drain in time (TIME_WAIT $tw)"
+			return 1
+		fi
+	done
+	wait "$loop" || { fail "churn failed:"; tail -5 "$tmp/pile.churn" | sed 's/^/    /' >&2; return 1; }
+	hwm=$(status_kb "$tracer_pid" VmHWM)
+	stop_tracer "$tmp/pile.err"
+	res=$(cat "$tmp/pile.churn")
+	echo "  churn: $res"
+	stderr_note pile "$tmp/pile.err"
+	echo "  connections that got no TIME_WAIT socket (table full): $(tw_overflow "$ns")"
+	awk -v idle="$idle" -v peak="$peak" -v rows="$peak_tw" -v hwm="$hwm" -v back="$back" -v after="$PILE_AFTER" \
+		-v bytes="$PILE_BYTES" -v pct="$PILE_BACK_PCT" 'BEGIN {
+		per = rows ? (peak - idle) * 1024 / rows : 0
+		printf "  RSS idle %.1f MiB, at %d TIME_WAIT rows %.1f MiB (VmHWM %.1f MiB): %.0f B per row (target <= %d): %s\n",
+			idle / 1024, rows, peak / 1024, hwm / 1024, per, bytes, per <= bytes ? "ok" : "OVER"
+		g = 100 * (back - idle) / idle
+		printf "  RSS %d s after the pile was gone %.1f MiB, %+.0f %% of idle (target <= %d %%): %s\n",
+			after, back / 1024, g, pct, g <= pct ? "ok" : "OVER"
+	}'
+	del_netns "$ns"
+}
+
 load=$(cut -d' ' -f1-3 /proc/loadavg)
+if [[ $mode == pile ]]; then
+	echo "socktrace pile: $CLIENTS clients, $ADDRS addresses, port $PORT; load average $load"
+	run_pile
+	exit
+fi
 if [[ $mode == soak ]]; then
 	echo "socktrace -tanc soak: $CLIENTS clients, $ADDRS addresses, port $PORT; load average $load"
 	run_soak printing table_cmd
