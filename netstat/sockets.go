@@ -12,6 +12,7 @@ import (
 
 	"github.com/socktrace/socktrace/render"
 	"github.com/socktrace/socktrace/snapshot"
+	"github.com/socktrace/socktrace/tcpstate"
 )
 
 // Sockets prints the Internet and unix socket tables o asks for, once.
@@ -374,12 +375,22 @@ func (o *Options) ReadInet(stderr io.Writer, rows []snapshot.Socket, d snapshot.
 		}
 	}
 	netDir := o.netDir()
+	// A dump in some states only, or with TIME_WAIT apart, brings none of
+	// the pile among the rows.
+	timeWait := d.TimeWaits == nil && (d.States == 0 || d.States&(1<<tcpstate.TimeWait) != 0)
 	n := 0
 	for _, p := range protos {
-		n += snapshot.CountInet(netDir, p, fam)
+		n += snapshot.CountInet(netDir, p, fam, timeWait)
 	}
 	// Room for sockets opened between counting and reading.
 	rows = slices.Grow(rows[:0], n+n/16+16)
+	if d.TimeWaits != nil && o.TCP {
+		// Grown by append instead, a pile's worth would be allocated
+		// and copied again and again as the pile fills. (Most
+		// timewait sockets are IPv4.)
+		tw := snapshot.CountTimeWait(netDir)
+		d.TimeWaits.V4 = slices.Grow(d.TimeWaits.V4, tw+tw/16)
+	}
 	for _, p := range protos {
 		var err error
 		rows, err = o.readInet(p, fam, rows, d)

@@ -37,6 +37,9 @@ type Diag struct {
 	// port (inet_diag's INET_DIAG_BC_AUTO, the kernel's half of ss's
 	// "autobound"). No table says it otherwise.
 	Autobound bool
+	// TimeWaits, if not nil, takes the TCP sockets in TIME_WAIT of a dump
+	// (not those in its FIN_WAIT2 substate) instead of the rows.
+	TimeWaits *TimeWaits
 }
 
 // Layout of the kernel's structs (include/uapi/linux/inet_diag.h). x/sys
@@ -101,7 +104,7 @@ func (d Diag) ReadInet(p Proto, fam Family, dst []Socket) ([]Socket, error) {
 		if fam&f.fam == 0 {
 			continue
 		}
-		dr := diagDump{proto: p, seq: uint32(f.family)}
+		dr := diagDump{proto: p, seq: uint32(f.family), timeWaits: d.TimeWaits}
 		if err := dr.request(fd, f.family, ipproto, d); err != nil {
 			return dst, err
 		}
@@ -126,8 +129,9 @@ func diagProto(p Proto) (uint8, bool) {
 
 // diagDump is one dump: its request and the parsing of its replies.
 type diagDump struct {
-	proto Proto
-	seq   uint32
+	proto     Proto
+	seq       uint32
+	timeWaits *TimeWaits // Diag.TimeWaits
 }
 
 func (dr *diagDump) request(fd int, family, ipproto uint8, d Diag) error {
@@ -161,6 +165,10 @@ func (dr *diagDump) receive(fd int, buf []byte, dst []Socket) ([]Socket, error) 
 		s, err := parseDiagMsg(msg, dr.proto)
 		if err != nil {
 			return err
+		}
+		if dr.timeWaits != nil && dr.proto == TCP && s.State == tcpstate.TimeWait {
+			dr.timeWaits.add(&s)
+			return nil
 		}
 		dst = append(dst, s)
 		return nil

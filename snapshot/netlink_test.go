@@ -200,6 +200,9 @@ func compareInNS(name string) error {
 			return fmt.Errorf("tcp in states %#x: %w", st, err)
 		}
 	}
+	if err := compareTimeWaits(netDir); err != nil {
+		return fmt.Errorf("tcp with TIME_WAIT apart: %w", err)
+	}
 	for _, info := range []bool{false, true} {
 		if err := compareLookups(netDir, Diag{TCPInfo: info}); err != nil {
 			return fmt.Errorf("tcp lookups (tcp_info %v): %w", info, err)
@@ -235,6 +238,68 @@ func compareLookups(netDir string, d Diag) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return err
+}
+
+// compareTimeWaits dumps TCP with the sockets in TIME_WAIT apart
+// (Diag.TimeWaits): they are /proc's rows in TIME_WAIT, and the other rows
+// are the rest of /proc's.
+func compareTimeWaits(netDir string) error {
+	var err error
+	for range 5 {
+		start := time.Now()
+		var proc, diag []Socket
+		var got, want TimeWaits
+		if proc, err = ReadInet(netDir, TCP, IPv4|IPv6, nil); err != nil {
+			return err
+		}
+		if diag, err = (Diag{TimeWaits: &got}).ReadInet(TCP, IPv4|IPv6, nil); err != nil {
+			return err
+		}
+		proc = slices.DeleteFunc(proc, func(s Socket) bool {
+			if s.State == tcpstate.TimeWait {
+				want.add(&s)
+			}
+			return s.State == tcpstate.TimeWait
+		})
+		if len(want.V4) == 0 || len(want.V6) == 0 {
+			return fmt.Errorf("%d IPv4 and %d IPv6 sockets in TIME_WAIT in /proc: setup failed", len(want.V4), len(want.V6))
+		}
+		slack := uint32(time.Since(start)/(10*time.Millisecond)) + 2
+		err = sameTimeWaits(want.V4, got.V4, slack, func(w *TimeWait4) *uint32 { return &w.TimerTicks })
+		if err == nil {
+			err = sameTimeWaits(want.V6, got.V6, slack, func(w *TimeWait6) *uint32 { return &w.TimerTicks })
+		}
+		if err == nil {
+			err = sameRows(proc, diag, uint64(slack))
+		}
+		if err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
+}
+
+// sameTimeWaits compares sockets in TIME_WAIT, in any order, their timers
+// within slack ticks.
+func sameTimeWaits[T comparable](proc, diag []T, slack uint32, ticks func(*T) *uint32) error {
+	if len(proc) != len(diag) {
+		return fmt.Errorf("/proc has %d rows in TIME_WAIT, sock_diag %d:\n%+v\n%+v", len(proc), len(diag), proc, diag)
+	}
+	for _, p := range proc {
+		found := slices.ContainsFunc(diag, func(d T) bool {
+			pt, dt := *ticks(&p), *ticks(&d)
+			if pt+slack < dt || dt+slack < pt {
+				return false
+			}
+			*ticks(&d) = pt
+			return d == p
+		})
+		if !found {
+			return fmt.Errorf("sock_diag lacks %+v:\n%+v", p, diag)
+		}
+	}
+	return nil
 }
 
 // compareTables compares one protocol's rows from both sources. The zero
@@ -346,7 +411,10 @@ func holdSockets() (closers []func(), err error) {
 			_, _ = c.Write(make([]byte, p.unread)) // a full send queue times out
 		}
 	}
-	if err := timeWait(l4); err != nil {
+	if err := timeWait("tcp4", "127.0.0.1:8080", l4); err != nil {
+		return closers, err
+	}
+	if err := timeWait("tcp6", "[::1]:22", l6); err != nil {
 		return closers, err
 	}
 	for _, u := range []struct{ network, laddr, raddr string }{
@@ -382,11 +450,12 @@ func dialPair(network, addr string, l net.Listener) (net.Conn, net.Conn, error) 
 
 // timeWait leaves one client socket in TIME_WAIT: the client closes first,
 // the server answers with its own FIN.
-func timeWait(l net.Listener) error {
-	c, s, err := dialPair("tcp4", l.Addr().String(), l)
+func timeWait(network, addr string, l net.Listener) error {
+	c, s, err := dialPair(network, addr, l)
 	if err != nil {
 		return err
 	}
+	local := c.LocalAddr().(*net.TCPAddr).AddrPort()
 	c.Close()
 	_ = s.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := s.Read(make([]byte, 1)); err == nil {
@@ -395,15 +464,15 @@ func timeWait(l net.Listener) error {
 	s.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		rows, _ := ReadInet("/proc/thread-self/net", TCP, IPv4, nil)
+		rows, _ := ReadInet("/proc/thread-self/net", TCP, IPv4|IPv6, nil)
 		for _, r := range rows {
-			if r.State == tcpstate.TimeWait {
+			if r.State == tcpstate.TimeWait && r.Local == local {
 				return nil
 			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return errors.New("no TIME_WAIT socket after 5s")
+	return fmt.Errorf("%v not in TIME_WAIT after 5s", local)
 }
 
 // An Autobound dump lists the sockets whose port bind() did not choose:

@@ -18,18 +18,23 @@ func TestCountInet(t *testing.T) {
 		}
 	}
 	for _, c := range []struct {
-		p    Proto
-		fam  Family
-		want int
+		p        Proto
+		fam      Family
+		timeWait bool
+		want     int
 	}{
-		{TCP, IPv4 | IPv6, 11}, {TCP, IPv4, 6}, {TCP, IPv6, 5},
-		{UDP, IPv4 | IPv6, 9}, {UDPLite, IPv4, 1}, {Raw, IPv4 | IPv6, 0},
+		{TCP, IPv4 | IPv6, true, 11}, {TCP, IPv4, true, 6}, {TCP, IPv6, true, 5},
+		{TCP, IPv4 | IPv6, false, 9}, {TCP, IPv4, false, 4},
+		{UDP, IPv4 | IPv6, true, 9}, {UDPLite, IPv4, true, 1}, {Raw, IPv4 | IPv6, true, 0},
 	} {
-		if got := CountInet(dir, c.p, c.fam); got != c.want {
-			t.Errorf("CountInet(%v, %d) = %d, want %d", c.p, c.fam, got, c.want)
+		if got := CountInet(dir, c.p, c.fam, c.timeWait); got != c.want {
+			t.Errorf("CountInet(%v, %d, %v) = %d, want %d", c.p, c.fam, c.timeWait, got, c.want)
 		}
 	}
-	if got := CountInet(filepath.Join(dir, "missing"), TCP, IPv4); got != 0 {
+	if got := CountTimeWait(dir); got != 2 {
+		t.Errorf("CountTimeWait = %d, want 2", got)
+	}
+	if got := CountInet(filepath.Join(dir, "missing"), TCP, IPv4, true); got != 0 {
 		t.Errorf("CountInet without files = %d, want 0", got)
 	}
 }
