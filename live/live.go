@@ -48,15 +48,16 @@ type Engine struct {
 	tbl     *table.Table
 	backlog backlog // events read while mu was held, for whoever takes it next
 	r       *render.Netstat
-	rows    []snapshot.Socket // reused between intervals
-	queries []snapshot.Socket // the table's connections, to look up
-	out     tableText         // one table, formatted
-	done    chan error        // the reader's end: nil after Stop, else why
-	rescan  time.Time         // last owner scan, for non-TCP rows
-	prints  int               // tables printed so far
-	tw      [2]twLines        // the last table's TIME_WAIT lines, and the next one's
-	goneTW  []byte            // the gone TIME_WAIT rows of the table being printed
-	twLast  int               // which of tw is the last table's
+	rows    []snapshot.Socket  // reused between intervals
+	tws     snapshot.TimeWaits // a full snapshot's sockets in TIME_WAIT, apart from rows
+	queries []snapshot.Socket  // the table's connections, to look up
+	out     tableText          // one table, formatted
+	done    chan error         // the reader's end: nil after Stop, else why
+	rescan  time.Time          // last owner scan, for non-TCP rows
+	prints  int                // tables printed so far
+	tw      [2]twLines         // the last table's TIME_WAIT lines, and the next one's
+	goneTW  []byte             // the gone TIME_WAIT rows of the table being printed
+	twLast  int                // which of tw is the last table's
 	// containers names where each row's owner runs, for --json rows;
 	// nil without --json.
 	containers *container.Resolver
@@ -201,7 +202,7 @@ func (e *Engine) format(w *tableText, stderr io.Writer, at time.Time, full bool,
 	defer e.mu.Unlock()
 	e.at = at
 	e.backlog.apply(e.tbl)
-	e.tbl.Reconcile(e.rows, at, full)
+	e.tbl.Reconcile(e.rows, &e.tws, at, full)
 	if e.t.Programs {
 		if err := e.tbl.Reown(); err != nil {
 			fmt.Fprintf(stderr, "socktrace: -p: %v\n", err)
@@ -246,6 +247,10 @@ func (e *Engine) readSnapshot(at time.Time, stderr io.Writer) (full bool) {
 		d.States = 1 << tcpstate.Listen
 	}
 	e.mu.Unlock()
+	e.tws.Reset()
+	if full {
+		d.TimeWaits = &e.tws
+	}
 	e.rows = e.t.ReadInet(stderr, e.rows[:0], d)
 	if !full {
 		var err error

@@ -69,7 +69,7 @@ func TestReown(t *testing.T) {
 		tbl.Apply(s.connect(0))
 		rows = append(rows, s.row(tcpstate.Established, s.inode))
 	}
-	tbl.Reconcile(rows, at(time.Second), true)
+	tbl.Reconcile(rows, nil, at(time.Second), true)
 	if err := tbl.Reown(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestReownYieldsToNewOwner(t *testing.T) {
 	s := sock{local: "10.0.0.1:80", remote: "10.0.0.2:5000", inode: 500, pid: 100, comm: "parent"}
 	tbl := New(Config{ProcRoot: root})
 	tbl.Apply(s.connect(0))
-	tbl.Reconcile([]snapshot.Socket{s.row(tcpstate.Established, 500)}, at(time.Second), true)
+	tbl.Reconcile([]snapshot.Socket{s.row(tcpstate.Established, 500)}, nil, at(time.Second), true)
 	if err := tbl.Reown(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package table
 
 import (
 	"cmp"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -30,16 +31,23 @@ func (t *Table) SnapshotBegins(at time.Time) { t.snapAt = at }
 // listeners and the tuples Lookups gave, far cheaper than a dump under
 // churn) checks every row but the TIME_WAIT pile, of which it checks only
 // the rows Lookups asked for; the next full snapshot checks the others.
-func (t *Table) Reconcile(rows []snapshot.Socket, at time.Time, withTimeWait bool) {
+//
+// The snapshot's sockets in TIME_WAIT may be among the rows, or apart in
+// timeWaits (snapshot.Diag.TimeWaits, may be nil), in the smaller form a
+// dump of the pile is best kept in.
+func (t *Table) Reconcile(rows []snapshot.Socket, timeWaits *snapshot.TimeWaits, at time.Time, withTimeWait bool) {
 	t.gen++
 	t.order = t.order[:0]
+	if timeWaits != nil {
+		t.reconcileTimeWaits(timeWaits, at)
+	}
 	for i := range rows {
 		s := &rows[i]
 		if s.Proto != snapshot.TCP {
 			continue
 		}
 		if s.State == tcpstate.TimeWait {
-			t.reconcileTimeWait(s, at)
+			t.reconcileTimeWait(socketKey(s), s.UID, socketEntered(s, at), at)
 			continue
 		}
 		t.reconcileRow(s, at)
@@ -153,22 +161,38 @@ func (t *Table) endLostTimeWait(k Key, at time.Time) {
 	t.finish(k, c, at)
 }
 
-// reconcileTimeWait brings one timewait socket of a snapshot into the pile.
-func (t *Table) reconcileTimeWait(s *snapshot.Socket, at time.Time) {
-	k := socketKey(s)
+// reconcileTimeWaits brings a dump's sockets in TIME_WAIT into the pile.
+func (t *Table) reconcileTimeWaits(tws *snapshot.TimeWaits, at time.Time) {
+	for i := range tws.V4 {
+		w := &tws.V4[i]
+		k := Key{Local: netip.AddrFrom4(w.Local).As16(), Remote: netip.AddrFrom4(w.Remote).As16(),
+			LPort: w.LPort, RPort: w.RPort}
+		t.reconcileTimeWait(k, w.UID, enteredBefore(uint64(w.TimerTicks), at), at)
+	}
+	for i := range tws.V6 {
+		w := &tws.V6[i]
+		k := Key{Local: w.Local, Remote: w.Remote, LPort: w.LPort, RPort: w.RPort, V6: true}
+		t.reconcileTimeWait(k, w.UID, enteredBefore(uint64(w.TimerTicks), at), at)
+	}
+}
+
+// reconcileTimeWait brings k's timewait socket, which a snapshot listed
+// at at in TIME_WAIT, into the pile; entered is when it entered TIME_WAIT
+// (enteredBefore).
+func (t *Table) reconcileTimeWait(k Key, uid uint32, entered, at time.Time) {
 	if w := t.tw.get(k); w != nil {
 		// Listed in its FIN_WAIT2 substate before, maybe.
 		w.seen, w.missedAt = t.gen, 0
 		switch {
-		case w.state != s.State:
+		case w.state != tcpstate.TimeWait:
 			// Out of FIN_WAIT2: the peer's FIN came, which no event
 			// told.
-			t.tw.finCame(w, unixNano(enteredBefore(s, at)))
+			t.tw.finCame(w, unixNano(entered))
 		case w.entered < at.Add(-overdueAfter).UnixNano():
 			// Past its end, and still there: a retransmitted FIN
 			// restarted its timer. The kernel's says how long it
 			// has left, so that lookups stop asking for it.
-			w.entered = unixNano(enteredBefore(s, at))
+			w.entered = unixNano(entered)
 		}
 		return
 	}
@@ -179,24 +203,34 @@ func (t *Table) reconcileTimeWait(s *snapshot.Socket, at time.Time) {
 	case c != nil:
 		// Its entry into TIME_WAIT was lost, or no event could tell it:
 		// the peer's FIN came for a timewait socket in FIN_WAIT2.
-		t.enterTimeWait(k, c, enteredBefore(s, at), tcpstate.TimeWait).seen = t.gen
+		t.enterTimeWait(k, c, entered, tcpstate.TimeWait).seen = t.gen
 		return
 	}
 	if end, ok := t.closedSince[k]; ok && end.After(at) {
 		return // it ended after the dump read it
 	}
-	t.tw.add(k, TimeWait{uid: s.UID, entered: unixNano(enteredBefore(s, at)), seen: t.gen})
+	t.tw.add(k, TimeWait{uid: uid, entered: unixNano(entered), seen: t.gen})
 }
 
 // enteredBefore is when a timewait socket that a snapshot listed at at
-// entered TIME_WAIT, told by the time its timer had left: the row's timer
-// (-o) then counts down from what the kernel said, not from a full 60 s.
-func enteredBefore(s *snapshot.Socket, at time.Time) time.Time {
-	left := time.Duration(s.TimerTicks) * 10 * time.Millisecond
-	if s.Timer != 3 || left > timeWaitLen {
+// entered TIME_WAIT, told by the ticks (USER_HZ, 10 ms) its timer had
+// left: the row's timer (-o) then counts down from what the kernel said,
+// not from a full 60 s.
+func enteredBefore(ticks uint64, at time.Time) time.Time {
+	left := time.Duration(ticks) * 10 * time.Millisecond
+	if left > timeWaitLen {
 		return at
 	}
 	return at.Add(left - timeWaitLen)
+}
+
+// socketEntered is enteredBefore for a row of a timewait socket, if it
+// shows the TIME_WAIT timer.
+func socketEntered(s *snapshot.Socket, at time.Time) time.Time {
+	if s.Timer != 3 {
+		return at
+	}
+	return enteredBefore(s.TimerTicks, at)
 }
 
 // checkTimeWaits heals the TIME_WAIT rows that two full snapshots in a row

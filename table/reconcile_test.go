@@ -422,6 +422,9 @@ func TestReconcile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			run(t, New(Config{Seed: tt.seed, ProcRoot: t.TempDir()}), tt.prints)
 		})
+		t.Run(tt.name+", TIME_WAIT apart", func(t *testing.T) {
+			runApart(t, New(Config{Seed: tt.seed, ProcRoot: t.TempDir()}), tt.prints)
+		})
 	}
 }
 
@@ -659,7 +662,7 @@ func TestOverdueTimeWaitLookups(t *testing.T) {
 			for _, s := range tt.steps {
 				tbl.SnapshotBegins(at(s.at))
 				asked := tbl.Lookups(nil)
-				tbl.Reconcile(s.rows, at(s.at), false)
+				tbl.Reconcile(s.rows, nil, at(s.at), false)
 				where := fmt.Sprintf("lookup at %v", s.at)
 				if len(asked) != s.asked {
 					t.Errorf("%s: Lookups() asks for %d sockets, want %d", where, len(asked), s.asked)

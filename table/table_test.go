@@ -231,6 +231,18 @@ type print struct {
 // print as socktrace -c does.
 func run(t *testing.T, tbl *Table, prints []print) {
 	t.Helper()
+	runSnapshots(t, tbl, prints, false)
+}
+
+// runApart is run with the full snapshots' sockets in TIME_WAIT apart, as
+// socktrace -c reads them (snapshot.Diag.TimeWaits).
+func runApart(t *testing.T, tbl *Table, prints []print) {
+	t.Helper()
+	runSnapshots(t, tbl, prints, true)
+}
+
+func runSnapshots(t *testing.T, tbl *Table, prints []print, apart bool) {
+	t.Helper()
 	for i, p := range prints {
 		// Events stamped after p.at came while the snapshot was read.
 		tbl.SnapshotBegins(at(p.at))
@@ -240,13 +252,37 @@ func run(t *testing.T, tbl *Table, prints []print) {
 		for _, ev := range p.events {
 			tbl.Apply(ev)
 		}
-		tbl.Reconcile(p.rows, at(p.at), !p.lookup)
+		rows, tws := p.rows, (*snapshot.TimeWaits)(nil)
+		if apart && !p.lookup {
+			rows, tws = timeWaitsApart(rows)
+		}
+		tbl.Reconcile(rows, tws, at(p.at), !p.lookup)
 		check(t, fmt.Sprintf("print %d at %v", i+1, p.at), tbl, p)
 		if p.then != nil {
 			p.then(t, tbl)
 		}
 		tbl.Sweep(at(p.at), 0)
 	}
+}
+
+// timeWaitsApart splits the sockets in TIME_WAIT off rows, as a dump with
+// snapshot.Diag.TimeWaits does.
+func timeWaitsApart(rows []snapshot.Socket) ([]snapshot.Socket, *snapshot.TimeWaits) {
+	var others []snapshot.Socket
+	var tws snapshot.TimeWaits
+	for _, s := range rows {
+		switch {
+		case s.State != tcpstate.TimeWait:
+			others = append(others, s)
+		case s.V6:
+			tws.V6 = append(tws.V6, snapshot.TimeWait6{Local: s.Local.Addr().As16(), Remote: s.Remote.Addr().As16(),
+				LPort: s.Local.Port(), RPort: s.Remote.Port(), UID: s.UID, TimerTicks: uint32(s.TimerTicks)})
+		default:
+			tws.V4 = append(tws.V4, snapshot.TimeWait4{Local: s.Local.Addr().As4(), Remote: s.Remote.Addr().As4(),
+				LPort: s.Local.Port(), RPort: s.Remote.Port(), UID: s.UID, TimerTicks: uint32(s.TimerTicks)})
+		}
+	}
+	return others, &tws
 }
 
 func check(t *testing.T, where string, tbl *Table, p print) {
@@ -344,6 +380,14 @@ var clientInTimeWait = print{
 	states: states{timeWait: 1},
 	counts: Counts{Connects: 1, Closes: 1},
 }
+
+// tw6 is an IPv6 connection seen only in TIME_WAIT; peer6Row and tw6Row
+// are their rows then.
+var (
+	tw6      = sock{local: "[fd00::1]:40001", remote: "[fd00::2]:443"}
+	tw6Row   = "[fd00::1]:40001>[fd00::2]:443 TIME_WAIT inode=0 q=0/0 owner=0/"
+	peer6Row = "[::ffff:10.0.0.2]:80>[::ffff:10.0.0.1]:40000 TIME_WAIT inode=0 q=0/0 owner=0/"
+)
 
 func TestConnectionLives(t *testing.T) {
 	tests := []struct {
@@ -720,6 +764,26 @@ func TestConnectionLives(t *testing.T) {
 			counts: Counts{Connects: 1},
 		}},
 	}, {
+		// Older than socktrace: known from full snapshots, whose ends
+		// the events tell (the keys of both must meet).
+		name: "IPv6 TIME_WAIT older than socktrace",
+		prints: []print{{
+			rows:   []snapshot.Socket{tw6.row(tcpstate.TimeWait, 0), peer6.row(tcpstate.TimeWait, 0)},
+			at:     1 * time.Second,
+			live:   []string{tw6Row, peer6Row},
+			states: states{timeWait: 2},
+		}, {
+			rows:   []snapshot.Socket{tw6.row(tcpstate.TimeWait, 0), peer6.row(tcpstate.TimeWait, 0)},
+			at:     2 * time.Second,
+			live:   []string{tw6Row, peer6Row},
+			states: states{timeWait: 2},
+		}, {
+			events: []*tracer.Event{tw6.timeWaitEnd(2500*time.Millisecond, true), peer6.timeWaitEnd(2600*time.Millisecond, true)},
+			at:     3 * time.Second,
+			gone: []string{"[fd00::1]:40001>[fd00::2]:443 TIME_WAIT inode=0 q=0/0 owner=0/ gone=2.5s lived=0s expired",
+				"[::ffff:10.0.0.2]:80>[::ffff:10.0.0.1]:40000 TIME_WAIT inode=0 q=0/0 owner=201/worker gone=2.6s lived=0s expired"},
+		}},
+	}, {
 		name: "lost events are counted per interval",
 		prints: []print{{
 			events: []*tracer.Event{lost(1*time.Second, 3, 1), lost(2*time.Second, 0, 2)},
@@ -732,6 +796,9 @@ func TestConnectionLives(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			run(t, New(Config{Seed: tt.seed, ProcRoot: t.TempDir()}), tt.prints)
+		})
+		t.Run(tt.name+", TIME_WAIT apart", func(t *testing.T) {
+			runApart(t, New(Config{Seed: tt.seed, ProcRoot: t.TempDir()}), tt.prints)
 		})
 		// Again with every key's hash the same: each index holds all
 		// rows in one probe sequence.
@@ -754,7 +821,7 @@ func TestSweep(t *testing.T) {
 		tbl.Apply(s.connect(d - time.Millisecond))
 		tbl.Apply(s.close(d, tcpstate.SynSent, syscall.ECONNREFUSED, time.Millisecond))
 	}
-	tbl.Reconcile(nil, at(3*time.Second), true)
+	tbl.Reconcile(nil, nil, at(3*time.Second), true)
 	goneAt := func() []time.Duration {
 		var out []time.Duration
 		for _, c := range tbl.Gone() {
@@ -825,14 +892,14 @@ func TestBounded(t *testing.T) {
 			case 4: // the close was lost: reconciliation heals it
 			}
 		}
-		tbl.Reconcile(nil, at(start+900*time.Millisecond), true)
+		tbl.Reconcile(nil, nil, at(start+900*time.Millisecond), true)
 		tbl.Sweep(at(start+900*time.Millisecond), 0)
 	}
 	// Three more rounds: the last ones are missed, healed on the second
 	// miss, then forgotten.
 	for r := range 3 {
 		now := at(time.Duration(rounds+r) * time.Second)
-		tbl.Reconcile(nil, now, true)
+		tbl.Reconcile(nil, nil, now, true)
 		tbl.Sweep(now, 0)
 	}
 	if tbl.live.len() != 0 || len(tbl.gone) != 0 || len(tbl.closedSince) != 0 ||
@@ -922,7 +989,7 @@ func TestRoomGivenBack(t *testing.T) {
 	}
 	second := func(i int) time.Duration { return time.Duration(i/perSecond) * time.Second }
 	sweep := func(d time.Duration) {
-		tbl.Reconcile(nil, at(d), false)
+		tbl.Reconcile(nil, nil, at(d), false)
 		tbl.Sweep(at(d), 0)
 	}
 	for i, c := range clients {

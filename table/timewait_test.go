@@ -205,12 +205,22 @@ func TestTimeWaitPileCompacts(t *testing.T) {
 // A timewait socket older than the table keeps the timer the kernel listed
 // for it, counting down from there.
 func TestSeededTimeWaitTimer(t *testing.T) {
+	for _, apart := range []bool{false, true} {
+		testSeededTimeWaitTimer(t, apart)
+	}
+}
+
+func testSeededTimeWaitTimer(t *testing.T, apart bool) {
 	at := time.Unix(1000, 0)
 	tbl := New(Config{})
 	tbl.SnapshotBegins(at)
 	row := client.row(tcpstate.TimeWait, 0)
 	row.Timer, row.TimerTicks = 3, 4996 // 49.96 s left, as /proc/net/tcp says
-	tbl.Reconcile([]snapshot.Socket{row}, at, true)
+	rows, tws := []snapshot.Socket{row}, (*snapshot.TimeWaits)(nil)
+	if apart {
+		rows, tws = timeWaitsApart(rows)
+	}
+	tbl.Reconcile(rows, tws, at, true)
 	var c Conn
 	n := 0
 	for w := range tbl.TimeWaits {
@@ -218,10 +228,10 @@ func TestSeededTimeWaitTimer(t *testing.T) {
 		n++
 	}
 	if n != 1 {
-		t.Fatalf("%d TIME_WAIT rows, want 1", n)
+		t.Fatalf("TIME_WAIT apart %v: %d TIME_WAIT rows, want 1", apart, n)
 	}
 	if c.Socket.Timer != 3 || c.Socket.TimerTicks != 4896 {
-		t.Errorf("timer %d, %d ticks a second later; want 3, 4896", c.Socket.Timer, c.Socket.TimerTicks)
+		t.Errorf("TIME_WAIT apart %v: timer %d, %d ticks a second later; want 3, 4896", apart, c.Socket.Timer, c.Socket.TimerTicks)
 	}
 }
 
