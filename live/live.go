@@ -56,6 +56,8 @@ type Engine struct {
 	rescan  time.Time          // last owner scan, for non-TCP rows
 	prints  int                // tables printed so far
 	tw      [2]twLines         // the last table's TIME_WAIT lines, and the next one's
+	blocks  blockPool          // room for TIME_WAIT lines
+	line    []byte             // scratch for a TIME_WAIT line
 	goneTW  []byte             // the gone TIME_WAIT rows of the table being printed
 	twLast  int                // which of tw is the last table's
 	// containers names where each row's owner runs, for --json rows;
