@@ -77,6 +77,11 @@ type Engine struct {
 	rf     *netstat.RowFilter // the whole filter, for the table being printed
 	now    time.Time          // when the table being printed was formatted
 	varies bool               // the filter asks for lifetime, which a row's cached line cannot follow
+
+	// tableSize is the table's Size after the last table, read under mu,
+	// for giveBack.
+	tableSize int
+	shrinks   shrinkWatch
 }
 
 // FullEvery is how often, in tables, the snapshot is a full dump. Under
@@ -191,7 +196,9 @@ func (e *Engine) print(w io.Writer, stderr io.Writer) error {
 	}
 	// A table refused (SCTP named, and no SCTP in the kernel) ends the
 	// run after what came before it, as in netstat.
-	if werr := e.out.writeTo(w); werr != nil || err != nil {
+	werr := e.out.writeTo(w)
+	e.giveBack(full)
+	if werr != nil || err != nil {
 		return errors.Join(werr, err)
 	}
 	// The families without a table come last, as in netstat, which
@@ -229,6 +236,7 @@ func (e *Engine) format(w *tableText, stderr io.Writer, at time.Time, full bool,
 		return err
 	}
 	e.tbl.Sweep(e.tr.Clock(), e.cfg.Linger)
+	e.tableSize = e.tbl.Size()
 	return nil
 }
 

@@ -13,7 +13,15 @@ type tableText struct {
 	refs [][]byte // not copied: each must stay as it is until writeTo
 }
 
-func (t *tableText) reset() { t.buf, t.cuts, t.refs = t.buf[:0], t.cuts[:0], t.refs[:0] }
+func (t *tableText) reset() {
+	clear(t.refs) // lines of the TIME_WAIT pile, which may be let go
+	t.buf, t.cuts, t.refs = t.buf[:0], t.cuts[:0], t.refs[:0]
+}
+
+// shrink lets go of the room the last table did not need.
+func (t *tableText) shrink() {
+	t.buf, t.cuts, t.refs = shrunk(t.buf, len(t.buf)), shrunk(t.cuts, len(t.cuts)), shrunk(t.refs, len(t.refs))
+}
 
 func (t *tableText) Write(p []byte) (int, error) {
 	t.buf = append(t.buf, p...)
