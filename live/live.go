@@ -82,6 +82,7 @@ type Engine struct {
 	// for giveBack.
 	tableSize int
 	shrinks   shrinkWatch
+	gc        gcTuner
 }
 
 // FullEvery is how often, in tables, the snapshot is a full dump. Under

@@ -22,9 +22,11 @@ func (e *Engine) giveBack(full bool) {
 	e.queries = shrunk(e.queries, len(e.queries))
 	e.goneTW = shrunk(e.goneTW, len(e.goneTW))
 	e.out.shrink()
-	if e.shrinks.farBelowPeak(e.tableSize + e.textSize()) {
+	size := e.tableSize + e.textSize()
+	if e.shrinks.farBelowPeak(size) {
 		debug.FreeOSMemory()
 	}
+	e.gc.tune(size)
 }
 
 // textSize is about how many bytes the engine's own buffers take: the

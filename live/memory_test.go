@@ -2,6 +2,7 @@ package live
 
 import (
 	"io"
+	"runtime/debug"
 	"testing"
 
 	"github.com/socktrace/socktrace/netstat"
@@ -53,6 +54,8 @@ func TestShrunk(t *testing.T) {
 // A pile that ran out leaves the engine's text with the room of a small
 // table, not of the pile.
 func TestTextGivenBack(t *testing.T) {
+	gogc := debug.SetGCPercent(100) // giveBack tunes it
+	t.Cleanup(func() { debug.SetGCPercent(gogc) })
 	p := newPileTest(t, netstat.Options{All: true})
 	print := func() {
 		e := p.e
@@ -81,5 +84,24 @@ func TestTextGivenBack(t *testing.T) {
 	print()
 	if got, want := p.e.textSize(), (maxSpareBlocks+1)*(lineBlockSize+lineBlockSize/4); got > want {
 		t.Errorf("text of a pile of %d rows took %d bytes, and %d once it ran out; want at most %d", rows, peak, got, want)
+	}
+}
+
+// The collector's headroom is the heap's without the table: all of it
+// without a pile, the rest (at least minHeadroom) with one.
+func TestGCPercent(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct{ live, size, want int }{
+		{0, 0, 100},
+		{10 * mib, 0, 100},
+		{10 * mib, mib, 90},
+		{50 * mib, 40 * mib, 20},
+		{50 * mib, 49 * mib, 8},    // minHeadroom of 4 MiB
+		{1000 * mib, 999 * mib, 1}, // at least 1
+		{10 * mib, 20 * mib, 40},   // a size over the live heap: minHeadroom
+	} {
+		if got := gcPercent(c.live, c.size); got != c.want {
+			t.Errorf("gcPercent(%d MiB, %d MiB) = %d, want %d", c.live/mib, c.size/mib, got, c.want)
+		}
 	}
 }
