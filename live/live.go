@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -138,6 +139,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e.r = netstat.NewPrinter(ctx, e.t)
 	e.r.Owners = tr.SeededOwners()
+	// Loading the tracer parsed the kernel's types and every namespace's
+	// sockets, and keeps none of it: collected now, the heap's goal is
+	// set by what the table holds, and the pages go back to the kernel.
+	debug.FreeOSMemory()
 	go e.read()
 	return e, nil
 }
