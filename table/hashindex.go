@@ -3,25 +3,30 @@ package table
 import "unsafe"
 
 // hashIndex finds rows by their key's hash: an open-addressed table of
-// (hash, row) slots, probed linearly, at most half full. The zero row (a
-// nil pointer, position 0) marks an empty slot. Rows whose hashes are
-// equal share a probe sequence; the caller tells them apart by key, so no
-// second map is needed for them.
+// (hash, row) slots, probed linearly, at most half full. A slot keeps 31
+// bits of the hash, which place it and tell most other rows apart before
+// their keys are compared, with the top bit set: 0 marks an empty slot,
+// so a row can be any value, and with a 32-bit row (a pile position) a
+// slot is 8 bytes. Rows whose hashes are equal share a probe sequence;
+// the caller tells them apart by key, so no second map is needed for them.
 //
 // Under churn the TIME_WAIT pile holds up to tcp_max_tw_buckets rows and
 // every connection asks for one that is cold in cache: entering TIME_WAIT
 // (is an older row there?), leaving it, and the peer's FIN. A probe here
 // reads one cache line (four slots), where a Go map read two (its control
 // word, then the slot).
-type hashIndex[R comparable] struct {
+type hashIndex[R any] struct {
 	slots []indexSlot[R] // a power of two long
 	n     int
 }
 
-type indexSlot[R comparable] struct {
-	h   uint64
+type indexSlot[R any] struct {
+	h   uint32 // tag(hash); 0: empty
 	row R
 }
+
+// tag is what a slot keeps of hash h.
+func tag(h uint64) uint32 { return uint32(h) | 1<<31 }
 
 const minIndexSlots = 1024
 
@@ -36,14 +41,14 @@ func (x *hashIndex[R]) find(h uint64, same func(R) bool) (slot int, found bool) 
 	if len(x.slots) == 0 {
 		return -1, false
 	}
-	var empty R
+	t := tag(h)
 	mask := len(x.slots) - 1
-	for i := int(h) & mask; ; i = (i + 1) & mask {
+	for i := int(t) & mask; ; i = (i + 1) & mask {
 		s := &x.slots[i]
-		if s.row == empty {
+		if s.h == 0 {
 			return i, false
 		}
-		if s.h == h && same(s.row) {
+		if s.h == t && same(s.row) {
 			return i, true
 		}
 	}
@@ -54,13 +59,13 @@ func (x *hashIndex[R]) insert(h uint64, row R) {
 	if 2*(x.n+1) > len(x.slots) {
 		x.grow()
 	}
-	var empty R
+	t := tag(h)
 	mask := len(x.slots) - 1
-	i := int(h) & mask
-	for x.slots[i].row != empty {
+	i := int(t) & mask
+	for x.slots[i].h != 0 {
 		i = (i + 1) & mask
 	}
-	x.slots[i] = indexSlot[R]{h, row}
+	x.slots[i] = indexSlot[R]{t, row}
 	x.n++
 }
 
@@ -86,10 +91,9 @@ func (x *hashIndex[R]) resize(size int) {
 	old := x.slots
 	x.slots = make([]indexSlot[R], size)
 	x.n = 0
-	var empty R
 	for _, s := range old {
-		if s.row != empty {
-			x.insert(s.h, s.row)
+		if s.h != 0 {
+			x.insert(uint64(s.h), s.row)
 		}
 	}
 }
@@ -98,7 +102,6 @@ func (x *hashIndex[R]) resize(size int) {
 // run back into the hole where their probe sequence allows, so that no
 // probe stops early at it.
 func (x *hashIndex[R]) remove(i int) {
-	var empty R
 	mask := len(x.slots) - 1
 	x.n--
 	for {
@@ -107,7 +110,7 @@ func (x *hashIndex[R]) remove(i int) {
 		for {
 			j = (j + 1) & mask
 			s := x.slots[j]
-			if s.row == empty {
+			if s.h == 0 {
 				return
 			}
 			if home := int(s.h) & mask; !cyclicallyIn(home, i, j) {
@@ -136,9 +139,8 @@ func (x *hashIndex[R]) reset() {
 // each calls yield with every row. yield must not change the index: a
 // removal moves rows between slots.
 func (x *hashIndex[R]) each(yield func(R) bool) {
-	var empty R
 	for i := range x.slots {
-		if r := x.slots[i].row; r != empty && !yield(r) {
+		if s := &x.slots[i]; s.h != 0 && !yield(s.row) {
 			return
 		}
 	}

@@ -21,8 +21,9 @@ import (
 //
 // The index (a hashIndex of positions) is keyed by a hash of the tuple,
 // not the tuple: under churn the pile holds up to the kernel's
-// tcp_max_tw_buckets, and 16-byte slots of hash and position stay in cache
-// where 48-byte tuples would not.
+// tcp_max_tw_buckets, and 8-byte slots of hash and position stay in cache
+// where 48-byte tuples would not. A slot keeps a position's low 32 bits:
+// the rows kept never span more, so they tell it (indexed).
 type timeWaits struct {
 	chunks   []*pileChunk // chunks[0][front] is the oldest row kept
 	front    int
@@ -31,7 +32,7 @@ type timeWaits struct {
 	spare    []*pileChunk
 	taken    int // chunks taken since the last sweep
 	seed     uint64
-	index    hashIndex[uint64] // position of each row still in TIME_WAIT, by its key's hash
+	index    hashIndex[uint32] // position of each row still in TIME_WAIT, by its key's hash
 	gone     []uint64          // positions of the rows that left it and are shown as gone, in the order they left
 	nextID   uint64
 	mask     uint64 // all ones; a test narrows it to make hashes clash
@@ -62,7 +63,7 @@ type pileChunk [chunkRows]TimeWait
 const maxSpare = 4
 
 func newTimeWaits() *timeWaits {
-	// Position 0 is never used: the index's empty slots hold it.
+	// Position 0 is never a row's: recent's empty slots hold it.
 	return &timeWaits{seed: rand.Uint64(), firstPos: 1, nextPos: 1, nextID: 1, mask: ^uint64(0)}
 }
 
@@ -105,12 +106,15 @@ func (p *timeWaits) get(k Key) *TimeWait {
 // cold probe of the index.
 func (p *timeWaits) lookup(k Key) (w *TimeWait, h uint64, slot int) {
 	h = p.hash(k)
-	slot, ok := p.index.find(h, func(pos uint64) bool { return p.at(pos).key == k })
+	slot, ok := p.index.find(h, func(r uint32) bool { return p.at(p.indexed(r)).key == k })
 	if !ok {
 		return nil, h, -1
 	}
-	return p.at(p.index.slots[slot].row), h, slot
+	return p.at(p.indexed(p.index.slots[slot].row)), h, slot
 }
+
+// indexed is the position of a kept row whose low 32 bits the index holds.
+func (p *timeWaits) indexed(r uint32) uint64 { return p.firstPos + uint64(r-uint32(p.firstPos)) }
 
 // add appends a row for k, which has none.
 func (p *timeWaits) add(k Key, w TimeWait) *TimeWait { return p.addAt(k, p.hash(k), w) }
@@ -123,7 +127,7 @@ func (p *timeWaits) addAt(k Key, h uint64, w TimeWait) *TimeWait {
 		w.state = tcpstate.TimeWait
 	}
 	r := p.push(w)
-	p.index.insert(h, r.pos)
+	p.index.insert(h, uint32(r.pos))
 	if w.state == tcpstate.FinWait2 {
 		p.finWait2++
 		p.recent[h%recentSlots] = r.pos
@@ -337,7 +341,7 @@ func (p *timeWaits) compact() {
 		w.pos = r.pos // where it went, for the gone list below
 		if !r.dead {
 			h := p.hash(r.key)
-			p.index.insert(h, r.pos)
+			p.index.insert(h, uint32(r.pos))
 			if r.state == tcpstate.FinWait2 {
 				p.recent[h%recentSlots] = r.pos
 				p.awaiting = append(p.awaiting, r.pos)

@@ -13,20 +13,25 @@ import (
 // but not only in entry order (a reused tuple or a healed row ends early).
 func TestTimeWaitPile(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		mask uint64
+		name  string
+		mask  uint64
+		start uint64 // the first position
 	}{
-		{"hashes apart", ^uint64(0)},
-		{"hashes clash", 0x3f}, // 64 hashes for thousands of rows: most share a probe sequence
+		{"hashes apart", ^uint64(0), 1},
+		{"hashes clash", 0x3f, 1}, // 64 hashes for thousands of rows: most share a probe sequence
+		// The index keeps positions' low 32 bits: rows on both sides
+		// of 1<<32, and none at it, where the index's empty slot is.
+		{"positions past 32 bits", ^uint64(0), 1<<32 - 10000},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testTimeWaitPile(t, tc.mask) })
+		t.Run(tc.name, func(t *testing.T) { testTimeWaitPile(t, tc.mask, tc.start) })
 	}
 }
 
-func testTimeWaitPile(t *testing.T, mask uint64) {
+func testTimeWaitPile(t *testing.T, mask, start uint64) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	p := newTimeWaits()
 	p.mask = mask
+	p.firstPos, p.nextPos = start, start
 	want := map[Key]uint32{} // key -> uid, for the rows that have not ended
 	var order []Key          // entry order
 	key := func(i int) Key { return Key{LPort: uint16(i), RPort: uint16(i >> 16), V6: i%2 == 0} }
@@ -71,9 +76,9 @@ func testTimeWaitPile(t *testing.T, mask uint64) {
 		t.Fatalf("len %d, want %d", p.len(), len(want))
 	}
 	hashes := map[uint64]bool{}
-	for _, s := range p.index.slots {
-		if s.row != 0 {
-			hashes[s.h] = true
+	for w := range p.each {
+		if !w.Ended() {
+			hashes[p.hash(w.key)] = true
 		}
 	}
 	if clashes := mask != ^uint64(0); clashes != (len(hashes) < p.len()) {
