@@ -9,7 +9,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/socktrace/socktrace/filter"
+	"github.com/socktrace/socktrace/internal/filter"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 )

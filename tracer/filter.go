@@ -6,7 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/socktrace/socktrace/container"
-	"github.com/socktrace/socktrace/filter"
+	"github.com/socktrace/socktrace/internal/filter"
 )
 
 // Filter selects events. The kernel tests what it can before an event is

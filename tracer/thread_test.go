@@ -10,7 +10,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/socktrace/socktrace/filter"
+	"github.com/socktrace/socktrace/internal/filter"
 	"github.com/socktrace/socktrace/internal/nstest"
 	"github.com/socktrace/socktrace/tcpstate"
 	"golang.org/x/sys/unix"

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/socktrace/socktrace/filter"
+	"github.com/socktrace/socktrace/internal/filter"
 	"github.com/socktrace/socktrace/internal/nstest"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"

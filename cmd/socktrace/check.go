@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/render"
 	"github.com/socktrace/socktrace/tracer"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"

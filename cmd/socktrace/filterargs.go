@@ -8,9 +8,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/socktrace/socktrace/filter"
-	"github.com/socktrace/socktrace/netns"
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/filter"
+	"github.com/socktrace/socktrace/internal/netns"
+	"github.com/socktrace/socktrace/internal/render"
 	"github.com/socktrace/socktrace/snapshot"
 )
 

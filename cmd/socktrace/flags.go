@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/socktrace/socktrace/netstat"
+	"github.com/socktrace/socktrace/internal/netstat"
 )
 
 // usageError is a mistake on the command line: one line saying what is

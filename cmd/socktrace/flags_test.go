@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/socktrace/socktrace/netstat"
+	"github.com/socktrace/socktrace/internal/netstat"
 )
 
 // parseNetstat parses the root command's flags as its RunE does.

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socktrace/socktrace/internal/live"
 	"github.com/socktrace/socktrace/internal/nstest"
-	"github.com/socktrace/socktrace/live"
 )
 
 // A peer in another namespace, reached over a veth pair, stands for a

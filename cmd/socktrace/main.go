@@ -11,7 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/socktrace/socktrace/netstat"
+	"github.com/socktrace/socktrace/internal/netstat"
 )
 
 func main() {

@@ -14,9 +14,9 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
-	"github.com/socktrace/socktrace/filter"
-	"github.com/socktrace/socktrace/live"
-	"github.com/socktrace/socktrace/netstat"
+	"github.com/socktrace/socktrace/internal/filter"
+	"github.com/socktrace/socktrace/internal/live"
+	"github.com/socktrace/socktrace/internal/netstat"
 	"github.com/socktrace/socktrace/tracer"
 )
 

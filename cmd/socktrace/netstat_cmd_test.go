@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socktrace/socktrace/netstat"
+	"github.com/socktrace/socktrace/internal/netstat"
 )
 
 var fixtureArgs = []string{"--proc-root", "../../snapshot/testdata/proc", "--etc-root", "../../snapshot/testdata/etc"}

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/socktrace/socktrace/netstat"
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/netstat"
+	"github.com/socktrace/socktrace/internal/render"
 )
 
 // netstat reads its command line with glibc's getopt_long, which takes any

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/socktrace/socktrace/netstat"
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/netstat"
+	"github.com/socktrace/socktrace/internal/render"
 )
 
 func TestNetstatArgs(t *testing.T) {

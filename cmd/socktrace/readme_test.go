@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/internal/nstest"
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/render"
 )
 
 // The README's examples are output of this test's scenario, run for real:

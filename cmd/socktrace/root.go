@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/socktrace/socktrace/netstat"
+	"github.com/socktrace/socktrace/internal/netstat"
 )
 
 // newRootCmd builds the root command: netstat's options and tables, with the

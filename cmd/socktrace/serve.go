@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/socktrace/socktrace/metrics"
-	"github.com/socktrace/socktrace/netns"
+	"github.com/socktrace/socktrace/internal/metrics"
+	"github.com/socktrace/socktrace/internal/netns"
 	"github.com/socktrace/socktrace/tracer"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/socktrace/socktrace/top"
+	"github.com/socktrace/socktrace/internal/top"
 )
 
 type topOptions struct {

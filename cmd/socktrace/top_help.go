@@ -1,6 +1,6 @@
 package main
 
-import "github.com/socktrace/socktrace/top"
+import "github.com/socktrace/socktrace/internal/top"
 
 // topHelp is the top command's long help: what a row is, each column, and
 // the --json fields.

@@ -22,7 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/socktrace/socktrace/internal/nstest"
-	"github.com/socktrace/socktrace/top"
+	"github.com/socktrace/socktrace/internal/top"
 )
 
 // topServer listens on args[0], prints "ready", then accepts args[1]

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/internal/nstest"
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/render"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 	"golang.org/x/sys/unix"

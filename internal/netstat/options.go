@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 
 	"github.com/socktrace/socktrace/container"
-	"github.com/socktrace/socktrace/filter"
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/filter"
+	"github.com/socktrace/socktrace/internal/render"
 	"github.com/socktrace/socktrace/snapshot"
 )
 

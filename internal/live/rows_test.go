@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socktrace/socktrace/filter"
-	"github.com/socktrace/socktrace/netstat"
+	"github.com/socktrace/socktrace/internal/filter"
+	"github.com/socktrace/socktrace/internal/netstat"
+	"github.com/socktrace/socktrace/internal/table"
 	"github.com/socktrace/socktrace/snapshot"
-	"github.com/socktrace/socktrace/table"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )

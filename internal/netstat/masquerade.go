@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/socktrace/socktrace/conntrack"
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/render"
 )
 
 // Masquerade prints the NATed flows of the kernel's connection tracking

@@ -15,7 +15,7 @@ import (
 // tablesFixture is the fixture tree shared with snapshot's tests; its
 // netstat/ directory holds real netstat output over the same files (see
 // regen.sh there).
-const tablesFixture = "../snapshot/testdata/tables"
+const tablesFixture = "../../snapshot/testdata/tables"
 
 func golden(t *testing.T, name string) string {
 	t.Helper()

@@ -9,7 +9,7 @@ import (
 	"io"
 
 	"github.com/socktrace/socktrace/container"
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/render"
 	"github.com/socktrace/socktrace/tracer"
 )
 

@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/socktrace/socktrace/container"
-	"github.com/socktrace/socktrace/netns"
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/netns"
+	"github.com/socktrace/socktrace/internal/render"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/socktrace/socktrace/filter"
+	"github.com/socktrace/socktrace/internal/filter"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"

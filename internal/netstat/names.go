@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/render"
 	"github.com/socktrace/socktrace/snapshot"
 )
 

@@ -5,10 +5,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/socktrace/socktrace/netstat"
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/netstat"
+	"github.com/socktrace/socktrace/internal/render"
+	"github.com/socktrace/socktrace/internal/table"
 	"github.com/socktrace/socktrace/snapshot"
-	"github.com/socktrace/socktrace/table"
 )
 
 // printInet prints the Internet table: live TCP rows, the TCP rows gone

@@ -12,7 +12,7 @@ import (
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/render"
 )
 
 // Text renders reports as a header line and a table. Rates are per second

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/socktrace/socktrace/table"
+	"github.com/socktrace/socktrace/internal/table"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
 )

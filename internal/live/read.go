@@ -4,8 +4,8 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/socktrace/socktrace/internal/table"
 	"github.com/socktrace/socktrace/snapshot"
-	"github.com/socktrace/socktrace/table"
 	"github.com/socktrace/socktrace/tracer"
 )
 

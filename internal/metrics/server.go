@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sys/unix"
 
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/render"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tracer"
 )

@@ -4,7 +4,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/socktrace/socktrace/table"
+	"github.com/socktrace/socktrace/internal/table"
 	"github.com/socktrace/socktrace/tcpstate"
 )
 

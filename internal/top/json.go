@@ -3,7 +3,7 @@ package top
 import (
 	"strconv"
 
-	"github.com/socktrace/socktrace/render"
+	"github.com/socktrace/socktrace/internal/render"
 )
 
 // AppendJSON appends rep as NDJSON: an object per row, then a summary
