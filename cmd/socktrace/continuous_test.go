@@ -98,7 +98,9 @@ func runUntilLines(t *testing.T, cmd *exec.Cmd, out string, n int) (byItself boo
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	// The deadline is long: with every kernel test running in parallel, a
+	// tracer's start (program load and verification) can take seconds.
+	for deadline := time.Now().Add(60 * time.Second); ; {
 		select {
 		case err := <-done:
 			if err != nil {
