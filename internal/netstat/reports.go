@@ -87,27 +87,12 @@ func Routes(w io.Writer, o *ReportOptions) error {
 // one, netstat's -C.
 func routeCache4(w io.Writer, o *ReportOptions, ro render.RouteOptions) error {
 	rows, err := snapshot.ReadRouteCache(o.netDir())
-	if rows == nil && err != nil {
-		return err
-	}
-	if o.JSON {
-		return errors.Join(err, render.RouteCacheJSON(w, rows))
-	}
-	return errors.Join(err, render.RouteCache(w, rows, ro))
+	return printRoutes(w, o, ro, rows, err, render.RouteCacheJSON, render.RouteCache)
 }
 
 func routeCache6(w io.Writer, o *ReportOptions, ro render.RouteOptions) error {
-	rows, err := snapshot.ReadRoutes6(o.netDir())
-	if errors.Is(err, fs.ErrNotExist) {
-		err = fmt.Errorf("%w: IPv6 is not configured on this system", err)
-	}
-	if rows == nil && err != nil {
-		return err
-	}
-	if o.JSON {
-		return errors.Join(err, render.Routes6CacheJSON(w, rows))
-	}
-	return errors.Join(err, render.Routes6Cache(w, rows, ro))
+	rows, err := readRoutes6(o)
+	return printRoutes(w, o, ro, rows, err, render.Routes6CacheJSON, render.Routes6Cache)
 }
 
 // noRoutes is netstat's answer to -r for a family socktrace has no
@@ -162,27 +147,35 @@ func exists(path string) bool {
 // could be read.
 func routes4(w io.Writer, o *ReportOptions, ro render.RouteOptions) error {
 	rows, err := snapshot.ReadRoutes(o.netDir())
-	if rows == nil && err != nil {
-		return err
-	}
-	if o.JSON {
-		return errors.Join(err, render.RoutesJSON(w, rows))
-	}
-	return errors.Join(err, render.Routes(w, rows, ro))
+	return printRoutes(w, o, ro, rows, err, render.RoutesJSON, render.Routes)
 }
 
 func routes6(w io.Writer, o *ReportOptions, ro render.RouteOptions) error {
+	rows, err := readRoutes6(o)
+	return printRoutes(w, o, ro, rows, err, render.Routes6JSON, render.Routes6)
+}
+
+// readRoutes6 reads /proc/net/ipv6_route, the FIB and the cache alike;
+// its absence means IPv6 is off.
+func readRoutes6(o *ReportOptions) ([]snapshot.Route6, error) {
 	rows, err := snapshot.ReadRoutes6(o.netDir())
 	if errors.Is(err, fs.ErrNotExist) {
 		err = fmt.Errorf("%w: IPv6 is not configured on this system", err)
 	}
+	return rows, err
+}
+
+// printRoutes prints rows as JSON or as text, if any could be read; err
+// (the lines that did not parse) is returned with what printing returns.
+func printRoutes[R any](w io.Writer, o *ReportOptions, ro render.RouteOptions, rows []R, err error,
+	asJSON func(io.Writer, []R) error, asText func(io.Writer, []R, render.RouteOptions) error) error {
 	if rows == nil && err != nil {
 		return err
 	}
 	if o.JSON {
-		return errors.Join(err, render.Routes6JSON(w, rows))
+		return errors.Join(err, asJSON(w, rows))
 	}
-	return errors.Join(err, render.Routes6(w, rows, ro))
+	return errors.Join(err, asText(w, rows, ro))
 }
 
 // Interfaces prints the interface table (-i), or with -e netstat's
