@@ -127,6 +127,19 @@ static __always_inline bool table_bookkeeping_only(__u64 skp, const struct sock 
 	return true;
 }
 
+/* count_transitions: one more from->to of a wanted socket. */
+static __always_inline void count_transition(int from, int to)
+{
+	__u32 zero = 0;
+	struct transition_counts *c;
+
+	if (!count_transitions)
+		return;
+	c = bpf_map_lookup_elem(&transitions, &zero);
+	if (c)
+		c->count[from & (TCP_STATE_SLOTS - 1)][to & (TCP_STATE_SLOTS - 1)]++;
+}
+
 static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int old, int new,
 					enum sk_access acc)
 {
@@ -143,9 +156,14 @@ static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int ol
 		ts->tw_started = 0;
 		settle_cancel(ts, 0);
 	}
-	if (table_only && !table_needs(old, new))
+	if (table_only && !table_needs(old, new) && !count_transitions)
 		return 0;
 	if (!sock_wanted(sk, acc))
+		return 0;
+	/* A ->CLOSE is counted once it is known whether it was TIME_WAIT. */
+	if (new != TCP_CLOSE)
+		count_transition(old, new);
+	if (table_only && !table_needs(old, new))
 		return 0;
 	/* In table_only mode, a connect's next transition only finishes what
 	 * its CLOSE->SYN_SENT set up, and a close() only updates what a birth
@@ -205,6 +223,7 @@ static __always_inline int on_set_state(__u64 skp, const struct sock *sk, int ol
 		read_summary(&e, sk, old, acc);
 		if (tw_timer && (old == TCP_FIN_WAIT2 || old == TCP_CLOSING))
 			enter_timewait(&e, tw_timer);
+		count_transition(old, e.newstate);
 		if (si)
 			forget(skp, si, acc);
 		else

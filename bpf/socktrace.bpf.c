@@ -69,6 +69,9 @@ const volatile __u8 with_resets = 0;
 const volatile __u8 table_connect_times = 0;
 /* With table_only, closes carry their summary (bytes, SRTT, retransmits). */
 const volatile __u8 table_summary = 0;
+/* Count every transition of a wanted socket in transitions, whether or not
+ * it is sent: a metrics reader needs the counts, not the events. */
+const volatile __u8 count_transitions = 0;
 
 struct owner {
 	__u32 pid;
@@ -259,6 +262,20 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+/*
+ * transitions: how many times wanted sockets went from state to state
+ * (count[old][new]; an entry into TIME_WAIT counts as such, not as the
+ * ->CLOSE the tracepoint shows; its end is the timer's, sent as an event),
+ * per CPU. Only the state program writes it, when count_transitions is set;
+ * userspace sums the CPUs. Counts only grow.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct transition_counts);
+} transitions SEC(".maps");
 
 /* events: to userspace. Userspace sets the size at load time. */
 struct {

@@ -109,6 +109,14 @@ struct filter_op {
 
 _Static_assert(sizeof(struct filter_op) == 32, "struct filter_op layout changed: regenerate");
 
+/* TCP states fit in 4 bits (TCP_CLOSING is 11, TCP_NEW_SYN_RECV 12). */
+#define TCP_STATE_SLOTS 16
+
+/* The transitions map's value: count[old][new]. */
+struct transition_counts {
+	__u64 count[TCP_STATE_SLOTS][TCP_STATE_SLOTS];
+};
+
 #define EVENT_HEAD_SIZE 120 /* offsetof(struct event, bytes_sent) */
 
 _Static_assert(sizeof(struct event) == 144, "struct event layout changed: regenerate");

@@ -53,6 +53,7 @@ func (t *Tracer) prepare(cfg Config) (*ebpf.CollectionSpec, error) {
 		"with_resets":            boolByte(cfg.Resets),
 		"table_connect_times":    boolByte(cfg.ConnectTimes),
 		"table_summary":          boolByte(cfg.Summaries),
+		"count_transitions":      boolByte(cfg.Transitions),
 	}
 	for name, v := range vars {
 		if err := spec.Variables[name].Set(v); err != nil {

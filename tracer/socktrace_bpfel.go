@@ -188,6 +188,11 @@ type socktraceTimerSlots struct {
 	CancelledTw socktraceEvent
 }
 
+type socktraceTransitionCounts struct {
+	_     structs.HostLayout
+	Count [16][16]uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -201,6 +206,7 @@ const (
 	socktraceMapSockSlots            = "sock_slots"
 	socktraceMapSocks                = "socks"
 	socktraceMapTimerSlots           = "timer_slots"
+	socktraceMapTransitions          = "transitions"
 	socktraceProgAccept4Exit         = "accept4_exit"
 	socktraceProgAcceptExit          = "accept_exit"
 	socktraceProgReceiveReset        = "receive_reset"
@@ -211,6 +217,7 @@ const (
 	socktraceProgTimerCancel         = "timer_cancel"
 	socktraceProgTimerExpireEntry    = "timer_expire_entry"
 	socktraceProgTimerStart          = "timer_start"
+	socktraceVarCountTransitions     = "count_transitions"
 	socktraceVarFilterFamily         = "filter_family"
 	socktraceVarFilterNetns          = "filter_netns"
 	socktraceVarFilterProg           = "filter_prog"
@@ -289,21 +296,23 @@ type socktraceProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type socktraceMapSpecs struct {
-	Accepts    *ebpf.MapSpec `ebpf:"accepts"`
-	Connects   *ebpf.MapSpec `ebpf:"connects"`
-	Counters   *ebpf.MapSpec `ebpf:"counters"`
-	Events     *ebpf.MapSpec `ebpf:"events"`
-	Listeners  *ebpf.MapSpec `ebpf:"listeners"`
-	SkInfos    *ebpf.MapSpec `ebpf:"sk_infos"`
-	SockSlots  *ebpf.MapSpec `ebpf:"sock_slots"`
-	Socks      *ebpf.MapSpec `ebpf:"socks"`
-	TimerSlots *ebpf.MapSpec `ebpf:"timer_slots"`
+	Accepts     *ebpf.MapSpec `ebpf:"accepts"`
+	Connects    *ebpf.MapSpec `ebpf:"connects"`
+	Counters    *ebpf.MapSpec `ebpf:"counters"`
+	Events      *ebpf.MapSpec `ebpf:"events"`
+	Listeners   *ebpf.MapSpec `ebpf:"listeners"`
+	SkInfos     *ebpf.MapSpec `ebpf:"sk_infos"`
+	SockSlots   *ebpf.MapSpec `ebpf:"sock_slots"`
+	Socks       *ebpf.MapSpec `ebpf:"socks"`
+	TimerSlots  *ebpf.MapSpec `ebpf:"timer_slots"`
+	Transitions *ebpf.MapSpec `ebpf:"transitions"`
 }
 
 // socktraceVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type socktraceVariableSpecs struct {
+	CountTransitions     *ebpf.VariableSpec `ebpf:"count_transitions"`
 	FilterFamily         *ebpf.VariableSpec `ebpf:"filter_family"`
 	FilterNetns          *ebpf.VariableSpec `ebpf:"filter_netns"`
 	FilterProg           *ebpf.VariableSpec `ebpf:"filter_prog"`
@@ -344,15 +353,16 @@ func (o *socktraceObjects) Close() error {
 //
 // It can be passed to loadSocktraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type socktraceMaps struct {
-	Accepts    *ebpf.Map `ebpf:"accepts"`
-	Connects   *ebpf.Map `ebpf:"connects"`
-	Counters   *ebpf.Map `ebpf:"counters"`
-	Events     *ebpf.Map `ebpf:"events"`
-	Listeners  *ebpf.Map `ebpf:"listeners"`
-	SkInfos    *ebpf.Map `ebpf:"sk_infos"`
-	SockSlots  *ebpf.Map `ebpf:"sock_slots"`
-	Socks      *ebpf.Map `ebpf:"socks"`
-	TimerSlots *ebpf.Map `ebpf:"timer_slots"`
+	Accepts     *ebpf.Map `ebpf:"accepts"`
+	Connects    *ebpf.Map `ebpf:"connects"`
+	Counters    *ebpf.Map `ebpf:"counters"`
+	Events      *ebpf.Map `ebpf:"events"`
+	Listeners   *ebpf.Map `ebpf:"listeners"`
+	SkInfos     *ebpf.Map `ebpf:"sk_infos"`
+	SockSlots   *ebpf.Map `ebpf:"sock_slots"`
+	Socks       *ebpf.Map `ebpf:"socks"`
+	TimerSlots  *ebpf.Map `ebpf:"timer_slots"`
+	Transitions *ebpf.Map `ebpf:"transitions"`
 }
 
 func (m *socktraceMaps) Close() error {
@@ -366,6 +376,7 @@ func (m *socktraceMaps) Close() error {
 		m.SockSlots,
 		m.Socks,
 		m.TimerSlots,
+		m.Transitions,
 	)
 }
 
@@ -373,6 +384,7 @@ func (m *socktraceMaps) Close() error {
 //
 // It can be passed to loadSocktraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type socktraceVariables struct {
+	CountTransitions     *ebpf.Variable `ebpf:"count_transitions"`
 	FilterFamily         *ebpf.Variable `ebpf:"filter_family"`
 	FilterNetns          *ebpf.Variable `ebpf:"filter_netns"`
 	FilterProg           *ebpf.Variable `ebpf:"filter_prog"`

@@ -52,6 +52,10 @@ type Config struct {
 	// Summaries, with TableOnly, has closes carry their byte counts, SRTT
 	// and retransmits (FlagSummary) as in trace mode.
 	Summaries bool
+	// Transitions has the kernel count every state change of the sockets
+	// the filter's netns and family let through, TableOnly's unsent ones
+	// included: read them with Tracer.Transitions.
+	Transitions bool
 }
 
 // Stats are a Tracer's running totals.

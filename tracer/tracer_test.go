@@ -735,3 +735,40 @@ func TestKernelFilters(t *testing.T) {
 		})
 	}
 }
+
+// With Transitions, the kernel counts every state change of the namespace's
+// sockets, those TableOnly does not send included, and none of another
+// namespace's.
+func TestTableOnlyCountsTransitions(t *testing.T) {
+	t.Parallel()
+	ns, other := nstest.New(t), nstest.New(t)
+	c := startCapture(t, Config{Filter: Filter{NetNS: uint32(ns.Inode)}, TableOnly: true,
+		Transitions: true, Latency: 10 * time.Millisecond})
+	connected(t, other, "127.0.0.1:0", "wait-eof", "close")
+	tableOnlyCloses(t, ns, c)
+	got, err := c.tr.Transitions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[[2]tcpstate.State]uint64{
+		{tcpstate.Close, tcpstate.Listen}:          1,
+		{tcpstate.Close, tcpstate.SynSent}:         1,
+		{tcpstate.SynSent, tcpstate.Established}:   1,
+		{tcpstate.Listen, tcpstate.SynRecv}:        1,
+		{tcpstate.SynRecv, tcpstate.Established}:   1,
+		{tcpstate.Established, tcpstate.FinWait1}:  1,
+		{tcpstate.FinWait1, tcpstate.FinWait2}:     1,
+		{tcpstate.FinWait2, tcpstate.TimeWait}:     1,
+		{tcpstate.Established, tcpstate.CloseWait}: 1,
+		{tcpstate.CloseWait, tcpstate.LastAck}:     1,
+		{tcpstate.LastAck, tcpstate.Close}:         1,
+	}
+	for from := range got {
+		for to := range got[from] {
+			k := [2]tcpstate.State{tcpstate.State(from), tcpstate.State(to)}
+			if n := got.Count(k[0], k[1]); n != want[k] {
+				t.Errorf("%v->%v counted %d times, want %d", k[0], k[1], n, want[k])
+			}
+		}
+	}
+}
