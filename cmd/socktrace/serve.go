@@ -27,9 +27,10 @@ func newServeCmd() *cobra.Command {
 		Long: `socktrace serve traces TCP in its network namespace (eBPF; needs root, or
 CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN) and serves the counts in Prometheus'
 text format on /metrics: connects, failed connects by errno, accepts, closes,
-resets, retransmits, state transitions, connect and connection durations,
-smoothed RTT at close, bytes, events lost, and the sockets in each state
-(read from the kernel at each scrape, TIME_WAIT included).
+resets, retransmits, state transitions (counted in the kernel), connect and
+connection durations, smoothed RTT at close, bytes, events lost, and the
+sockets in each state (read from the kernel at each scrape, TIME_WAIT
+included).
 
 /healthz answers 200 while the tracer is attached and keeps up with the
 kernel's ring buffer, 503 otherwise.

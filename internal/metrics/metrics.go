@@ -38,6 +38,10 @@ type Config struct {
 	Version, Kernel string
 	// Clock is the events' clock (tracer.Tracer.Clock); default time.Now.
 	Clock func() time.Time
+	// Transitions reads the kernel's count of each state change
+	// (tracer.Tracer.Transitions), at every scrape. Nil, or an error
+	// while the tracer is not attached, shows no transitions.
+	Transitions func() (tracer.Transitions, error)
 }
 
 // The opt-in labels.
@@ -59,14 +63,13 @@ type Metrics struct {
 	connects, failures, accepts, closes *prometheus.CounterVec
 	resetsSent, resetsReceived, retrans *prometheus.CounterVec
 	sent, received                      *prometheus.CounterVec
-	transitionsVec                      *prometheus.CounterVec
 	connectDuration                     prometheus.Histogram
 	connDurationVec                     *prometheus.HistogramVec
 	srtt                                prometheus.Histogram
 	lostRing, lostRecursion, healed     prometheus.Counter
 	droppedVec                          *prometheus.CounterVec
 	connDuration                        [roles]prometheus.Observer
-	transitions                         [states][states]prometheus.Counter
+	transitions                         *transitionCollector
 	labels                              *labeller
 	sockets                             *socketCollector
 	open                                *openConns
@@ -108,7 +111,8 @@ func New(cfg Config) *Metrics {
 	m.retrans = counter("retransmits_total", "Segments sent again.", fam)
 	m.sent = counter("sent_bytes_total", "Data bytes sent and acknowledged by connections that ended.", extra)
 	m.received = counter("received_bytes_total", "Data bytes received by connections that ended.", extra)
-	m.transitionsVec = counter("state_transitions_total", "TCP state changes; TIME_WAIT is derived, its end counted as TIME_WAIT to CLOSE.", []string{"from", "to"})
+	m.transitions = newTransitionCollector(cfg.Transitions)
+	m.reg.MustRegister(m.transitions)
 	m.connectDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "tcp",
 		Name: "connect_duration_seconds", Help: "Time from SYN_SENT to ESTABLISHED of successful connects.",
 		Buckets: prometheus.ExponentialBuckets(10e-6, 4, 10)})
@@ -168,11 +172,14 @@ func (m *Metrics) Apply(ev *tracer.Event) {
 	case tracer.KindRetransmit:
 		m.labels.of(ev, m.open.roleOf(ev)).retransmit(familyOf(ev))
 	case tracer.KindTimeWaitEnd:
-		m.transition(tcpstate.TimeWait, tcpstate.Close)
+		m.transitions.timeWaitEnds.Add(1)
 	case tracer.KindAccept:
-		m.labels.of(ev, roleServer).accept(familyOf(ev))
+		// The server's side starts here: the tracer sends no
+		// LISTEN->SYN_RECV in table mode.
+		s := m.labels.of(ev, roleServer)
+		s.accept(familyOf(ev))
+		m.open.add(ev, roleServer, s)
 	case tracer.KindState:
-		m.transition(ev.Old, ev.New)
 		m.state(ev)
 	}
 }
@@ -183,8 +190,6 @@ func (m *Metrics) state(ev *tracer.Event) {
 		s := m.labels.of(ev, roleClient)
 		s.connect(familyOf(ev))
 		m.open.add(ev, roleClient, s)
-	case ev.Old == tcpstate.Listen && ev.New == tcpstate.SynRecv:
-		m.open.add(ev, roleServer, m.labels.of(ev, roleServer))
 	case ev.Old == tcpstate.SynSent && ev.New == tcpstate.Established:
 		if ev.Has(tracer.FlagPrevKnown) {
 			m.connectDuration.Observe(ev.InState.Seconds())
@@ -221,18 +226,6 @@ func (m *Metrics) ended(ev *tracer.Event) {
 			m.srtt.Observe(ev.SRTT.Seconds())
 		}
 	}
-}
-
-func (m *Metrics) transition(from, to tcpstate.State) {
-	if int(from) >= states || int(to) >= states {
-		return
-	}
-	c := m.transitions[from][to]
-	if c == nil {
-		c = m.transitionsVec.WithLabelValues(from.String(), to.String())
-		m.transitions[from][to] = c
-	}
-	c.Inc()
 }
 
 // Family label values, indexed by familyOf.

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
@@ -27,19 +29,24 @@ func event(kind tracer.Kind, old, new tcpstate.State, local, remote string) trac
 	return ev
 }
 
-// A connection's life, as the tracer reports it, counted.
+// A connection's life, as the tracer reports it in table mode, counted;
+// the transitions between are the kernel's counts.
 func TestApplyCountsAConnection(t *testing.T) {
-	m := New(Config{EphemeralLow: 32768, EphemeralHigh: 60999})
+	var kernel tracer.Transitions
+	kernel[tcpstate.FinWait2][tcpstate.TimeWait] = 1
+	kernel[tcpstate.Established][tcpstate.CloseWait] = 1
+	m := New(Config{EphemeralLow: 32768, EphemeralHigh: 60999,
+		Transitions: func() (tracer.Transitions, error) { return kernel, nil }})
 	const c, s = "127.0.0.1:40000", "127.0.0.1:8080"
 	for _, ev := range []tracer.Event{
 		event(tracer.KindState, tcpstate.Close, tcpstate.SynSent, c, s),
-		event(tracer.KindState, tcpstate.Listen, tcpstate.SynRecv, s, c),
 		withPrev(event(tracer.KindState, tcpstate.SynSent, tcpstate.Established, c, s), 80*time.Microsecond),
 		event(tracer.KindAccept, tcpstate.Established, tcpstate.Established, s, c),
 		withSummary(event(tracer.KindState, tcpstate.FinWait2, tcpstate.TimeWait, c, s)),
 		withSummary(event(tracer.KindState, tcpstate.LastAck, tcpstate.Close, s, c)),
 		withErr(event(tracer.KindState, tcpstate.SynSent, tcpstate.Close, "127.0.0.1:40001", "127.0.0.1:9"), syscall.ECONNREFUSED),
 		{Kind: tracer.KindLost, Lost: tracer.Lost{RingFull: 3, Recursion: 2}},
+		event(tracer.KindTimeWaitEnd, tcpstate.TimeWait, tcpstate.Close, c, s),
 	} {
 		m.Apply(&ev)
 	}
@@ -55,7 +62,6 @@ func TestApplyCountsAConnection(t *testing.T) {
 		{"sent bytes", testutil.ToFloat64(m.sent.WithLabelValues()), 200},
 		{"lost ring", testutil.ToFloat64(m.lostRing), 3},
 		{"lost recursion", testutil.ToFloat64(m.lostRecursion), 2},
-		{"FIN_WAIT2 to TIME_WAIT", testutil.ToFloat64(m.transitionsVec.WithLabelValues("FIN_WAIT2", "TIME_WAIT")), 1},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
@@ -63,6 +69,49 @@ func TestApplyCountsAConnection(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(m.connDurationVec); n != 2 {
 		t.Errorf("%d connection duration series, want client and server", n)
+	}
+	got := transitionCounts(t, m)
+	for k, want := range map[string]float64{"ESTABLISHED>CLOSE_WAIT": 1, "FIN_WAIT2>TIME_WAIT": 1, "TIME_WAIT>CLOSE": 1, "SYN_SENT>CLOSE": 0} {
+		if n, ok := got[k]; !ok || n != want {
+			t.Errorf("transitions %s = %v (shown %v), want %v", k, n, ok, want)
+		}
+	}
+	if len(got) != len(usual) {
+		t.Errorf("%d transitions shown, want the %d usual ones: %v", len(got), len(usual), got)
+	}
+}
+
+// transitionCounts is what m's transitions collector shows, by "FROM>TO".
+func transitionCounts(t *testing.T, m *Metrics) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m.transitions)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, mt := range f.GetMetric() {
+			l := mt.GetLabel()
+			got[l[0].GetValue()+">"+l[1].GetValue()] = mt.GetCounter().GetValue()
+		}
+	}
+	return got
+}
+
+// Counters never go back: once the tracer is closed, a scrape shows the
+// kernel's last counts.
+func TestTransitionsKeptAfterClose(t *testing.T) {
+	var kernel tracer.Transitions
+	kernel[tcpstate.Close][tcpstate.SynSent] = 7
+	var err error
+	m := New(Config{Transitions: func() (tracer.Transitions, error) { return kernel, err }})
+	before := transitionCounts(t, m)["CLOSE>SYN_SENT"]
+	err = errors.New("closed")
+	kernel = tracer.Transitions{}
+	if got := transitionCounts(t, m)["CLOSE>SYN_SENT"]; before != 7 || got != 7 {
+		t.Errorf("CLOSE->SYN_SENT %v before the tracer closed, %v after; want 7 both times", before, got)
 	}
 }
 

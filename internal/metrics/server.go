@@ -23,7 +23,8 @@ import (
 // ServerConfig is socktrace serve.
 type ServerConfig struct {
 	Listen string // host:port; see CheckListen
-	// Tracer is the tracer's configuration; Resets is always set.
+	// Tracer is the tracer's configuration; Serve sets what the metrics
+	// need (TableOnly and what goes with it, Resets, Transitions).
 	Tracer  tracer.Config
 	Metrics Config
 	// Started, if set, is called once the tracer is attached (tests).
@@ -67,6 +68,7 @@ func Serve(ctx context.Context, cfg ServerConfig, stderr io.Writer) error {
 	s := &server{}
 	cfg.Metrics.ResetReason = s.resetReason
 	cfg.Metrics.Clock = s.clock
+	cfg.Metrics.Transitions = s.transitions
 	m := New(cfg.Metrics)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
@@ -83,7 +85,10 @@ func Serve(ctx context.Context, cfg ServerConfig, stderr io.Writer) error {
 	}()
 	fmt.Fprintf(stderr, "socktrace: serving /metrics and /healthz on http://%s\n", ln.Addr())
 
-	cfg.Tracer.Resets = true
+	// Only what the metrics count is sent; the kernel counts the
+	// transitions between.
+	tc := &cfg.Tracer
+	tc.TableOnly, tc.ConnectTimes, tc.Summaries, tc.Resets, tc.Transitions = true, true, true, true, true
 	tr, err := tracer.New(cfg.Tracer)
 	if err != nil {
 		return err
@@ -189,6 +194,15 @@ func (s *server) resetReason(code uint16) string {
 		return ""
 	}
 	return s.tr.ResetReason(code)
+}
+
+func (s *server) transitions() (tracer.Transitions, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tr == nil {
+		return tracer.Transitions{}, errors.New("not attached")
+	}
+	return s.tr.Transitions()
 }
 
 func (s *server) clock() time.Time {
