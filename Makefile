@@ -6,7 +6,7 @@ CLANG_FORMAT ?= clang-format-14
 BIN      ?= bin/socktrace
 export CGO_ENABLED = 0
 
-.PHONY: all build generate check-generated test readme bench bench-go bench-trace bench-table bench-table-soak bench-serve-soak bench-top bench-top-soak bench-progs bench-snapshot pgo lint fuzz clean
+.PHONY: all build generate check-generated test readme bench bench-go bench-trace bench-table bench-table-soak bench-serve-soak bench-serve bench-top bench-top-soak bench-progs bench-snapshot pgo lint fuzz clean
 FUZZTIME ?= 20s
 
 all: build
@@ -43,7 +43,7 @@ lint:
 		{ echo "go.mod or go.sum is not tidy: run 'go mod tidy' and commit"; exit 1; }
 
 # Speed and memory targets live here, never in timed tests.
-bench: bench-go bench-trace bench-table bench-top bench-snapshot
+bench: bench-go bench-trace bench-table bench-top bench-serve bench-snapshot
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -62,6 +62,11 @@ bench-table: build
 # (needs root).
 bench-top: build
 	./bench/ab.sh table,top $(BIN)
+
+# socktrace serve, scraped every second, against -tanc and the churn
+# alone, in interleaved rounds, and its scrapes' times (needs root).
+bench-serve: build
+	./bench/ab.sh table,serve $(BIN)
 
 # socktrace top's RSS under max churn to 50,000 remote addresses, sampled
 # every 30 s for SOAK seconds (default 120; the issue's soak is SOAK=600).

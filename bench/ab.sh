@@ -5,7 +5,8 @@
 # every run in a fresh network namespace; it prints each one's conn/s ratio
 # against the round's off run and its CPU per connection. The VM's baseline
 # drifts by a third within an hour, so single ratios are noisy; CPU per
-# connection is the steadier signal. See bench/README.md.
+# connection is the steadier signal. serve is scraped every second; its
+# scrapes' times are summed up at the end. See bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -78,6 +79,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	# and a fixed order gave the same build the same place every time.
 	for ((i = 0; i < ${#runs[@]}; i++)); do
 		run=${runs[(i + r - 1) % ${#runs[@]}]}
+		scrape_log="$tmp/scrapes.${run%% *}.$(basename "${run#* }")"
 		run_build "${run%% *}" "${run#* }"
 		# CPU per connection: ticks are 1/CLK_TCK s.
 		read -r ratio us extra < <(awk -v c="$conns" -v o="$off" -v t="$ticks" -v hz="$clk_tck" \
@@ -94,3 +96,12 @@ for run in "${runs[@]}"; do
 	awk -v b="$(label "$run")" -v r="${ratio_sum[$run]}" -v u="${us_sum[$run]}" -v x="${extra_sum[$run]}" -v n="$ROUNDS" \
 		'BEGIN { printf "%s: mean ratio %.3f, tracer %.2f us of CPU per connection, traffic %+.2f us per connection (%d rounds)\n", b, r / n, u / n, x / n, n }'
 done
+# scrapes_summary RUN: serve's scrapes in every round, from scrape_loop's
+# lines ("MS SAMPLES").
+scrapes_summary() {
+	local f="$tmp/scrapes.${1%% *}.$(basename "${1#* }")"
+	[[ -s $f ]] || return 0
+	sort -n "$f" | awk -v b="$(label "$1")" '{ ms[NR] = $1; n += $2 }
+		END { printf "%s: %d scrapes, median %d ms, max %d ms, %d samples each on average\n", b, NR, ms[int((NR + 1) / 2)], ms[NR], n / NR }'
+}
+for run in "${runs[@]}"; do scrapes_summary "$run"; done

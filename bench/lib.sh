@@ -204,15 +204,16 @@ mode_ok() { [[ " ${modes[*]} " == *" $1 "* ]]; }
 # start_mode trace|table|serve|top: $SOCKTRACE as the comparison scripts
 # (ab.sh, progs.sh) run it beside the churn in $ns: 'trace --json --port' in
 # the host namespace, '-tanc' in $ns, 'serve' in $ns, scraped every second
-# as Prometheus would, or 'top --netns' (which, like -tanc, sees only $ns);
-# stdout to /dev/null, stderr to $tmp/err.
+# as Prometheus would (each scrape's time and size appended to
+# $scrape_log, if set), or 'top --netns' (which, like -tanc, sees only
+# $ns); stdout to /dev/null, stderr to $tmp/err.
 start_mode() {
 	case $1 in
 	trace) start_tracer /dev/null "$tmp/err" attached "$SOCKTRACE" trace --json --port "$PORT" ;;
 	table) start_tracer /dev/null "$tmp/err" printing ip netns exec "$ns" "$SOCKTRACE" -tanc ;;
 	serve)
 		start_tracer /dev/null "$tmp/err" healthy ip netns exec "$ns" "$SOCKTRACE" serve
-		scrape_loop 1 /dev/null
+		scrape_loop 1 "${scrape_log:-/dev/null}"
 		;;
 	top) start_tracer /dev/null "$tmp/err" counting "$SOCKTRACE" top --netns "$ns" ;;
 	*)
