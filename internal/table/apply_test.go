@@ -27,7 +27,7 @@ func TestRaces(t *testing.T) {
 			events: []*tracer.Event{client.connect(1 * time.Second)},
 			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
 			at:     1500 * time.Millisecond,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
+			live:   []string{clientEst},
 			counts: Counts{Connects: 1},
 		}, {
 			// The dump began at 2s and read the full socket, still in
@@ -53,38 +53,17 @@ func TestRaces(t *testing.T) {
 		}},
 	}, {
 		name: "a connect with another inode on a live tuple: the old row's close was lost",
-		prints: []print{{
-			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
-			at:     2 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
-			counts: Counts{Connects: 1},
-		}, {
+		prints: []print{clientEstablished, {
 			events: []*tracer.Event{client2.connect(2500 * time.Millisecond)},
 			rows:   []snapshot.Socket{client2.row(tcpstate.Established, 1002)},
 			at:     3 * time.Second,
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=2.5s"},
-			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=2.5s lived=1.5s healed"},
+			gone:   []string{clientEst + " gone=2.5s lived=1.5s healed"},
 			counts: Counts{Connects: 1, Healed: 1},
 		}},
 	}, {
 		name: "a close after healing belongs to the new connection on the tuple",
-		prints: []print{{
-			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
-			at:     2 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
-			counts: Counts{Connects: 1},
-		}, {
-			// Its close was lost. A first miss: the dump may have
-			// skipped it, so it stays.
-			at:   3 * time.Second,
-			live: []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
-		}, {
-			at:     4 * time.Second,
-			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=3s lived=2s healed"},
-			counts: Counts{Healed: 1},
-		}, {
+		prints: append(clientHealed(), print{
 			events: []*tracer.Event{
 				client2.connect(4200 * time.Millisecond),
 				client2.close(4800*time.Millisecond, tcpstate.Established, syscall.ECONNRESET, 600*time.Millisecond),
@@ -92,26 +71,10 @@ func TestRaces(t *testing.T) {
 			at:     5 * time.Second,
 			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1002 q=0/0 owner=101/wget born=4.2s gone=4.8s lived=600ms err=ECONNRESET"},
 			counts: Counts{Connects: 1, Closes: 1},
-		}, {
-			at: 6 * time.Second,
-		}},
+		}, print{at: 6 * time.Second}),
 	}, {
 		name: "a TIME_WAIT end after healing belongs to the new connection on the tuple",
-		prints: []print{{
-			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
-			at:     2 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
-			counts: Counts{Connects: 1},
-		}, {
-			// Missed once: kept.
-			at:   3 * time.Second,
-			live: []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
-		}, {
-			at:     4 * time.Second,
-			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=3s lived=2s healed"},
-			counts: Counts{Healed: 1},
-		}, {
+		prints: append(clientHealed(), print{
 			events: []*tracer.Event{
 				client2.connect(4200 * time.Millisecond),
 				client2.timeWait(4500*time.Millisecond, tcpstate.FinWait2, 300*time.Millisecond),
@@ -120,9 +83,7 @@ func TestRaces(t *testing.T) {
 			at:     5 * time.Second,
 			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 TIME_WAIT inode=0 q=0/0 owner=101/wget born=4.2s gone=4.8s lived=600ms"},
 			counts: Counts{Connects: 1, Closes: 1},
-		}, {
-			at: 6 * time.Second,
-		}},
+		}, print{at: 6 * time.Second}),
 	}, {
 		name: "accept of a socket the peer reset first: one gone row, the accepting owner",
 		seed: seedOf(500, 200, "nginx"),

@@ -132,7 +132,7 @@ func TestReconcile(t *testing.T) {
 			events: []*tracer.Event{client.close(2100*time.Millisecond, tcpstate.Established, syscall.ECONNRESET, 1100*time.Millisecond)},
 			rows:   []snapshot.Socket{withQueues(client.row(tcpstate.Established, 1001), 5, 6)},
 			at:     2 * time.Second,
-			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=2.1s lived=1.1s err=ECONNRESET"},
+			gone:   []string{clientEst + " gone=2.1s lived=1.1s err=ECONNRESET"},
 			counts: Counts{Closes: 1},
 		}, {
 			at: 3 * time.Second,
@@ -225,23 +225,7 @@ func TestReconcile(t *testing.T) {
 		}},
 	}, {
 		name: "healing: late events older than the healing are dropped, newer ones are a new row",
-		prints: []print{{
-			at: 500 * time.Millisecond,
-		}, {
-			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
-			at:     2 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
-			counts: Counts{Connects: 1},
-		}, {
-			// Missed once: kept.
-			at:   3 * time.Second,
-			live: []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
-		}, {
-			at:     4 * time.Second,
-			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=3s lived=2s healed"},
-			counts: Counts{Healed: 1},
-		}, {
+		prints: slices.Concat([]print{{at: 500 * time.Millisecond}}, clientHealed(), []print{{
 			events: []*tracer.Event{
 				client.timeWait(3900*time.Millisecond, tcpstate.FinWait2, 2900*time.Millisecond),
 				client2.connect(4500 * time.Millisecond),
@@ -251,16 +235,10 @@ func TestReconcile(t *testing.T) {
 			live:   []string{"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1002 q=0/0 owner=101/wget born=4.5s"},
 			states: states{synSent: 1},
 			counts: Counts{Connects: 1},
-		}},
+		}}),
 	}, {
 		name: "healing: a row with an event since the previous snapshot is kept",
-		prints: []print{{
-			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
-			at:     2 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
-			counts: Counts{Connects: 1},
-		}, {
+		prints: []print{clientEstablished, {
 			// Entered TIME_WAIT after the previous snapshot; this one
 			// missed the timewait socket (it was being hashed).
 			events: []*tracer.Event{client.timeWait(2500*time.Millisecond, tcpstate.FinWait2, 1500*time.Millisecond)},
@@ -465,7 +443,7 @@ func TestReconcileLookups(t *testing.T) {
 			events: []*tracer.Event{client.connect(1 * time.Second)},
 			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
 			at:     2 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
+			live:   []string{clientEst},
 			counts: Counts{Connects: 1},
 			then: func(t *testing.T, tbl *Table) {
 				if got := tbl.Lookups(nil); len(got) != 1 || got[0].Inode != 1001 {
@@ -530,18 +508,12 @@ func TestReconcileLookups(t *testing.T) {
 		}},
 	}, {
 		name: "a lookup that misses a connection twice heals it",
-		prints: []print{{
-			events: []*tracer.Event{client.connect(1 * time.Second)},
-			rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
-			at:     2 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
-			counts: Counts{Connects: 1},
-		}, {
+		prints: []print{clientEstablished, {
 			lookup: true, at: 3 * time.Second,
-			live: []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"},
+			live: []string{clientEst},
 		}, {
 			lookup: true, at: 4 * time.Second,
-			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s gone=3s lived=2s healed"},
+			gone:   []string{clientEst + " gone=3s lived=2s healed"},
 			counts: Counts{Healed: 1},
 		}},
 	}}

@@ -364,6 +364,7 @@ var (
 const (
 	clientSynSent = "10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1001 q=0/0 owner=100/curl born=1s"
 	clientTW      = "10.0.0.1:40000>10.0.0.2:80 TIME_WAIT inode=0 q=0/0 owner=100/curl born=1s"
+	clientEst     = "10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"
 	listenerRow   = "10.0.0.2:80>0.0.0.0:0 LISTEN inode=500 q=0/0 owner=200/nginx"
 )
 
@@ -379,6 +380,30 @@ var clientInTimeWait = print{
 	live:   []string{clientTW},
 	states: states{timeWait: 1},
 	counts: Counts{Connects: 1, Closes: 1},
+}
+
+// clientEstablished is the first print of the scenarios that start with
+// the client's connection established and listed.
+var clientEstablished = print{
+	events: []*tracer.Event{client.connect(1 * time.Second)},
+	rows:   []snapshot.Socket{client.row(tcpstate.Established, 1001)},
+	at:     2 * time.Second,
+	live:   []string{clientEst},
+	counts: Counts{Connects: 1},
+}
+
+// clientHealed is clientEstablished, then the client's close lost: the
+// first snapshot that misses it keeps it, as the dump may have skipped it;
+// the second heals it.
+func clientHealed() []print {
+	return []print{clientEstablished, {
+		at:   3 * time.Second,
+		live: []string{clientEst},
+	}, {
+		at:     4 * time.Second,
+		gone:   []string{clientEst + " gone=3s lived=2s healed"},
+		counts: Counts{Healed: 1},
+	}}
 }
 
 // tw6 is an IPv6 connection seen only in TIME_WAIT; peer6Row and tw6Row
