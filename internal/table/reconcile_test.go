@@ -24,6 +24,32 @@ var (
 	newServed = sock{local: "10.0.0.2:80", remote: "10.0.0.1:40001", inode: 901}
 )
 
+// Rows as show prints them.
+const (
+	sshdRow  = "0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd"
+	knownRow = "10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms"
+)
+
+// knownListed is the first prints of the scenarios with a long-lived
+// connection: known from its connect, listed by two snapshots.
+func knownListed() []print {
+	listed := []snapshot.Socket{
+		sshd.row(tcpstate.Listen, 700),
+		withQueues(known.row(tcpstate.Established, 1010), 3, 4),
+	}
+	return []print{{
+		events: []*tracer.Event{known.connect(500 * time.Millisecond)},
+		rows:   listed,
+		at:     2 * time.Second,
+		live:   []string{sshdRow, knownRow},
+		counts: Counts{Connects: 1},
+	}, {
+		rows: listed,
+		at:   10 * time.Second,
+		live: []string{sshdRow, knownRow},
+	}}
+}
+
 // withQueues is a snapshot row with receive and send queues.
 func withQueues(r snapshot.Socket, recvQ, sendQ uint64) snapshot.Socket {
 	r.RecvQ, r.SendQ = recvQ, sendQ
@@ -67,9 +93,9 @@ func TestReconcile(t *testing.T) {
 			},
 			at: 2 * time.Second,
 			live: []string{
-				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				sshdRow,
 				"10.0.0.2:22>10.0.0.9:50000 ESTABLISHED inode=701 q=10/0 owner=0/",
-				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
+				knownRow,
 				"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1001 q=0/0 owner=100/curl born=2.1s",
 			},
 			states: states{synSent: 1},
@@ -88,7 +114,7 @@ func TestReconcile(t *testing.T) {
 			live: []string{
 				"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=2.1s",
 				"10.0.0.1:40010>10.0.0.2:80 CLOSE_WAIT inode=1010 q=1/0 owner=100/curl born=500ms",
-				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				sshdRow,
 				"10.0.0.2:22>10.0.0.9:50000 ESTABLISHED inode=701 q=10/0 owner=0/",
 			},
 		}, {
@@ -103,7 +129,7 @@ func TestReconcile(t *testing.T) {
 			live: []string{
 				"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=2.1s",
 				"10.0.0.1:40010>10.0.0.2:80 CLOSE_WAIT inode=1010 q=1/0 owner=100/curl born=500ms",
-				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				sshdRow,
 			},
 			gone:   []string{"10.0.0.2:22>10.0.0.9:50000 ESTABLISHED inode=701 q=10/0 owner=0/ gone=3s lived=0s healed"},
 			counts: Counts{Healed: 1},
@@ -255,29 +281,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		name: "healing: a long-lived row one snapshot skipped is not healed: it stays live and keeps its owner and birth",
 		seed: seedOf(700, 50, "sshd"),
-		prints: []print{{
-			events: []*tracer.Event{known.connect(500 * time.Millisecond)},
-			rows: []snapshot.Socket{
-				sshd.row(tcpstate.Listen, 700),
-				withQueues(known.row(tcpstate.Established, 1010), 3, 4),
-			},
-			at: 2 * time.Second,
-			live: []string{
-				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
-				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
-			},
-			counts: Counts{Connects: 1},
-		}, {
-			rows: []snapshot.Socket{
-				sshd.row(tcpstate.Listen, 700),
-				withQueues(known.row(tcpstate.Established, 1010), 3, 4),
-			},
-			at: 10 * time.Second,
-			live: []string{
-				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
-				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
-			},
-		}, {
+		prints: append(knownListed(), print{
 			// The dump skipped it (its hash chain changed under the
 			// dump); its last event is long before the previous
 			// snapshot. It stays, after the listed rows, with its last
@@ -288,13 +292,13 @@ func TestReconcile(t *testing.T) {
 			rows:   []snapshot.Socket{sshd.row(tcpstate.Listen, 700)},
 			at:     20 * time.Second,
 			live: []string{
-				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
-				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
+				sshdRow,
+				knownRow,
 				"10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1001 q=0/0 owner=100/curl born=19s",
 			},
 			states: states{synSent: 1},
 			counts: Counts{Connects: 1},
-		}, {
+		}, print{
 			// Listed again: the same row, not one rebuilt from the
 			// snapshot (that would have no owner and no birth).
 			rows: []snapshot.Socket{
@@ -304,11 +308,11 @@ func TestReconcile(t *testing.T) {
 			},
 			at: 30 * time.Second,
 			live: []string{
-				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				sshdRow,
 				"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=19s",
 				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=0/1 owner=100/curl born=500ms",
 			},
-		}, {
+		}, print{
 			// Being listed reset its misses: one more skip is again a
 			// first miss, not a second.
 			rows: []snapshot.Socket{
@@ -317,11 +321,11 @@ func TestReconcile(t *testing.T) {
 			},
 			at: 40 * time.Second,
 			live: []string{
-				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				sshdRow,
 				"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=19s",
 				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=0/1 owner=100/curl born=500ms",
 			},
-		}, {
+		}, print{
 			rows: []snapshot.Socket{
 				sshd.row(tcpstate.Listen, 700),
 				client.row(tcpstate.Established, 1001),
@@ -329,72 +333,47 @@ func TestReconcile(t *testing.T) {
 			},
 			at: 50 * time.Second,
 			live: []string{
-				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
+				sshdRow,
 				"10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=19s",
 				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=0/1 owner=100/curl born=500ms",
 			},
-		}},
+		}),
 	}, {
 		name: "healing: a long-lived row two snapshots in a row missed is healed, with its owner and birth",
 		seed: seedOf(700, 50, "sshd"),
-		prints: []print{{
-			events: []*tracer.Event{known.connect(500 * time.Millisecond)},
-			rows: []snapshot.Socket{
-				sshd.row(tcpstate.Listen, 700),
-				withQueues(known.row(tcpstate.Established, 1010), 3, 4),
-			},
-			at: 2 * time.Second,
-			live: []string{
-				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
-				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
-			},
-			counts: Counts{Connects: 1},
-		}, {
-			rows: []snapshot.Socket{
-				sshd.row(tcpstate.Listen, 700),
-				withQueues(known.row(tcpstate.Established, 1010), 3, 4),
-			},
-			at: 10 * time.Second,
-			live: []string{
-				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
-				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
-			},
-		}, {
+		prints: append(knownListed(), print{
 			// Its close was lost. First miss: kept.
 			rows: []snapshot.Socket{sshd.row(tcpstate.Listen, 700)},
 			at:   20 * time.Second,
-			live: []string{
-				"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd",
-				"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms",
-			},
-		}, {
+			live: []string{sshdRow, knownRow},
+		}, print{
 			// Second miss in a row, no event since: healed.
 			rows:   []snapshot.Socket{sshd.row(tcpstate.Listen, 700)},
 			at:     30 * time.Second,
-			live:   []string{"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd"},
-			gone:   []string{"10.0.0.1:40010>10.0.0.2:80 ESTABLISHED inode=1010 q=3/4 owner=100/curl born=500ms gone=20s lived=19.5s healed"},
+			live:   []string{sshdRow},
+			gone:   []string{knownRow + " gone=20s lived=19.5s healed"},
 			counts: Counts{Healed: 1},
-		}, {
+		}, print{
 			// It waits one interval for a close that was late rather
 			// than lost, then is forgotten.
 			rows: []snapshot.Socket{sshd.row(tcpstate.Listen, 700)},
 			at:   40 * time.Second,
-			live: []string{"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd"},
+			live: []string{sshdRow},
 			then: func(t *testing.T, tbl *Table) {
 				if len(tbl.healed) != 1 {
 					t.Errorf("healed rows waiting for a close: %d, want 1", len(tbl.healed))
 				}
 			},
-		}, {
+		}, print{
 			rows: []snapshot.Socket{sshd.row(tcpstate.Listen, 700)},
 			at:   50 * time.Second,
-			live: []string{"0.0.0.0:22>0.0.0.0:0 LISTEN inode=700 q=0/0 owner=50/sshd"},
+			live: []string{sshdRow},
 			then: func(t *testing.T, tbl *Table) {
 				if len(tbl.healed) != 0 {
 					t.Errorf("healed rows waiting for a close: %d, want 0", len(tbl.healed))
 				}
 			},
-		}},
+		}),
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
