@@ -452,7 +452,7 @@ func TestReconcileLookups(t *testing.T) {
 			events: []*tracer.Event{client.connect(1 * time.Second),
 				awaitingFin(client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second))},
 			lookup: true, at: 3 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			live:   []string{clientFW2},
 			states: states{},
 			counts: Counts{Connects: 1, Closes: 1},
 			then:   asks(client.row(tcpstate.FinWait2, 0)),
@@ -460,7 +460,7 @@ func TestReconcileLookups(t *testing.T) {
 			// The peer, on another host, has not closed yet.
 			rows:   []snapshot.Socket{client.row(tcpstate.FinWait2, 0)},
 			lookup: true, at: 4 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			live:   []string{clientFW2},
 			states: states{},
 			then:   asks(client.row(tcpstate.FinWait2, 0)),
 		}, {
@@ -478,11 +478,11 @@ func TestReconcileLookups(t *testing.T) {
 		name: "a row awaiting the peer's FIN that two lookups miss is healed",
 		prints: []print{awaitingFinPrint, {
 			lookup: true, at: 4 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			live:   []string{clientFW2},
 			states: states{},
 		}, {
 			lookup: true, at: 5 * time.Second,
-			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s gone=4s lived=3s healed"},
+			gone:   []string{clientFW2 + " gone=4s lived=3s healed"},
 			counts: Counts{Healed: 1},
 		}},
 	}, {

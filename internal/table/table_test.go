@@ -114,7 +114,7 @@ var awaitingFinPrint = print{
 	},
 	rows:   []snapshot.Socket{},
 	at:     3 * time.Second,
-	live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+	live:   []string{clientFW2},
 	states: states{}, // shown as FIN_WAIT2, not counted as TIME_WAIT
 	counts: Counts{Connects: 1, Closes: 1},
 	lookup: true,
@@ -365,6 +365,7 @@ const (
 	clientSynSent = "10.0.0.1:40000>10.0.0.2:80 SYN_SENT inode=1001 q=0/0 owner=100/curl born=1s"
 	clientTW      = "10.0.0.1:40000>10.0.0.2:80 TIME_WAIT inode=0 q=0/0 owner=100/curl born=1s"
 	clientEst     = "10.0.0.1:40000>10.0.0.2:80 ESTABLISHED inode=1001 q=0/0 owner=100/curl born=1s"
+	clientFW2     = "10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"
 	listenerRow   = "10.0.0.2:80>0.0.0.0:0 LISTEN inode=500 q=0/0 owner=200/nginx"
 )
 
@@ -379,6 +380,21 @@ var clientInTimeWait = print{
 	at:     3 * time.Second,
 	live:   []string{clientTW},
 	states: states{timeWait: 1},
+	counts: Counts{Connects: 1, Closes: 1},
+}
+
+// clientListedFinWait2 is clientInTimeWait with the timewait socket listed
+// in FIN_WAIT2: FIN_WAIT2 timed out waiting for the peer's FIN, and the
+// kernel handed the connection to a timewait socket in that substate.
+var clientListedFinWait2 = print{
+	events: []*tracer.Event{
+		client.connect(1 * time.Second),
+		client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second),
+	},
+	rows:   []snapshot.Socket{client.row(tcpstate.FinWait2, 0)},
+	at:     3 * time.Second,
+	live:   []string{clientFW2},
+	states: states{}, // shown as FIN_WAIT2, not counted as TIME_WAIT
 	counts: Counts{Connects: 1, Closes: 1},
 }
 
@@ -523,23 +539,10 @@ func TestConnectionLives(t *testing.T) {
 		}},
 	}, {
 		name: "the timewait socket shown as FIN_WAIT2 still ends on TIME_WAIT end",
-		prints: []print{{
-			events: []*tracer.Event{
-				client.connect(1 * time.Second),
-				// FIN_WAIT2 timed out waiting for the peer's FIN: the kernel
-				// hands it to a timewait socket in substate FIN_WAIT2.
-				client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second),
-			},
-			rows: []snapshot.Socket{client.row(tcpstate.FinWait2, 0)},
-			at:   3 * time.Second,
-			live: []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
-			// Shown as FIN_WAIT2, not counted as TIME_WAIT.
-			states: states{},
-			counts: Counts{Connects: 1, Closes: 1},
-		}, {
+		prints: []print{clientListedFinWait2, {
 			events: []*tracer.Event{client.timeWaitEnd(60*time.Second, true)},
 			at:     61 * time.Second,
-			gone:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s gone=1m0s lived=59s expired"},
+			gone:   []string{clientFW2 + " gone=1m0s lived=59s expired"},
 		}},
 	}, {
 		name: "a TIME_WAIT entered before the peer's FIN is FIN_WAIT2 until the local peer's close",
@@ -585,7 +588,7 @@ func TestConnectionLives(t *testing.T) {
 			events: []*tracer.Event{peer.close(3500*time.Millisecond, tcpstate.LastAck, syscall.ECONNRESET, 0)},
 			rows:   []snapshot.Socket{},
 			at:     4 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
+			live:   []string{clientFW2},
 			gone:   []string{"10.0.0.2:80>10.0.0.1:40000 LAST_ACK inode=2002 q=0/0 owner=201/worker gone=3.5s lived=0s err=ECONNRESET"},
 			states: states{},
 			counts: Counts{Closes: 1},
@@ -602,17 +605,7 @@ func TestConnectionLives(t *testing.T) {
 		}},
 	}, {
 		name: "the timewait socket listed in FIN_WAIT2, then in TIME_WAIT once the peer's FIN came",
-		prints: []print{{
-			events: []*tracer.Event{
-				client.connect(1 * time.Second),
-				client.timeWait(2*time.Second, tcpstate.FinWait2, time.Second),
-			},
-			rows:   []snapshot.Socket{client.row(tcpstate.FinWait2, 0)},
-			at:     3 * time.Second,
-			live:   []string{"10.0.0.1:40000>10.0.0.2:80 FIN_WAIT2 inode=0 q=0/0 owner=100/curl born=1s"},
-			states: states{},
-			counts: Counts{Connects: 1, Closes: 1},
-		}, {
+		prints: []print{clientListedFinWait2, {
 			rows:   []snapshot.Socket{client.row(tcpstate.TimeWait, 0)},
 			at:     4 * time.Second,
 			live:   []string{clientTW},
