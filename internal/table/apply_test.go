@@ -87,11 +87,7 @@ func TestRaces(t *testing.T) {
 	}, {
 		name: "accept of a socket the peer reset first: one gone row, the accepting owner",
 		seed: seedOf(500, 200, "nginx"),
-		prints: []print{{
-			rows: []snapshot.Socket{listener.row(tcpstate.Listen, 500)},
-			at:   1 * time.Second,
-			live: []string{listenerRow},
-		}, {
+		prints: []print{listenerAt(1 * time.Second), {
 			events: []*tracer.Event{
 				// Reset in the accept queue: no file yet.
 				reset.close(1500*time.Millisecond, tcpstate.Established, syscall.ECONNRESET, 100*time.Millisecond),
@@ -102,11 +98,7 @@ func TestRaces(t *testing.T) {
 			live:   []string{listenerRow},
 			gone:   []string{"10.0.0.2:80>10.0.0.1:40001 ESTABLISHED inode=0 q=0/0 owner=201/worker born=1.4s gone=1.5s lived=100ms err=ECONNRESET"},
 			counts: Counts{Accepts: 1, Closes: 1},
-		}, {
-			rows: []snapshot.Socket{listener.row(tcpstate.Listen, 500)},
-			at:   3 * time.Second,
-			live: []string{listenerRow},
-		}},
+		}, listenerAt(3 * time.Second)},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -383,6 +383,15 @@ var clientInTimeWait = print{
 	counts: Counts{Connects: 1, Closes: 1},
 }
 
+// listenerAt is a print of the listener alone, listed by the snapshot at d.
+func listenerAt(d time.Duration) print {
+	return print{
+		rows: []snapshot.Socket{listener.row(tcpstate.Listen, 500)},
+		at:   d,
+		live: []string{listenerRow},
+	}
+}
+
 // clientListedFinWait2 is clientInTimeWait with the timewait socket listed
 // in FIN_WAIT2: FIN_WAIT2 timed out waiting for the peer's FIN, and the
 // kernel handed the connection to a timewait socket in that substate.
@@ -692,11 +701,7 @@ func TestConnectionLives(t *testing.T) {
 	}, {
 		name: "server connection accepted and closed between two snapshots",
 		seed: seedOf(500, 200, "nginx"),
-		prints: []print{{
-			rows: []snapshot.Socket{listener.row(tcpstate.Listen, 500)},
-			at:   1 * time.Second,
-			live: []string{listenerRow},
-		}, {
+		prints: []print{listenerAt(1 * time.Second), {
 			events: []*tracer.Event{
 				served.accept(2*time.Second, tcpstate.Established),
 				// The peer closed first: CLOSE_WAIT, then LAST_ACK.
@@ -707,11 +712,7 @@ func TestConnectionLives(t *testing.T) {
 			live:   []string{listenerRow},
 			gone:   []string{"10.0.0.2:80>10.0.0.1:40001 LAST_ACK inode=2001 q=0/0 owner=201/worker born=1.5s gone=3s lived=1.5s"},
 			counts: Counts{Accepts: 1, Closes: 1},
-		}, {
-			rows: []snapshot.Socket{listener.row(tcpstate.Listen, 500)},
-			at:   5 * time.Second,
-			live: []string{listenerRow},
-		}},
+		}, listenerAt(5 * time.Second)},
 	}, {
 		name: "refused connect",
 		prints: []print{{
