@@ -166,15 +166,38 @@ func tablesGolden(t *testing.T, name string) string {
 	return string(b)
 }
 
+// tableCase is a command line over the tables fixture, as one string, and
+// all it prints.
+type tableCase struct{ args, want string }
+
+// runTables runs socktrace over the tables fixture: its proc tree, the
+// options in before, then args split at blanks.
+func runTables(args string, before ...string) (stdout, stderr string, err error) {
+	all := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc")}, before...)
+	return runRoot(context.Background(), append(all, strings.Fields(args)...)...)
+}
+
+// checkTables checks that each case prints exactly its want, and nothing
+// on stderr.
+func checkTables(t *testing.T, before []string, cases []tableCase) {
+	t.Helper()
+	for _, tc := range cases {
+		out, errOut, err := runTables(tc.args, before...)
+		if err != nil || errOut != "" {
+			t.Errorf("%s: error %v, stderr %q", tc.args, err, errOut)
+		}
+		if out != tc.want {
+			t.Errorf("%s: printed\n%s\nwant\n%s", tc.args, out, tc.want)
+		}
+	}
+}
+
 // -r prints a table for each family -4 and -6 name, in their order, and
 // the IPv4 one when none is named: -t, -u, -w and -U do not make it both,
 // as they do for socket listings (netstat -rt is netstat -r).
 func TestNetstatRouteFamilies(t *testing.T) {
 	v4, v6 := tablesGolden(t, "rn"), tablesGolden(t, "6rn")
-	for _, tc := range []struct {
-		args string
-		want string
-	}{
+	checkTables(t, nil, []tableCase{
 		{"-rn", v4},
 		{"-rtn", v4},
 		{"-run", v4},
@@ -189,26 +212,14 @@ func TestNetstatRouteFamilies(t *testing.T) {
 		{"-rtn -4 -6", v4 + v6},
 		{"-rn -6 -4", v6 + v4},
 		{"-rn -4 -4", v4 + v4},
-	} {
-		args := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc")}, strings.Fields(tc.args)...)
-		out, errOut, err := runRoot(context.Background(), args...)
-		if err != nil || errOut != "" {
-			t.Errorf("%s: error %v, stderr %q", tc.args, err, errOut)
-		}
-		if out != tc.want {
-			t.Errorf("%s: printed\n%s\nwant\n%s", tc.args, out, tc.want)
-		}
-	}
+	})
 }
 
 // -C prints the routing cache instead of the FIB, -FC both, for each
 // family; -N prints hosts as numbers, as -n does for -r.
 func TestNetstatRouteCache(t *testing.T) {
 	g := func(name string) string { return tablesGolden(t, name) }
-	for _, tc := range []struct {
-		args string
-		want string
-	}{
+	checkTables(t, nil, []tableCase{
 		{"-rnC", g("rnC")},
 		{"-rnCee", g("rnCee")},
 		{"-rnF", g("rn")},
@@ -220,26 +231,14 @@ func TestNetstatRouteCache(t *testing.T) {
 		{"-rN", g("rN")},
 		{"-6 -rN", g("6rN")},
 		{"--route --symbolic", g("rN")},
-	} {
-		args := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc")}, strings.Fields(tc.args)...)
-		out, errOut, err := runRoot(context.Background(), args...)
-		if err != nil || errOut != "" {
-			t.Errorf("%s: error %v, stderr %q", tc.args, err, errOut)
-		}
-		if out != tc.want {
-			t.Errorf("%s: printed\n%s\nwant\n%s", tc.args, out, tc.want)
-		}
-	}
+	})
 }
 
 // -S lists SCTP sockets as netstat does, between TCP and UDP; only for
 // IPv4, as netstat reads the file of both families only then.
 func TestNetstatSCTP(t *testing.T) {
 	g := func(name string) string { return tablesGolden(t, name) }
-	for _, tc := range []struct {
-		args string
-		want string
-	}{
+	checkTables(t, nil, []tableCase{
 		{"-Sn", g("Sn")},
 		{"--sctp --numeric", g("Sn")},
 		{"-San", g("San")},
@@ -252,16 +251,7 @@ func TestNetstatSCTP(t *testing.T) {
 		{"-S -6 -an", g("S6an")},
 		{"-SaN", g("SaN")},
 		{"-Sa --numeric-ports", g("Sa-np")},
-	} {
-		args := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc")}, strings.Fields(tc.args)...)
-		out, errOut, err := runRoot(context.Background(), args...)
-		if err != nil || errOut != "" {
-			t.Errorf("%s: error %v, stderr %q", tc.args, err, errOut)
-		}
-		if out != tc.want {
-			t.Errorf("%s: printed\n%s\nwant\n%s", tc.args, out, tc.want)
-		}
-	}
+	})
 }
 
 // -g lists the multicast groups after the Internet table, named through
@@ -269,26 +259,14 @@ func TestNetstatSCTP(t *testing.T) {
 // protocol too.
 func TestNetstatGroups(t *testing.T) {
 	g := func(name string) string { return tablesGolden(t, name) }
-	for _, tc := range []struct {
-		args string
-		want string
-	}{
+	checkTables(t, []string{"--etc-root", tablesFixture}, []tableCase{
 		{"-gn", g("gn")},
 		{"-g", g("g")},
 		{"--groups", g("g")},
 		{"-g -4 -n", g("g4n")},
 		{"-g -6", g("g6")},
-	} {
-		args := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc"), "--etc-root", tablesFixture}, strings.Fields(tc.args)...)
-		out, errOut, err := runRoot(context.Background(), args...)
-		if err != nil || errOut != "" {
-			t.Errorf("%s: error %v, stderr %q", tc.args, err, errOut)
-		}
-		if out != tc.want {
-			t.Errorf("%s: printed\n%s\nwant\n%s", tc.args, out, tc.want)
-		}
-	}
-	out, _, err := runRoot(context.Background(), "--proc-root", filepath.Join(tablesFixture, "proc"), "-gn", "--json")
+	})
+	out, _, err := runTables("-gn --json")
 	if want := `{"family":"inet6","iface":"va","refcnt":2,"group":"ff02::fb"}` + "\n"; err != nil || !strings.Contains(out, want) {
 		t.Errorf("-gn --json: %v, printed\n%s\nwant a line %s", err, out, want)
 	}
@@ -334,9 +312,7 @@ func TestNetstatRefusals(t *testing.T) {
 		{"-s -A appletalk", "", fmt.Sprintf(noStats, "ddp"), 1},
 		{"-s -A ipx", "", fmt.Sprintf(noStats, "ipx"), 1},
 	} {
-		// A tree with routes and counters.
-		args := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc")}, strings.Fields(tc.args)...)
-		out, errOut, err := runRoot(context.Background(), args...)
+		out, errOut, err := runTables(tc.args)
 		var r netstat.Refusal
 		if !errors.As(err, &r) || r.Msg != tc.want || r.Status != tc.status {
 			t.Errorf("%s: error %q, want %q, status %d", tc.args, err, tc.want, tc.status)
@@ -363,8 +339,7 @@ func TestNetstatStatsFamilies(t *testing.T) {
 	for _, tc := range []struct{ args, golden string }{
 		{"-s", "s"}, {"-s -4", "s"}, {"-st", "st"}, {"-s -4 -t", "st"}, {"-s -6", "s6"}, {"-s -6 -t", "s6t"},
 	} {
-		args := append([]string{"--proc-root", filepath.Join(tablesFixture, "proc")}, strings.Fields(tc.args)...)
-		out, _, err := runRoot(context.Background(), args...)
+		out, _, err := runTables(tc.args)
 		if err != nil {
 			t.Errorf("%s: %v", tc.args, err)
 		}
