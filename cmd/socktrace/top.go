@@ -37,15 +37,7 @@ func newTopCmd() *cobra.Command {
 		Args:         cobra.ArbitraryArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.filter = args
-			if err := emptyFilter(cmd, "comm", "state", "netns"); err != nil {
-				return err
-			}
-			cfg, err := o.config()
-			if err != nil {
-				return usageOf(cmd, err)
-			}
-			stop, err := cpuProfile(o.profile)
+			cfg, stop, err := prepare(cmd, &o.traceOptions, args, o.config)
 			if err != nil {
 				return err
 			}

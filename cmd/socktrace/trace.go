@@ -53,15 +53,7 @@ func newTraceCmd() *cobra.Command {
 		Args:         cobra.ArbitraryArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.filter = args
-			if err := emptyFilter(cmd, "comm", "state", "netns"); err != nil {
-				return err
-			}
-			cfg, err := o.config()
-			if err != nil {
-				return usageOf(cmd, err)
-			}
-			stop, err := cpuProfile(o.profile)
+			cfg, stop, err := prepare(cmd, o, args, o.config)
 			if err != nil {
 				return err
 			}
@@ -184,6 +176,22 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return usageError{fmt.Sprintf("unexpected argument %q", args[0]), cmd.CommandPath()}
 	}
 	return nil
+}
+
+// prepare does what every command that runs the tracer does first: it
+// takes the filter words, builds the command's config (an empty filter
+// flag or a bad value is a usage error), and starts --cpuprofile, which
+// runs until stop.
+func prepare[C any](cmd *cobra.Command, o *traceOptions, args []string, config func() (C, error)) (cfg C, stop func(), err error) {
+	o.filter = args
+	if err := emptyFilter(cmd, "comm", "state", "netns"); err != nil {
+		return cfg, nil, err
+	}
+	if cfg, err = config(); err != nil {
+		return cfg, nil, usageOf(cmd, err)
+	}
+	stop, err = cpuProfile(o.profile)
+	return cfg, stop, err
 }
 
 // emptyFilter rejects a filter flag given an empty value ("--comm $NAME"
