@@ -22,29 +22,22 @@ type RouteOptions struct {
 	Names  RouteNamer // nil prints numbers, as -n does
 }
 
-// The IPv4 table's headers (see routeLayout).
-const (
-	routeHeadMSS    = "Destination     Gateway         Genmask         Flags   MSS Window  irtt Iface"
-	routeHeadMetric = "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface"
-	routeHeadFull   = "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface    MSS   Window irtt"
-	route6Head      = "Destination                    Next Hop                   Flag Met Ref  Use If"
-)
+// The IPv4 table's headers, by layout (see routeLayout).
+var routeHeads = layoutHeads{
+	layoutMSS:    "Destination     Gateway         Genmask         Flags   MSS Window  irtt Iface",
+	layoutMetric: "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface",
+	layoutFull:   "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface    MSS   Window irtt",
+}
+
+const route6Head = "Destination                    Next Hop                   Flag Met Ref  Use If"
 
 // Routes prints the IPv4 routing table as netstat -r does. Rows without
 // RTF_UP are left out, as netstat leaves them out.
 func Routes(w io.Writer, rows []snapshot.Route, o RouteOptions) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintln(bw, "Kernel IP routing table")
-	layout := routeLayout(o.Extend)
-	switch layout {
-	case layoutMSS:
-		fmt.Fprintln(bw, routeHeadMSS)
-	case layoutMetric:
-		fmt.Fprintln(bw, routeHeadMetric)
-	case layoutFull:
-		fmt.Fprintln(bw, routeHeadFull)
-	default:
-		return flushTable(bw) // the title and nothing else
+	layout := printRouteHead(bw, "Kernel IP routing table", o.Extend, &routeHeads)
+	if layout == layoutNone {
+		return flushTable(bw)
 	}
 	for _, r := range rows {
 		if r.Flags&snapshot.RTFUp == 0 {
@@ -81,6 +74,21 @@ const (
 	layoutFull   = 3 // both
 )
 
+// layoutHeads are an IPv4 table's headers, by layout; layoutNone has none.
+type layoutHeads [layoutFull + 1]string
+
+// printRouteHead prints an IPv4 table's title, then the header of the
+// layout -e asks for, which it returns: with layoutNone, netstat prints
+// the title and nothing else.
+func printRouteHead(bw *bufio.Writer, title string, extend int, heads *layoutHeads) int {
+	fmt.Fprintln(bw, title)
+	layout := routeLayout(extend)
+	if layout != layoutNone {
+		fmt.Fprintln(bw, heads[layout])
+	}
+	return layout
+}
+
 // routeLayout is the layout netstat gives -r with extend times -e: it
 // counts -e from 1, swaps 1 and 2 (so no -e shows MSS and -e Metric), and
 // keeps the count's two low bits, so -eee has no table and -eeee is -e.
@@ -95,26 +103,18 @@ func routeLayout(extend int) int {
 }
 
 // The IPv4 routing cache's headers, by layout.
-const (
-	cacheHeadMetric = "Source          Destination     Gateway         Flags Metric Ref    Use Iface"
-	cacheHeadMSS    = "Source          Destination     Gateway         Flags   MSS Window  irtt Iface"
-	cacheHeadFull   = "Source          Destination     Gateway         Flags Metric Ref    Use Iface    MSS   Window irtt  TOS HHRef HHUptod     SpecDst"
-)
+var cacheHeads = layoutHeads{
+	layoutMSS:    "Source          Destination     Gateway         Flags   MSS Window  irtt Iface",
+	layoutMetric: "Source          Destination     Gateway         Flags Metric Ref    Use Iface",
+	layoutFull:   "Source          Destination     Gateway         Flags Metric Ref    Use Iface    MSS   Window irtt  TOS HHRef HHUptod     SpecDst",
+}
 
 // RouteCache prints the IPv4 routing cache as netstat -rC does. Since
 // Linux 3.6 there is no cache, and it prints the title and header alone.
 func RouteCache(w io.Writer, rows []snapshot.CachedRoute, o RouteOptions) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintln(bw, "Kernel IP routing cache")
-	layout := routeLayout(o.Extend)
-	switch layout {
-	case layoutMSS:
-		fmt.Fprintln(bw, cacheHeadMSS)
-	case layoutMetric:
-		fmt.Fprintln(bw, cacheHeadMetric)
-	case layoutFull:
-		fmt.Fprintln(bw, cacheHeadFull)
-	default:
+	layout := printRouteHead(bw, "Kernel IP routing cache", o.Extend, &cacheHeads)
+	if layout == layoutNone {
 		return flushTable(bw)
 	}
 	for _, r := range rows {
