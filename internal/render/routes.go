@@ -161,22 +161,31 @@ func routeCacheFlags(f uint32) string {
 	if f&snapshot.RTFReject != 0 {
 		b = append(b[:0], '!')
 	}
-	for _, l := range []struct {
-		bit    uint32
-		letter string
-	}{
+	return string(appendLetters(b, f, []flagLetter{
 		{snapshot.RTFReinstate, "R"}, {snapshot.RTFDynamic, "D"}, {snapshot.RTFModified, "M"},
 		{snapshot.RTCFDead, "-"}, {snapshot.RTCFOnLink, "o"}, {snapshot.RTCFNotify, "n"},
 		{snapshot.RTCFDirectDst, "d"}, {snapshot.RTCFTProxy, "t"}, {snapshot.RTCFFast, "f"},
 		{snapshot.RTCFMasq, "q"}, {snapshot.RTCFSNAT, "Ns"}, {snapshot.RTCFDoRedirect, "r"},
 		{snapshot.RTCFDirectSrc, "i"}, {snapshot.RTCFDNAT, "Nd"}, {snapshot.RTCFBroadcast, "b"},
 		{snapshot.RTCFMulticast, "m"}, {snapshot.RTCFReject, "#"}, {snapshot.RTCFLocal, "l"},
-	} {
+	}))
+}
+
+// flagLetter is a route flag and netstat's letters for it.
+type flagLetter struct {
+	bit    uint32
+	letter string
+}
+
+// appendLetters appends the letters of the flags set in f, in the order
+// netstat prints them, which is the order of letters.
+func appendLetters(b []byte, f uint32, letters []flagLetter) []byte {
+	for _, l := range letters {
 		if f&l.bit != 0 {
 			b = append(b, l.letter...)
 		}
 	}
-	return string(b)
+	return b
 }
 
 // routeNames returns the destination, gateway and genmask columns. netstat
@@ -234,41 +243,24 @@ func RouteFlags(f uint32) string {
 	if f&snapshot.RTFReject != 0 {
 		b = append(b[:0], '!')
 	}
-	for _, l := range []struct {
-		bit    uint32
-		letter byte
-	}{
-		{snapshot.RTFHost, 'H'}, {snapshot.RTFReinstate, 'R'}, {snapshot.RTFDynamic, 'D'},
-		{snapshot.RTFModified, 'M'}, {snapshot.RTFDefault, 'd'}, {snapshot.RTFAllOnLink, 'a'},
-		{snapshot.RTFAddrConf, 'c'}, {snapshot.RTFNoNextHop, 'o'}, {snapshot.RTFExpires, 'e'},
-		{snapshot.RTFCache, 'c'}, {snapshot.RTFFlow, 'f'}, {snapshot.RTFPolicy, 'p'},
-		{snapshot.RTFLocal, 'l'}, {snapshot.RTFMTU, 'u'}, {snapshot.RTFWindow, 'w'},
-		{snapshot.RTFIRTT, 'i'},
-	} {
-		if f&l.bit != 0 {
-			b = append(b, l.letter)
-		}
-	}
-	return string(b)
+	return string(appendLetters(b, f, []flagLetter{
+		{snapshot.RTFHost, "H"}, {snapshot.RTFReinstate, "R"}, {snapshot.RTFDynamic, "D"},
+		{snapshot.RTFModified, "M"}, {snapshot.RTFDefault, "d"}, {snapshot.RTFAllOnLink, "a"},
+		{snapshot.RTFAddrConf, "c"}, {snapshot.RTFNoNextHop, "o"}, {snapshot.RTFExpires, "e"},
+		{snapshot.RTFCache, "c"}, {snapshot.RTFFlow, "f"}, {snapshot.RTFPolicy, "p"},
+		{snapshot.RTFLocal, "l"}, {snapshot.RTFMTU, "u"}, {snapshot.RTFWindow, "w"},
+		{snapshot.RTFIRTT, "i"},
+	}))
 }
 
 // Route6Flags decodes IPv6 route flags into netstat's letters.
 func Route6Flags(f uint32) string {
-	var b []byte
-	for _, l := range []struct {
-		bit    uint32
-		letter byte
-	}{
-		{snapshot.RTFUp, 'U'}, {snapshot.RTFReject, '!'}, {snapshot.RTFGateway, 'G'},
-		{snapshot.RTFHost, 'H'}, {snapshot.RTFDefault, 'D'}, {snapshot.RTFAddrConf, 'A'},
-		{snapshot.RTFCache, 'C'}, {snapshot.RTFAllOnLink, 'a'}, {snapshot.RTFExpires, 'e'},
-		{snapshot.RTFModified, 'm'}, {snapshot.RTFNoNextHop, 'n'}, {snapshot.RTFFlow, 'f'},
-	} {
-		if f&l.bit != 0 {
-			b = append(b, l.letter)
-		}
-	}
-	return string(b)
+	return string(appendLetters(nil, f, []flagLetter{
+		{snapshot.RTFUp, "U"}, {snapshot.RTFReject, "!"}, {snapshot.RTFGateway, "G"},
+		{snapshot.RTFHost, "H"}, {snapshot.RTFDefault, "D"}, {snapshot.RTFAddrConf, "A"},
+		{snapshot.RTFCache, "C"}, {snapshot.RTFAllOnLink, "a"}, {snapshot.RTFExpires, "e"},
+		{snapshot.RTFModified, "m"}, {snapshot.RTFNoNextHop, "n"}, {snapshot.RTFFlow, "f"},
+	}))
 }
 
 // Routes6 prints the IPv6 routing table as netstat -6 -r does. netstat
