@@ -205,10 +205,9 @@ func (p *parser) word(cond token) (token, error) {
 	return t, nil
 }
 
-// portCond reads sport/dport OP [FAMILY:]:PORT. As in ss, > is "not <=",
-// < is "not >=" and != is "not =".
-func (p *parser) portCond(t token) (*node, error) {
-	remote := t.kind == tDport
+// opValue reads what follows cond: an operator, = when there is none,
+// and the value.
+func (p *parser) opValue(cond token) (kind, token, error) {
 	op := p.peek().kind
 	switch op {
 	case tEq, tNeq, tGt, tLt, tGeq, tLeq:
@@ -216,7 +215,15 @@ func (p *parser) portCond(t token) (*node, error) {
 	default:
 		op = tEq
 	}
-	v, err := p.word(t)
+	v, err := p.word(cond)
+	return op, v, err
+}
+
+// portCond reads sport/dport OP [FAMILY:]:PORT. As in ss, > is "not <=",
+// < is "not >=" and != is "not =".
+func (p *parser) portCond(t token) (*node, error) {
+	remote := t.kind == tDport
+	op, v, err := p.opValue(t)
 	if err != nil {
 		return nil, err
 	}
@@ -244,14 +251,7 @@ func (p *parser) ownCond(t token) (*node, error) {
 	if why, ok := p.cfg.Unavailable[t.text]; ok {
 		return nil, p.errorf(t, "%s: %s", t.text, why)
 	}
-	op := p.peek().kind
-	switch op {
-	case tEq, tNeq, tGt, tLt, tGeq, tLeq:
-		p.next()
-	default:
-		op = tEq
-	}
-	v, err := p.word(t)
+	op, v, err := p.opValue(t)
 	if err != nil {
 		return nil, err
 	}
