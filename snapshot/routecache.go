@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/netip"
 )
@@ -66,28 +65,12 @@ func ParseRouteCache(data []byte, file string) ([]CachedRoute, error) {
 func parseRouteCacheLine(line []byte) (CachedRoute, error) {
 	var r CachedRoute
 	f := fields{b: line}
-	iface := f.next()
-	if len(iface) == 0 {
-		return r, errors.New("missing interface")
-	}
-	r.Iface = string(iface)
-	var err error
-	for _, a := range []struct {
-		name string
-		dst  *netip.Addr
-	}{{"destination", &r.Dest}, {"gateway", &r.Gateway}} {
-		if *a.dst, err = parseRouteAddr(f.next()); err != nil {
-			return r, fmt.Errorf("%s: %w", a.name, err)
-		}
-	}
-	flags, err := parseHex(f.next(), 32)
+	s, err := parseRouteStart(&f)
 	if err != nil {
-		return r, fmt.Errorf("flags: %w", err)
-	}
-	r.Flags = uint32(flags)
-	if err := parseSignedFields(&f, []namedInt{{"refcnt", &r.RefCnt}, {"use", &r.Use}, {"metric", &r.Metric}}); err != nil {
 		return r, err
 	}
+	r.Iface, r.Dest, r.Gateway, r.Flags = s.Iface, s.Dest, s.Gateway, s.Flags
+	r.RefCnt, r.Use, r.Metric = s.RefCnt, s.Use, s.Metric
 	if r.Source, err = parseRouteAddr(f.next()); err != nil {
 		return r, fmt.Errorf("source: %w", err)
 	}
@@ -106,21 +89,4 @@ func parseRouteCacheLine(line []byte) (CachedRoute, error) {
 		return r, fmt.Errorf("specdst: %w", err)
 	}
 	return r, nil
-}
-
-// namedInt is a decimal field of a row and where it goes.
-type namedInt struct {
-	name string
-	dst  *int64
-}
-
-func parseSignedFields(f *fields, want []namedInt) error {
-	for _, p := range want {
-		v, err := parseSigned(f.next())
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
-		}
-		*p.dst = v
-	}
-	return nil
 }

@@ -77,8 +77,31 @@ func ParseRoutes(data []byte, file string) ([]Route, error) {
 // Addresses are the raw __be32 printed with %08X, so on a little-endian
 // machine the hex digits come out byte-reversed.
 func parseRouteLine(line []byte) (Route, error) {
-	var r Route
 	f := fields{b: line}
+	r, err := parseRouteStart(&f)
+	if err != nil {
+		return r, err
+	}
+	if r.Mask, err = parseRouteAddr(f.next()); err != nil {
+		return r, fmt.Errorf("mask: %w", err)
+	}
+	for _, p := range []namedInt{{"mtu", &r.MSS}, {"window", &r.Window}, {"irtt", &r.IRTT}} {
+		tok := f.next()
+		if len(tok) == 0 && p.name == "irtt" {
+			break // netstat accepts rows without IRTT, as 2.0 kernels printed them
+		}
+		if *p.dst, err = parseSigned(tok); err != nil {
+			return r, fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	return r, nil
+}
+
+// parseRouteStart parses the columns /proc/net/route and rt_cache both
+// begin with: interface, destination, gateway, flags, refcnt, use and
+// metric.
+func parseRouteStart(f *fields) (Route, error) {
+	var r Route
 	iface := f.next()
 	if len(iface) == 0 {
 		return r, errors.New("missing interface")
@@ -96,30 +119,24 @@ func parseRouteLine(line []byte) (Route, error) {
 		return r, fmt.Errorf("flags: %w", err)
 	}
 	r.Flags = uint32(flags)
-	for _, p := range []struct {
-		name string
-		dst  *int64
-	}{{"refcnt", &r.RefCnt}, {"use", &r.Use}, {"metric", &r.Metric}} {
-		if *p.dst, err = parseSigned(f.next()); err != nil {
-			return r, fmt.Errorf("%s: %w", p.name, err)
+	return r, parseSignedFields(f, []namedInt{{"refcnt", &r.RefCnt}, {"use", &r.Use}, {"metric", &r.Metric}})
+}
+
+// namedInt is a decimal field of a row and where it goes.
+type namedInt struct {
+	name string
+	dst  *int64
+}
+
+func parseSignedFields(f *fields, want []namedInt) error {
+	for _, p := range want {
+		v, err := parseSigned(f.next())
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
 		}
+		*p.dst = v
 	}
-	if r.Mask, err = parseRouteAddr(f.next()); err != nil {
-		return r, fmt.Errorf("mask: %w", err)
-	}
-	for _, p := range []struct {
-		name string
-		dst  *int64
-	}{{"mtu", &r.MSS}, {"window", &r.Window}, {"irtt", &r.IRTT}} {
-		tok := f.next()
-		if len(tok) == 0 && p.name == "irtt" {
-			break // netstat accepts rows without IRTT, as 2.0 kernels printed them
-		}
-		if *p.dst, err = parseSigned(tok); err != nil {
-			return r, fmt.Errorf("%s: %w", p.name, err)
-		}
-	}
-	return r, nil
+	return nil
 }
 
 func parseRouteAddr(b []byte) (netip.Addr, error) {
