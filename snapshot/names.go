@@ -75,22 +75,32 @@ func ParseServices(services, protocols []byte) Services {
 // wins; the same here.
 func (s Services) parseServices(data []byte) {
 	eachConfigLine(data, func(f *fields) {
-		name, pp := f.next(), f.next()
-		slash := bytes.IndexByte(pp, '/')
-		if len(name) == 0 || slash < 0 {
+		name, port, proto, ok := serviceLine(f)
+		if !ok {
 			return
 		}
-		port, err := parseDec(pp[:slash], 16)
-		if err != nil {
-			return
-		}
-		switch string(pp[slash+1:]) {
+		switch string(proto) {
 		case "tcp":
-			s.TCP[uint16(port)] = string(name)
+			s.TCP[port] = string(name)
 		case "udp":
-			s.UDP[uint16(port)] = string(name)
+			s.UDP[port] = string(name)
 		}
 	})
+}
+
+// serviceLine reads the start of a services line, "name port/proto"; f is
+// left at the aliases. ok is false if the line has no such start.
+func serviceLine(f *fields) (name []byte, port uint16, proto []byte, ok bool) {
+	name, pp := f.next(), f.next()
+	slash := bytes.IndexByte(pp, '/')
+	if len(name) == 0 || slash < 0 {
+		return nil, 0, nil, false
+	}
+	n, err := parseDec(pp[:slash], 16)
+	if err != nil {
+		return nil, 0, nil, false
+	}
+	return name, uint16(n), pp[slash+1:], true
 }
 
 // parseProtocols reads "name number aliases" lines; the first line for a

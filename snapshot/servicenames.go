@@ -1,9 +1,6 @@
 package snapshot
 
-import (
-	"bytes"
-	"os"
-)
+import "os"
 
 // ServicePorts maps service names and their aliases to ports, per
 // protocol, from /etc/services: the other way round from Services, for
@@ -23,17 +20,12 @@ func ReadServicePorts(path string) ServicePorts {
 func ParseServicePorts(data []byte) ServicePorts {
 	s := ServicePorts{TCP: map[string]uint16{}, UDP: map[string]uint16{}}
 	eachConfigLine(data, func(f *fields) {
-		name, pp := f.next(), f.next()
-		slash := bytes.IndexByte(pp, '/')
-		if len(name) == 0 || slash < 0 {
-			return
-		}
-		port, err := parseDec(pp[:slash], 16)
-		if err != nil {
+		name, port, proto, ok := serviceLine(f)
+		if !ok {
 			return
 		}
 		var m map[string]uint16
-		switch string(pp[slash+1:]) {
+		switch string(proto) {
 		case "tcp":
 			m = s.TCP
 		case "udp":
@@ -43,7 +35,7 @@ func ParseServicePorts(data []byte) ServicePorts {
 		}
 		for ; len(name) > 0; name = f.next() {
 			if _, dup := m[string(name)]; !dup {
-				m[string(name)] = uint16(port)
+				m[string(name)] = port
 			}
 		}
 	})
