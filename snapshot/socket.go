@@ -67,6 +67,18 @@ type Socket struct {
 	Inode       uint64 // 0 for TIME_WAIT and other sockets without a file
 }
 
+// TimewaitSock reports whether s is a timewait socket (the kernel's
+// struct inet_timewait_sock, all a connection keeps after its full socket
+// is freed), whatever its substate: TIME_WAIT, or FIN_WAIT2 for an orphan
+// whose own FIN was acknowledged before its peer's FIN came. Only those
+// run the TIME_WAIT timer; an orphan that stays a full socket in FIN_WAIT2
+// (tcp_fin_timeout longer than TIME_WAIT) runs the keepalive timer, and
+// its inode is 0 too.
+func (s *Socket) TimewaitSock() bool { return s.Proto == TCP && s.Timer == timerTimeWait }
+
+// timerTimeWait is Socket.Timer of a timewait socket.
+const timerTimeWait = 3
+
 // ParseError is a line of a /proc table that could not be parsed. Readers
 // skip such lines and return the rows they could read together with all
 // parse errors joined, so one bad line never hides the rest of the table.
