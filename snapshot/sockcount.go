@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,21 +33,40 @@ func CountInet(netDir string, p Proto, fam Family, timeWait bool) int {
 	return n
 }
 
-// CountTimeWait is how many TCP sockets of the namespace are in TIME_WAIT,
-// of both families, from netDir/sockstat: what a dump with
-// Diag.TimeWaits set puts apart. It returns 0 when it cannot be read.
+// CountTimeWait is about how many TCP sockets of the namespace are in
+// TIME_WAIT, of both families, from netDir/sockstat: what a dump with
+// Diag.TimeWaits set puts apart, and the few in its FIN_WAIT2 substate
+// (see ReadTimewaitSocks). It returns 0 when it cannot be read.
 func CountTimeWait(netDir string) int {
-	return sockstatCount(filepath.Join(netDir, "sockstat"), "TCP", "tw")
+	n, _ := ReadTimewaitSocks(netDir)
+	return n
+}
+
+// ReadTimewaitSocks reads how many timewait sockets the namespace holds,
+// of both families, from netDir/sockstat's "tw". That counts every
+// timewait socket, whatever its substate: those a dump shows in TIME_WAIT,
+// and those it shows in FIN_WAIT2 (Socket.TimewaitSock). The kernel keeps
+// the count per network namespace; /proc/net/sockstat is the reading
+// process's, /proc/thread-self/net/sockstat the reading thread's.
+func ReadTimewaitSocks(netDir string) (int, error) {
+	return readSockstat(filepath.Join(netDir, "sockstat"), "TCP", "tw")
 }
 
 // sockstatCount returns the sum of the counters named keys on the line
-// that starts with label.
+// that starts with label, of those it can read.
 func sockstatCount(path, label string, keys ...string) int {
+	n, _ := readSockstat(path, label, keys...)
+	return n
+}
+
+// readSockstat is sockstatCount, with an error when the file or one of
+// the counters cannot be read.
+func readSockstat(path, label string, keys ...string) (int, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return 0
+		return 0, err
 	}
-	n := 0
+	n, found := 0, 0
 	for len(data) > 0 {
 		var line []byte
 		line, data = cutLine(data)
@@ -58,8 +78,12 @@ func sockstatCount(path, label string, keys ...string) int {
 			v, err := parseDec(f.next(), 32)
 			if err == nil && slices.Contains(keys, string(key)) {
 				n += int(v)
+				found++
 			}
 		}
 	}
-	return n
+	if found != len(keys) {
+		return n, fmt.Errorf("%s: no %s line with %s", path, label, strings.Join(keys, ", "))
+	}
+	return n, nil
 }

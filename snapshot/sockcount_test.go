@@ -38,3 +38,31 @@ func TestCountInet(t *testing.T) {
 		t.Errorf("CountInet without files = %d, want 0", got)
 	}
 }
+
+func TestReadTimewaitSocks(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		sockstat string // "" for no file
+		want     int
+		ok       bool
+	}{
+		{"sockets: used 11\nTCP: inuse 4 orphan 0 tw 2 alloc 9 mem 1\n", 2, true},
+		{"sockets: used 11\nTCP: inuse 4 orphan 0 tw 0 alloc 9 mem 1\n", 0, true},
+		{"TCP: inuse 4 orphan 0 alloc 9 mem 1\n", 0, false},
+		{"TCP: inuse 4 orphan 0 tw x alloc 9 mem 1\n", 0, false},
+		{"TCP6: inuse 4 tw 2\n", 0, false},
+		{"", 0, false},
+	} {
+		path := filepath.Join(dir, "sockstat")
+		_ = os.Remove(path)
+		if c.sockstat != "" {
+			if err := os.WriteFile(path, []byte(c.sockstat), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := ReadTimewaitSocks(dir)
+		if got != c.want || (err == nil) != c.ok {
+			t.Errorf("ReadTimewaitSocks(%q) = %d, %v; want %d, ok %v", c.sockstat, got, err, c.want, c.ok)
+		}
+	}
+}
