@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"sync"
 	"syscall"
 	"time"
@@ -126,19 +127,22 @@ const minScrapeGap = 500 * time.Millisecond
 // table counted at scrape time, so that it is true whatever events were
 // lost, TIME_WAIT included.
 type socketCollector struct {
-	m     *Metrics
-	desc  *prometheus.Desc
-	clock func() time.Time
-	mu    sync.Mutex
-	rows  []snapshot.Socket
-	count [states]float64
-	err   error
-	read  time.Time
+	m      *Metrics
+	desc   *prometheus.Desc
+	clock  func() time.Time
+	netDir string
+	mu     sync.Mutex
+	rows   []snapshot.Socket
+	count  [states]float64
+	err    error
+	read   time.Time
 }
 
 func newSocketCollector(m *Metrics) *socketCollector {
-	return &socketCollector{m: m, clock: time.Now,
-		desc: prometheus.NewDesc(namespace+"_tcp_sockets", "TCP sockets in this network namespace by state, read from the kernel (sock_diag) at scrape time.", []string{"state"}, nil)}
+	// sock_diag answers for the calling thread's namespace, and so does
+	// thread-self/net (self/net is the leader thread's).
+	return &socketCollector{m: m, clock: time.Now, netDir: "/proc/thread-self/net",
+		desc: prometheus.NewDesc(namespace+"_tcp_sockets", "TCP sockets in this network namespace by state, read from the kernel (sock_diag, and sockstat for TIME_WAIT) at scrape time.", []string{"state"}, nil)}
 }
 
 func (c *socketCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
@@ -160,18 +164,38 @@ func (c *socketCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// liveStates are the states a dump asks for: all but TIME_WAIT, whose
+// pile under churn would be most of the rows (the kernel still walks it,
+// but sends none of it). A timewait socket is matched by its substate, so
+// those in FIN_WAIT2 come.
+const liveStates = (1<<(tcpstate.Closing+1) - 1<<tcpstate.Established) &^ (1 << tcpstate.TimeWait)
+
 func (c *socketCollector) refresh() {
 	began := c.clock()
 	c.read = time.Now()
-	c.rows, c.err = snapshot.Diag{}.ReadInet(snapshot.TCP, snapshot.IPv4|snapshot.IPv6, c.rows[:0])
+	c.rows, c.err = snapshot.Diag{States: liveStates}.ReadInet(snapshot.TCP, snapshot.IPv4|snapshot.IPv6, c.rows[:0])
 	if c.err != nil {
 		return
 	}
 	c.count = [states]float64{}
+	finWait2 := 0 // timewait sockets in their FIN_WAIT2 substate
 	for i := range c.rows {
-		if s := c.rows[i].State; int(s) < states {
-			c.count[s]++
+		r := &c.rows[i]
+		if int(r.State) < states {
+			c.count[r.State]++
+		}
+		if r.TimewaitSock() {
+			finWait2++
 		}
 	}
 	c.m.open.heal(c.rows, began, c.m.healed)
+	// sockstat's tw counts every timewait socket, the FIN_WAIT2 ones
+	// too. The two reads are not one moment: under churn the difference
+	// can be off by the sockets that changed between them.
+	tw, err := snapshot.ReadTimewaitSocks(c.netDir)
+	if err != nil {
+		c.err = fmt.Errorf("count TIME_WAIT: %w", err)
+		return
+	}
+	c.count[tcpstate.TimeWait] = float64(max(tw-finWait2, 0))
 }
