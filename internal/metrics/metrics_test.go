@@ -172,6 +172,42 @@ func TestHealLostClose(t *testing.T) {
 	}
 }
 
+// Healing goes by the socket table: a connection it holds is never healed
+// however quiet, and one it lacks is healed at the second table in a row
+// without it.
+func TestHealByTheTable(t *testing.T) {
+	m := New(Config{})
+	const held, flickers, gone = "127.0.0.1:40000", "127.0.0.1:40001", "127.0.0.1:40002"
+	for _, c := range []string{held, flickers, gone} {
+		ev := event(tracer.KindState, tcpstate.Close, tcpstate.SynSent, c, "127.0.0.1:80")
+		ev.Time = time.Now().Add(-time.Second)
+		m.Apply(&ev)
+	}
+	row := func(local string) snapshot.Socket {
+		return snapshot.Socket{Proto: snapshot.TCP, State: tcpstate.Established,
+			Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort("127.0.0.1:80")}
+	}
+	other := row("127.0.0.1:40003") // a connection serve did not see open
+	for i, c := range []struct {
+		rows   []snapshot.Socket
+		closes float64
+	}{
+		{[]snapshot.Socket{row(held), other}, 0},
+		{[]snapshot.Socket{row(held), row(flickers), other}, 1},
+		{[]snapshot.Socket{row(held)}, 1},
+		{[]snapshot.Socket{row(held)}, 2},
+		{[]snapshot.Socket{row(held)}, 2},
+	} {
+		m.open.heal(c.rows, time.Now(), m.healed)
+		if got := testutil.ToFloat64(m.closes.WithLabelValues("ipv4")); got != c.closes {
+			t.Errorf("after table %d: closes = %v, want %v", i+1, got, c.closes)
+		}
+	}
+	if n := len(m.open.conns); n != 1 {
+		t.Errorf("%d connections still open, want 1 (%s)", n, held)
+	}
+}
+
 func TestApplyAllocatesNothing(t *testing.T) {
 	m := New(Config{Labels: []string{LabelComm, LabelContainer, LabelServicePort}, EphemeralLow: 32768, EphemeralHigh: 60999,
 		Container: fakeContainers{}.name})

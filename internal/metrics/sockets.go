@@ -34,7 +34,8 @@ func rowKey(s *snapshot.Socket) connKey {
 // openConn is a connection serve saw open and not yet end.
 type openConn struct {
 	s      *series
-	last   int64 // time of its last event, ns
+	last   int64  // time of its last event, ns
+	seen   uint32 // the last socket table that held it (openConns.tables)
 	role   uint8
 	fam    uint8
 	misses uint8 // scrapes in a row whose socket table lacked it
@@ -48,8 +49,9 @@ const maxOpen = 1 << 20
 // series of their end, and to heal a close whose event the kernel lost.
 // Apply's goroutine and scrapes share it.
 type openConns struct {
-	mu    sync.Mutex
-	conns map[connKey]openConn
+	mu     sync.Mutex
+	conns  map[connKey]openConn
+	tables uint32 // socket tables heal has read
 }
 
 func newOpenConns() *openConns { return &openConns{conns: map[connKey]openConn{}} }
@@ -93,16 +95,19 @@ func (o *openConns) heal(rows []snapshot.Socket, began time.Time, healed prometh
 	if len(o.conns) == 0 {
 		return
 	}
-	seen := make(map[connKey]struct{}, len(o.conns))
+	// The rows serve knows are marked in place: a set of them, as large
+	// as the open connections, would be allocated at every scrape.
+	o.tables++
 	for i := range rows {
 		k := rowKey(&rows[i])
-		if _, ok := o.conns[k]; ok {
-			seen[k] = struct{}{}
+		if c, ok := o.conns[k]; ok {
+			c.seen = o.tables
+			o.conns[k] = c
 		}
 	}
 	at := began.UnixNano()
 	for k, c := range o.conns {
-		if _, ok := seen[k]; ok || c.last >= at {
+		if c.seen == o.tables || c.last >= at {
 			if c.misses != 0 {
 				c.misses = 0
 				o.conns[k] = c
