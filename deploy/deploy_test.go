@@ -3,11 +3,19 @@
 package deploy
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/socktrace/socktrace/internal/nstest"
 )
 
 // build builds socktrace into a temporary directory.
@@ -88,4 +96,119 @@ func TestDaemonSetFlagsExist(t *testing.T) {
 			t.Errorf("serve --help has no %s", name)
 		}
 	}
+}
+
+// unitCapabilities are the capabilities the unit's serve runs with: its
+// bounding set, less what its sandboxing options take away
+// (systemd.exec(5): ProtectKernelLogs= drops CAP_SYSLOG,
+// ProtectKernelModules= CAP_SYS_MODULE, ProtectClock= CAP_SYS_TIME and
+// CAP_WAKE_ALARM, PrivateDevices= CAP_MKNOD and CAP_SYS_RAWIO).
+func unitCapabilities(t *testing.T) []string {
+	data, err := os.ReadFile("socktrace.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	takes := map[string][]string{
+		"ProtectKernelLogs=yes":    {"CAP_SYSLOG"},
+		"ProtectKernelModules=yes": {"CAP_SYS_MODULE"},
+		"ProtectClock=yes":         {"CAP_SYS_TIME", "CAP_WAKE_ALARM"},
+		"PrivateDevices=yes":       {"CAP_MKNOD", "CAP_SYS_RAWIO"},
+	}
+	var caps []string
+	taken := map[string]bool{}
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "CapabilityBoundingSet="); ok {
+			caps = strings.Fields(v)
+		}
+		for _, c := range takes[line] {
+			taken[c] = true
+		}
+	}
+	var left []string
+	for _, c := range caps {
+		if !taken[c] {
+			left = append(left, c)
+		}
+	}
+	return left
+}
+
+// The unit's serve, with only the capabilities systemd leaves it, starts
+// and traces in full: healthy, and not a warning (TIME_WAIT needs kernel
+// addresses that only CAP_SYSLOG shows).
+func TestUnitServesWithItsCapabilities(t *testing.T) {
+	args := []string{"serve", "--listen", "127.0.0.1:9464"}
+	serveConfined(t, build(t), args, unitCapabilities(t))
+}
+
+// serveConfined runs bin with args in a fresh network namespace, as root
+// with only caps, after mounting tracefs as the unit's ExecStartPre does
+// (ip netns exec gives the command a mount namespace of its own), and
+// fails unless /healthz answers 200 with nothing said on stderr but the
+// serving line.
+func serveConfined(t *testing.T, bin string, args, caps []string) {
+	ns := nstest.New(t)
+	set := "-all"
+	for _, c := range caps {
+		set += ",+" + strings.ToLower(strings.TrimPrefix(c, "CAP_"))
+	}
+	script := `mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing; exec setpriv --bounding-set="$0" "$@"`
+	cmd := ns.Command("sh", append([]string{"-c", script, set, bin}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+	}()
+	port := "9464"
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--listen="); ok {
+			_, port, _ = strings.Cut(v, ":")
+		}
+	}
+	status := ""
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && status != "200"; time.Sleep(50 * time.Millisecond) {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("serve %q with %v exited: %v; stderr:\n%s", args, caps, err, stderr.String())
+		default:
+		}
+		status = healthStatus(ns, "127.0.0.1:"+port)
+	}
+	if status != "200" {
+		t.Fatalf("serve %q with %v: /healthz %q after 30s; stderr:\n%s", args, caps, status, stderr.String())
+	}
+	for line := range strings.Lines(stderr.String()) {
+		if !strings.HasPrefix(line, "socktrace: serving ") {
+			t.Errorf("serve %q with %v said: %s", args, caps, strings.TrimSpace(line))
+		}
+	}
+}
+
+// healthStatus is the status code of GET /healthz at addr in ns, "" if
+// none came.
+func healthStatus(ns *nstest.NS, addr string) string {
+	var status string
+	_ = ns.InThread(func() error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		fmt.Fprintf(c, "GET /healthz HTTP/1.0\r\n\r\n")
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if f := strings.Fields(line); err == nil && len(f) >= 2 {
+			status = f[1]
+		}
+		return nil
+	})
+	return status
 }
