@@ -134,12 +134,39 @@ func unitCapabilities(t *testing.T) []string {
 	return left
 }
 
+// daemonSetCapabilities are the capabilities the DaemonSet adds (it drops
+// all others), as CAP_ names.
+func daemonSetCapabilities(t *testing.T) []string {
+	data, err := os.ReadFile("daemonset.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "add: ["); ok {
+			var caps []string
+			for _, c := range strings.Split(strings.TrimSuffix(strings.TrimSpace(v), "]"), ",") {
+				caps = append(caps, "CAP_"+strings.TrimSpace(c))
+			}
+			return caps
+		}
+	}
+	t.Fatal("daemonset.yaml adds no capabilities")
+	return nil
+}
+
 // The unit's serve, with only the capabilities systemd leaves it, starts
 // and traces in full: healthy, and not a warning (TIME_WAIT needs kernel
 // addresses that only CAP_SYSLOG shows).
 func TestUnitServesWithItsCapabilities(t *testing.T) {
 	args := []string{"serve", "--listen", "127.0.0.1:9464"}
 	serveConfined(t, build(t), args, unitCapabilities(t))
+}
+
+// The DaemonSet's command, with only the capabilities it adds, starts and
+// traces in full.
+func TestDaemonSetServesWithItsCapabilities(t *testing.T) {
+	cmd := daemonSetCommand(t)
+	serveConfined(t, build(t), cmd[1:], daemonSetCapabilities(t))
 }
 
 // serveConfined runs bin with args in a fresh network namespace, as root
