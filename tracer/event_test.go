@@ -258,12 +258,12 @@ func TestKernelSymbols(t *testing.T) {
 	if err := writeFile(path, data); err != nil {
 		t.Fatal(err)
 	}
-	got, err := kernelSymbols(path, "tw_timer_handler", "tcp_write_timer")
+	got, hidden, err := kernelSymbols(path, "tw_timer_handler", "tcp_write_timer")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got["tw_timer_handler"] != 0xffffffff82006070 {
-		t.Errorf("got %x", got)
+	if len(got) != 1 || got["tw_timer_handler"] != 0xffffffff82006070 || !hidden {
+		t.Errorf("got %x, hidden %v; want tw_timer_handler's address, and tcp_write_timer's hidden", got, hidden)
 	}
 }
 

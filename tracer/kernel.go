@@ -13,18 +13,19 @@ import (
 
 // kernelSymbols finds the addresses of the given functions in /proc/kallsyms.
 // Missing names are absent from the result; addresses read as 0 when
-// kptr_restrict hides them from this process, and are dropped too.
-func kernelSymbols(path string, names ...string) (map[string]uint64, error) {
+// kptr_restrict hides them from this process (without CAP_SYSLOG), and are
+// dropped too: hidden says so.
+func kernelSymbols(path string, names ...string) (found map[string]uint64, hidden bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read kernel symbols: %w", err)
+		return nil, false, fmt.Errorf("read kernel symbols: %w", err)
 	}
 	defer f.Close()
 	want := make(map[string]bool, len(names))
 	for _, n := range names {
 		want[n] = true
 	}
-	found := make(map[string]uint64, len(names))
+	found = make(map[string]uint64, len(names))
 	sc := bufio.NewScanner(f)
 	for sc.Scan() && len(found) < len(names) {
 		// "ffffffff82006070 t tw_timer_handler" (modules add "\t[mod]")
@@ -36,19 +37,21 @@ func kernelSymbols(path string, names ...string) (map[string]uint64, error) {
 		if !want[name] {
 			continue
 		}
-		if a, err := strconv.ParseUint(addr, 16, 64); err == nil && a != 0 {
+		a, err := strconv.ParseUint(addr, 16, 64)
+		if err == nil && a != 0 {
 			found[name] = a
 		}
+		hidden = hidden || (err == nil && a == 0)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read kernel symbols: %w", err)
+		return nil, false, fmt.Errorf("read kernel symbols: %w", err)
 	}
-	return found, nil
+	return found, hidden, nil
 }
 
 // ErrPrivileges is returned by New when the process may not load BPF
 // programs.
-var ErrPrivileges = errors.New("tracing needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run socktrace as root, e.g. sudo socktrace trace")
+var ErrPrivileges = errors.New("tracing needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run socktrace as root (sudo)")
 
 // checkPrivileges fails early and clearly, instead of with the first map
 // creation's EPERM.

@@ -30,11 +30,13 @@ func (t *Tracer) prepare(cfg Config) (*ebpf.CollectionSpec, error) {
 	}
 	spec.Maps["events"].MaxEntries = uint32(cfg.RingBytes)
 
-	syms, err := kernelSymbols("/proc/kallsyms", "tw_timer_handler", "tcp_write_timer")
-	if err != nil {
+	syms, hidden, err := kernelSymbols("/proc/kallsyms", "tw_timer_handler", "tcp_write_timer")
+	switch {
+	case err != nil:
 		t.warnf("%v", err)
-	}
-	if syms["tw_timer_handler"] == 0 {
+	case syms["tw_timer_handler"] == 0 && hidden:
+		t.warnf("/proc/kallsyms hides kernel addresses from socktrace: TIME_WAIT is not reported; run it with CAP_SYSLOG, as root has")
+	case syms["tw_timer_handler"] == 0:
 		t.warnf("tw_timer_handler not in /proc/kallsyms: TIME_WAIT is not reported")
 	}
 	f := cfg.Filter
