@@ -24,7 +24,7 @@ const (
 	checkCannot     = 1
 	checkDegraded   = 2
 	verdictOK       = "ok: every mode works"
-	verdictDegraded = "degraded: socktrace runs, without what the failed hooks give"
+	verdictDegraded = "degraded: socktrace runs, without what the FAIL lines and notes say"
 )
 
 // exitCode is an error that ends socktrace with that status and no
@@ -109,12 +109,21 @@ type privileges struct {
 	CapBPF      bool `json:"cap_bpf"`
 	CapPerfmon  bool `json:"cap_perfmon"`
 	CapSysAdmin bool `json:"cap_sys_admin"`
+	// CapSyslog shows kernel addresses in /proc/kallsyms, which
+	// TIME_WAIT needs (kptr_restrict hides them otherwise).
+	CapSyslog bool `json:"cap_syslog"`
+	// CapSysPtrace reads other processes' /proc/PID/fd: the owners of
+	// sockets older than socktrace.
+	CapSysPtrace bool `json:"cap_sys_ptrace"`
 }
 
 func (p privileges) enough() bool { return p.CapSysAdmin || p.CapBPF && p.CapPerfmon }
 
 func runCheck(fail map[string]bool) *checkReport {
 	r := &checkReport{Kernel: kernelRelease(), Lockdown: lockdown(), Privileges: readPrivileges("/proc/self/status")}
+	if p := r.Privileges; p.enough() && !p.CapSysPtrace {
+		r.Notes = append(r.Notes, "without CAP_SYS_PTRACE the owners of other processes' sockets older than socktrace are unknown")
+	}
 	_, err := os.Stat("/sys/kernel/btf/vmlinux")
 	r.BTF = err == nil
 	before := tracer.TracefsMounted()
@@ -125,7 +134,7 @@ func runCheck(fail map[string]bool) *checkReport {
 		r.Tracefs = tracefsLine(before, nil)
 	default:
 		r.Tracefs = tracefsLine(before, probe)
-		r.Notes = probe.Warnings
+		r.Notes = append(r.Notes, probe.Warnings...)
 		for _, h := range probe.Hooks {
 			c := checkHook{Name: h.Name, OK: h.Err == nil, Without: h.Without}
 			if h.Err != nil {
@@ -145,7 +154,7 @@ func verdict(r *checkReport, probe *tracer.Probe) (int, string) {
 	if probe == nil {
 		return checkCannot, "cannot trace: " + r.Error
 	}
-	state, degraded := false, len(probe.Warnings) > 0
+	state, degraded := false, len(r.Notes) > 0
 	for _, h := range probe.Hooks {
 		switch {
 		case h.State && h.Err == nil:
@@ -221,6 +230,7 @@ func readPrivileges(path string) privileges {
 		}
 		has := func(c int) bool { return eff&(1<<c) != 0 }
 		p.CapBPF, p.CapPerfmon, p.CapSysAdmin = has(unix.CAP_BPF), has(unix.CAP_PERFMON), has(unix.CAP_SYS_ADMIN)
+		p.CapSyslog, p.CapSysPtrace = has(unix.CAP_SYSLOG), has(unix.CAP_SYS_PTRACE)
 	}
 	return p
 }
@@ -230,7 +240,8 @@ func (p privileges) String() string {
 	for _, c := range []struct {
 		has  bool
 		name string
-	}{{p.CapBPF, "CAP_BPF"}, {p.CapPerfmon, "CAP_PERFMON"}, {p.CapSysAdmin, "CAP_SYS_ADMIN"}} {
+	}{{p.CapBPF, "CAP_BPF"}, {p.CapPerfmon, "CAP_PERFMON"}, {p.CapSysAdmin, "CAP_SYS_ADMIN"},
+		{p.CapSyslog, "CAP_SYSLOG"}, {p.CapSysPtrace, "CAP_SYS_PTRACE"}} {
 		if c.has {
 			caps = append(caps, c.name)
 		}
@@ -241,7 +252,7 @@ func (p privileges) String() string {
 	}
 	s := who + ", effective " + strings.Join(caps, " ")
 	if len(caps) == 0 {
-		s = who + ", none of CAP_BPF CAP_PERFMON CAP_SYS_ADMIN"
+		s = who + ", none of CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_SYSLOG CAP_SYS_PTRACE"
 	}
 	if !p.enough() {
 		s += ": tracing needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)"

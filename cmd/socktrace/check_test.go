@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -52,7 +54,8 @@ func TestCheckThisKernel(t *testing.T) {
 	if n := bpfObjects(t); n != objects {
 		t.Errorf("%d BPF objects open after check, %d before", n, objects)
 	}
-	for _, want := range []string{"kernel ", "BTF          /sys/kernel/btf/vmlinux present", "privileges   root",
+	for _, want := range []string{"kernel ", "BTF          /sys/kernel/btf/vmlinux present",
+		"privileges   root, effective CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_SYSLOG CAP_SYS_PTRACE\n",
 		"ok    tp_btf/inet_sock_set_state", "ok    tracepoint/sock/inet_sock_set_state",
 		"ok    tp_btf/timer_start", "ok    tp_btf/timer_cancel", "ok    tp_btf/timer_expire_entry",
 		"ok    tracepoint/syscalls/sys_exit_accept4", "ok    tracepoint/syscalls/sys_exit_accept",
@@ -125,4 +128,48 @@ func TestReadPrivileges(t *testing.T) {
 			t.Errorf("CapEff %s: %+v enough %v", tc.capEff, p, p.enough())
 		}
 	}
+}
+
+// With CAP_BPF and CAP_PERFMON alone socktrace traces, degraded: kernel
+// addresses are hidden from it (no TIME_WAIT) and other processes'
+// /proc/PID/fd are closed to it. check says both, and exits 2.
+func TestCheckWithoutSyslogAndPtrace(t *testing.T) {
+	nstest.RequireRoot(t)
+	// kallsyms_show_value(): without CAP_SYSLOG, addresses show only when
+	// kptr_restrict is 0 and perf_event_paranoid at most 1.
+	if sysctl(t, "kernel/kptr_restrict") == "0" && sysctlInt(t, "kernel/perf_event_paranoid") <= 1 {
+		t.Fatal("kernel addresses are shown to every process here (kptr_restrict 0, perf_event_paranoid <= 1): this test would check nothing")
+	}
+	child := nstest.Child("socktrace-table", "check")
+	cmd := exec.Command("setpriv", append([]string{"--bounding-set=-all,+bpf,+perfmon", child.Path}, child.Args[1:]...)...)
+	cmd.Env = append(child.Env, failHookEnv+"=")
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != checkDegraded {
+		t.Fatalf("exit %v, want %d\n%s", err, checkDegraded, out)
+	}
+	for _, want := range []string{"privileges   root, effective CAP_BPF CAP_PERFMON\n",
+		"note         without CAP_SYS_PTRACE the owners",
+		"note         /proc/kallsyms hides kernel addresses from socktrace: TIME_WAIT is not reported",
+		"verdict      " + verdictDegraded} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+}
+
+func sysctl(t *testing.T, name string) string {
+	data, err := os.ReadFile("/proc/sys/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+func sysctlInt(t *testing.T, name string) int {
+	n, err := strconv.Atoi(sysctl(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
