@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -198,11 +199,17 @@ func kernelRelease() string {
 // /sys/kernel/security/lockdown ("none [integrity] confidentiality").
 // Under confidentiality the kernel refuses BPF reads of kernel memory,
 // which socktrace's programs need; under integrity kprobes and fentry are
-// refused, which socktrace does not use.
+// refused, which socktrace does not use. securityfs is mounted for the
+// read when it is not, and unmounted again, as tracefs is.
 func lockdown() string {
-	data, err := os.ReadFile("/sys/kernel/security/lockdown")
+	const dir = "/sys/kernel/security"
+	data, err := os.ReadFile(dir + "/lockdown")
+	if errors.Is(err, os.ErrNotExist) && unix.Mount("securityfs", dir, "securityfs", 0, "") == nil {
+		data, err = os.ReadFile(dir + "/lockdown")
+		_ = unix.Unmount(dir, 0)
+	}
 	if err != nil {
-		return "unknown: securityfs is not mounted on /sys/kernel/security"
+		return "unknown: securityfs is not mounted on " + dir + ", and could not be (needs CAP_SYS_ADMIN)"
 	}
 	s := string(data)
 	if i, j := strings.IndexByte(s, '['), strings.IndexByte(s, ']'); i >= 0 && j > i {

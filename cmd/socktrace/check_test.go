@@ -54,7 +54,7 @@ func TestCheckThisKernel(t *testing.T) {
 	if n := bpfObjects(t); n != objects {
 		t.Errorf("%d BPF objects open after check, %d before", n, objects)
 	}
-	for _, want := range []string{"kernel ", "BTF          /sys/kernel/btf/vmlinux present",
+	for _, want := range []string{"kernel ", "BTF          /sys/kernel/btf/vmlinux present", "lockdown     integrity\n",
 		"privileges   root, effective CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_SYSLOG CAP_SYS_PTRACE\n",
 		"ok    tp_btf/inet_sock_set_state", "ok    tracepoint/sock/inet_sock_set_state",
 		"ok    tp_btf/timer_start", "ok    tp_btf/timer_cancel", "ok    tp_btf/timer_expire_entry",
