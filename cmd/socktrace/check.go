@@ -53,7 +53,11 @@ attaching them: for tests of the degraded verdict.`,
 		Args:         noArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r := runCheck(failHooks(os.Getenv(failHookEnv)))
+			fail := failHooks(os.Getenv(failHookEnv))
+			r := runCheck(fail)
+			if err := r.unknownHooks(fail); err != nil {
+				return err
+			}
 			var err error
 			if o.json {
 				err = r.writeJSON(cmd.OutOrStdout())
@@ -82,6 +86,24 @@ func failHooks(env string) map[string]bool {
 		}
 	}
 	return fail
+}
+
+// unknownHooks refuses a test knob that names no hook: it would test
+// nothing.
+func (r *checkReport) unknownHooks(fail map[string]bool) error {
+	if len(r.Hooks) == 0 {
+		return nil // nothing loaded: no names to check against
+	}
+	for name := range fail {
+		known := false
+		for _, h := range r.Hooks {
+			known = known || h.Name == name || h.Name[strings.LastIndexByte(h.Name, '/')+1:] == name
+		}
+		if !known {
+			return fmt.Errorf("%s: no hook is named %q; the hooks are listed by socktrace check", failHookEnv, name)
+		}
+	}
+	return nil
 }
 
 // checkReport is what check found: its JSON is the --json output.

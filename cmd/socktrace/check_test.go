@@ -158,6 +158,16 @@ func TestCheckWithoutSyslogAndPtrace(t *testing.T) {
 	}
 }
 
+// A test knob that names no hook is refused: it would test nothing.
+func TestCheckUnknownFailHook(t *testing.T) {
+	nstest.RequireRoot(t)
+	t.Setenv(failHookEnv, "bogus")
+	out, err := checkCmd(t)
+	if err == nil || !strings.Contains(err.Error(), `no hook is named "bogus"`) {
+		t.Errorf("check with %s=bogus: %v\n%s", failHookEnv, err, out)
+	}
+}
+
 func sysctl(t *testing.T, name string) string {
 	data, err := os.ReadFile("/proc/sys/" + name)
 	if err != nil {
