@@ -227,7 +227,7 @@ func enteredBefore(ticks uint64, at time.Time) time.Time {
 // socketEntered is enteredBefore for a row of a timewait socket, if it
 // shows the TIME_WAIT timer.
 func socketEntered(s *snapshot.Socket, at time.Time) time.Time {
-	if s.Timer != 3 {
+	if !s.TimewaitSock() {
 		return at
 	}
 	return enteredBefore(s.TimerTicks, at)
