@@ -64,20 +64,14 @@ func IsInode(s string) bool { return s != "" && strings.Trim(s, "0123456789") ==
 // when no process matched: a thread may have entered a namespace (setns)
 // its process is not in.
 func Exists(procRoot string, ino uint64) bool {
-	for _, pattern := range []string{
-		filepath.Join(Dir, "*"),
-		filepath.Join(procRoot, "[0-9]*", "ns", "net"),
-		filepath.Join(procRoot, "[0-9]*", "task", "[0-9]*", "ns", "net"),
-	} {
-		paths, _ := filepath.Glob(pattern)
-		for _, p := range paths {
-			var st unix.Stat_t
-			if unix.Stat(p, &st) == nil && st.Ino == ino {
-				return true
-			}
+	paths, _ := filepath.Glob(filepath.Join(Dir, "*"))
+	for _, p := range paths {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil && st.Ino == ino {
+			return true
 		}
 	}
-	return false
+	return ino <= math.MaxUint32 && len(Find(procRoot, map[uint32]bool{uint32(ino): true})) > 0
 }
 
 // Own returns the inode number of the network namespace this process is
