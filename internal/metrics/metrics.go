@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/socktrace/socktrace/internal/netns"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
 	"github.com/socktrace/socktrace/tracer"
@@ -36,6 +37,10 @@ type Config struct {
 	ResetReason func(uint16) string
 	// Version and Kernel are socktrace_build_info's labels.
 	Version, Kernel string
+	// NetNS is the inode of serve's own network namespace: the one whose
+	// socket table the sockets gauge reads, and whose connections heal
+	// at each scrape. Default: the calling thread's.
+	NetNS uint32
 	// Clock is the events' clock (tracer.Tracer.Clock); default time.Now.
 	Clock func() time.Time
 	// Transitions reads the kernel's count of each state change
@@ -57,8 +62,9 @@ const DefaultMaxSeries = 10000
 // Metrics counts events. Apply is for one goroutine (the tracer's reader);
 // scrapes may run at any time.
 type Metrics struct {
-	cfg Config
-	reg *prometheus.Registry
+	cfg   Config
+	reg   *prometheus.Registry
+	netns uint32 // Config.NetNS
 
 	connects, failures, accepts, closes *prometheus.CounterVec
 	resetsSent, resetsReceived, retrans *prometheus.CounterVec
@@ -92,7 +98,11 @@ func New(cfg Config) *Metrics {
 	if cfg.MaxSeries <= 0 {
 		cfg.MaxSeries = DefaultMaxSeries
 	}
-	m := &Metrics{cfg: cfg, reg: prometheus.NewRegistry(), reasonNames: cfg.ResetReason}
+	if cfg.NetNS == 0 {
+		// sock_diag answers for the calling thread's namespace.
+		cfg.NetNS = netns.Of("/proc/thread-self")
+	}
+	m := &Metrics{cfg: cfg, reg: prometheus.NewRegistry(), netns: cfg.NetNS, reasonNames: cfg.ResetReason}
 	m.labels = newLabeller(cfg)
 	m.labels.m = m
 	extra := m.labels.names

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/socktrace/socktrace/snapshot"
@@ -21,8 +22,12 @@ import (
 	"github.com/socktrace/socktrace/tracer"
 )
 
+// testNetNS is the network namespace of event's events: serve's own in
+// the tests that heal.
+const testNetNS = 4026531840
+
 func event(kind tracer.Kind, old, new tcpstate.State, local, remote string) tracer.Event {
-	ev := tracer.Event{Kind: kind, Old: old, New: new, Family: syscall.AF_INET,
+	ev := tracer.Event{Kind: kind, Old: old, New: new, Family: syscall.AF_INET, NetNS: testNetNS,
 		Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote),
 		Time: time.Now(), Flags: tracer.FlagOwnerKnown}
 	copy(ev.Comm[:], "client")
@@ -155,15 +160,15 @@ func TestLabelsFoldPastTheCap(t *testing.T) {
 // A connection missing from two socket tables in a row, with no event
 // since, was closed: the close whose event was lost is counted.
 func TestHealLostClose(t *testing.T) {
-	m := New(Config{})
+	m := New(Config{NetNS: testNetNS})
 	ev := event(tracer.KindState, tcpstate.Close, tcpstate.SynSent, "127.0.0.1:40000", "127.0.0.1:80")
 	ev.Time = time.Now().Add(-time.Second)
 	m.Apply(&ev)
-	m.open.heal(nil, time.Now(), m.healed)
+	m.open.heal(m.netns, nil, time.Now(), m.healed)
 	if got := testutil.ToFloat64(m.closes.WithLabelValues("ipv4")); got != 0 {
 		t.Fatalf("healed after one missing table: closes = %v", got)
 	}
-	m.open.heal(nil, time.Now(), m.healed)
+	m.open.heal(m.netns, nil, time.Now(), m.healed)
 	if got := testutil.ToFloat64(m.closes.WithLabelValues("ipv4")); got != 1 {
 		t.Errorf("closes = %v after two missing tables, want 1", got)
 	}
@@ -176,7 +181,7 @@ func TestHealLostClose(t *testing.T) {
 // however quiet, and one it lacks is healed at the second table in a row
 // without it.
 func TestHealByTheTable(t *testing.T) {
-	m := New(Config{})
+	m := New(Config{NetNS: testNetNS})
 	const held, flickers, gone = "127.0.0.1:40000", "127.0.0.1:40001", "127.0.0.1:40002"
 	for _, c := range []string{held, flickers, gone} {
 		ev := event(tracer.KindState, tcpstate.Close, tcpstate.SynSent, c, "127.0.0.1:80")
@@ -198,7 +203,7 @@ func TestHealByTheTable(t *testing.T) {
 		{[]snapshot.Socket{row(held)}, 2},
 		{[]snapshot.Socket{row(held)}, 2},
 	} {
-		m.open.heal(c.rows, time.Now(), m.healed)
+		m.open.heal(m.netns, c.rows, time.Now(), m.healed)
 		if got := testutil.ToFloat64(m.closes.WithLabelValues("ipv4")); got != c.closes {
 			t.Errorf("after table %d: closes = %v, want %v", i+1, got, c.closes)
 		}
@@ -206,6 +211,44 @@ func TestHealByTheTable(t *testing.T) {
 	if n := len(m.open.conns); n != 1 {
 		t.Errorf("%d connections still open, want 1 (%s)", n, held)
 	}
+}
+
+// The same tuple in two network namespaces is two connections: each ends
+// in the role and series of its own opening. A connection of another
+// namespace is never healed by serve's own socket table.
+func TestSameTupleInTwoNamespaces(t *testing.T) {
+	m := New(Config{NetNS: testNetNS})
+	const c, s = "127.0.0.1:40000", "127.0.0.1:8080"
+	for _, ns := range []uint32{testNetNS, testNetNS + 1} {
+		open := event(tracer.KindState, tcpstate.Close, tcpstate.SynSent, c, s)
+		open.NetNS, open.Flags = ns, open.Flags|tracer.FlagBornKnown
+		open.Time = time.Now().Add(-time.Second)
+		m.Apply(&open)
+	}
+	m.open.heal(m.netns, nil, time.Now(), m.healed)
+	m.open.heal(m.netns, nil, time.Now(), m.healed)
+	if got := testutil.ToFloat64(m.healed); got != 1 {
+		t.Errorf("closes_healed_total = %v after two tables without the tuple, want 1 (only serve's namespace's)", got)
+	}
+	end := withSummary(event(tracer.KindState, tcpstate.FinWait2, tcpstate.TimeWait, c, s))
+	end.NetNS = testNetNS + 1
+	m.Apply(&end)
+	if got := testutil.ToFloat64(m.closes.WithLabelValues("ipv4")); got != 2 {
+		t.Errorf("closes = %v, want 2: one healed, one ended", got)
+	}
+	if got := histogramCount(t, m.connDuration[roleClient]); got != 1 {
+		t.Errorf("%v client connection durations, want 1: the other namespace's connection was still known", got)
+	}
+}
+
+// histogramCount is the number of observations in o, a histogram.
+func histogramCount(t *testing.T, o prometheus.Observer) uint64 {
+	t.Helper()
+	var d dto.Metric
+	if err := o.(prometheus.Metric).Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetHistogram().GetSampleCount()
 }
 
 func TestApplyAllocatesNothing(t *testing.T) {

@@ -13,22 +13,25 @@ import (
 	"github.com/socktrace/socktrace/tracer"
 )
 
-// connKey is a connection's tuple, as events and socket table rows both
-// carry it.
+// connKey is a connection's tuple in its network namespace, as events and
+// socket table rows both carry it: the same tuple, 127.0.0.1's above all,
+// is in use in many namespaces at once.
 type connKey struct {
 	local, remote [16]byte
 	lport, rport  uint16
+	netns         uint32
 	v6            bool
 }
 
 func eventKey(ev *tracer.Event) connKey {
 	return connKey{local: ev.Local.Addr().As16(), remote: ev.Remote.Addr().As16(),
-		lport: ev.Local.Port(), rport: ev.Remote.Port(), v6: ev.Family == syscall.AF_INET6}
+		lport: ev.Local.Port(), rport: ev.Remote.Port(), netns: ev.NetNS, v6: ev.Family == syscall.AF_INET6}
 }
 
-func rowKey(s *snapshot.Socket) connKey {
+// rowKey is the key of a row of namespace netns's socket table.
+func rowKey(s *snapshot.Socket, netns uint32) connKey {
 	return connKey{local: s.Local.Addr().As16(), remote: s.Remote.Addr().As16(),
-		lport: s.Local.Port(), rport: s.Remote.Port(), v6: s.V6}
+		lport: s.Local.Port(), rport: s.Remote.Port(), netns: netns, v6: s.V6}
 }
 
 // openConn is a connection serve saw open and not yet end.
@@ -85,11 +88,12 @@ func (o *openConns) roleOf(ev *tracer.Event) int {
 	return int(c.role)
 }
 
-// heal ends the connections that two socket tables in a row lacked, with
-// no event since the first began: the kernel lost their close (it skips a
-// nested program run under load). They count as closed, so closes_total
-// catches up instead of ever going back.
-func (o *openConns) heal(rows []snapshot.Socket, began time.Time, healed prometheus.Counter) {
+// heal ends the connections of namespace netns that two of its socket
+// tables in a row lacked, with no event since the first began: the kernel
+// lost their close (it skips a nested program run under load). They count
+// as closed, so closes_total catches up instead of ever going back. The
+// connections of other namespaces are left as they are.
+func (o *openConns) heal(netns uint32, rows []snapshot.Socket, began time.Time, healed prometheus.Counter) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.conns) == 0 {
@@ -99,7 +103,7 @@ func (o *openConns) heal(rows []snapshot.Socket, began time.Time, healed prometh
 	// as the open connections, would be allocated at every scrape.
 	o.tables++
 	for i := range rows {
-		k := rowKey(&rows[i])
+		k := rowKey(&rows[i], netns)
 		if c, ok := o.conns[k]; ok {
 			c.seen = o.tables
 			o.conns[k] = c
@@ -107,21 +111,30 @@ func (o *openConns) heal(rows []snapshot.Socket, began time.Time, healed prometh
 	}
 	at := began.UnixNano()
 	for k, c := range o.conns {
-		if c.seen == o.tables || c.last >= at {
-			if c.misses != 0 {
-				c.misses = 0
-				o.conns[k] = c
-			}
-			continue
+		if k.netns == netns {
+			o.judge(k, c, c.seen == o.tables, at, healed)
 		}
-		if c.misses++; c.misses < 2 {
-			o.conns[k] = c
-			continue
-		}
-		delete(o.conns, k)
-		c.s.close(int(c.fam))
-		healed.Inc()
 	}
+}
+
+// judge counts one more socket table of c's namespace, begun at at: c was
+// in it (seen), or had an event since it began, or it misses one more. At
+// two misses in a row its close was lost, and it is healed.
+func (o *openConns) judge(k connKey, c openConn, seen bool, at int64, healed prometheus.Counter) {
+	if seen || c.last >= at {
+		if c.misses != 0 {
+			c.misses = 0
+			o.conns[k] = c
+		}
+		return
+	}
+	if c.misses++; c.misses < 2 {
+		o.conns[k] = c
+		return
+	}
+	delete(o.conns, k)
+	c.s.close(int(c.fam))
+	healed.Inc()
 }
 
 // minScrapeGap: scrapes closer than this share one read of the socket
@@ -193,7 +206,7 @@ func (c *socketCollector) refresh() {
 			finWait2++
 		}
 	}
-	c.m.open.heal(c.rows, began, c.m.healed)
+	c.m.open.heal(c.m.netns, c.rows, began, c.m.healed)
 	// sockstat's tw counts every timewait socket, the FIN_WAIT2 ones
 	// too. The two reads are not one moment: under churn the difference
 	// can be off by the sockets that changed between them.

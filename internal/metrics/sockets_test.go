@@ -241,7 +241,7 @@ func openAll(b *testing.B, m *Metrics) {
 		if r.State == tcpstate.Listen || r.State == tcpstate.TimeWait {
 			continue
 		}
-		ev := tracer.Event{Family: syscall.AF_INET, Local: r.Local, Remote: r.Remote, Time: time.Now()}
+		ev := tracer.Event{Family: syscall.AF_INET, Local: r.Local, Remote: r.Remote, NetNS: m.netns, Time: time.Now()}
 		if r.V6 {
 			ev.Family = syscall.AF_INET6
 		}
