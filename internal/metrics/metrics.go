@@ -79,6 +79,7 @@ type Metrics struct {
 	labels                              *labeller
 	sockets                             *socketCollector
 	open                                *openConns
+	others                              *otherHealer
 	reasonNames                         func(uint16) string
 }
 
@@ -157,6 +158,8 @@ func New(cfg Config) *Metrics {
 	if cfg.Clock != nil {
 		m.sockets.clock = cfg.Clock
 	}
+	m.others = &otherHealer{open: m.open, healed: m.healed, own: m.netns, clock: m.sockets.clock,
+		procRoot: "/proc", began: m.sockets.clock()}
 	m.reg.MustRegister(m.sockets)
 	if len(extra) == 0 {
 		m.labels.base = m.newSeries(nil)

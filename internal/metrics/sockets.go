@@ -38,7 +38,8 @@ func rowKey(s *snapshot.Socket, netns uint32) connKey {
 type openConn struct {
 	s      *series
 	last   int64  // time of its last event, ns
-	seen   uint32 // the last socket table that held it (openConns.tables)
+	seen   uint32 // the last socket table that held it (openConns.tables, or a round's)
+	pid    uint32 // its owner at its opening, 0 if not known: a process in its namespace
 	role   uint8
 	fam    uint8
 	misses uint8 // scrapes in a row whose socket table lacked it
@@ -62,7 +63,11 @@ func newOpenConns() *openConns { return &openConns{conns: map[connKey]openConn{}
 func (o *openConns) add(ev *tracer.Event, role int, s *series) {
 	o.mu.Lock()
 	if len(o.conns) < maxOpen {
-		o.conns[eventKey(ev)] = openConn{s: s, last: ev.Time.UnixNano(), role: uint8(role), fam: uint8(familyOf(ev))}
+		c := openConn{s: s, last: ev.Time.UnixNano(), role: uint8(role), fam: uint8(familyOf(ev))}
+		if ev.Has(tracer.FlagOwnerKnown) {
+			c.pid = ev.PID
+		}
+		o.conns[eventKey(ev)] = c
 	}
 	o.mu.Unlock()
 }
@@ -99,20 +104,25 @@ func (o *openConns) heal(netns uint32, rows []snapshot.Socket, began time.Time, 
 	if len(o.conns) == 0 {
 		return
 	}
-	// The rows serve knows are marked in place: a set of them, as large
-	// as the open connections, would be allocated at every scrape.
 	o.tables++
-	for i := range rows {
-		k := rowKey(&rows[i], netns)
-		if c, ok := o.conns[k]; ok {
-			c.seen = o.tables
-			o.conns[k] = c
-		}
-	}
+	o.markLocked(netns, rows, o.tables)
 	at := began.UnixNano()
 	for k, c := range o.conns {
 		if k.netns == netns {
 			o.judge(k, c, c.seen == o.tables, at, healed)
+		}
+	}
+}
+
+// markLocked marks the connections of namespace netns that its table rows
+// hold as seen in table id. They are marked in place: a set of the rows,
+// as large as the open connections, would be allocated at every table.
+func (o *openConns) markLocked(netns uint32, rows []snapshot.Socket, id uint32) {
+	for i := range rows {
+		k := rowKey(&rows[i], netns)
+		if c, ok := o.conns[k]; ok {
+			c.seen = id
+			o.conns[k] = c
 		}
 	}
 }
