@@ -17,6 +17,7 @@ type serveOptions struct {
 	labels    []string
 	maxSeries int
 	ringMiB   int
+	allNetns  bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -32,6 +33,15 @@ connection durations, smoothed RTT at close, bytes, events lost, and the
 sockets in each state (read from the kernel at each scrape, TIME_WAIT
 included).
 
+--all-netns traces every network namespace of the host, as trace and top do
+without --netns: the containers' and pods' of a node too, each in its own.
+The counters and histograms then count them all; the sockets gauge
+(socktrace_tcp_sockets) still counts serve's own namespace only, as reading
+each namespace's table at every scrape would walk the kernel's socket hash
+once per namespace. A close whose event the kernel lost is healed from
+serve's namespace's table at each scrape, and from the other namespaces'
+every 30 s.
+
 /healthz answers 200 while the tracer is attached and keeps up with the
 kernel's ring buffer, 503 otherwise.
 
@@ -44,7 +54,7 @@ values, and folds the rest into "other", counted by
 socktrace_series_dropped_total.`,
 		Example: `  socktrace serve                                  # http://127.0.0.1:9464/metrics
   socktrace serve --label comm --label service-port
-  socktrace serve --label container
+  socktrace serve --all-netns --label container   # every pod of a node, by pod
   socktrace serve --listen 192.0.2.10:9464 --listen-external`,
 		Args:         noArgs,
 		SilenceUsage: true,
@@ -66,6 +76,7 @@ socktrace_series_dropped_total.`,
 	f.StringSliceVar(&o.labels, "label", nil, "add a label to the per-connection counters: comm, container or service-port (repeat or comma-separate)")
 	f.IntVar(&o.maxSeries, "max-series", metrics.DefaultMaxSeries, "distinct values each --label keeps before folding the rest into \"other\"")
 	f.IntVar(&o.ringMiB, "ring-mib", 8, "ring buffer size in MiB (a power of two)")
+	f.BoolVar(&o.allNetns, "all-netns", false, "trace every network namespace (containers, pods), not only serve's own; the sockets gauge stays serve's namespace's")
 	return cmd
 }
 
@@ -91,17 +102,21 @@ func (o *serveOptions) check() error {
 func (o *serveOptions) config() (metrics.ServerConfig, error) {
 	var cfg metrics.ServerConfig
 	// The sockets gauge reads this namespace's socket table; the events
-	// are of the same namespace.
+	// are of the same namespace, unless every one is asked for.
 	ns, err := netns.Own("/proc")
 	if err != nil {
 		return cfg, err
 	}
+	filter := tracer.Filter{NetNS: ns}
+	if o.allNetns {
+		filter.NetNS = 0
+	}
 	lo, hi := metrics.EphemeralPorts("/proc")
 	cfg = metrics.ServerConfig{
 		Listen: o.listen,
-		Tracer: tracer.Config{Filter: tracer.Filter{NetNS: ns}, RingBytes: o.ringMiB << 20, Resets: true},
+		Tracer: tracer.Config{Filter: filter, RingBytes: o.ringMiB << 20, Resets: true},
 		Metrics: metrics.Config{Labels: o.labels, MaxSeries: o.maxSeries, EphemeralLow: lo, EphemeralHigh: hi,
-			Version: version(debug.ReadBuildInfo()), Kernel: metrics.KernelRelease()},
+			NetNS: ns, Version: version(debug.ReadBuildInfo()), Kernel: metrics.KernelRelease()},
 	}
 	return cfg, nil
 }

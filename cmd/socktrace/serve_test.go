@@ -82,6 +82,58 @@ func TestServeWithPrometheus(t *testing.T) {
 	srv.stopWithin(t, time.Second)
 }
 
+// serve --all-netns counts the connects of other network namespaces than
+// its own: a workload in each of two. Other tests' connects count too, so
+// the workload's are told by its process name.
+func TestServeAllNetns(t *testing.T) {
+	t.Parallel()
+	own, b, c := nstest.New(t), nstest.New(t), nstest.New(t)
+	srv := startServe(t, own, "--all-netns", "--label", "comm")
+	srv.waitHealthy(t)
+	const name = "allnetns-load"
+	for _, ns := range []*nstest.NS{b, c} {
+		if err := ns.PeerAs(t, name, "serve-workload", strconv.Itoa(serveConnects), strconv.Itoa(serveRefused)).Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []struct {
+		metric string
+		labels map[string]string
+		n      float64
+	}{
+		{"socktrace_tcp_connects_total", map[string]string{"family": "ipv4", "comm": name}, 2 * (serveConnects + serveRefused)},
+		{"socktrace_tcp_connect_failures_total", map[string]string{"family": "ipv4", "errno": "ECONNREFUSED", "comm": name}, 2 * serveRefused},
+		{"socktrace_tcp_accepts_total", map[string]string{"family": "ipv4", "comm": name}, 2 * serveConnects},
+	}
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var err error
+		if body, err = get(srv.client, "http://"+srv.addr+"/metrics"); err != nil {
+			t.Fatal(err)
+		}
+		parser := expfmt.NewTextParser(model.LegacyValidation)
+		families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("scrape is not valid: %v", err)
+		}
+		done := true
+		for _, w := range want {
+			got := counterValue(families[w.metric], w.labels)
+			if got != w.n && time.Now().After(deadline) {
+				t.Errorf("%s%v = %v, want %v", w.metric, w.labels, got, w.n)
+			}
+			done = done && got == w.n
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the scrape's counters of %s:\n%s", name, grepLines(body, "socktrace_tcp_connects_total", "socktrace_tcp_connect_failures_total", "socktrace_tcp_accepts_total"))
+		}
+	}
+	srv.stopWithin(t, time.Second)
+}
+
 // A scrape during start-up gets valid output, /healthz turns 200 once the
 // tracer is attached, and SIGTERM ends serve within a second.
 func TestServeStartAndStop(t *testing.T) {

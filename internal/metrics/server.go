@@ -99,6 +99,12 @@ func Serve(ctx context.Context, cfg ServerConfig, stderr io.Writer) error {
 	if cfg.Started != nil {
 		cfg.Started()
 	}
+	if cfg.Tracer.Filter.NetNS == 0 {
+		// Every namespace is traced: the scrapes heal only serve's own.
+		hctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go m.HealNamespaces(hctx)
+	}
 	read := make(chan error, 1)
 	go func() { read <- s.read(m) }()
 	select {

@@ -170,7 +170,7 @@ func newSocketCollector(m *Metrics) *socketCollector {
 	// sock_diag answers for the calling thread's namespace, and so does
 	// thread-self/net (self/net is the leader thread's).
 	return &socketCollector{m: m, clock: time.Now, netDir: "/proc/thread-self/net",
-		desc: prometheus.NewDesc(namespace+"_tcp_sockets", "TCP sockets in this network namespace by state, read from the kernel (sock_diag, and sockstat for TIME_WAIT) at scrape time.", []string{"state"}, nil)}
+		desc: prometheus.NewDesc(namespace+"_tcp_sockets", "TCP sockets by state in serve's own network namespace, also with --all-netns (the other namespaces' are not read), from the kernel (sock_diag, and sockstat for TIME_WAIT) at scrape time.", []string{"state"}, nil)}
 }
 
 func (c *socketCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
