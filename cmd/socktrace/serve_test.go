@@ -160,6 +160,7 @@ func TestServeStartAndStop(t *testing.T) {
 		if resp, err := client.Get("http://127.0.0.1:9464/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK && scraped {
+				checkResetReasons(t, client)
 				srv.stopWithin(t, time.Second)
 				return
 			}
@@ -167,6 +168,26 @@ func TestServeStartAndStop(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("serve was not healthy within 30s; stderr %q", srv.stderr.String())
+}
+
+// checkResetReasons wants resets_sent_total at 0 for reasons the kernel
+// names, before any reset: increase() then sees the first one.
+func checkResetReasons(t *testing.T, client *http.Client) {
+	t.Helper()
+	body, err := get(client, "http://127.0.0.1:9464/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, reason := range []string{"NO_SOCKET", "TCP_ABORT_ON_CLOSE", "TCP_STATE"} {
+		if got := counterValue(families["socktrace_tcp_resets_sent_total"], map[string]string{"reason": reason}); got != 0 {
+			t.Errorf("socktrace_tcp_resets_sent_total{reason=%q} = %v once attached, want 0", reason, got)
+		}
+	}
 }
 
 type serveRun struct {

@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -300,12 +301,14 @@ func errnoName(e syscall.Errno) string {
 	return "errno " + strconv.Itoa(int(e))
 }
 
-func (s *series) resetSent(code uint16) {
+func (s *series) resetSent(code uint16) { s.resetSentCounter(code, s.m.reasonNames).Inc() }
+
+func (s *series) resetSentCounter(code uint16, names func(uint16) string) prometheus.Counter {
 	c := s.resetsSent[code]
 	if c == nil {
 		name := ""
-		if s.m.reasonNames != nil {
-			name = s.m.reasonNames(code)
+		if names != nil {
+			name = names(code)
 		}
 		if name == "" {
 			name = valueUnknown
@@ -313,5 +316,23 @@ func (s *series) resetSent(code uint16) {
 		c = s.m.resetsSent.WithLabelValues(append([]string{name}, s.vals...)...)
 		s.resetsSent[code] = c
 	}
-	c.Inc()
+	return c
+}
+
+// precreateResets makes the series of every reason a reset can be sent
+// for, as names (the tracer's ResetReason) has them: the values of the
+// kernel's enum sk_rst_reason, dense from 0 and ended by MAX, which is
+// none; "reason N" is a value past them. A kernel without the enum gives
+// no names, and every reset the reason "unknown".
+func (s *series) precreateResets(names func(uint16) string) {
+	for code := range 1 << 16 {
+		name := names(uint16(code))
+		if name == "MAX" || strings.HasPrefix(name, "reason ") {
+			return
+		}
+		s.resetSentCounter(uint16(code), names)
+		if name == "" {
+			return
+		}
+	}
 }

@@ -168,6 +168,17 @@ func New(cfg Config) *Metrics {
 	return m
 }
 
+// PrecreateResets shows resets_sent_total at 0 for every reason names
+// (the tracer's ResetReason) knows, so that Prometheus' increase() sees
+// the first reset of each, as it sees the other counters' first events.
+// Like theirs, only without opt-in labels. The names are known only once
+// the tracer is loaded: call it before the first Apply.
+func (m *Metrics) PrecreateResets(names func(uint16) string) {
+	if m.labels.base != nil {
+		m.labels.base.precreateResets(names)
+	}
+}
+
 // Registry holds every metric, for an HTTP handler.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 

@@ -137,6 +137,54 @@ func withErr(ev tracer.Event, e syscall.Errno) tracer.Event {
 	return ev
 }
 
+// resets_sent_total shows every reason the kernel names at 0 once the
+// tracer is loaded, so that increase() sees the first reset of each; a
+// kernel without reasons shows "unknown"; with opt-in labels nothing is
+// made before it happens, as for the other counters.
+func TestResetReasonsPrecreated(t *testing.T) {
+	kernel := []string{"NOT_SPECIFIED", "NO_SOCKET", "TCP_STATE", "MAX"}
+	named := func(code uint16) string {
+		if int(code) < len(kernel) {
+			return kernel[code]
+		}
+		return fmt.Sprintf("reason %d", code)
+	}
+	for _, c := range []struct {
+		what   string
+		cfg    Config
+		names  func(uint16) string
+		reset  bool // one reset, NO_SOCKET, sent
+		series map[string]float64
+	}{
+		{"named", Config{ResetReason: named}, named, true, map[string]float64{"NOT_SPECIFIED": 0, "NO_SOCKET": 1, "TCP_STATE": 0}},
+		{"no enum", Config{}, func(uint16) string { return "" }, true, map[string]float64{"unknown": 1}},
+		{"labelled", Config{ResetReason: named, Labels: []string{LabelComm}}, named, false, map[string]float64{}},
+	} {
+		m := New(c.cfg)
+		m.PrecreateResets(c.names)
+		if c.reset {
+			ev := event(tracer.KindResetSent, tcpstate.Established, tcpstate.Established, "127.0.0.1:80", "127.0.0.1:40000")
+			ev.Reason = 1
+			m.Apply(&ev)
+		}
+		got := map[string]float64{}
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(m.resetsSent)
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			for _, mt := range f.GetMetric() {
+				got[mt.GetLabel()[0].GetValue()] = mt.GetCounter().GetValue()
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.series) {
+			t.Errorf("%s: resets_sent_total %v, want %v", c.what, got, c.series)
+		}
+	}
+}
+
 // Past --max-series values, a label folds into "other" and counts it.
 func TestLabelsFoldPastTheCap(t *testing.T) {
 	m := New(Config{Labels: []string{LabelComm}, MaxSeries: 2})

@@ -95,6 +95,7 @@ func Serve(ctx context.Context, cfg ServerConfig, stderr io.Writer) error {
 	}
 	defer s.close(tr)
 	render.WriteWarnings(stderr, tr.Warnings())
+	m.PrecreateResets(tr.ResetReason)
 	s.attach(tr)
 	if cfg.Started != nil {
 		cfg.Started()
