@@ -48,9 +48,10 @@ kernel's ring buffer, 503 otherwise.
 Labels never hold a pid, a peer address or an ephemeral port. --label adds
 to the per-connection counters an owner's process name (comm), where the
 owner runs (container: its pod, container or systemd unit, read once per
-process from its cgroup), or the service port (the port a server listens
-on, outside the ephemeral range); each label keeps at most --max-series
-values, and folds the rest into "other", counted by
+process from its cgroup; "none" for a process in none of them, "unknown"
+when the owner or its cgroup is not known), or the service port (the port
+a server listens on, outside the ephemeral range); each label keeps at
+most --max-series values, and folds the rest into "other", counted by
 socktrace_series_dropped_total.`,
 		Example: `  socktrace serve                                  # http://127.0.0.1:9464/metrics
   socktrace serve --label comm --label service-port

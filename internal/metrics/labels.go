@@ -23,8 +23,8 @@ const roleUnknown = roles
 // Label values that are not a process name or a port.
 const (
 	valueOther   = "other"   // folded: the label had MaxSeries values
-	valueNone    = "none"    // no service port: ephemeral, or the role is unknown
-	valueUnknown = "unknown" // no owner known
+	valueNone    = "none"    // no service port (ephemeral, or the role is unknown); no container (a host process)
+	valueUnknown = "unknown" // no owner known, or where it runs
 )
 
 // CheckLabels rejects a label serve does not offer, with what to do.
@@ -73,7 +73,7 @@ type labeller struct {
 	m          *Metrics
 	names      []string
 	on         [opts]bool
-	container  func(pid uint32, comm snapshot.Comm, at time.Time) string
+	container  func(pid uint32, comm snapshot.Comm, at time.Time) (string, bool)
 	max        int
 	lo, hi     uint16
 	base       *series // the only series without opt-in labels
@@ -100,8 +100,9 @@ func newLabeller(cfg Config) *labeller {
 	}
 	if l.on[optContainer] && l.container == nil {
 		r := container.NewResolver(container.Config{})
-		l.container = func(pid uint32, comm snapshot.Comm, at time.Time) string {
-			return r.Lookup(pid, comm, at).Name()
+		l.container = func(pid uint32, comm snapshot.Comm, at time.Time) (string, bool) {
+			in := r.Lookup(pid, comm, at)
+			return in.Name(), in != nil
 		}
 	}
 	for i, on := range l.on {
@@ -128,9 +129,15 @@ func (l *labeller) of(ev *tracer.Event, role int) *series {
 	if l.on[optContainer] && owner {
 		// The resolver caches by process: /proc/PID/cgroup is read
 		// once per process, not per event.
-		k.container = l.container(ev.PID, ev.Comm, ev.Time)
+		name, known := l.container(ev.PID, ev.Comm, ev.Time)
+		switch {
+		case name != "":
+			k.container = name
+		case known:
+			k.container = valueNone // no container names "none"
+		}
 	}
-	if !capped(l, &k, optContainer, l.containers, k.container, "") {
+	if k.container != valueNone && !capped(l, &k, optContainer, l.containers, k.container, "") {
 		k.container = ""
 	}
 	if l.on[optPort] {

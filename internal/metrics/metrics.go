@@ -23,10 +23,11 @@ type Config struct {
 	// Labels are the opt-in labels of the per-connection counters:
 	// LabelComm, LabelContainer and LabelServicePort.
 	Labels []string
-	// Container names where a process runs, for LabelContainer ("" when
-	// not known); it must answer from a cache, as it is asked per event.
-	// Default: a container.Resolver of the host's /proc.
-	Container func(pid uint32, comm snapshot.Comm, at time.Time) string
+	// Container names where a process runs, for LabelContainer: "" for
+	// a process in no container, pod or unit, and known false when its
+	// cgroup could not be read. It must answer from a cache, as it is
+	// asked per event. Default: a container.Resolver of the host's /proc.
+	Container func(pid uint32, comm snapshot.Comm, at time.Time) (name string, known bool)
 	// MaxSeries caps each opt-in label's distinct values; past it, values
 	// fold into "other". Default 10000.
 	MaxSeries int

@@ -316,17 +316,23 @@ func TestApplyAllocatesNothing(t *testing.T) {
 }
 
 // fakeContainers names the container of a pid, as a container.Resolver
-// would from its cache.
+// would from its cache: "" for a process in none; a pid it lacks is one
+// whose cgroup could not be read.
 type fakeContainers map[uint32]string
 
-func (f fakeContainers) name(pid uint32, _ snapshot.Comm, _ time.Time) string { return f[pid] }
+func (f fakeContainers) name(pid uint32, _ snapshot.Comm, _ time.Time) (string, bool) {
+	name, ok := f[pid]
+	return name, ok
+}
 
-// The container label is the owner's container, "unknown" without an
-// owner, and past --max-series values folds into "other", counted.
+// The container label is the owner's container, "none" for a process in
+// none, "unknown" without an owner or when its cgroup could not be read,
+// and past --max-series values folds into "other", counted; "none" and
+// "unknown" are never folded.
 func TestContainerLabel(t *testing.T) {
-	names := fakeContainers{10: "docker:0123456789ab", 11: "ns/web", 12: "cri-o:fedcba987654", 13: "nginx.service"}
+	names := fakeContainers{10: "docker:0123456789ab", 11: "ns/web", 12: "cri-o:fedcba987654", 13: "nginx.service", 14: ""}
 	m := New(Config{Labels: []string{LabelContainer}, MaxSeries: 2, Container: names.name})
-	for i, pid := range []uint32{10, 11, 10, 12, 13, 0} {
+	for i, pid := range []uint32{10, 11, 10, 12, 13, 0, 14, 15} {
 		ev := event(tracer.KindState, tcpstate.Close, tcpstate.SynSent, fmt.Sprintf("127.0.0.1:%d", 40000+i), "127.0.0.1:80")
 		ev.PID = pid
 		if pid == 0 {
@@ -337,7 +343,7 @@ func TestContainerLabel(t *testing.T) {
 	for _, c := range []struct {
 		container string
 		want      float64
-	}{{"docker:0123456789ab", 2}, {"ns/web", 1}, {"other", 2}, {"unknown", 1}} {
+	}{{"docker:0123456789ab", 2}, {"ns/web", 1}, {"other", 2}, {"none", 1}, {"unknown", 2}} {
 		if got := testutil.ToFloat64(m.connects.WithLabelValues("ipv4", c.container)); got != c.want {
 			t.Errorf("connects of container %q = %v, want %v", c.container, got, c.want)
 		}
