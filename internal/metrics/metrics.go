@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/socktrace/socktrace/internal/netns"
 	"github.com/socktrace/socktrace/snapshot"
@@ -145,6 +146,9 @@ func New(cfg Config) *Metrics {
 		Help: "socktrace's version and the running kernel's release."}, []string{"version", "kernel"})
 	info.WithLabelValues(cfg.Version, cfg.Kernel).Set(1)
 	m.reg.MustRegister(lost, m.healed, m.droppedVec, info)
+	// The agent's own memory, CPU and goroutines (go_*, process_*), for
+	// those who watch what it costs each host.
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.lostRing, m.lostRecursion = lost.WithLabelValues("ring_full"), lost.WithLabelValues("recursion")
 	for i, on := range m.labels.on {
 		if on {

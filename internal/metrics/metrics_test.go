@@ -185,6 +185,29 @@ func TestResetReasonsPrecreated(t *testing.T) {
 	}
 }
 
+// A scrape shows what the agent itself costs: its memory, CPU time and
+// goroutines, as Prometheus' Go and process collectors read them.
+func TestAgentMetrics(t *testing.T) {
+	families, err := New(Config{}).Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if m := f.GetMetric(); len(m) == 1 {
+			got[f.GetName()] = m[0].GetGauge().GetValue() + m[0].GetCounter().GetValue()
+		}
+	}
+	for _, name := range []string{"process_resident_memory_bytes", "go_goroutines", "go_memstats_heap_alloc_bytes"} {
+		if got[name] <= 0 {
+			t.Errorf("%s = %v, want more than 0", name, got[name])
+		}
+	}
+	if _, ok := got["process_cpu_seconds_total"]; !ok {
+		t.Error("no process_cpu_seconds_total")
+	}
+}
+
 // Past --max-series values, a label folds into "other" and counts it.
 func TestLabelsFoldPastTheCap(t *testing.T) {
 	m := New(Config{Labels: []string{LabelComm}, MaxSeries: 2})
