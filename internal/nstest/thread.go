@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/socktrace/socktrace/internal/netns"
 )
 
 // Enter moves the calling thread into the namespace. The caller must have
@@ -27,16 +28,13 @@ func (ns *NS) Enter() error {
 }
 
 // InThread runs fn on a thread of its own inside the namespace and returns
-// its error. Goroutines fn starts run elsewhere, outside it.
+// its error; the thread ends with fn, and is never the main thread (see
+// netns.InThread). Goroutines fn starts run elsewhere, outside it.
 func (ns *NS) InThread(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
+	return netns.InThread(func() error {
 		if err := ns.Enter(); err != nil {
-			errc <- err
-			return
+			return err
 		}
-		errc <- fn()
-	}()
-	return <-errc
+		return fn()
+	})
 }
