@@ -158,8 +158,24 @@ func daemonSetCapabilities(t *testing.T) []string {
 // and traces in full: healthy, and not a warning (TIME_WAIT needs kernel
 // addresses that only CAP_SYSLOG shows).
 func TestUnitServesWithItsCapabilities(t *testing.T) {
-	args := []string{"serve", "--listen", "127.0.0.1:9464"}
-	serveConfined(t, build(t), args, unitCapabilities(t))
+	serveConfined(t, build(t), unitCommand(t)[1:], unitCapabilities(t))
+}
+
+// unitCommand is the unit's ExecStart, split at spaces (it has no quotes).
+func unitCommand(t *testing.T) []string {
+	data, err := os.ReadFile("socktrace.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "ExecStart="); ok {
+			if f := strings.Fields(v); len(f) >= 2 && f[1] == "serve" {
+				return f
+			}
+		}
+	}
+	t.Fatal("socktrace.service: no ExecStart of socktrace serve")
+	return nil
 }
 
 // The DaemonSet's command, with only the capabilities it adds, starts and
