@@ -25,13 +25,12 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve TCP metrics for Prometheus from the kernel's events",
-		Long: `socktrace serve traces TCP in its network namespace (eBPF; needs root, or
-CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN) and serves the counts in Prometheus'
-text format on /metrics: connects, failed connects by errno, accepts, closes,
-resets, retransmits, state transitions (counted in the kernel), connect and
-connection durations, smoothed RTT at close, bytes, events lost, and the
-sockets in each state (read from the kernel at each scrape, TIME_WAIT
-included).
+		Long: `socktrace serve traces TCP in its network namespace and serves the
+counts in Prometheus' text format on /metrics: connects, failed connects
+by errno, accepts, closes, resets, retransmits, state transitions (counted
+in the kernel), connect and connection durations, smoothed RTT at close,
+bytes, events lost, and the sockets in each state (read from the kernel at
+each scrape, TIME_WAIT included).
 
 --all-netns traces every network namespace of the host, as trace and top do
 without --netns: the containers' and pods' of a node too, each in its own.
@@ -44,6 +43,12 @@ every 30 s.
 
 /healthz answers 200 while the tracer is attached and keeps up with the
 kernel's ring buffer, 503 otherwise.
+
+It needs root, or uid 0 with CAP_BPF and CAP_PERFMON (the programs),
+CAP_SYSLOG (kernel addresses in /proc/kallsyms: without it no TIME_WAIT)
+and CAP_SYS_PTRACE (owners of other processes' sockets older than serve),
+as deploy/socktrace.service gives it; socktrace check says what a host
+lacks.
 
 Labels never hold a pid, a peer address or an ephemeral port. --label adds
 to the per-connection counters an owner's process name (comm), where the
