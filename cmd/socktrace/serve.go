@@ -42,7 +42,8 @@ serve's namespace's table at each scrape, and from the other namespaces'
 every 30 s.
 
 /healthz answers 200 while the tracer is attached and keeps up with the
-kernel's ring buffer, 503 otherwise.
+kernel's ring buffer, 503 otherwise, and for 10 s after events were lost
+to a full ring buffer.
 
 It needs root, or uid 0 with CAP_BPF and CAP_PERFMON (the programs),
 CAP_SYSLOG (kernel addresses in /proc/kallsyms: without it no TIME_WAIT)

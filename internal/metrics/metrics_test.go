@@ -512,3 +512,26 @@ func benchmarkApply(b *testing.B, cfg Config) {
 		}
 	}
 }
+
+// /healthz is 503 while serve cannot be trusted to count everything: not
+// attached, behind the ring, or losing events to a full ring lately.
+func TestHealthOf(t *testing.T) {
+	never := time.Duration(1 << 62)
+	for _, tc := range []struct {
+		attached, pending bool
+		behind, sinceLoss time.Duration
+		want              int
+	}{
+		{false, false, 0, never, http.StatusServiceUnavailable},
+		{true, false, 0, never, http.StatusOK},
+		{true, true, time.Second, never, http.StatusOK},
+		{true, true, 3 * time.Second, never, http.StatusServiceUnavailable},
+		{true, false, 0, 2 * time.Second, http.StatusServiceUnavailable},
+		{true, false, 0, 11 * time.Second, http.StatusOK},
+	} {
+		if got, msg := healthOf(tc.attached, tc.pending, tc.behind, tc.sinceLoss); got != tc.want {
+			t.Errorf("attached %v, pending %v, behind %v, lost %v ago: %d %q, want %d",
+				tc.attached, tc.pending, tc.behind, tc.sinceLoss, got, msg, tc.want)
+		}
+	}
+}

@@ -128,6 +128,7 @@ type server struct {
 	tr       *tracer.Tracer // nil until attached and after Close
 	attached atomic.Bool
 	caughtUp atomic.Int64 // when the reader last found the ring empty, ns
+	lostAt   atomic.Int64 // when the kernel last lost events to a full ring, ns
 }
 
 func (s *server) attach(tr *tracer.Tracer) {
@@ -169,6 +170,9 @@ func (s *server) read(m *Metrics) error {
 			return err
 		}
 		m.Apply(&ev)
+		if ev.Kind == tracer.KindLost && ev.Lost.RingFull > 0 {
+			s.lostAt.Store(time.Now().UnixNano())
+		}
 		if !tr.Behind() {
 			s.caughtUp.Store(time.Now().UnixNano())
 		}
@@ -176,22 +180,38 @@ func (s *server) read(m *Metrics) error {
 }
 
 // health is 200 while the tracer is attached and its reader keeps up with
-// the ring buffer, 503 otherwise (starting, stopping, or behind).
+// the ring buffer, 503 otherwise (starting, stopping, behind, or losing
+// events to a full ring buffer).
 func (s *server) health(w http.ResponseWriter, _ *http.Request) {
-	status, msg := http.StatusServiceUnavailable, "not attached"
 	s.mu.Lock()
-	if s.tr != nil && s.attached.Load() {
-		behind := time.Since(time.Unix(0, s.caughtUp.Load()))
-		if !s.tr.Pending() || behind < healthyLag {
-			status, msg = http.StatusOK, "ok"
-		} else {
-			msg = "behind the ring buffer for " + behind.Round(time.Millisecond).String()
-		}
-	}
+	attached := s.tr != nil && s.attached.Load()
+	pending := attached && s.tr.Pending()
 	s.mu.Unlock()
+	now := time.Now()
+	status, msg := healthOf(attached, pending, now.Sub(time.Unix(0, s.caughtUp.Load())), now.Sub(time.Unix(0, s.lostAt.Load())))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	fmt.Fprintln(w, msg)
+}
+
+// lossMemory is how long /healthz says 503 after the ring buffer was full:
+// the tracer reports losses about once a second.
+const lossMemory = 10 * time.Second
+
+// healthOf is /healthz's answer: behind is how long the reader has not
+// caught up with the ring, sinceLoss how long ago events were last lost to
+// a full ring buffer.
+func healthOf(attached, pending bool, behind, sinceLoss time.Duration) (int, string) {
+	switch {
+	case !attached:
+		return http.StatusServiceUnavailable, "not attached"
+	case pending && behind >= healthyLag:
+		return http.StatusServiceUnavailable, "behind the ring buffer for " + behind.Round(time.Millisecond).String()
+	case sinceLoss < lossMemory:
+		return http.StatusServiceUnavailable, "events lost to a full ring buffer " + sinceLoss.Round(time.Second).String() +
+			" ago (see socktrace_events_lost_total; a larger --ring-mib helps)"
+	}
+	return http.StatusOK, "ok"
 }
 
 func (s *server) resetReason(code uint16) string {
