@@ -24,6 +24,7 @@ static __always_inline void update_listener(const struct event *e)
 	listener_key(&k, e->netns, e->sport);
 	if (e->newstate == TCP_LISTEN) {
 		v.sk = e->sk;
+		v.owner.cgroup = e->cgroup;
 		v.owner.pid = e->pid;
 		v.owner.tid = e->tid;
 		__builtin_memcpy(v.owner.comm, e->comm, sizeof(v.owner.comm));

@@ -30,6 +30,9 @@ static __always_inline void owner_current(struct owner *o)
 	const struct task_struct *leader;
 
 	o->pid = id >> 32;
+	/* Read now: a short-lived process is gone, and its /proc/PID/cgroup
+	 * with it, by the time userspace reads the event. */
+	o->cgroup = bpf_get_current_cgroup_id();
 	o->tid = (__u32)id;
 	if (have_cast())
 		leader = cast(task, struct task_struct)->group_leader;
@@ -42,6 +45,7 @@ static __always_inline void owner_current(struct owner *o)
 
 static __always_inline void set_owner(struct event *e, const struct owner *o)
 {
+	e->cgroup = o->cgroup;
 	e->pid = o->pid;
 	e->tid = o->tid;
 	__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));

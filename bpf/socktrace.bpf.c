@@ -74,6 +74,7 @@ const volatile __u8 table_summary = 0;
 const volatile __u8 count_transitions = 0;
 
 struct owner {
+	__u64 cgroup; /* see struct event */
 	__u32 pid;
 	__u32 tid;
 	char comm[TASK_COMM_LEN];

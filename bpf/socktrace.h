@@ -37,15 +37,16 @@ enum counter {
 
 /* Fixed-width fields ordered large to small, addresses as bytes plus family,
  * ports in host order, no unions. The close summary is a tail that only
- * events with FLAG_SUMMARY send: the others are EVENT_HEAD_SIZE bytes, two
- * cache lines with the ring's header. (Ring traffic is paid on both sides:
- * by the program that writes it and by the reader.) */
+ * events with FLAG_SUMMARY send: the others are EVENT_HEAD_SIZE bytes. (Ring
+ * traffic is paid on both sides: by the program that writes it and by the
+ * reader.) */
 struct event {
 	__u64 ts_ns;	   /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the transition */
 	__u64 sk;	   /* kernel socket address: the socket's identity while it lives */
 	__u64 state_ns;	   /* time spent in oldstate */
 	__u64 lifetime_ns; /* since the socket was born (SYN_SENT, SYN_RECV or LISTEN) */
 	__u64 inode;	   /* socket inode, 0 once the socket has no file */
+	__u64 cgroup;	   /* owner's cgroup v2 id (its directory's inode), 0: not known */
 	__u32 netns;	   /* network namespace inode */
 	__u32 pid;	   /* owner's process id (tgid) */
 	__u32 tid;	   /* owner's thread id */
@@ -117,9 +118,9 @@ struct transition_counts {
 	__u64 count[TCP_STATE_SLOTS][TCP_STATE_SLOTS];
 };
 
-#define EVENT_HEAD_SIZE 120 /* offsetof(struct event, bytes_sent) */
+#define EVENT_HEAD_SIZE 128 /* offsetof(struct event, bytes_sent) */
 
-_Static_assert(sizeof(struct event) == 144, "struct event layout changed: regenerate");
+_Static_assert(sizeof(struct event) == 152, "struct event layout changed: regenerate");
 _Static_assert(__builtin_offsetof(struct event, bytes_sent) == EVENT_HEAD_SIZE,
 	       "the summary tail moved: fix EVENT_HEAD_SIZE");
 

@@ -70,6 +70,10 @@ type Event struct {
 	Comm          snapshot.Comm
 	Sock          uint64 // kernel socket address: identity while the socket lives
 	Inode         uint64
+	// Cgroup is the owner's cgroup v2 id (the inode of its directory under
+	// the cgroup2 mount), read by the kernel when the owner acted: it
+	// names the owner's container after the process is gone. 0: not known.
+	Cgroup        uint64
 	NetNS         uint32
 	InState       time.Duration // time spent in Old (FlagPrevKnown)
 	Lifetime      time.Duration // since SYN_SENT, SYN_RECV or LISTEN (FlagBornKnown)
@@ -135,6 +139,7 @@ func decode(raw []byte, monoToWall int64, ev *Event) error {
 		Comm:     *(*snapshot.Comm)(unsafe.Pointer(&k.Comm)),
 		Sock:     k.Sk,
 		Inode:    k.Inode,
+		Cgroup:   k.Cgroup,
 		NetNS:    k.Netns,
 		InState:  time.Duration(k.StateNs),
 		Lifetime: time.Duration(k.LifetimeNs),

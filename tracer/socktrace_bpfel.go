@@ -17,10 +17,11 @@ type socktraceAccepted struct {
 	_     structs.HostLayout
 	TsNs  uint64
 	Owner struct {
-		_    structs.HostLayout
-		Pid  uint32
-		Tid  uint32
-		Comm [16]int8
+		_      structs.HostLayout
+		Cgroup uint64
+		Pid    uint32
+		Tid    uint32
+		Comm   [16]int8
 	}
 }
 
@@ -39,6 +40,7 @@ type socktraceEvent struct {
 	StateNs       uint64
 	LifetimeNs    uint64
 	Inode         uint64
+	Cgroup        uint64
 	Netns         uint32
 	Pid           uint32
 	Tid           uint32
@@ -126,10 +128,11 @@ type socktraceHeldConnect struct {
 	_     structs.HostLayout
 	TsNs  uint64
 	Owner struct {
-		_    structs.HostLayout
-		Pid  uint32
-		Tid  uint32
-		Comm [16]int8
+		_      structs.HostLayout
+		Cgroup uint64
+		Pid    uint32
+		Tid    uint32
+		Comm   [16]int8
 	}
 }
 
@@ -144,10 +147,11 @@ type socktraceListenVal struct {
 	_     structs.HostLayout
 	Sk    uint64
 	Owner struct {
-		_    structs.HostLayout
-		Pid  uint32
-		Tid  uint32
-		Comm [16]int8
+		_      structs.HostLayout
+		Cgroup uint64
+		Pid    uint32
+		Tid    uint32
+		Comm   [16]int8
 	}
 }
 
@@ -157,16 +161,18 @@ type socktraceSockInfo struct {
 	StateNs  uint64
 	AcceptNs uint64
 	Owner    struct {
-		_    structs.HostLayout
-		Pid  uint32
-		Tid  uint32
-		Comm [16]int8
+		_      structs.HostLayout
+		Cgroup uint64
+		Pid    uint32
+		Tid    uint32
+		Comm   [16]int8
 	}
 	Acceptor struct {
-		_    structs.HostLayout
-		Pid  uint32
-		Tid  uint32
-		Comm [16]int8
+		_      structs.HostLayout
+		Cgroup uint64
+		Pid    uint32
+		Tid    uint32
+		Comm   [16]int8
 	}
 	Flags    uint32
 	Accepted uint32

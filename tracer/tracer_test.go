@@ -772,3 +772,64 @@ func TestTableOnlyCountsTransitions(t *testing.T) {
 		}
 	}
 }
+
+// Every event of a socket names its owner's cgroup v2 id: the inode of the
+// owner's cgroup directory, read by the kernel while the owner acted.
+func TestOwnerCgroup(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	c := traceNS(t, ns, false)
+	srv, cli, sport, cport := connected(t, ns, "127.0.0.1:0", "wait-eof", "close")
+	cli.Send("close")
+	cli.Expect("CLOSED")
+	srv.Expect("EOF none")
+	srv.Send("close")
+	evs := c.waitFor(t, wait, "both closes", all(
+		has(sport, cport, tcpstate.LastAck, tcpstate.Close), has(cport, sport, tcpstate.FinWait2, tcpstate.TimeWait)))
+	for _, p := range []struct {
+		pid           int
+		local, remote uint16
+	}{{cli.PID, cport, sport}, {srv.PID, sport, cport}} {
+		want := cgroupInode(t, p.pid)
+		for _, e := range of(evs, p.local, p.remote) {
+			if e.Has(FlagOwnerKnown) && e.Cgroup != want {
+				t.Errorf("%v->%v of pid %d: cgroup %d, want %d (its cgroup directory's inode)", e.Old, e.New, e.PID, e.Cgroup, want)
+			}
+		}
+	}
+}
+
+// cgroupInode is the inode of pid's cgroup v2 directory.
+func cgroupInode(t *testing.T, pid int) uint64 {
+	t.Helper()
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mounts, err := parseMountinfo(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := ""
+	for _, m := range mounts {
+		if m.fsType == "cgroup2" {
+			root = m.point
+		}
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil || root == "" {
+		t.Fatalf("cgroup2 mount %q, /proc/%d/cgroup: %v", root, pid, err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if path, ok := strings.CutPrefix(strings.TrimSpace(line), "0::"); ok {
+			var st syscall.Stat_t
+			if err := syscall.Stat(filepath.Join(root, path), &st); err != nil {
+				t.Fatal(err)
+			}
+			return st.Ino
+		}
+	}
+	t.Fatalf("pid %d is in no cgroup v2: %q", pid, data)
+	return 0
+}
