@@ -9,8 +9,7 @@ import (
 )
 
 // A dump walks the kernel's whole established hash, whatever its state
-// filter, timewait sockets included: under churn that is a long walk per
-// family. A lookup by tuple is one hash probe, so a caller that already
+// filter, timewait sockets included: under churn that is a long walk. A lookup by tuple is one hash probe, so a caller that already
 // knows its sockets asks for them by name instead.
 
 // lookupBatch is how many requests go in one send. The kernel answers each
@@ -55,7 +54,7 @@ func (d Diag) LookupTCP(queries []Socket, dst []Socket) ([]Socket, error) {
 func (d Diag) appendLookup(b []byte, q *Socket, seq uint32) []byte {
 	var req [unix.SizeofNlMsghdr + sizeofDiagReq]byte
 	ne, be := binary.NativeEndian, binary.BigEndian
-	putDiagHeader(req[:], 0, seq)
+	putDiagHeader(req[:], unix.SOCK_DIAG_BY_FAMILY, 0, seq)
 	r := req[unix.SizeofNlMsghdr:]
 	r[0], r[1] = unix.AF_INET, unix.IPPROTO_TCP
 	if q.V6 {

@@ -45,9 +45,11 @@ type Diag struct {
 // Layout of the kernel's structs (include/uapi/linux/inet_diag.h). x/sys
 // has no Go types for them; they are read by offset with length checks.
 const (
-	sizeofDiagReq = 56 // struct inet_diag_req_v2
-	sizeofDiagMsg = 72 // struct inet_diag_msg
-	sizeofRtAttr  = 4
+	sizeofDiagReq       = 56 // struct inet_diag_req_v2
+	sizeofDiagReqCompat = 60 // struct inet_diag_req, the legacy request
+	sizeofBytecode      = sizeofRtAttr + 4
+	sizeofDiagMsg       = 72 // struct inet_diag_msg
+	sizeofRtAttr        = 4
 
 	// Offsets in struct inet_diag_msg: family, state, timer, retrans (u8),
 	// then struct inet_diag_sockid (sport, dport (be16), src, dst (be32[4]),
@@ -63,6 +65,12 @@ const (
 	offInode   = 68
 
 	inetDiagInfo = 2 // INET_DIAG_INFO: struct tcp_info
+
+	// The legacy request's message type for TCP (TCPDIAG_GETSOCK), and
+	// the offset of idiag_states in its struct inet_diag_req: family,
+	// src_len, dst_len, ext (u8), struct inet_diag_sockid, states, dbs.
+	tcpDiagGetSock  = 18
+	offCompatStates = 52
 
 	// An INET_DIAG_REQ_BYTECODE attribute holding one struct
 	// inet_diag_bc_op {INET_DIAG_BC_AUTO, yes 4, no 8}: yes runs off the
@@ -83,10 +91,18 @@ const (
 var ErrDiagProto = errors.New("sock_diag: protocol not supported")
 
 // ReadInet appends the rows of one protocol's tables to dst, for the
-// families in fam, in the same form as the /proc reader's. On error dst
-// holds whatever was read before; callers that fall back to /proc should
-// cut it back.
+// families in fam, in the same form as the /proc reader's: IPv4 rows
+// before IPv6 rows, as /proc/net/tcp comes before tcp6. TCP of both
+// families takes one walk of the kernel's tables, not one per family. On
+// error dst holds whatever was read before; callers that fall back to
+// /proc should cut it back.
 func (d Diag) ReadInet(p Proto, fam Family, dst []Socket) ([]Socket, error) {
+	return d.readInet(p, fam, dst, tcpDiagGetSock)
+}
+
+// readInet is ReadInet with the message type of the one-walk TCP request
+// (tcpDiagGetSock; tests give one the kernel refuses).
+func (d Diag) readInet(p Proto, fam Family, dst []Socket, compatType uint16) ([]Socket, error) {
 	ipproto, ok := diagProto(p)
 	if !ok {
 		return dst, ErrDiagProto
@@ -97,6 +113,22 @@ func (d Diag) ReadInet(p Proto, fam Family, dst []Socket) ([]Socket, error) {
 	}
 	defer unix.Close(fd)
 	buf := make([]byte, diagBufSize)
+	if p == TCP && fam&(IPv4|IPv6) == IPv4|IPv6 {
+		// Each dump walks the whole established hash, which every
+		// namespace shares, and skips the other family's sockets: the
+		// legacy request (inet_diag_req, served by
+		// inet_diag_dump_compat) asks for AF_UNSPEC, both families in
+		// one walk. A kernel that refuses it answers before any row
+		// (EOPNOTSUPP without inet_diag's compat handler, EINVAL for a
+		// message type it does not know): then one dump per family.
+		dr := diagDump{proto: p, seq: uint32(compatType), compatType: compatType, timeWaits: d.TimeWaits}
+		n := len(dst)
+		rows, err := dr.dumpBoth(fd, buf, dst, d)
+		if err == nil || dr.rows > 0 {
+			return rows, err
+		}
+		dst = rows[:n]
+	}
 	for _, f := range []struct {
 		fam    Family
 		family uint8
@@ -129,35 +161,79 @@ func diagProto(p Proto) (uint8, bool) {
 
 // diagDump is one dump: its request and the parsing of its replies.
 type diagDump struct {
-	proto     Proto
-	seq       uint32
-	timeWaits *TimeWaits // Diag.TimeWaits
+	proto      Proto
+	seq        uint32
+	timeWaits  *TimeWaits // Diag.TimeWaits
+	compatType uint16     // the legacy request's message type, 0 for v2
+	v6         []Socket   // a legacy dump's IPv6 rows, until its end
+	rows       int        // the sockets received
+}
+
+// dumpBoth dumps the TCP sockets of both families in one walk, with the
+// legacy request, and appends them to dst, IPv4 rows first. Within a
+// family the rows come in the kernel's walk order, as a dump of that
+// family alone returns them.
+func (dr *diagDump) dumpBoth(fd int, buf []byte, dst []Socket, d Diag) ([]Socket, error) {
+	if err := dr.requestCompat(fd, d); err != nil {
+		return dst, err
+	}
+	dst, err := dr.receive(fd, buf, dst)
+	return append(dst, dr.v6...), err
 }
 
 func (dr *diagDump) request(fd int, family, ipproto uint8, d Diag) error {
-	var buf [unix.SizeofNlMsghdr + sizeofDiagReq + sizeofRtAttr + 4]byte
-	req := buf[:unix.SizeofNlMsghdr+sizeofDiagReq]
-	ne := binary.NativeEndian
-	if d.Autobound {
-		req = buf[:]
-		attr := req[unix.SizeofNlMsghdr+sizeofDiagReq:]
-		ne.PutUint16(attr[0:], sizeofRtAttr+4)
-		ne.PutUint16(attr[2:], inetDiagReqBytecode)
-		attr[4], attr[5] = inetDiagBCAuto, 4
-		ne.PutUint16(attr[6:], 8)
-	}
-	putDiagHeader(req, unix.NLM_F_DUMP, dr.seq)
+	var buf [unix.SizeofNlMsghdr + sizeofDiagReq + sizeofBytecode]byte
+	req := d.putBytecode(buf[:], sizeofDiagReq)
+	putDiagHeader(req, unix.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP, dr.seq)
 	r := req[unix.SizeofNlMsghdr:]
 	r[0], r[1] = family, ipproto
-	if d.TCPInfo && dr.proto == TCP {
-		r[2] = 1 << (inetDiagInfo - 1)
-	}
-	states := uint32(diagStates)
-	if d.States != 0 {
-		states = d.States
-	}
-	ne.PutUint32(r[4:], states)
+	r[2] = dr.ext(d)
+	binary.NativeEndian.PutUint32(r[4:], d.states())
 	return sendDiag(fd, req)
+}
+
+// requestCompat sends the legacy request (struct inet_diag_req), whose
+// protocol is its message type and whose dump takes no family.
+func (dr *diagDump) requestCompat(fd int, d Diag) error {
+	var buf [unix.SizeofNlMsghdr + sizeofDiagReqCompat + sizeofBytecode]byte
+	req := d.putBytecode(buf[:], sizeofDiagReqCompat)
+	putDiagHeader(req, dr.compatType, unix.NLM_F_DUMP, dr.seq)
+	r := req[unix.SizeofNlMsghdr:]
+	r[3] = dr.ext(d)
+	binary.NativeEndian.PutUint32(r[offCompatStates:], d.states())
+	return sendDiag(fd, req)
+}
+
+// putBytecode writes d's INET_DIAG_REQ_BYTECODE attribute, if any, after a
+// request body of size body in buf, and returns the request's bytes.
+func (d Diag) putBytecode(buf []byte, body int) []byte {
+	req := buf[:unix.SizeofNlMsghdr+body]
+	if !d.Autobound {
+		return req
+	}
+	req = buf[:unix.SizeofNlMsghdr+body+sizeofBytecode]
+	attr := req[unix.SizeofNlMsghdr+body:]
+	ne := binary.NativeEndian
+	ne.PutUint16(attr[0:], sizeofBytecode)
+	ne.PutUint16(attr[2:], inetDiagReqBytecode)
+	attr[4], attr[5] = inetDiagBCAuto, 4
+	ne.PutUint16(attr[6:], 8)
+	return req
+}
+
+// ext is the request's idiag_ext: which attributes to add to each row.
+func (dr *diagDump) ext(d Diag) uint8 {
+	if d.TCPInfo && dr.proto == TCP {
+		return 1 << (inetDiagInfo - 1)
+	}
+	return 0
+}
+
+func (d Diag) states() uint32 {
+	if d.States != 0 {
+		return d.States
+	}
+	return diagStates
 }
 
 func (dr *diagDump) receive(fd int, buf []byte, dst []Socket) ([]Socket, error) {
@@ -166,11 +242,15 @@ func (dr *diagDump) receive(fd int, buf []byte, dst []Socket) ([]Socket, error) 
 		if err != nil {
 			return err
 		}
-		if dr.timeWaits != nil && dr.proto == TCP && s.State == tcpstate.TimeWait {
+		dr.rows++
+		switch {
+		case dr.timeWaits != nil && dr.proto == TCP && s.State == tcpstate.TimeWait:
 			dr.timeWaits.add(&s)
-			return nil
+		case dr.compatType != 0 && s.V6:
+			dr.v6 = append(dr.v6, s)
+		default:
+			dst = append(dst, s)
 		}
-		dst = append(dst, s)
 		return nil
 	})
 	return dst, err
@@ -199,12 +279,12 @@ func openDiag() (int, error) {
 	return fd, nil
 }
 
-// putDiagHeader writes the netlink header of a SOCK_DIAG_BY_FAMILY
-// request that fills req.
-func putDiagHeader(req []byte, flags uint16, seq uint32) {
+// putDiagHeader writes the netlink header of a request of type typ that
+// fills req.
+func putDiagHeader(req []byte, typ, flags uint16, seq uint32) {
 	ne := binary.NativeEndian
 	ne.PutUint32(req[0:], uint32(len(req)))
-	ne.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
+	ne.PutUint16(req[4:], typ)
 	ne.PutUint16(req[6:], unix.NLM_F_REQUEST|flags)
 	ne.PutUint32(req[8:], seq)
 }
@@ -259,7 +339,8 @@ func eachDiagMsg(b []byte, seq uint32, fn func(msg []byte) error) (bool, error) 
 				return false, err
 			}
 			return false, errors.New("sock_diag: unexpected ack")
-		case unix.SOCK_DIAG_BY_FAMILY:
+		case unix.SOCK_DIAG_BY_FAMILY, tcpDiagGetSock:
+			// A legacy dump's rows come with its request's type.
 			if err := fn(msg); err != nil {
 				return false, err
 			}

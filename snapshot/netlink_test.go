@@ -550,3 +550,261 @@ func autoboundInNS(name string) error {
 	}
 	return nil
 }
+
+// The legacy request walks the established hash once for both families:
+// its rows are exactly those of one dump per family, IPv4 first, with the
+// same fields, tcp_info, state filter and bytecode. Where the kernel
+// refuses it, ReadInet falls back to one dump per family.
+func TestDiagOneWalk(t *testing.T) {
+	ns := nstest.New(t)
+	if err := ns.InThread(oneWalkInNS); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func oneWalkInNS() error {
+	closers, err := holdSockets()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	more, err := halfClosed()
+	closers = append(closers, more...)
+	if err != nil {
+		return err
+	}
+	for _, d := range []Diag{{}, {TCPInfo: true}, {States: diagStates &^ (1 << tcpstate.TimeWait)}, {Autobound: true}} {
+		if err := sameAsPerFamily(d, tcpDiagGetSock, true); err != nil {
+			return fmt.Errorf("%+v: %w", d, err)
+		}
+	}
+	for _, info := range []bool{false, true} {
+		if err := oneWalkTCPInfo(info); err != nil {
+			return err
+		}
+	}
+	if err := oneWalkTimeWaits(); err != nil {
+		return err
+	}
+	// Type 17 is no sock_diag request: sock_diag_rcv_msg refuses it
+	// with EINVAL, as it would refuse TCPDIAG_GETSOCK on a kernel
+	// without the legacy requests.
+	const refused = 17
+	if _, err := compatDump(Diag{}, refused); !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("request of type %d: %v, want EINVAL", refused, err)
+	}
+	if err := sameAsPerFamily(Diag{}, refused, false); err != nil {
+		return fmt.Errorf("after a refused legacy request: %w", err)
+	}
+	return nil
+}
+
+// halfClosed leaves an IPv4 and an IPv6 connection half closed: the
+// client's end in FIN_WAIT2, the server's in CLOSE_WAIT.
+func halfClosed() (closers []func(), err error) {
+	for _, p := range []struct{ network, addr string }{{"tcp4", "127.0.0.1:0"}, {"tcp6", "[::1]:0"}} {
+		l, err := net.Listen(p.network, p.addr)
+		if err != nil {
+			return closers, err
+		}
+		closers = append(closers, func() { l.Close() })
+		c, s, err := dialPair(p.network, l.Addr().String(), l)
+		if err != nil {
+			return closers, err
+		}
+		closers = append(closers, func() { c.Close() }, func() { s.Close() })
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+			return closers, err
+		}
+	}
+	// FIN_WAIT1 turns FIN_WAIT2 when the peer's ACK of the FIN is in.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		rows, err := Diag{States: 1 << tcpstate.FinWait2}.ReadInet(TCP, IPv4|IPv6, nil)
+		if err != nil || len(rows) == 2 {
+			return closers, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return closers, errors.New("half-closed clients not in FIN_WAIT2 after 5s")
+}
+
+// oneWalkTCPInfo checks that the legacy dump honours idiag_ext: with
+// TCPInfo every full socket's row has a tcp_info (the fields ReadInet
+// takes from it are mostly equal to idiag_retrans's, so the rows alone
+// would not tell), and without it none has.
+func oneWalkTCPInfo(info bool) error {
+	fd, err := openDiag()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	d := Diag{TCPInfo: info}
+	dr := diagDump{proto: TCP, seq: 1, compatType: tcpDiagGetSock}
+	if err := dr.requestCompat(fd, d); err != nil {
+		return err
+	}
+	full, withInfo := 0, 0
+	err = receiveDump(fd, make([]byte, diagBufSize), dr.seq, func(msg []byte) error {
+		if len(msg) < sizeofDiagMsg {
+			return fmt.Errorf("short message (%d bytes)", len(msg))
+		}
+		if tcpstate.State(msg[1]) != tcpstate.TimeWait {
+			full++
+		}
+		if len(diagAttr(msg[sizeofDiagMsg:], inetDiagInfo)) > 0 {
+			withInfo++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if want := map[bool]int{false: 0, true: full}[info]; full == 0 || withInfo != want {
+		return fmt.Errorf("tcp_info %v: %d of %d full sockets have a tcp_info, want %d", info, withInfo, full, want)
+	}
+	return nil
+}
+
+// compatDump is one legacy dump of TCP, of message type typ, without the
+// fallback.
+func compatDump(d Diag, typ uint16) ([]Socket, error) {
+	fd, err := openDiag()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	dr := diagDump{proto: TCP, seq: 1, compatType: typ, timeWaits: d.TimeWaits}
+	return dr.dumpBoth(fd, make([]byte, diagBufSize), nil, d)
+}
+
+// sameAsPerFamily compares ReadInet of both families (through a legacy
+// request of type typ) with one dump per family, in order. With direct,
+// the legacy dump alone must give the same rows.
+func sameAsPerFamily(d Diag, typ uint16, direct bool) error {
+	var err error
+	for range 5 {
+		start := time.Now()
+		var v4, v6, both []Socket
+		if v4, err = d.ReadInet(TCP, IPv4, nil); err != nil {
+			return err
+		}
+		if v6, err = d.ReadInet(TCP, IPv6, nil); err != nil {
+			return err
+		}
+		if both, err = d.readInet(TCP, IPv4|IPv6, nil, typ); err != nil {
+			return err
+		}
+		perFamily := slices.Concat(v4, v6)
+		if err = setupSpread(d, perFamily); err != nil {
+			return err
+		}
+		slack := uint64(time.Since(start)/(10*time.Millisecond)) + 2
+		err = sameRowsInOrder(perFamily, both, slack)
+		if err == nil && direct {
+			var one []Socket
+			if one, err = compatDump(d, typ); err != nil {
+				return err
+			}
+			err = sameRowsInOrder(perFamily, one, slack)
+		}
+		if err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
+}
+
+// setupSpread checks that rows, a full dump's, hold both families in
+// several states.
+func setupSpread(d Diag, rows []Socket) error {
+	if d.States != 0 || d.Autobound {
+		return nil
+	}
+	seen := map[[2]any]bool{}
+	for _, s := range rows {
+		seen[[2]any{s.V6, s.State}] = true
+	}
+	for _, v6 := range []bool{false, true} {
+		for _, st := range []tcpstate.State{tcpstate.Listen, tcpstate.Established, tcpstate.TimeWait, tcpstate.FinWait2, tcpstate.CloseWait} {
+			if !seen[[2]any{v6, st}] {
+				return fmt.Errorf("no %v socket (IPv6 %v) among %d rows: setup failed", st, v6, len(rows))
+			}
+		}
+	}
+	return nil
+}
+
+// sameRowsInOrder compares two dumps row by row, timers within slack.
+func sameRowsInOrder(want, got []Socket, slack uint64) error {
+	if len(want) != len(got) {
+		return fmt.Errorf("%d rows, want %d:\n%+v\n%+v", len(got), len(want), got, want)
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if w.TimerTicks+slack >= g.TimerTicks && g.TimerTicks+slack >= w.TimerTicks {
+			g.TimerTicks = w.TimerTicks
+		}
+		if w != g {
+			return fmt.Errorf("row %d differs:\n got  %+v\n want %+v", i, g, w)
+		}
+	}
+	return nil
+}
+
+// With TIME_WAIT apart, the legacy dump gives each family's timewait
+// sockets in the order of that family's own dump, and the same rows.
+func oneWalkTimeWaits() error {
+	var err error
+	for range 5 {
+		var want, got TimeWaits
+		var perFamily, both []Socket
+		start := time.Now()
+		if perFamily, err = (Diag{TimeWaits: &want}).ReadInet(TCP, IPv4, nil); err != nil {
+			return err
+		}
+		if perFamily, err = (Diag{TimeWaits: &want}).ReadInet(TCP, IPv6, perFamily); err != nil {
+			return err
+		}
+		if both, err = compatDump(Diag{TimeWaits: &got}, tcpDiagGetSock); err != nil {
+			return err
+		}
+		if len(want.V4) == 0 || len(want.V6) == 0 {
+			return fmt.Errorf("%d IPv4 and %d IPv6 sockets in TIME_WAIT: setup failed", len(want.V4), len(want.V6))
+		}
+		slack := uint32(time.Since(start)/(10*time.Millisecond)) + 2
+		err = sameRowsInOrder(perFamily, both, uint64(slack))
+		if err == nil {
+			err = sameInOrder(want.V4, got.V4, slack, func(w *TimeWait4) *uint32 { return &w.TimerTicks })
+		}
+		if err == nil {
+			err = sameInOrder(want.V6, got.V6, slack, func(w *TimeWait6) *uint32 { return &w.TimerTicks })
+		}
+		if err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("TIME_WAIT apart: %w", err)
+}
+
+func sameInOrder[T comparable](want, got []T, slack uint32, ticks func(*T) *uint32) error {
+	if len(want) != len(got) {
+		return fmt.Errorf("%d sockets in TIME_WAIT, want %d:\n%+v\n%+v", len(got), len(want), got, want)
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if wt, gt := *ticks(&w), *ticks(&g); wt+slack >= gt && gt+slack >= wt {
+			*ticks(&g) = wt
+		}
+		if w != g {
+			return fmt.Errorf("socket %d in TIME_WAIT differs:\n got  %+v\n want %+v", i, g, w)
+		}
+	}
+	return nil
+}

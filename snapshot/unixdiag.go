@@ -59,7 +59,7 @@ func (d Diag) ReadUnix() ([]UnixSocket, error) {
 	}
 	defer unix.Close(fd)
 	var req [unix.SizeofNlMsghdr + sizeofUnixDiagReq]byte
-	putDiagHeader(req[:], unix.NLM_F_DUMP, unix.AF_UNIX)
+	putDiagHeader(req[:], unix.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP, unix.AF_UNIX)
 	r := req[unix.SizeofNlMsghdr:]
 	r[0] = unix.AF_UNIX
 	ne := binary.NativeEndian
