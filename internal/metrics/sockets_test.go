@@ -230,6 +230,38 @@ func BenchmarkCollectSockets(b *testing.B) {
 	}
 }
 
+// The gauge's dump beside a TIME_WAIT pile, as one walk of the kernel's
+// established hash for both families (the legacy request ReadInet sends)
+// and as one walk per family (ReadInet's fallback): what the one walk
+// saves a scrape.
+func BenchmarkSocketDump(b *testing.B) {
+	ns := nstest.New(b)
+	makePile(b, ns, pile{timeWait4: 20000, established: 50})
+	for _, walk := range []struct {
+		name string
+		fams []snapshot.Family
+	}{{"one", []snapshot.Family{snapshot.IPv4 | snapshot.IPv6}}, {"per-family", []snapshot.Family{snapshot.IPv4, snapshot.IPv6}}} {
+		b.Run("walk="+walk.name, func(b *testing.B) {
+			// Never unlocked: the thread ends with this goroutine.
+			runtime.LockOSThread()
+			if err := ns.Enter(); err != nil {
+				b.Fatal(err)
+			}
+			d := snapshot.Diag{States: liveStates}
+			var rows []snapshot.Socket
+			for b.Loop() {
+				rows = rows[:0]
+				for _, f := range walk.fams {
+					var err error
+					if rows, err = d.ReadInet(snapshot.TCP, f, rows); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
 // openAll tells m of every connection in the calling thread's namespace
 // that has not ended, as if it had seen each open.
 func openAll(b *testing.B, m *Metrics) {
