@@ -5,8 +5,9 @@
 # every run in a fresh network namespace; it prints each one's conn/s ratio
 # against the round's off run and its CPU per connection. The VM's baseline
 # drifts by a third within an hour, so single ratios are noisy; CPU per
-# connection is the steadier signal. serve is scraped every second; its
-# scrapes' times are summed up at the end. See bench/README.md.
+# connection is the steadier signal. serve is scraped every second, each
+# scrape followed by a /healthz request; the times of both are summed up at
+# the end. See bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -96,12 +97,23 @@ for run in "${runs[@]}"; do
 	awk -v b="$(label "$run")" -v r="${ratio_sum[$run]}" -v u="${us_sum[$run]}" -v x="${extra_sum[$run]}" -v n="$ROUNDS" \
 		'BEGIN { printf "%s: mean ratio %.3f, tracer %.2f us of CPU per connection, traffic %+.2f us per connection (%d rounds)\n", b, r / n, u / n, x / n, n }'
 done
+# median_max COLUMN FILE: the median and the largest of a column of numbers.
+median_max() {
+	awk -v c="$1" 'NF >= c { print $c }' "$2" | sort -n |
+		awk '{ v[NR] = $1 } END { if (NR) printf "%d %d\n", v[int((NR + 1) / 2)], v[NR] }'
+}
+
 # scrapes_summary RUN: serve's scrapes in every round, from scrape_loop's
-# lines ("MS SAMPLES").
+# lines ("MS SAMPLES HEALTHZ_MS"): their times beside those of the
+# /healthz requests made right after them, which cost serve next to
+# nothing, so that the scrape's own cost shows against what any request
+# took on the loaded machine.
 scrapes_summary() {
-	local f="$tmp/scrapes.${1%% *}.$(basename "${1#* }")"
+	local f="$tmp/scrapes.${1%% *}.$(basename "${1#* }")" ms hz
 	[[ -s $f ]] || return 0
-	sort -n "$f" | awk -v b="$(label "$1")" '{ ms[NR] = $1; n += $2 }
-		END { printf "%s: %d scrapes, median %d ms, max %d ms, %d samples each on average\n", b, NR, ms[int((NR + 1) / 2)], ms[NR], n / NR }'
+	read -ra ms < <(median_max 1 "$f")
+	read -ra hz < <(median_max 3 "$f")
+	awk -v b="$(label "$1")" -v m="${ms[0]}" -v x="${ms[1]}" -v hm="${hz[0]:--1}" -v hx="${hz[1]:--1}" \
+		'{ n += $2 } END { printf "%s: %d scrapes, median %d ms, max %d ms; /healthz after each: median %d ms, max %d ms; %d samples each on average\n", b, NR, m, x, hm, hx, n / NR }' "$f"
 }
 for run in "${runs[@]}"; do scrapes_summary "$run"; done

@@ -204,9 +204,9 @@ mode_ok() { [[ " ${modes[*]} " == *" $1 "* ]]; }
 # start_mode trace|table|serve|top: $SOCKTRACE as the comparison scripts
 # (ab.sh, progs.sh) run it beside the churn in $ns: 'trace --json --port' in
 # the host namespace, '-tanc' in $ns, 'serve' in $ns, scraped every second
-# as Prometheus would (each scrape's time and size appended to
-# $scrape_log, if set), or 'top --netns' (which, like -tanc, sees only
-# $ns); stdout to /dev/null, stderr to $tmp/err.
+# as Prometheus would (each scrape's time and size, and a /healthz's time,
+# appended to $scrape_log, if set), or 'top --netns' (which, like -tanc,
+# sees only $ns); stdout to /dev/null, stderr to $tmp/err.
 start_mode() {
 	case $1 in
 	trace) start_tracer /dev/null "$tmp/err" attached "$SOCKTRACE" trace --json --port "$PORT" ;;
@@ -224,8 +224,12 @@ start_mode() {
 }
 
 # scrape_loop SECONDS OUT: in the background, fetches serve's /metrics in
-# $ns every SECONDS, as Prometheus would, and appends a line per scrape to
-# OUT: how long it took in ms and how many samples it held.
+# $ns every SECONDS, as Prometheus would, then its /healthz, and appends a
+# line per scrape to OUT: "MS SAMPLES HEALTHZ_MS", the scrape's time in ms,
+# how many samples it held, and the /healthz request's time. /healthz does
+# next to nothing: its time is what any request costs on the loaded
+# machine (the fetch, serve being scheduled), the floor the scrape's own
+# cost stands on.
 scrape_loop() {
 	# shellcheck disable=SC2016 # for the inner bash
 	ip netns exec "$ns" bash -c 'while :; do
@@ -234,7 +238,13 @@ scrape_loop() {
 		printf "GET /metrics HTTP/1.0\r\n\r\n" >&3
 		n=$(grep -c "^socktrace_" <&3)
 		exec 3<&-
-		echo "$(( ($(date +%s%N) - t0) / 1000000 )) $n"
+		t1=$(date +%s%N)
+		exec 3<>/dev/tcp/127.0.0.1/9464 || exit
+		printf "GET /healthz HTTP/1.0\r\n\r\n" >&3
+		cat <&3 >/dev/null
+		exec 3<&-
+		t2=$(date +%s%N)
+		echo "$(( (t1 - t0) / 1000000 )) $n $(( (t2 - t1) / 1000000 ))"
 		sleep "$1"
 	done' scrape "$1" >>"$2" 2>/dev/null &
 	extra_pids+=($!)
