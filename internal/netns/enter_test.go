@@ -1,4 +1,4 @@
-package netns
+package netns_test
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/internal/netns"
 	"github.com/socktrace/socktrace/internal/nstest"
 )
 
@@ -26,7 +27,7 @@ func startIn(t *testing.T, ns *nstest.NS) uint32 {
 	pid := uint32(cmd.Process.Pid)
 	// ip netns exec runs the command in place: until it has entered the
 	// namespace the process is in this one.
-	for deadline := time.Now().Add(5 * time.Second); Of(ProcDir("/proc", pid)) != uint32(ns.Inode); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); netns.Of(netns.ProcDir("/proc", pid)) != uint32(ns.Inode); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("process %d not in namespace %d within 5s", pid, ns.Inode)
 		}
@@ -39,9 +40,9 @@ func startIn(t *testing.T, ns *nstest.NS) uint32 {
 func TestFind(t *testing.T) {
 	held, kept := nstest.New(t), nstest.New(t)
 	startIn(t, held)
-	found := Find("/proc", map[uint32]bool{uint32(held.Inode): true, uint32(kept.Inode): true})
-	if d, ok := found[uint32(held.Inode)]; !ok || Of(d) != uint32(held.Inode) {
-		t.Errorf("the namespace a process is in: found %q (in %d), want a process in %d", d, Of(d), held.Inode)
+	found := netns.Find("/proc", map[uint32]bool{uint32(held.Inode): true, uint32(kept.Inode): true})
+	if d, ok := found[uint32(held.Inode)]; !ok || netns.Of(d) != uint32(held.Inode) {
+		t.Errorf("the namespace a process is in: found %q (in %d), want a process in %d", d, netns.Of(d), held.Inode)
 	}
 	if d, ok := found[uint32(kept.Inode)]; ok {
 		t.Errorf("the namespace no process is in: found %q", d)
@@ -53,13 +54,13 @@ func TestFind(t *testing.T) {
 // would stay there for good.
 func TestInThreadSparesTheMainThread(t *testing.T) {
 	ns := nstest.New(t)
-	file := ProcDir("/proc", startIn(t, ns)) + "/ns/net"
-	self := Of("/proc/self")
+	file := netns.ProcDir("/proc", startIn(t, ns)) + "/ns/net"
+	self := netns.Of("/proc/self")
 	for i := range 50 {
-		if err := InThread(func() error { return Enter(file, uint32(ns.Inode)) }); err != nil {
+		if err := netns.InThread(func() error { return netns.Enter(file, uint32(ns.Inode)) }); err != nil {
 			t.Fatal(err)
 		}
-		if got := Of("/proc/self"); got != self {
+		if got := netns.Of("/proc/self"); got != self {
 			t.Fatalf("after %d threads entered namespace %d, the process is in %d, was in %d", i+1, ns.Inode, got, self)
 		}
 	}
@@ -70,14 +71,14 @@ func TestInThreadSparesTheMainThread(t *testing.T) {
 func TestEnter(t *testing.T) {
 	ns := nstest.New(t)
 	pid := startIn(t, ns)
-	file := ProcDir("/proc", pid) + "/ns/net"
+	file := netns.ProcDir("/proc", pid) + "/ns/net"
 	var inside uint32
 	var links []net.Interface
-	err := InThread(func() error {
-		if err := Enter(file, uint32(ns.Inode)); err != nil {
+	err := netns.InThread(func() error {
+		if err := netns.Enter(file, uint32(ns.Inode)); err != nil {
 			return err
 		}
-		inside = Of("/proc/thread-self")
+		inside = netns.Of("/proc/thread-self")
 		var err error
 		links, err = net.Interfaces() // a netlink dump
 		return err
@@ -88,14 +89,14 @@ func TestEnter(t *testing.T) {
 	if len(links) != 1 || links[0].Name != "lo" {
 		t.Errorf("links seen from the thread: %v, want the fresh namespace's lo alone", links)
 	}
-	if Of("/proc/thread-self") != Of("/proc/self") {
+	if netns.Of("/proc/thread-self") != netns.Of("/proc/self") {
 		t.Error("the calling thread left this namespace")
 	}
-	err = InThread(func() error { return Enter(file, uint32(ns.Inode)+1) })
+	err = netns.InThread(func() error { return netns.Enter(file, uint32(ns.Inode)+1) })
 	if err == nil || errors.Is(err, unix.EPERM) {
 		t.Errorf("entering another namespace than asked: %v, want an error", err)
 	}
-	if err := InThread(func() error { return Enter("/proc/0/ns/net", 1) }); !errors.Is(err, os.ErrNotExist) {
+	if err := netns.InThread(func() error { return netns.Enter("/proc/0/ns/net", 1) }); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a file that does not exist: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package netns
+package netns_test
 
 import (
 	"errors"
@@ -9,25 +9,26 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/socktrace/socktrace/internal/netns"
 	"github.com/socktrace/socktrace/internal/nstest"
 )
 
 // Own is the namespace /proc/self/ns/net names, and Parse finds it by its
 // file and by its inode number.
 func TestOwnAndParse(t *testing.T) {
-	own, err := Own("/proc")
+	own, err := netns.Own("/proc")
 	if err != nil || own == 0 {
 		t.Fatalf("Own: %d, %v", own, err)
 	}
 	for _, in := range []string{"/proc/self/ns/net", "/proc/thread-self/ns/net"} {
-		if got, err := Parse(in); err != nil || got != own {
-			t.Errorf("Parse(%q) = %d, %v; want %d", in, got, err, own)
+		if got, err := netns.Parse(in); err != nil || got != own {
+			t.Errorf("netns.Parse(%q) = %d, %v; want %d", in, got, err, own)
 		}
 	}
-	if got, err := Parse("4026531840"); err != nil || got != 4026531840 {
+	if got, err := netns.Parse("4026531840"); err != nil || got != 4026531840 {
 		t.Errorf("an inode number: %d, %v", got, err)
 	}
-	if _, err := Own(t.TempDir()); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := netns.Own(t.TempDir()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Own of a tree without self/ns/net: %v, want a not-exist error", err)
 	}
 }
@@ -37,13 +38,13 @@ func TestOwnAndParse(t *testing.T) {
 func TestParseName(t *testing.T) {
 	t.Chdir(t.TempDir())
 	missing := "socktrace-none"
-	if _, err := Parse(missing); err == nil || err.Error() != Dir+"/"+missing+": no such file or directory" {
+	if _, err := netns.Parse(missing); err == nil || err.Error() != netns.Dir+"/"+missing+": no such file or directory" {
 		t.Errorf("a missing name: %v", err)
 	}
 	if err := os.WriteFile("plain", nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Parse("plain"); err == nil || err.Error() != "not a namespace file" {
+	if _, err := netns.Parse("plain"); err == nil || err.Error() != "not a namespace file" {
 		t.Errorf("a file here: %v", err)
 	}
 }
@@ -85,7 +86,7 @@ func TestExists(t *testing.T) {
 		{"a thread's", threadNS, true},
 		{"no namespace's", 1, false},
 	} {
-		if got := Exists("/proc", tc.ino); got != tc.want {
+		if got := netns.Exists("/proc", tc.ino); got != tc.want {
 			t.Errorf("%s inode %d: %v, want %v", tc.what, tc.ino, got, tc.want)
 		}
 	}
