@@ -222,16 +222,23 @@ func (t *Tracer) Next(ev *Event) error {
 		if err := decode(rec, t.monoToWall, ev); err != nil {
 			return err
 		}
-		t.stats.Sent++
-		if t.timeWaits != nil {
-			t.timeWaits.note(ev)
-		}
-		t.owners.resolve(ev)
-		if !t.userFilter || t.filter.Match(ev, &t.sock) {
+		if t.complete(ev) {
 			t.stats.Delivered++
 			return nil
 		}
 	}
+}
+
+// complete adds what userspace knows to an event the kernel sent (a
+// TIME_WAIT end's entry, the owner of a socket older than the tracer), and
+// reports whether it passes the filter.
+func (t *Tracer) complete(ev *Event) bool {
+	t.stats.Sent++
+	if t.timeWaits != nil {
+		t.timeWaits.note(ev)
+	}
+	t.owners.resolve(ev)
+	return !t.userFilter || t.filter.Match(ev, &t.sock)
 }
 
 // Pending reports whether events are queued, so a caller can flush its
