@@ -10,7 +10,8 @@ import (
 
 // FuzzParse: every input ends in a filter or in one Error, a line that
 // points into the expression; nothing panics, a filter evaluates, and its
-// kernel program lets through every socket the filter passes.
+// kernel program lets through every socket the filter passes, and no other
+// when it says it is exact.
 // Arguments are separated by NUL bytes, which no argument can hold.
 func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
@@ -55,6 +56,13 @@ func FuzzParse(f *testing.F) {
 			}
 			if flt.Match(s) && !pass {
 				t.Fatalf("%q (%s): program %s drops %v->%v, which the filter passes", in, flt, prog, s.Local, s.Remote)
+			}
+			exact := prog.ExactOwnerless
+			if s.PID != 0 {
+				exact = prog.Exact
+			}
+			if exact && (flt.Family == 0 || s.Family == flt.Family) && flt.Match(s) != pass {
+				t.Fatalf("%q (%s): program %s, called exact, passes %v->%v: %v, the filter: %v", in, flt, prog, s.Local, s.Remote, pass, !pass)
 			}
 		}
 	})

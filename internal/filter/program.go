@@ -1,6 +1,10 @@
 package filter
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+	"strings"
+)
 
 // Test is what one instruction of a kernel program tests on an event.
 // The tracer maps each to the kernel side's own code (enum filter_code in
@@ -45,9 +49,16 @@ type Op struct {
 // through for userspace (see Within). Events whose owner the kernel does
 // not know start at StartOwnerless, where owner tests are let through too.
 // A start of Pass wants every event, Drop none.
+//
+// Exact says that a run from Start gives Match's answer for every Internet
+// socket (an owner with a pid; the family and the state words are tested
+// apart); ExactOwnerless says the same of a run from StartOwnerless, for a
+// socket whose owner is not known. Userspace need not test such an event
+// again, as long as it changed none of what the program read.
 type Program struct {
 	Ops                   []Op
 	Start, StartOwnerless uint8
+	Exact, ExactOwnerless bool
 }
 
 // KernelFacts are the facts a kernel program tests.
@@ -60,18 +71,55 @@ const KernelFacts = FactTuple | FactBind | FactOwner | FactNetns
 func (f *Filter) Program() Program {
 	known := f.root.within(inKernel(KernelFacts), true, true)
 	ownerless := f.root.within(inKernel(KernelFacts&^FactOwner), true, true)
-	for _, starts := range [][2]*node{{known, ownerless}, {ownerless, ownerless}} {
-		var p Program
-		p.Start = p.compile(starts[0])
+	exact, exactOwnerless := f.exactIn(KernelFacts), f.exactIn(KernelFacts&^FactOwner)
+	for _, v := range []struct {
+		start, ownerless *node
+		exact            bool
+	}{{known, ownerless, exact}, {ownerless, ownerless, exactOwnerless}} {
+		p := Program{Exact: v.exact, ExactOwnerless: exactOwnerless}
+		p.Start = p.compile(v.start)
 		p.StartOwnerless = p.Start
-		if starts[1].String() != starts[0].String() {
-			p.StartOwnerless = p.compile(starts[1])
+		if v.ownerless.String() != v.start.String() {
+			p.StartOwnerless = p.compile(v.ownerless)
 		}
 		if len(p.Ops) <= MaxOps {
 			return p
 		}
 	}
 	return Program{Start: Pass, StartOwnerless: Pass}
+}
+
+// exactIn reports whether a kernel program that knows the facts known
+// keeps every condition of the expression, and reads each as ss does.
+func (f *Filter) exactIn(known Facts) bool {
+	keep, exact := inKernel(known), true
+	f.root.walk(func(p pred) { exact = exact && keep(p) && sameReading(p) })
+	return exact
+}
+
+// sameReading reports whether the kernel's test of p gives ss's answer on
+// every Internet socket (Match asks both readings; see hostPred.test).
+func sameReading(p pred) bool {
+	switch c := p.(type) {
+	case *hostPred:
+		// The kernel tests the first address, families apart; ss every
+		// address, by their bits. A port alone both read alike, and a
+		// unix path is no Internet socket's in either.
+		return c.cond.unix || len(c.cond.addrs) == 0
+	case portCmp:
+		// The kernel cuts the port to 16 bits.
+		return 0 <= c.port && c.port <= math.MaxUint16
+	case numPred:
+		// inKernel leaves pid and netns equality. Pid 0 is no owner to ss,
+		// and the kernel holds 32 bits.
+		return c.n <= math.MaxUint32 && (c.field != fieldPID || c.n != 0)
+	case commPred:
+		// The kernel compares up to the first NUL of the name.
+		return !strings.ContainsRune(string(c), 0)
+	}
+	// autobound: the kernel asks whether bind() chose the port, ss whether
+	// it is in the ephemeral range.
+	return false
 }
 
 // inKernel keeps the conditions on known facts that the kernel has a test

@@ -187,3 +187,99 @@ func (p Program) String() string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// Exact and ExactOwnerless: the conditions the kernel tests as ss reads
+// them (ports; pid, comm and netns when it knows the owner) decide in the
+// kernel; addresses, autobound, ports past 16 bits and what the kernel
+// cannot test at all leave userspace to decide.
+func TestProgramExact(t *testing.T) {
+	long := "sport = :1" + strings.Repeat(" or sport = :1", MaxOps)
+	longOwners := "sport = :1" + strings.Repeat(" or sport = :1", MaxOps/2) + " pid = 1"
+	for _, tc := range []struct {
+		expr                  string
+		exact, exactOwnerless bool
+	}{
+		{"", true, true},
+		{"sport = :22 or dport = :22", true, true},
+		{"not dport = :9 and sport >= :1024 and sport <= :65535", true, true},
+		{"state established dport = :80", true, true},
+		{"src *:8080 or dst inet6:*", true, true},
+		{"src unix:/run/*", true, true},
+		{"pid = 42 and dport = :80", true, false},
+		{"comm = nginx or netns = 4026531840", true, false},
+		{"netns = 4026531840", true, true},
+		{"dst 127.0.0.1", false, false},
+		{"not dst twohomed", false, false},
+		{"autobound", false, false},
+		{"sport >= :70000", false, false},
+		{"sport < :-1", false, false},
+		{"pid > 42", false, false},
+		{"dport = :80 and uid = 0", false, false},
+		{"dport = :80 and not error = ECONNREFUSED", false, false},
+		{"lifetime > 1s", false, false},
+		{"container = web", false, false},
+		{long, false, false},
+		{longOwners, false, false}, // compiled without its owner test
+	} {
+		f, err := Parse(strings.Fields(tc.expr), testConfig())
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		p := f.Program()
+		if p.Exact != tc.exact || p.ExactOwnerless != tc.exactOwnerless {
+			t.Errorf("%.40s: exact %v, ownerless %v; want %v, %v", tc.expr, p.Exact, p.ExactOwnerless, tc.exact, tc.exactOwnerless)
+		}
+	}
+	// Built from flags: --port, --pid, --comm.
+	f := PortEither(9511).And(OwnerPID(7)).And(OwnerComm("churn"))
+	if p := f.Program(); !p.Exact || p.ExactOwnerless {
+		t.Errorf("--port --pid --comm: exact %v, ownerless %v", p.Exact, p.ExactOwnerless)
+	}
+	if p := OwnerPID(0).Program(); p.Exact {
+		t.Error("pid = 0 is exact: ss reads pid 0 as no owner, the kernel as a pid")
+	}
+}
+
+// An exact program's run is Match on every socket; an inexact one's is
+// not, on some socket here (so that a program wrongly called exact would
+// show): the kernel lets through what ss's reading of autobound, host
+// names, addresses of the other family, ports past 16 bits, or conditions
+// the kernel cannot test or has no owner for, take out.
+func TestProgramExactAgrees(t *testing.T) {
+	var socks []*Socket // each with no owner, then with one
+	for _, s := range []*Socket{listen4, listenAny, client4, server4, bound4, client6, mapped, timewait,
+		sock("10.9.9.9:40001", "10.0.0.2:80"), sock("[fd00::9]:40000", "[7f00:1::1]:80")} {
+		owned := *s
+		owned.PID, owned.Comm, owned.Netns = 7, snapshot.CommOf("x"), 4026531840
+		socks = append(socks, s, &owned)
+	}
+	for _, expr := range []string{
+		"", "sport = :8080 or dport = :8443", "not sport >= :40000", "netns = 4026531840", "src inet:*",
+		"pid = 7", "comm = x and sport = :40100",
+		"autobound", "not dst 127.0.0.1", "not dst twohomed", "sport >= :70000", "uid = 0",
+	} {
+		f, err := Parse(strings.Fields(expr), testConfig())
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		p := f.Program()
+		var differs [2]bool // for a socket with no owner, with one
+		for _, s := range socks {
+			if f.Family != 0 && s.Family != f.Family {
+				continue // tested apart
+			}
+			run, err := p.run(s)
+			if err != nil {
+				t.Fatalf("%s: %v", expr, err)
+			}
+			if run != f.Match(s) {
+				differs[min(s.PID, 1)] = true
+			}
+		}
+		for owned, exact := range []bool{p.ExactOwnerless, p.Exact} {
+			if exact == differs[owned] {
+				t.Errorf("%s, owner known %v: exact %v, but a run and Match differ: %v", expr, owned == 1, exact, differs[owned])
+			}
+		}
+	}
+}
