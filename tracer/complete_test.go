@@ -54,7 +54,55 @@ func churnEvents(n, lag int) []Event {
 // userspaceTracer is a Tracer as New sets up its userspace side for f,
 // without the kernel's.
 func userspaceTracer(f Filter) *Tracer {
+	f.exact = f.kernelExact()
 	return &Tracer{filter: f, userFilter: f.Expr != nil, owners: newOwnerBook(), timeWaits: newTimeWaitBook()}
+}
+
+// Userspace leaves alone the events the kernel decided exactly, and
+// decides the rest again. To tell the two apart, each event here is one
+// the filter does not pass (which the kernel would not have sent): where
+// the kernel decided, complete takes its word and passes it.
+func TestCompleteDecidesWhatTheKernelCouldNot(t *testing.T) {
+	local, remote := netip.MustParseAddrPort("10.0.0.1:8080"), netip.MustParseAddrPort("10.0.0.2:443")
+	owned := Event{Kind: KindState, Old: tcpstate.Established, New: tcpstate.FinWait1, Family: syscall.AF_INET,
+		Local: local, Remote: remote, Sock: 0xa, Inode: 555, NetNS: 1,
+		Flags: FlagOwnerKnown, PID: 8, Comm: snapshot.CommOf("curl")}
+	ownerless := owned
+	ownerless.Flags, ownerless.PID, ownerless.Comm = 0, 0, snapshot.Comm{}
+	noPID := owned
+	noPID.PID = 0
+	orphaned := ownerless // the same socket later: the kernel had zeroed its port
+	orphaned.Inode, orphaned.Remote = 0, netip.AddrPortFrom(remote.Addr(), 0)
+	for _, tc := range []struct {
+		expr    string
+		evs     []Event // in turn, to one tracer
+		decided []bool  // whether complete took the kernel's word
+	}{
+		// The kernel tests ports exactly, with or without an owner...
+		{"dport = :80", []Event{owned, ownerless}, []bool{true, true}},
+		// ...but not a port userspace put back.
+		{"not dport = :443", []Event{ownerless, orphaned}, []bool{true, false}},
+		// The owner, only where the kernel knew it.
+		{"pid = 7", []Event{owned, ownerless, noPID}, []bool{true, false, false}},
+		{"comm = nginx", []Event{owned, ownerless}, []bool{true, false}},
+		// Never what it reads otherwise than ss, or cannot test.
+		{"autobound", []Event{owned, ownerless}, []bool{false, false}},
+		{"dst 10.0.0.3", []Event{owned}, []bool{false}},
+		{"dport = :80 or uid = 1", []Event{owned}, []bool{false}},
+	} {
+		expr, err := filter.Parse(strings.Fields(tc.expr), filter.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := userspaceTracer(Filter{Expr: expr})
+		tr.owners.byInode[555] = snapshot.Owner{PID: 8, Comm: snapshot.CommOf("curl")}
+		for i, ev := range tc.evs {
+			if got := tr.complete(&ev); got != tc.decided[i] {
+				t.Errorf("%s, event %d (%v, owner known %v): passed %v, want %v",
+					tc.expr, i, ev.Remote, tc.evs[i].Has(FlagOwnerKnown), got, tc.decided[i])
+			}
+		}
+	}
 }
 
 // BenchmarkComplete is what Next does to each event after decoding it

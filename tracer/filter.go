@@ -20,6 +20,35 @@ type Filter struct {
 
 	// containers names where owners run, when Expr asks (New sets it).
 	containers *container.Resolver
+	// exact: which events the kernel's program decides as Match does
+	// (New sets it; see decided).
+	exact kernelExact
+}
+
+// kernelExact says whether the kernel's filter program gives Match's
+// answer for events whose owner it knew, and for those whose owner it did
+// not (filter.Program's Exact and ExactOwnerless).
+type kernelExact struct{ owned, ownerless bool }
+
+func (f *Filter) kernelExact() kernelExact {
+	if f.Expr == nil {
+		return kernelExact{true, true}
+	}
+	p := f.Expr.Program()
+	return kernelExact{p.Exact, p.ExactOwnerless}
+}
+
+// decided reports whether the kernel, in letting ev through, gave Match's
+// answer already: its program was exact for what it knew of ev. owned
+// says the kernel knew the owner; retupled that userspace put back a port
+// the kernel had no longer, which the program read as 0. Where the kernel
+// let ev through undecided (an owner it did not know, a condition it
+// cannot test), Match decides.
+func (f *Filter) decided(ev *Event, owned, retupled bool) bool {
+	if owned && ev.PID != 0 {
+		return f.exact.owned
+	}
+	return f.exact.ownerless && !retupled
 }
 
 // Restricts reports whether the filter selects less than every event.

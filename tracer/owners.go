@@ -43,17 +43,19 @@ func newOwnerBook() *ownerBook {
 }
 
 // resolve fills in ev's owner (and a tuple the kernel no longer had) when the
-// kernel could not, and forgets sockets that are gone.
-func (b *ownerBook) resolve(ev *Event) {
+// kernel could not, and forgets sockets that are gone. It reports whether it
+// changed the tuple.
+func (b *ownerBook) resolve(ev *Event) (retupled bool) {
 	if ev.Kind == KindLost {
-		return
+		return false
 	}
 	if !ev.Has(FlagOwnerKnown) && ownable(ev) {
-		b.fill(ev)
+		retupled = b.fill(ev)
 	}
 	if ev.New == tcpstate.Close || ev.New == tcpstate.TimeWait || ev.Kind == KindTimeWaitEnd {
 		delete(b.bySock, ev.Sock)
 	}
+	return retupled
 }
 
 // ownable reports whether ev's socket may have an owner to look up. A
@@ -65,12 +67,12 @@ func ownable(ev *Event) bool {
 	return ev.Kind != KindTimeWaitEnd && ev.Sock != 0 && (ev.Old != tcpstate.TimeWait || ev.New != tcpstate.TimeWait)
 }
 
-func (b *ownerBook) fill(ev *Event) {
+func (b *ownerBook) fill(ev *Event) (retupled bool) {
 	r, known := b.bySock[ev.Sock]
 	if !known {
 		o, ok := b.lookup(ev)
 		if !ok {
-			return
+			return false
 		}
 		r = remembered{owner: o, local: ev.Local, remote: ev.Remote}
 		if len(b.bySock) >= maxRemembered {
@@ -82,11 +84,12 @@ func (b *ownerBook) fill(ev *Event) {
 	ev.Flags |= FlagOwnerKnown
 	// After an unhash the kernel may have zeroed the local port.
 	if ev.Local.Port() == 0 && r.local.Port() != 0 {
-		ev.Local = r.local
+		ev.Local, retupled = r.local, true
 	}
 	if ev.Remote.Port() == 0 && r.remote.Port() != 0 {
-		ev.Remote = r.remote
+		ev.Remote, retupled = r.remote, true
 	}
+	return retupled
 }
 
 func (b *ownerBook) lookup(ev *Event) (snapshot.Owner, bool) {

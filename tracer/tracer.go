@@ -115,6 +115,7 @@ func New(cfg Config) (*Tracer, error) {
 	if e := cfg.Filter.Expr; e != nil && e.Uses()&filter.FactContainer != 0 {
 		t.filter.containers = container.NewResolver(container.Config{ProcRoot: cfg.ProcRoot})
 	}
+	t.filter.exact = t.filter.kernelExact()
 	if !cfg.TableOnly {
 		t.timeWaits = newTimeWaitBook()
 	}
@@ -234,11 +235,15 @@ func (t *Tracer) Next(ev *Event) error {
 // reports whether it passes the filter.
 func (t *Tracer) complete(ev *Event) bool {
 	t.stats.Sent++
+	// A timewait socket has no owner: the kernel sends its end and its
+	// resets without one, so userspace fills in only owners the kernel did
+	// not know.
+	owned := ev.Has(FlagOwnerKnown)
 	if t.timeWaits != nil {
 		t.timeWaits.note(ev)
 	}
-	t.owners.resolve(ev)
-	return !t.userFilter || t.filter.Match(ev, &t.sock)
+	retupled := t.owners.resolve(ev)
+	return !t.userFilter || t.filter.decided(ev, owned, retupled) || t.filter.Match(ev, &t.sock)
 }
 
 // Pending reports whether events are queued, so a caller can flush its
