@@ -95,7 +95,7 @@ func TestContainerID(t *testing.T) {
 // fixture is a proc tree and a kubelet log directory.
 type fixture struct{ proc, pods string }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	dir := t.TempDir()
 	f := &fixture{proc: filepath.Join(dir, "proc"), pods: filepath.Join(dir, "pods")}
 	for _, d := range []string{
@@ -111,7 +111,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) setCgroup(t *testing.T, pid int, path string) {
+func (f *fixture) setCgroup(t testing.TB, pid int, path string) {
 	dir := filepath.Join(f.proc, strconv.Itoa(pid))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -185,6 +185,42 @@ func TestResolverCaches(t *testing.T) {
 	}
 	if got := r.Lookup(0, comm(""), now); got != nil {
 		t.Errorf("pid 0: %+v", got)
+	}
+}
+
+// Processes whose answers share a slot of the recent ones each get their
+// own; and when the cache starts over, so do the recent ones: a process is
+// read again, as it would be without them.
+func TestResolverRecent(t *testing.T) {
+	f := newFixture(t)
+	a := uint32(40)
+	b := a + 1
+	for recentSlot(b) != recentSlot(a) {
+		b++
+	}
+	f.setCgroup(t, int(a), "/system.slice/nginx.service")
+	f.setCgroup(t, int(b), "/system.slice/redis.service")
+	r := NewResolver(Config{ProcRoot: f.proc, PodLogs: f.pods})
+	now := time.Unix(1000, 0)
+	for range 3 {
+		if got := r.Lookup(a, comm("nginx"), now).Name(); got != "nginx.service" {
+			t.Fatalf("pid %d: %q", a, got)
+		}
+		if got := r.Lookup(b, comm("redis"), now).Name(); got != "redis.service" {
+			t.Fatalf("pid %d, in the same slot: %q", b, got)
+		}
+	}
+	// Others fill the cache, b's slot left alone, and one more makes it
+	// start over.
+	f.setCgroup(t, int(b), "/system.slice/sshd.service")
+	for pid, n := uint32(100000), len(r.byPID); n <= maxPIDs; pid++ {
+		if recentSlot(pid) != recentSlot(b) {
+			r.Lookup(pid, comm("x"), now)
+			n++
+		}
+	}
+	if got := r.Lookup(b, comm("redis"), now).Name(); got != "sshd.service" {
+		t.Errorf("after the cache started over: %q, not read again", got)
 	}
 }
 

@@ -18,16 +18,33 @@ type Config struct {
 }
 
 // Resolver finds where processes run, caching by process and by cgroup
-// path, so that an event costs a map lookup and /proc/PID/cgroup is read
-// once per process (and again only after recheckAfter, when it is asked
-// again).
+// path, so that an event costs a look at a slot (or a map lookup) and
+// /proc/PID/cgroup is read once per process (and again only after
+// recheckAfter, when it is asked again).
 type Resolver struct {
 	proc, podLogs string
 	byPID         map[pidKey]pidEntry
-	byPath        map[string]*Info  // by /proc/PID/cgroup content
-	pods          map[string]string // pod UID → namespace/name
+	recent        [recentSlots]recentEntry // byPID's latest entries, by pid
+	byPath        map[string]*Info         // by /proc/PID/cgroup content
+	pods          map[string]string        // pod UID → namespace/name
 	podsRead      time.Time
 }
+
+// recent answers again for the processes just asked about without hashing
+// a key: a stream of events has a few owners at a time. A slot holds what
+// byPID holds for its key, the latest, so it answers as byPID would.
+const (
+	recentBits  = 6
+	recentSlots = 1 << recentBits
+)
+
+type recentEntry struct {
+	key   pidKey
+	info  *Info
+	until time.Time // read + recheckAfter: Before is cheaper than Sub
+}
+
+func recentSlot(pid uint32) int { return int((uint64(pid) * 0x9E3779B97F4A7C15) >> (64 - recentBits)) }
 
 // A pid is only a process's name while it lives: the kernel reuses it.
 // Keying on the comm too re-reads when a pid comes back as another
@@ -80,19 +97,31 @@ func (r *Resolver) Lookup(pid uint32, comm [16]byte, now time.Time) *Info {
 		return nil
 	}
 	k := pidKey{pid, comm}
-	e, ok := r.byPID[k]
-	if ok && now.Sub(e.read) < recheckAfter {
-		return e.info
+	slot := &r.recent[recentSlot(pid)]
+	if slot.key == k && now.Before(slot.until) {
+		return slot.info
 	}
-	info := r.read(pid, now)
+	e, ok := r.byPID[k]
+	if !ok || now.Sub(e.read) >= recheckAfter {
+		e = r.reread(k, e, ok, now)
+	}
+	*slot = recentEntry{k, e.info, e.read.Add(recheckAfter)}
+	return e.info
+}
+
+// reread reads k's cgroup again; was is what byPID had, if ok.
+func (r *Resolver) reread(k pidKey, was pidEntry, ok bool, now time.Time) pidEntry {
+	info := r.read(k.pid, now)
 	if info == nil && ok {
-		info = e.info // gone since: it was there
+		info = was.info // gone since: it was there
 	}
 	if !ok && len(r.byPID) >= maxPIDs {
 		clear(r.byPID)
+		r.recent = [recentSlots]recentEntry{}
 	}
-	r.byPID[k] = pidEntry{info: info, read: now}
-	return info
+	e := pidEntry{info: info, read: now}
+	r.byPID[k] = e
+	return e
 }
 
 func (r *Resolver) read(pid uint32, now time.Time) *Info {
