@@ -3,11 +3,12 @@ package tracer
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/socktrace/socktrace/snapshot"
 )
 
 // Hook is one kernel hook socktrace attaches, as ProbeHooks found it.
@@ -141,12 +142,7 @@ func (p *Probe) unmountTracefs() {
 // TracefsMounted is where a tracefs is mounted that the classic hooks
 // would use; "" when none is.
 func TracefsMounted() string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	mounts, err := parseMountinfo(f)
+	mounts, err := snapshot.ReadMounts("/proc/self/mountinfo")
 	if err != nil {
 		return ""
 	}

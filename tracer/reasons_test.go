@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/socktrace/socktrace/internal/nstest"
+	"github.com/socktrace/socktrace/snapshot"
 )
 
 // The reset reasons socktrace names are the running kernel's: the same
@@ -39,12 +40,7 @@ func sendResetFormat(t *testing.T) []byte {
 	if _, err := ensureTracefs(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	mounts, err := parseMountinfo(f)
+	mounts, err := snapshot.ReadMounts("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,81 +14,28 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/socktrace/socktrace/internal/nstest"
+	"github.com/socktrace/socktrace/snapshot"
 )
 
-// Lines as the kernel writes them: optional fields or none, a path with an
-// escaped space, tracefs at both of its usual places, and a bind mount of
-// a directory inside tracefs.
-const mountinfoFixture = `22 28 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
-28 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw,errors=remount-ro
-53 22 0:13 / /sys/kernel/tracing rw,relatime - tracefs nodev rw
-60 22 0:7 / /sys/kernel/debug rw,nosuid,nodev,noexec,relatime shared:12 master:3 - debugfs debugfs rw
-61 60 0:13 / /sys/kernel/debug/tracing rw,nosuid,nodev,noexec,relatime shared:13 - tracefs tracefs rw
-70 28 0:13 /events /srv/trace\040events rw,relatime - tracefs nodev rw
-`
-
-func TestParseMountinfo(t *testing.T) {
-	got, err := parseMountinfo(strings.NewReader(mountinfoFixture))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []mount{
-		{root: "/", point: "/sys", fsType: "sysfs"},
-		{root: "/", point: "/", fsType: "ext4"},
-		{root: "/", point: "/sys/kernel/tracing", fsType: "tracefs"},
-		{root: "/", point: "/sys/kernel/debug", fsType: "debugfs"},
-		{root: "/", point: "/sys/kernel/debug/tracing", fsType: "tracefs"},
-		{root: "/events", point: "/srv/trace events", fsType: "tracefs"},
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("got  %+v\nwant %+v", got, want)
-	}
-}
-
-func TestParseMountinfoMalformed(t *testing.T) {
-	for _, line := range []string{
-		"53 22 0:13 / /sys/kernel/tracing rw,relatime tracefs nodev rw", // no "-"
-		"53 22 0:13 / /sys/kernel/tracing rw,relatime -",                // nothing after it
-		"53 22 0:13 /",
-	} {
-		_, err := parseMountinfo(strings.NewReader(mountinfoFixture + line + "\n"))
-		if err == nil || !strings.Contains(err.Error(), "line 7") {
-			t.Errorf("%q: got %v, want an error naming line 7", line, err)
-		}
-	}
-}
-
-func TestUnescapeMount(t *testing.T) {
-	for in, want := range map[string]string{
-		`/plain`:               "/plain",
-		`/a\040b`:              "/a b",
-		`/tab\011nl\012bs\134`: "/tab\tnl\nbs\\",
-		`/short\04`:            `/short\04`, // not three digits: as written
-		`/not\999octal`:        `/not\999octal`,
-	} {
-		if got := unescapeMount(in); got != want {
-			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestUsableTracefs(t *testing.T) {
-	tracefs := func(root, point string) mount { return mount{root: root, point: point, fsType: "tracefs"} }
-	debugfs := mount{root: "/", point: "/sys/kernel/debug", fsType: "debugfs"}
-	sysfs := mount{root: "/", point: "/sys", fsType: "sysfs"}
+	tracefs := func(root, point string) snapshot.Mount {
+		return snapshot.Mount{Root: root, Point: point, FSType: "tracefs"}
+	}
+	debugfs := snapshot.Mount{Root: "/", Point: "/sys/kernel/debug", FSType: "debugfs"}
+	sysfs := snapshot.Mount{Root: "/", Point: "/sys", FSType: "sysfs"}
 	for _, c := range []struct {
 		name   string
-		mounts []mount
+		mounts []snapshot.Mount
 		dirs   []string
 		want   string
 	}{
-		{"none", []mount{sysfs}, nil, ""},
-		{"the usual place", []mount{sysfs, tracefs("/", "/sys/kernel/tracing")}, nil, "/sys/kernel/tracing"},
-		{"under debugfs", []mount{sysfs, debugfs, tracefs("/", "/sys/kernel/debug/tracing")}, nil, "/sys/kernel/debug/tracing"},
-		{"anywhere, the first", []mount{tracefs("/", "/srv/t"), tracefs("/", "/sys/kernel/tracing")}, nil, "/srv/t"},
-		{"a bind of a directory in it", []mount{tracefs("/events", "/sys/kernel/tracing")}, nil, ""},
-		{"debugfs, not looked at yet", []mount{sysfs, debugfs}, []string{"/sys/kernel/debug/tracing"}, "/sys/kernel/debug/tracing"},
-		{"debugfs without tracing", []mount{sysfs, debugfs}, nil, ""},
+		{"none", []snapshot.Mount{sysfs}, nil, ""},
+		{"the usual place", []snapshot.Mount{sysfs, tracefs("/", "/sys/kernel/tracing")}, nil, "/sys/kernel/tracing"},
+		{"under debugfs", []snapshot.Mount{sysfs, debugfs, tracefs("/", "/sys/kernel/debug/tracing")}, nil, "/sys/kernel/debug/tracing"},
+		{"anywhere, the first", []snapshot.Mount{tracefs("/", "/srv/t"), tracefs("/", "/sys/kernel/tracing")}, nil, "/srv/t"},
+		{"a bind of a directory in it", []snapshot.Mount{tracefs("/events", "/sys/kernel/tracing")}, nil, ""},
+		{"debugfs, not looked at yet", []snapshot.Mount{sysfs, debugfs}, []string{"/sys/kernel/debug/tracing"}, "/sys/kernel/debug/tracing"},
+		{"debugfs without tracing", []snapshot.Mount{sysfs, debugfs}, nil, ""},
 	} {
 		isDir := func(p string) bool { return slices.Contains(c.dirs, p) }
 		if got := usableTracefs(c.mounts, isDir); got != c.want {
@@ -149,20 +96,15 @@ func hostTracefs(t *testing.T) []string {
 	return tracefsPoints(mounts)
 }
 
-func readMountinfo() ([]mount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return parseMountinfo(f)
+func readMountinfo() ([]snapshot.Mount, error) {
+	return snapshot.ReadMounts("/proc/self/mountinfo")
 }
 
-func tracefsPoints(mounts []mount) []string {
+func tracefsPoints(mounts []snapshot.Mount) []string {
 	var points []string
 	for _, m := range mounts {
-		if m.fsType == "tracefs" {
-			points = append(points, m.point)
+		if m.FSType == "tracefs" {
+			points = append(points, m.Point)
 		}
 	}
 	return points

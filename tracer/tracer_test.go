@@ -14,11 +14,12 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
 	"github.com/socktrace/socktrace/internal/filter"
 	"github.com/socktrace/socktrace/internal/nstest"
 	"github.com/socktrace/socktrace/snapshot"
 	"github.com/socktrace/socktrace/tcpstate"
-	"golang.org/x/sys/unix"
 )
 
 // These tests run the real programs against real sockets in a fresh network
@@ -802,19 +803,14 @@ func TestOwnerCgroup(t *testing.T) {
 // cgroupInode is the inode of pid's cgroup v2 directory.
 func cgroupInode(t *testing.T, pid int) uint64 {
 	t.Helper()
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	mounts, err := parseMountinfo(f)
+	mounts, err := snapshot.ReadMounts("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := ""
 	for _, m := range mounts {
-		if m.fsType == "cgroup2" {
-			root = m.point
+		if m.FSType == "cgroup2" {
+			root = m.Point
 		}
 	}
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
