@@ -6,6 +6,7 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,6 +23,7 @@ type Peer struct {
 	PID   int
 	in    io.WriteCloser
 	lines chan string
+	wait  func() error // cmd.Wait, once
 }
 
 // StartPeer starts role (see Peer and RunPeer) in the namespace. It is
@@ -50,7 +52,7 @@ func startPeer(t testing.TB, cmd *exec.Cmd, role string) *Peer {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start peer %s: %v", role, err)
 	}
-	p := &Peer{t: t, role: role, PID: cmd.Process.Pid, in: in, lines: make(chan string, 16)}
+	p := &Peer{t: t, role: role, PID: cmd.Process.Pid, in: in, lines: make(chan string, 16), wait: sync.OnceValue(cmd.Wait)}
 	go func() {
 		defer close(p.lines)
 		sc := bufio.NewScanner(out)
@@ -61,10 +63,14 @@ func startPeer(t testing.TB, cmd *exec.Cmd, role string) *Peer {
 	t.Cleanup(func() {
 		in.Close()
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		_ = p.wait()
 	})
 	return p
 }
+
+// Wait waits for the peer to exit by itself and reaps it: its pid and
+// /proc/PID are gone once Wait returns.
+func (p *Peer) Wait() error { return p.wait() }
 
 // Expect reads the peer's next line, which must start with word, and
 // returns the rest.
