@@ -24,7 +24,7 @@ func BenchmarkLookup(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if r.Lookup(pids[i%len(pids)], c, times[i%len(times)]) == nil {
+		if r.Lookup(pids[i%len(pids)], 0, c, times[i%len(times)]) == nil {
 			b.Fatal("no container")
 		}
 		i++

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -133,10 +134,10 @@ func TestResolverNamesPodsFromLogDirectory(t *testing.T) {
 	f.setCgroup(t, 11, "/kubepods.slice/kubepods-pod"+strings.ReplaceAll(other, "-", "_")+".slice/cri-containerd-"+id1+".scope")
 	r := NewResolver(Config{ProcRoot: f.proc, PodLogs: f.pods})
 	now := time.Unix(1000, 0)
-	if got := r.Lookup(10, comm("coredns"), now).Name(); got != "kube-system/coredns-5d78c9869d-x2x7q" {
+	if got := r.Lookup(10, 0, comm("coredns"), now).Name(); got != "kube-system/coredns-5d78c9869d-x2x7q" {
 		t.Errorf("pod with a log directory: %q", got)
 	}
-	if got := r.Lookup(11, comm("x"), now).Name(); got != other {
+	if got := r.Lookup(11, 0, comm("x"), now).Name(); got != other {
 		t.Errorf("pod without a log directory: %q, want its UID", got)
 	}
 	// The pod's directory appears as it starts: found at the next rescan.
@@ -144,7 +145,7 @@ func TestResolverNamesPodsFromLogDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := now.Add(recheckAfter + podRescan)
-	if got := r.Lookup(11, comm("x"), later).Name(); got != "prod/api-7" {
+	if got := r.Lookup(11, 0, comm("x"), later).Name(); got != "prod/api-7" {
 		t.Errorf("after the rescan: %q", got)
 	}
 }
@@ -154,36 +155,36 @@ func TestResolverCaches(t *testing.T) {
 	f.setCgroup(t, 20, "/system.slice/nginx.service")
 	r := NewResolver(Config{ProcRoot: f.proc, PodLogs: f.pods})
 	now := time.Unix(1000, 0)
-	first := r.Lookup(20, comm("nginx"), now)
+	first := r.Lookup(20, 0, comm("nginx"), now)
 	if first.Name() != "nginx.service" {
 		t.Fatalf("got %q", first.Name())
 	}
 	// Within the recheck the file is not read again: a change to it is
 	// not seen, and a lookup reads nothing.
 	f.setCgroup(t, 20, "/system.slice/docker-"+id1+".scope")
-	if got := r.Lookup(20, comm("nginx"), now.Add(time.Second)); got != first {
+	if got := r.Lookup(20, 0, comm("nginx"), now.Add(time.Second)); got != first {
 		t.Errorf("re-read within the recheck: %+v", got)
 	}
 	// A pid that comes back as another program is read again at once.
-	if got := r.Lookup(20, comm("redis"), now.Add(time.Second)).Name(); got != "docker:3f4e1b2c5d6a" {
+	if got := r.Lookup(20, 0, comm("redis"), now.Add(time.Second)).Name(); got != "docker:3f4e1b2c5d6a" {
 		t.Errorf("reused pid: %q", got)
 	}
 	// The same program after the recheck is read again too.
 	f.setCgroup(t, 20, "/system.slice/sshd.service")
-	if got := r.Lookup(20, comm("nginx"), now.Add(recheckAfter)).Name(); got != "sshd.service" {
+	if got := r.Lookup(20, 0, comm("nginx"), now.Add(recheckAfter)).Name(); got != "sshd.service" {
 		t.Errorf("after the recheck: %q", got)
 	}
 	// A process gone since keeps what was read while it lived.
 	if err := os.RemoveAll(filepath.Join(f.proc, "20")); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.Lookup(20, comm("nginx"), now.Add(3*recheckAfter)).Name(); got != "sshd.service" {
+	if got := r.Lookup(20, 0, comm("nginx"), now.Add(3*recheckAfter)).Name(); got != "sshd.service" {
 		t.Errorf("after exit: %q", got)
 	}
-	if got := r.Lookup(21, comm("nginx"), now); got != nil {
+	if got := r.Lookup(21, 0, comm("nginx"), now); got != nil {
 		t.Errorf("unknown pid: %+v", got)
 	}
-	if got := r.Lookup(0, comm(""), now); got != nil {
+	if got := r.Lookup(0, 0, comm(""), now); got != nil {
 		t.Errorf("pid 0: %+v", got)
 	}
 }
@@ -203,10 +204,10 @@ func TestResolverRecent(t *testing.T) {
 	r := NewResolver(Config{ProcRoot: f.proc, PodLogs: f.pods})
 	now := time.Unix(1000, 0)
 	for range 3 {
-		if got := r.Lookup(a, comm("nginx"), now).Name(); got != "nginx.service" {
+		if got := r.Lookup(a, 0, comm("nginx"), now).Name(); got != "nginx.service" {
 			t.Fatalf("pid %d: %q", a, got)
 		}
-		if got := r.Lookup(b, comm("redis"), now).Name(); got != "redis.service" {
+		if got := r.Lookup(b, 0, comm("redis"), now).Name(); got != "redis.service" {
 			t.Fatalf("pid %d, in the same slot: %q", b, got)
 		}
 	}
@@ -215,11 +216,11 @@ func TestResolverRecent(t *testing.T) {
 	f.setCgroup(t, int(b), "/system.slice/sshd.service")
 	for pid, n := uint32(100000), len(r.byPID); n <= maxPIDs; pid++ {
 		if recentSlot(pid) != recentSlot(b) {
-			r.Lookup(pid, comm("x"), now)
+			r.Lookup(pid, 0, comm("x"), now)
 			n++
 		}
 	}
-	if got := r.Lookup(b, comm("redis"), now).Name(); got != "sshd.service" {
+	if got := r.Lookup(b, 0, comm("redis"), now).Name(); got != "sshd.service" {
 		t.Errorf("after the cache started over: %q, not read again", got)
 	}
 }
@@ -229,7 +230,7 @@ func TestResolverBounded(t *testing.T) {
 	r := NewResolver(Config{ProcRoot: f.proc, PodLogs: f.pods})
 	now := time.Unix(1000, 0)
 	for pid := uint32(1); pid <= maxPIDs+10; pid++ {
-		r.Lookup(pid, comm("x"), now)
+		r.Lookup(pid, 0, comm("x"), now)
 	}
 	if n := len(r.byPID); n > maxPIDs {
 		t.Errorf("%d pids cached, bound %d", n, maxPIDs)
@@ -242,8 +243,57 @@ func TestLookupAllocatesNothingWhenCached(t *testing.T) {
 	r := NewResolver(Config{ProcRoot: f.proc, PodLogs: f.pods})
 	now := time.Unix(1000, 0)
 	c := comm("nginx")
-	r.Lookup(30, c, now)
-	if n := testing.AllocsPerRun(100, func() { r.Lookup(30, c, now) }); n != 0 {
+	r.Lookup(30, 0, c, now)
+	if n := testing.AllocsPerRun(100, func() { r.Lookup(30, 0, c, now) }); n != 0 {
 		t.Errorf("%v allocations per cached lookup", n)
+	}
+}
+
+// mkInode makes the directory path and returns its inode.
+func mkInode(t *testing.T, path string) uint64 {
+	t.Helper()
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+// A process gone before it was looked up is named by its cgroup id, the
+// inode of its cgroup's directory, found by a walk of the hierarchy; a
+// live process's own cgroup file comes first.
+func TestResolverByCgroupID(t *testing.T) {
+	f := newFixture(t)
+	root := t.TempDir()
+	docker := mkInode(t, filepath.Join(root, "system.slice", "docker-"+id1+".scope"))
+	r := NewResolver(Config{ProcRoot: f.proc, PodLogs: f.pods, CgroupRoot: root})
+	now := time.Unix(1000, 0)
+	if got := r.Lookup(70, docker, comm("curl"), now).Name(); got != "docker:3f4e1b2c5d6a" {
+		t.Fatalf("gone process in docker's cgroup: %q", got)
+	}
+	// A cgroup made since the last walk is found by the next, at most
+	// every walkEvery.
+	unit := mkInode(t, filepath.Join(root, "system.slice", "cron.service"))
+	if got := r.Lookup(72, unit, comm("job"), now.Add(walkEvery/2)); got != nil {
+		t.Errorf("walked again within %v: %+v", walkEvery, got)
+	}
+	if got := r.Lookup(72, unit, comm("job"), now.Add(walkEvery)).Name(); got != "cron.service" {
+		t.Errorf("after %v: %q", walkEvery, got)
+	}
+	// Named once, kept: the directory may go with its cgroup.
+	if err := os.Remove(filepath.Join(root, "system.slice", "docker-"+id1+".scope")); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Lookup(71, docker, comm("curl"), now.Add(3*walkEvery)).Name(); got != "docker:3f4e1b2c5d6a" {
+		t.Errorf("after the cgroup went: %q", got)
+	}
+	// A live process's own file wins: on a hybrid host its v1 lines may
+	// name what its v2 cgroup does not.
+	f.setCgroup(t, 73, "/system.slice/nginx.service")
+	if got := r.Lookup(73, unit, comm("nginx"), now.Add(walkEvery)).Name(); got != "nginx.service" {
+		t.Errorf("live process: %q", got)
 	}
 }

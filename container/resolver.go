@@ -11,6 +11,10 @@ import (
 // /var/log/pods.
 type Config struct {
 	ProcRoot string // default "/proc"
+	// CgroupRoot is where the cgroup v2 hierarchy is mounted, to name the
+	// cgroup of an owner that is gone by its id. Default: the first
+	// cgroup2 mount in ProcRoot/self/mountinfo.
+	CgroupRoot string
 	// PodLogs is the kubelet's log directory, whose entries are named
 	// NAMESPACE_NAME_UID: the only place a node keeps a pod's name
 	// without a runtime API. Default "/var/log/pods".
@@ -28,6 +32,10 @@ type Resolver struct {
 	byPath        map[string]*Info         // by /proc/PID/cgroup content
 	pods          map[string]string        // pod UID → namespace/name
 	podsRead      time.Time
+	cgroupRoot    string            // "" until found; see Config
+	byID          map[uint64]*Info  // by cgroup id, once named
+	cgroupPaths   map[uint64]string // cgroup id → path, as the last walk found them
+	walked        time.Time         // when the last walk of the hierarchy was
 }
 
 // recent answers again for the processes just asked about without hashing
@@ -83,16 +91,31 @@ func NewResolver(cfg Config) *Resolver {
 	if cfg.PodLogs == "" {
 		cfg.PodLogs = "/var/log/pods"
 	}
-	return &Resolver{proc: cfg.ProcRoot, podLogs: cfg.PodLogs,
+	return &Resolver{proc: cfg.ProcRoot, podLogs: cfg.PodLogs, cgroupRoot: cfg.CgroupRoot,
 		byPID: make(map[pidKey]pidEntry), byPath: make(map[string]*Info),
-		pods: make(map[string]string)}
+		pods: make(map[string]string), byID: make(map[uint64]*Info)}
 }
 
 // Lookup is where process pid, named comm, runs, as of now (the time of
 // the event asking, so that the hot path reads no clock); nil when it is
 // not known (pid 0, or the process is gone without having been looked up).
+// cgroup is its cgroup v2 id as the kernel read it (0: not known): it
+// names the cgroup of a process that is gone before it was looked up.
 // The result is shared: do not modify it.
-func (r *Resolver) Lookup(pid uint32, comm [16]byte, now time.Time) *Info {
+func (r *Resolver) Lookup(pid uint32, cgroup uint64, comm [16]byte, now time.Time) *Info {
+	// The process's own /proc/PID/cgroup first: on a hybrid v1/v2 host its
+	// v1 lines may name a container that its v2 cgroup ("/") does not.
+	in := r.lookupPID(pid, comm, now)
+	if in.Name() != "" || cgroup == 0 {
+		return in
+	}
+	if c := r.ofCgroup(cgroup, now); c != nil {
+		return c
+	}
+	return in
+}
+
+func (r *Resolver) lookupPID(pid uint32, comm [16]byte, now time.Time) *Info {
 	if pid == 0 {
 		return nil
 	}

@@ -148,7 +148,7 @@ func (f *Filter) socketOf(ev *Event, s *filter.Socket) {
 	if ev.Has(FlagOwnerKnown) {
 		s.PID = ev.PID
 		if f.containers != nil {
-			s.Container = f.containers.Lookup(ev.PID, ev.Comm, ev.Time)
+			s.Container = f.containers.Lookup(ev.PID, ev.Cgroup, ev.Comm, ev.Time)
 		}
 	}
 	// A timewait socket keeps no uid: its end has one only from the

@@ -48,6 +48,9 @@ func cgroupPeer(args []string) error {
 		}
 		c.Close()
 		fmt.Println("done")
+		if args[0] == "client-exit" {
+			return nil // gone before socktrace reads its events
+		}
 	}
 	holdUntilStdinCloses()
 	return nil
@@ -222,6 +225,71 @@ func TestTraceNamesContainers(t *testing.T) {
 		if seen[pid] == 0 {
 			t.Errorf("no event of pid %d in %s", pid, cases[i].cgroup)
 		}
+	}
+}
+
+// A process that connects and exits at once, as curl or a probe does, is
+// gone when socktrace reads its events: its container comes from the
+// cgroup id the kernel read while it ran.
+func TestTraceNamesContainersOfShortLivedProcesses(t *testing.T) {
+	nstest.RequireRoot(t)
+	root := cgroup2Root(t)
+	ns := nstest.New(t)
+	const id = "89abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567"
+	cgroup := "docker-" + id + ".scope"
+	base := testCgroups(t, root, cgroup)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		// Events wait up to the latency in the ring: long after the
+		// client is gone.
+		done <- runTrace(ctx, &out, &errOut, &traceOptions{json: true, ringMiB: 1,
+			latency: 500 * time.Millisecond, netns: strconv.FormatUint(ns.Inode, 10)})
+	}()
+	waitStarted(t, &errOut)
+	srv := ns.StartPeer(t, "cgroup-peer", "server")
+	srv.Expect("ready")
+	srv.Send("go")
+	addr := "127.0.0.1:" + srv.Expect("port")
+	cli := ns.StartPeer(t, "cgroup-peer", "client-exit")
+	cli.Expect("ready")
+	moveToCgroup(t, filepath.Join(base, cgroup), cli.PID)
+	cli.Send("go " + addr)
+	cli.Expect("done")
+	if err := cli.Wait(); err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), `"event":"close"`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no close: %s", out.String())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("trace: %v", err)
+	}
+	n := 0
+	for line := range strings.Lines(out.String()) {
+		var ev struct {
+			Event, Container string
+			PID              int
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		if ev.PID != cli.PID {
+			continue
+		}
+		n++
+		if ev.Container != "docker:89abcdef0123" {
+			t.Errorf("%s event of the gone client: container %q, want docker:89abcdef0123", ev.Event, ev.Container)
+		}
+	}
+	if n == 0 {
+		t.Errorf("no event of the client (pid %d): %s", cli.PID, out.String())
 	}
 }
 

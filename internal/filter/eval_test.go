@@ -179,9 +179,9 @@ func TestMatchContainer(t *testing.T) {
 	}
 	r := container.NewResolver(container.Config{ProcRoot: proc, PodLogs: t.TempDir()})
 	s := sock("127.0.0.1:40000", "127.0.0.1:80")
-	s.PID, s.Container = 42, r.Lookup(42, snapshot.CommOf("web"), time.Now())
+	s.PID, s.Container = 42, r.Lookup(42, 0, snapshot.CommOf("web"), time.Now())
 	u := sock("127.0.0.1:40001", "127.0.0.1:80")
-	u.PID, u.Container = 43, r.Lookup(43, snapshot.CommOf("nginx"), time.Now())
+	u.PID, u.Container = 43, r.Lookup(43, 0, snapshot.CommOf("nginx"), time.Now())
 	unknown := sock("127.0.0.1:40002", "127.0.0.1:80")
 	for _, tc := range []struct {
 		expr string

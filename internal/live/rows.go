@@ -106,7 +106,7 @@ func (e *Engine) liveOf(c *table.Conn) *render.Live {
 	e.x = render.Live{Gone: c.Gone, Lifetime: c.Lifetime(), Err: c.Err, Aborted: c.Aborted,
 		Healed: c.Healed}
 	e.setOwner(c.Owner)
-	e.setContainer(c.Owner)
+	e.setContainer(c.Owner, c.Cgroup)
 	return &e.x
 }
 
@@ -119,9 +119,9 @@ func (e *Engine) setOwner(o snapshot.Owner) {
 
 // setContainer gives e.x where o runs, for JSON rows. It does not need -p:
 // the owner comes from the tracer either way.
-func (e *Engine) setContainer(o snapshot.Owner) {
+func (e *Engine) setContainer(o snapshot.Owner, cgroup uint64) {
 	if e.containers != nil {
-		e.x.Container = e.containers.Lookup(o.PID, o.Comm, e.at)
+		e.x.Container = e.containers.Lookup(o.PID, cgroup, o.Comm, e.at)
 	}
 }
 
@@ -130,6 +130,6 @@ func (e *Engine) setContainer(o snapshot.Owner) {
 func (e *Engine) goneOf(r *table.TimeWait) *render.Live {
 	e.x = render.Live{Gone: true, Lifetime: r.Lifetime()}
 	e.setOwner(r.Owner())
-	e.setContainer(r.Owner())
+	e.setContainer(r.Owner(), r.Cgroup())
 	return &e.x
 }

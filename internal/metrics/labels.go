@@ -73,7 +73,7 @@ type labeller struct {
 	m          *Metrics
 	names      []string
 	on         [opts]bool
-	container  func(pid uint32, comm snapshot.Comm, at time.Time) (string, bool)
+	container  func(pid uint32, cgroup uint64, comm snapshot.Comm, at time.Time) (string, bool)
 	max        int
 	lo, hi     uint16
 	base       *series // the only series without opt-in labels
@@ -100,8 +100,8 @@ func newLabeller(cfg Config) *labeller {
 	}
 	if l.on[optContainer] && l.container == nil {
 		r := container.NewResolver(container.Config{})
-		l.container = func(pid uint32, comm snapshot.Comm, at time.Time) (string, bool) {
-			in := r.Lookup(pid, comm, at)
+		l.container = func(pid uint32, cgroup uint64, comm snapshot.Comm, at time.Time) (string, bool) {
+			in := r.Lookup(pid, cgroup, comm, at)
 			return in.Name(), in != nil
 		}
 	}
@@ -129,7 +129,7 @@ func (l *labeller) of(ev *tracer.Event, role int) *series {
 	if l.on[optContainer] && owner {
 		// The resolver caches by process: /proc/PID/cgroup is read
 		// once per process, not per event.
-		name, known := l.container(ev.PID, ev.Comm, ev.Time)
+		name, known := l.container(ev.PID, ev.Cgroup, ev.Comm, ev.Time)
 		switch {
 		case name != "":
 			k.container = name

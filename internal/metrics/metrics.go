@@ -28,7 +28,7 @@ type Config struct {
 	// a process in no container, pod or unit, and known false when its
 	// cgroup could not be read. It must answer from a cache, as it is
 	// asked per event. Default: a container.Resolver of the host's /proc.
-	Container func(pid uint32, comm snapshot.Comm, at time.Time) (name string, known bool)
+	Container func(pid uint32, cgroup uint64, comm snapshot.Comm, at time.Time) (name string, known bool)
 	// MaxSeries caps each opt-in label's distinct values; past it, values
 	// fold into "other". Default 10000.
 	MaxSeries int

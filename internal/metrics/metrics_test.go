@@ -343,7 +343,7 @@ func TestApplyAllocatesNothing(t *testing.T) {
 // whose cgroup could not be read.
 type fakeContainers map[uint32]string
 
-func (f fakeContainers) name(pid uint32, _ snapshot.Comm, _ time.Time) (string, bool) {
+func (f fakeContainers) name(pid uint32, _ uint64, _ snapshot.Comm, _ time.Time) (string, bool) {
 	name, ok := f[pid]
 	return name, ok
 }

@@ -176,7 +176,7 @@ func (rf *RowFilter) Unix(u *snapshot.UnixSocket) bool {
 func (rf *RowFilter) setOwner(o snapshot.Owner) {
 	rf.sock.PID, rf.sock.Comm = o.PID, o.Comm
 	if rf.o.containers != nil {
-		rf.sock.Container = rf.o.containers.Lookup(o.PID, o.Comm, rf.now)
+		rf.sock.Container = rf.o.containers.Lookup(o.PID, 0, o.Comm, rf.now)
 	}
 }
 

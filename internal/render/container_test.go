@@ -105,7 +105,7 @@ func TestLiveJSONContainer(t *testing.T) {
 	var b bytes.Buffer
 	n := Netstat{Names: fakeNames{}, Programs: true}
 	owner := snapshot.Owner{PID: 9, Comm: snapshot.CommOf("srv")}
-	l := Live{Owner: owner, Program: "srv", Container: r.Lookup(9, owner.Comm, time.Now())}
+	l := Live{Owner: owner, Program: "srv", Container: r.Lookup(9, 0, owner.Comm, time.Now())}
 	if err := n.LiveJSON(&b, &s, &l); err != nil {
 		t.Fatal(err)
 	}

@@ -131,7 +131,7 @@ func (f *EventFormatter) container(ev *tracer.Event) *container.Info {
 	if f.Containers == nil || !ev.Has(tracer.FlagOwnerKnown) {
 		return nil
 	}
-	return f.Containers.Lookup(ev.PID, ev.Comm, ev.Time)
+	return f.Containers.Lookup(ev.PID, ev.Cgroup, ev.Comm, ev.Time)
 }
 
 // appendTextContainer appends the CONTAINER column: "-" when not known.

@@ -116,7 +116,7 @@ func (t *Table) newConn(ev *tracer.Event) *Conn {
 // touch takes the event's owner, birth and time.
 func (t *Table) touch(c *Conn, ev *tracer.Event) {
 	if o := ev.Owner(); ev.Has(tracer.FlagOwnerKnown) && o != c.kernelOwner {
-		c.Owner = o
+		c.Owner, c.Cgroup = o, ev.Cgroup
 	}
 	if ev.Has(tracer.FlagBornKnown) && c.Born.IsZero() {
 		c.Born = ev.Time.Add(-ev.Lifetime)
@@ -174,7 +174,7 @@ func (t *Table) acceptClosed(ev *tracer.Event) {
 	k := eventKey(ev)
 	for i := len(t.gone) - 1; i >= 0; i-- {
 		if c := t.gone[i]; socketKey(&c.Socket) == k {
-			c.Owner = ev.Owner()
+			c.Owner, c.Cgroup = ev.Owner(), ev.Cgroup
 			return
 		}
 	}
@@ -199,7 +199,7 @@ func (t *Table) endTimeWait(ev *tracer.Event) {
 		// The entry's owner, or the holder Reown gave the connection,
 		// is the row's; the end only fills in one not known.
 		if ev.Has(tracer.FlagOwnerKnown) && w.owner.PID == 0 {
-			w.owner = ev.Owner()
+			w.owner, w.cgroup = ev.Owner(), ev.Cgroup
 		}
 		if ev.Has(tracer.FlagBornKnown) && w.born == 0 {
 			w.born = ev.Time.Add(-ev.Lifetime).UnixNano()

@@ -82,7 +82,7 @@ func (t *Table) Reown() error {
 		if c.kernelOwner.PID == 0 {
 			c.kernelOwner = c.Owner
 		}
-		c.Owner = h
+		c.Owner, c.Cgroup = h, 0
 		t.programs.learn(h, owners.Programs[h])
 	}
 	clear(rows)

@@ -64,7 +64,10 @@ func socketKey(s *snapshot.Socket) Key {
 type Conn struct {
 	Socket snapshot.Socket // the last snapshot row, or built from events
 	Owner  snapshot.Owner  // as the tracer attributed it (PID 0: unknown)
-	Born   time.Time       // zero: older than socktrace, or its opening was lost
+	// Cgroup is the owner's cgroup v2 id as the kernel read it (0: not
+	// known): where the owner ran, once it is gone.
+	Cgroup uint64
+	Born   time.Time // zero: older than socktrace, or its opening was lost
 
 	// Set once the connection is gone.
 	Gone    bool

@@ -24,6 +24,7 @@ import (
 type TimeWait struct {
 	key     Key
 	owner   snapshot.Owner
+	cgroup  uint64 // the owner's cgroup v2 id (Conn.Cgroup)
 	uid     uint32
 	id      uint64 // for renderers: grows along the pile
 	pos     uint64 // where the pile keeps it (timeWaits.at)
@@ -48,6 +49,9 @@ func (w *TimeWait) State() tcpstate.State { return w.state }
 
 // Owner is the process the connection belonged to (PID 0: unknown).
 func (w *TimeWait) Owner() snapshot.Owner { return w.owner }
+
+// Cgroup is the owner's cgroup v2 id, as Conn.Cgroup; 0: not known.
+func (w *TimeWait) Cgroup() uint64 { return w.cgroup }
 
 // Lifetime is how long a row that left TIME_WAIT lived, or 0 when its birth
 // was not seen.
@@ -124,7 +128,7 @@ func (t *Table) enterTimeWait(k Key, c *Conn, entered time.Time, state tcpstate.
 	if old != nil {
 		t.endLostTimeWait(k, entered)
 	}
-	return t.tw.addAt(k, h, TimeWait{owner: c.Owner, uid: c.Socket.UID, born: unixNano(c.Born),
+	return t.tw.addAt(k, h, TimeWait{owner: c.Owner, cgroup: c.Cgroup, uid: c.Socket.UID, born: unixNano(c.Born),
 		entered: unixNano(entered), lastEvent: unixNano(c.lastEvent), state: state})
 }
 

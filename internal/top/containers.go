@@ -12,16 +12,16 @@ import (
 // unit, "" when none is known. It is asked per event with --by container,
 // so it must answer from a cache, without allocating.
 type Containers interface {
-	Name(pid uint32, comm snapshot.Comm, now time.Time) string
+	Name(pid uint32, cgroup uint64, comm snapshot.Comm, now time.Time) string
 }
 
 // Resolver names containers with the container package's Resolver, which
 // reads a process's cgroup once and caches it by process and by cgroup.
 type Resolver struct{ R *container.Resolver }
 
-// Name is where pid runs, as of now.
-func (r Resolver) Name(pid uint32, comm snapshot.Comm, now time.Time) string {
-	return r.R.Lookup(pid, comm, now).Name()
+// Name is where pid, of cgroup v2 id cgroup, runs, as of now.
+func (r Resolver) Name(pid uint32, cgroup uint64, comm snapshot.Comm, now time.Time) string {
+	return r.R.Lookup(pid, cgroup, comm, now).Name()
 }
 
 // containerNames numbers the names Containers gives, so that a row's key
@@ -60,5 +60,5 @@ func (a *Aggregator) containerOf(ev *tracer.Event) (uint32, bool) {
 	if a.containers == nil || ev.PID == 0 {
 		return 0, true
 	}
-	return a.names.id(a.containers.Name(ev.PID, ev.Comm, ev.Time))
+	return a.names.id(a.containers.Name(ev.PID, ev.Cgroup, ev.Comm, ev.Time))
 }

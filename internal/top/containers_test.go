@@ -18,7 +18,7 @@ type fakeContainers struct {
 	asked int
 }
 
-func (f *fakeContainers) Name(pid uint32, _ snapshot.Comm, _ time.Time) string {
+func (f *fakeContainers) Name(pid uint32, _ uint64, _ snapshot.Comm, _ time.Time) string {
 	f.asked++
 	return f.names[pid]
 }
