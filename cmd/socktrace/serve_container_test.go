@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,17 +41,27 @@ func TestServeLabelsContainers(t *testing.T) {
 	cp.Send("go 127.0.0.1:" + port)
 	cp.Expect("done")
 
-	want := []struct {
-		metric string
-		labels map[string]string
-	}{
-		{"socktrace_tcp_accepts_total", map[string]string{"family": "ipv4", "container": "docker:0123456789ab"}},
-		{"socktrace_tcp_connects_total", map[string]string{"family": "ipv4", "container": "cri-o:0123456789ab"}},
-	}
-	var body string
+	srv.waitCounters(t, []counterWant{
+		{"socktrace_tcp_accepts_total", map[string]string{"family": "ipv4", "container": "docker:0123456789ab"}, 1},
+		{"socktrace_tcp_connects_total", map[string]string{"family": "ipv4", "container": "cri-o:0123456789ab"}, 1},
+	})
+	srv.stopWithin(t, time.Second)
+}
+
+// counterWant is a counter's value a test waits for.
+type counterWant struct {
+	metric string
+	labels map[string]string
+	n      float64
+}
+
+// waitCounters scrapes serve until every counter has its value, for up to
+// 10 s, and fails with the wrong ones and the scrape's lines of them.
+func (s *serveRun) waitCounters(t *testing.T, want []counterWant) {
+	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		var err error
-		if body, err = get(srv.client, "http://"+srv.addr+"/metrics"); err != nil {
+		body, err := get(s.client, "http://"+s.addr+"/metrics")
+		if err != nil {
 			t.Fatal(err)
 		}
 		parser := expfmt.NewTextParser(model.LegacyValidation)
@@ -56,22 +69,21 @@ func TestServeLabelsContainers(t *testing.T) {
 		if err != nil {
 			t.Fatalf("scrape is not valid: %v", err)
 		}
-		done := true
+		var wrong []string
+		names := map[string]bool{}
 		for _, w := range want {
-			got := counterValue(families[w.metric], w.labels)
-			if got != 1 && time.Now().After(deadline) {
-				t.Errorf("%s%v = %v, want 1", w.metric, w.labels, got)
+			names[w.metric] = true
+			if got := counterValue(families[w.metric], w.labels); got != w.n {
+				wrong = append(wrong, fmt.Sprintf("%s%v = %v, want %v", w.metric, w.labels, got, w.n))
 			}
-			done = done && got == 1
 		}
-		if done {
-			break
+		if len(wrong) == 0 {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the scrape's connects and accepts:\n%s", grepLines(body, "socktrace_tcp_connects_total", "socktrace_tcp_accepts_total"))
+			t.Fatalf("%s\nthe scrape's lines of them:\n%s", strings.Join(wrong, "\n"), grepLines(body, slices.Collect(maps.Keys(names))...))
 		}
 	}
-	srv.stopWithin(t, time.Second)
 }
 
 // counterValue is the value of f's counter with exactly these labels; -1

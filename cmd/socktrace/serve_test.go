@@ -94,41 +94,11 @@ func TestServeAllNetns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := []struct {
-		metric string
-		labels map[string]string
-		n      float64
-	}{
+	srv.waitCounters(t, []counterWant{
 		{"socktrace_tcp_connects_total", map[string]string{"family": "ipv4", "comm": name}, 2 * (serveConnects + serveRefused)},
 		{"socktrace_tcp_connect_failures_total", map[string]string{"family": "ipv4", "errno": "ECONNREFUSED", "comm": name}, 2 * serveRefused},
 		{"socktrace_tcp_accepts_total", map[string]string{"family": "ipv4", "comm": name}, 2 * serveConnects},
-	}
-	var body string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		var err error
-		if body, err = get(srv.client, "http://"+srv.addr+"/metrics"); err != nil {
-			t.Fatal(err)
-		}
-		parser := expfmt.NewTextParser(model.LegacyValidation)
-		families, err := parser.TextToMetricFamilies(strings.NewReader(body))
-		if err != nil {
-			t.Fatalf("scrape is not valid: %v", err)
-		}
-		done := true
-		for _, w := range want {
-			got := counterValue(families[w.metric], w.labels)
-			if got != w.n && time.Now().After(deadline) {
-				t.Errorf("%s%v = %v, want %v", w.metric, w.labels, got, w.n)
-			}
-			done = done && got == w.n
-		}
-		if done {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the scrape's counters of %s:\n%s", name, grepLines(body, "socktrace_tcp_connects_total", "socktrace_tcp_connect_failures_total", "socktrace_tcp_accepts_total"))
-		}
-	}
+	})
 	srv.stopWithin(t, time.Second)
 }
 
