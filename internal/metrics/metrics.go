@@ -207,7 +207,11 @@ func (m *Metrics) Apply(ev *tracer.Event) {
 		// LISTEN->SYN_RECV in table mode.
 		s := m.labels.of(ev, roleServer)
 		s.accept(familyOf(ev))
-		m.open.add(ev, roleServer, s)
+		// accept() may return a child reset in the accept queue: its
+		// ->CLOSE came first, and it must not open again.
+		if ev.New != tcpstate.Close {
+			m.open.add(ev, roleServer, s)
+		}
 	case tracer.KindState:
 		m.state(ev)
 	}

@@ -248,6 +248,29 @@ func TestHealLostClose(t *testing.T) {
 	}
 }
 
+// accept() may return a child reset while it waited in the accept queue:
+// its close came first, and the accept must not open it again, or healing
+// would count its close twice.
+func TestAcceptOfClosedChild(t *testing.T) {
+	m := New(Config{NetNS: testNetNS})
+	const s, c = "127.0.0.1:8080", "127.0.0.1:40000"
+	for _, ev := range []tracer.Event{
+		event(tracer.KindState, tcpstate.SynRecv, tcpstate.Close, s, c),
+		event(tracer.KindAccept, tcpstate.Close, tcpstate.Close, s, c),
+	} {
+		ev.Time = time.Now().Add(-time.Second)
+		m.Apply(&ev)
+	}
+	m.open.heal(m.netns, nil, time.Now(), m.healed)
+	m.open.heal(m.netns, nil, time.Now(), m.healed)
+	if got := testutil.ToFloat64(m.closes.WithLabelValues("ipv4")); got != 1 {
+		t.Errorf("closes = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.accepts.WithLabelValues("ipv4")); got != 1 {
+		t.Errorf("accepts = %v, want 1", got)
+	}
+}
+
 // Healing goes by the socket table: a connection it holds is never healed
 // however quiet, and one it lacks is healed at the second table in a row
 // without it.
