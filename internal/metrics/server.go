@@ -103,8 +103,16 @@ func Serve(ctx context.Context, cfg ServerConfig, stderr io.Writer) error {
 	if cfg.Tracer.Filter.NetNS == 0 {
 		// Every namespace is traced: the scrapes heal only serve's own.
 		hctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go m.HealNamespaces(hctx)
+		healed := make(chan struct{})
+		go func() {
+			defer close(healed)
+			m.HealNamespaces(hctx)
+		}()
+		// A round in progress ends before serve returns.
+		defer func() {
+			cancel()
+			<-healed
+		}()
 	}
 	read := make(chan error, 1)
 	go func() { read <- s.read(m) }()
