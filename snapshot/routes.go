@@ -119,7 +119,8 @@ func parseRouteStart(f *fields) (Route, error) {
 		return r, fmt.Errorf("flags: %w", err)
 	}
 	r.Flags = uint32(flags)
-	return r, parseSignedFields(f, []namedInt{{"refcnt", &r.RefCnt}, {"use", &r.Use}, {"metric", &r.Metric}})
+	err = parseSignedFields(f, []namedInt{{"refcnt", &r.RefCnt}, {"use", &r.Use}, {"metric", &r.Metric}})
+	return r, err
 }
 
 // namedInt is a decimal field of a row and where it goes.
