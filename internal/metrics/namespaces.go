@@ -73,13 +73,28 @@ func (h *otherHealer) heal(ctx context.Context) {
 		h.round = 1 // 0 is no round
 	}
 	dirs := h.find(want)
-	read := make(map[uint32]bool, len(want))
+	files := make(map[uint32]string, len(want))
+	rest := map[uint32]bool{}
 	for ns := range want {
-		if _, ok := dirs[ns]; !ok {
+		if d, ok := dirs[ns]; ok {
+			files[ns] = filepath.Join(d, "ns", "net")
+		} else {
+			rest[ns] = true
+		}
+	}
+	// A namespace no process is in, and that ip netns does not keep
+	// either, is gone, and its sockets with it: an empty table. One it
+	// keeps is read through its file, or waits.
+	named := netns.Named(rest)
+	read := make(map[uint32]bool, len(want))
+	for ns := range rest {
+		if f, ok := named[ns]; ok {
+			files[ns] = f
+		} else {
 			read[ns] = true
 		}
 	}
-	h.dump(ctx, dirs, read)
+	h.dump(ctx, files, dirs, read)
 	h.open.judgeRound(read, h.round, began, h.healed)
 }
 
@@ -104,16 +119,18 @@ func (h *otherHealer) find(want map[uint32]uint32) map[uint32]string {
 	return dirs
 }
 
-// dump reads the table of each namespace of dirs, marks the connections
-// it holds, and notes in read the namespaces it read.
-func (h *otherHealer) dump(ctx context.Context, dirs map[uint32]string, read map[uint32]bool) {
+// dump reads the table of each namespace of files (its namespace file),
+// or of dirs (a /proc/PID of a process in it) when it may not enter them,
+// marks the connections it holds, and notes in read the namespaces it
+// read.
+func (h *otherHealer) dump(ctx context.Context, files, dirs map[uint32]string, read map[uint32]bool) {
 	if !h.noSetns {
 		_ = netns.InThread(func() error {
-			for ns, dir := range dirs {
+			for ns, file := range files {
 				if ctx.Err() != nil {
 					return nil
 				}
-				err := netns.Enter(filepath.Join(dir, "ns", "net"), ns)
+				err := netns.Enter(file, ns)
 				// setns wants CAP_SYS_ADMIN, opening another's namespace
 				// file CAP_SYS_PTRACE; /proc/PID/net wants neither.
 				if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {

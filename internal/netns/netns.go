@@ -74,6 +74,21 @@ func Exists(procRoot string, ino uint64) bool {
 	return ino <= math.MaxUint32 && len(Find(procRoot, map[uint32]bool{uint32(ino): true})) > 0
 }
 
+// Named returns the file "ip netns" keeps for each namespace of want that
+// it names: a namespace no process is in may still hold sockets, of a
+// process that made them there and left.
+func Named(want map[uint32]bool) map[uint32]string {
+	found := map[uint32]string{}
+	paths, _ := filepath.Glob(filepath.Join(Dir, "*"))
+	for _, p := range paths {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil && st.Ino <= math.MaxUint32 && want[uint32(st.Ino)] {
+			found[uint32(st.Ino)] = p
+		}
+	}
+	return found
+}
+
 // Own returns the inode number of the network namespace this process is
 // in, as the proc file system at procRoot shows it.
 func Own(procRoot string) (uint32, error) {
