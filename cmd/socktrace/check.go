@@ -225,13 +225,20 @@ func kernelRelease() string {
 // read when it is not, and unmounted again, as tracefs is.
 func lockdown() string {
 	const dir = "/sys/kernel/security"
+	var fs unix.Statfs_t
+	mounted := unix.Statfs(dir, &fs) == nil && fs.Type == unix.SECURITYFS_MAGIC
+	if !mounted {
+		if err := unix.Mount("securityfs", dir, "securityfs", 0, ""); err != nil {
+			return "unknown: securityfs is not mounted on " + dir + ", and could not be (needs CAP_SYS_ADMIN)"
+		}
+		defer func() { _ = unix.Unmount(dir, 0) }()
+	}
 	data, err := os.ReadFile(dir + "/lockdown")
-	if errors.Is(err, os.ErrNotExist) && unix.Mount("securityfs", dir, "securityfs", 0, "") == nil {
-		data, err = os.ReadFile(dir + "/lockdown")
-		_ = unix.Unmount(dir, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return "none (this kernel has no lockdown LSM)"
 	}
 	if err != nil {
-		return "unknown: securityfs is not mounted on " + dir + ", and could not be (needs CAP_SYS_ADMIN)"
+		return "unknown: " + err.Error()
 	}
 	s := string(data)
 	if i, j := strings.IndexByte(s, '['), strings.IndexByte(s, ']'); i >= 0 && j > i {

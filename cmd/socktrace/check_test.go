@@ -54,7 +54,7 @@ func TestCheckThisKernel(t *testing.T) {
 	if n := bpfObjects(t); n != objects {
 		t.Errorf("%d BPF objects open after check, %d before", n, objects)
 	}
-	for _, want := range []string{"kernel ", "BTF          /sys/kernel/btf/vmlinux present", "lockdown     integrity\n",
+	for _, want := range []string{"kernel ", "BTF          /sys/kernel/btf/vmlinux present", "lockdown     " + lockdownNow(t) + "\n",
 		"privileges   root, effective CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_SYSLOG CAP_SYS_PTRACE\n",
 		"ok    tp_btf/inet_sock_set_state", "ok    tracepoint/sock/inet_sock_set_state",
 		"ok    tp_btf/timer_start", "ok    tp_btf/timer_cancel", "ok    tp_btf/timer_expire_entry",
@@ -182,4 +182,22 @@ func sysctlInt(t *testing.T, name string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// lockdownNow is the kernel's lockdown mode, read as check reads it but
+// through a securityfs of the test's own mount namespace (unshare), so
+// that the test relies on no mount of the host's.
+func lockdownNow(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("unshare", "-m", "sh", "-c",
+		"mount -t securityfs securityfs /sys/kernel/security 2>/dev/null; cat /sys/kernel/security/lockdown").Output()
+	if err != nil {
+		t.Fatalf("read the lockdown mode: %v", err)
+	}
+	s := string(out)
+	i, j := strings.IndexByte(s, '['), strings.IndexByte(s, ']')
+	if i < 0 || j < i {
+		t.Fatalf("lockdown file %q: no mode in brackets", s)
+	}
+	return s[i+1 : j]
 }
