@@ -9,8 +9,9 @@ import (
 )
 
 // A dump walks the kernel's whole established hash, whatever its state
-// filter, timewait sockets included: under churn that is a long walk. A lookup by tuple is one hash probe, so a caller that already
-// knows its sockets asks for them by name instead.
+// filter, timewait sockets included: under churn that is a long walk. A
+// lookup by tuple is one hash probe, so a caller that already knows its
+// sockets asks for them by name instead.
 
 // lookupBatch is how many requests go in one send. The kernel answers each
 // before reading the next, into the socket's receive buffer: a batch's
