@@ -187,12 +187,21 @@ func TestTraceNamesContainers(t *testing.T) {
 			p.Expect("done")
 		}
 	}
-	// Each client's close comes after its connect: once every client
-	// has one, every event of theirs is out.
-	closes := func() int { return strings.Count(out.String(), `"event":"close"`) }
-	for deadline := time.Now().Add(5 * time.Second); closes() < len(cases)-1; {
+	// Each client's end comes after its connect: once every client has
+	// one, every event of theirs is out. The end is ->CLOSE or
+	// ->TIME_WAIT, whichever side closed first: both may, at once.
+	ended := func() int {
+		n := 0
+		for pid, i := range want {
+			if cases[i].role == "client" && endOf(out.String(), pid) {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(5 * time.Second); ended() < len(cases)-1; {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d closes, want %d: %s", closes(), len(cases)-1, out.String())
+			t.Fatalf("%d clients' connections ended, want %d: %s", ended(), len(cases)-1, out.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -291,6 +300,21 @@ func TestTraceNamesContainersOfShortLivedProcesses(t *testing.T) {
 	if n == 0 {
 		t.Errorf("no event of the client (pid %d): %s", cli.PID, out.String())
 	}
+}
+
+// endOf says whether the JSON lines in out hold the end of a connection
+// of pid: its ->CLOSE or ->TIME_WAIT.
+func endOf(out string, pid int) bool {
+	for line := range strings.Lines(out) {
+		var ev struct {
+			PID      int
+			NewState string `json:"new_state"`
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.PID == pid && (ev.NewState == "CLOSE" || ev.NewState == "TIME_WAIT") {
+			return true
+		}
+	}
+	return false
 }
 
 // top --by container sums up each container's processes: one client in a
