@@ -422,9 +422,12 @@ func TestFilterContainer(t *testing.T) {
 	}
 
 	accepted := func() bool { return strings.Contains(out.String(), `"event":"accept"`) }
-	for deadline := time.Now().Add(5 * time.Second); !accepted(); {
+	for deadline := time.Now().Add(10 * time.Second); !accepted(); {
 		if time.Now().After(deadline) {
-			t.Fatalf("no accept of the docker container's server: %s", out.String())
+			cancel()
+			<-done
+			t.Fatalf("no accept of the docker container's server (pid %d, cgroup %q): %s\ntrace said: %s",
+				srv.PID, readFile(fmt.Sprintf("/proc/%d/cgroup", srv.PID)), out.String(), errOut.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -445,4 +448,13 @@ func TestFilterContainer(t *testing.T) {
 			t.Errorf("trace container = docker:0123456789ab let through %s of pid %d in %q", ev.Event, ev.PID, ev.Container)
 		}
 	}
+}
+
+// readFile is the file's content, or the error reading it, for messages.
+func readFile(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	return string(data)
 }
