@@ -297,3 +297,26 @@ func TestResolverByCgroupID(t *testing.T) {
 		t.Errorf("live process: %q", got)
 	}
 }
+
+// A process that "ip netns exec" started has a sysfs of its own with no
+// cgroup2 under it: the hierarchy is found in init's mount namespace,
+// through /proc/1/root.
+func TestResolverFindsInitsCgroupMount(t *testing.T) {
+	f := newFixture(t)
+	write := func(path, data string) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(f.proc, "self", "mountinfo"), "22 28 0:21 / /sys rw - sysfs sysfs rw\n")
+	write(filepath.Join(f.proc, "1", "mountinfo"), "22 28 0:21 / /sys rw - sysfs sysfs rw\n"+
+		"41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n")
+	docker := mkInode(t, filepath.Join(f.proc, "1", "root", "sys", "fs", "cgroup", "unified", "system.slice", "docker-"+id1+".scope"))
+	r := NewResolver(Config{ProcRoot: f.proc, PodLogs: f.pods})
+	if got := r.Lookup(80, docker, comm("curl"), time.Unix(1000, 0)).Name(); got != "docker:3f4e1b2c5d6a" {
+		t.Errorf("gone process, hierarchy through /proc/1/root: %q", got)
+	}
+}

@@ -33,6 +33,7 @@ type Resolver struct {
 	pods          map[string]string        // pod UID → namespace/name
 	podsRead      time.Time
 	cgroupRoot    string            // "" until found; see Config
+	cgroupDir     *os.File          // the hierarchy held open, when reached through another process
 	byID          map[uint64]*Info  // by cgroup id, once named
 	cgroupPaths   map[uint64]string // cgroup id → path, as the last walk found them
 	walked        time.Time         // when the last walk of the hierarchy was
@@ -91,9 +92,13 @@ func NewResolver(cfg Config) *Resolver {
 	if cfg.PodLogs == "" {
 		cfg.PodLogs = "/var/log/pods"
 	}
-	return &Resolver{proc: cfg.ProcRoot, podLogs: cfg.PodLogs, cgroupRoot: cfg.CgroupRoot,
+	r := &Resolver{proc: cfg.ProcRoot, podLogs: cfg.PodLogs, cgroupRoot: cfg.CgroupRoot,
 		byPID: make(map[pidKey]pidEntry), byPath: make(map[string]*Info),
 		pods: make(map[string]string), byID: make(map[uint64]*Info)}
+	// Found now, while the process that started socktrace (whose mount
+	// namespace may be the one with the hierarchy) is still there.
+	r.cgroupMount()
+	return r
 }
 
 // Lookup is where process pid, named comm, runs, as of now (the time of

@@ -1,8 +1,13 @@
 package container
 
 import (
+	"bytes"
+	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -68,20 +73,68 @@ func (r *Resolver) walkCgroups() map[uint64]string {
 }
 
 // cgroupMount is where the cgroup v2 hierarchy is mounted (whole: root
-// "/"), found once; "" when it is not.
+// "/"), found once; "" when it is not. A process that "ip netns exec"
+// started has a mount namespace and a sysfs of its own, with nothing
+// mounted under it: the hierarchy is then reached in the mount namespace
+// of an ancestor (the shell ip netns exec ran from) or of init, through
+// /proc/PID/root, and held open, as that process may end.
 func (r *Resolver) cgroupMount() string {
 	if r.cgroupRoot != "" {
 		return r.cgroupRoot
 	}
-	mounts, err := snapshot.ReadMounts(r.proc + "/self/mountinfo")
+	if p := cgroup2Point(r.proc + "/self/mountinfo"); p != "" {
+		r.cgroupRoot = p
+		return p
+	}
+	for _, pid := range r.ancestors() {
+		p := cgroup2Point(fmt.Sprintf("%s/%d/mountinfo", r.proc, pid))
+		if p == "" {
+			continue
+		}
+		if dir, err := os.Open(fmt.Sprintf("%s/%d/root%s", r.proc, pid, p)); err == nil {
+			r.cgroupDir = dir
+			// The trailing slash follows the magic link.
+			r.cgroupRoot = fmt.Sprintf("/proc/self/fd/%d/", dir.Fd())
+			break
+		}
+	}
+	return r.cgroupRoot
+}
+
+// cgroup2Point is where a mountinfo file has the cgroup v2 hierarchy
+// mounted whole; "" when nowhere.
+func cgroup2Point(mountinfo string) string {
+	mounts, err := snapshot.ReadMounts(mountinfo)
 	if err != nil {
 		return ""
 	}
 	for _, m := range mounts {
 		if m.FSType == "cgroup2" && m.Root == "/" {
-			r.cgroupRoot = m.Point
+			return m.Point
+		}
+	}
+	return ""
+}
+
+// ancestors are this process's parent, its parent's, and so on up to
+// init, nearest first (at most 32).
+func (r *Resolver) ancestors() []int {
+	var pids []int
+	for pid := os.Getppid(); pid > 1 && len(pids) < 32; {
+		pids = append(pids, pid)
+		data, err := os.ReadFile(fmt.Sprintf("%s/%d/stat", r.proc, pid))
+		if err != nil {
+			break
+		}
+		// "PID (COMM) STATE PPID ...": comm may hold spaces and
+		// parentheses, so the fields start after the last ')'.
+		f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+		if len(f) < 2 {
+			break
+		}
+		if pid, err = strconv.Atoi(f[1]); err != nil {
 			break
 		}
 	}
-	return r.cgroupRoot
+	return append(pids, 1)
 }
