@@ -35,6 +35,7 @@ func twKeyOf(ev *Event) twKey {
 
 type twEntry struct {
 	sock          uint64 // the full socket's address, which the entry event had
+	cgroup        uint64 // the owner's cgroup id
 	born, entered int64  // Unix ns; born 0: not known
 	pid, tid, uid uint32
 	comm          snapshot.Comm
@@ -68,7 +69,7 @@ func (b *timeWaitBook) note(ev *Event) {
 }
 
 func (b *timeWaitBook) enter(ev *Event) {
-	e := twEntry{sock: ev.Sock, pid: ev.PID, tid: ev.TID, uid: ev.UID, comm: ev.Comm,
+	e := twEntry{sock: ev.Sock, cgroup: ev.Cgroup, pid: ev.PID, tid: ev.TID, uid: ev.UID, comm: ev.Comm,
 		flags: ev.Flags & (FlagOwnerKnown | FlagBornKnown), entered: ev.Time.UnixNano()}
 	if ev.Has(FlagBornKnown) {
 		e.born = e.entered - int64(ev.Lifetime)
@@ -88,7 +89,7 @@ func (b *timeWaitBook) end(ev *Event) {
 		return
 	}
 	delete(b.byTuple, k)
-	ev.Sock, ev.PID, ev.TID, ev.UID, ev.Comm = e.sock, e.pid, e.tid, e.uid, e.comm
+	ev.Sock, ev.Cgroup, ev.PID, ev.TID, ev.UID, ev.Comm = e.sock, e.cgroup, e.pid, e.tid, e.uid, e.comm
 	ev.Flags |= e.flags | FlagPrevKnown
 	now := ev.Time.UnixNano()
 	ev.InState = time.Duration(now - e.entered)
@@ -105,7 +106,7 @@ func (b *timeWaitBook) owner(ev *Event) {
 	if !ok || e.flags&FlagOwnerKnown == 0 {
 		return
 	}
-	ev.PID, ev.TID, ev.UID, ev.Comm = e.pid, e.tid, e.uid, e.comm
+	ev.Cgroup, ev.PID, ev.TID, ev.UID, ev.Comm = e.cgroup, e.pid, e.tid, e.uid, e.comm
 	ev.Flags |= FlagOwnerKnown
 }
 

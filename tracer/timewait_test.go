@@ -14,7 +14,7 @@ func TestTimeWaitBookCompletesEnds(t *testing.T) {
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	local, remote := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.2:80")
 	entry := Event{Time: at, Kind: KindState, Old: tcpstate.FinWait2, New: tcpstate.TimeWait, NetNS: 7, Local: local, Remote: remote,
-		Sock: 0xffff1, PID: 42, TID: 43, UID: 1000, Comm: snapshot.CommOf("curl"),
+		Sock: 0xffff1, Cgroup: 9001, PID: 42, TID: 43, UID: 1000, Comm: snapshot.CommOf("curl"),
 		Flags: FlagOwnerKnown | FlagBornKnown | FlagSummary | FlagTimeWaitDerived, Lifetime: 3 * time.Millisecond}
 	b.note(&entry)
 
@@ -23,7 +23,7 @@ func TestTimeWaitBookCompletesEnds(t *testing.T) {
 	reset := Event{Time: at, Kind: KindResetSent, Old: tcpstate.TimeWait, New: tcpstate.TimeWait, NetNS: 7,
 		Local: local, Remote: remote, Sock: 0xffff2}
 	b.note(&reset)
-	if !reset.Has(FlagOwnerKnown) || reset.PID != 42 || reset.TID != 43 || reset.UID != 1000 || reset.Comm != snapshot.CommOf("curl") {
+	if !reset.Has(FlagOwnerKnown) || reset.PID != 42 || reset.TID != 43 || reset.UID != 1000 || reset.Comm != snapshot.CommOf("curl") || reset.Cgroup != 9001 {
 		t.Fatalf("timewait socket's reset: %+v", reset)
 	}
 
@@ -38,7 +38,7 @@ func TestTimeWaitBookCompletesEnds(t *testing.T) {
 	}
 	b.note(&end)
 	want := end
-	want.Sock, want.PID, want.TID, want.UID, want.Comm = 0xffff1, 42, 43, 1000, snapshot.CommOf("curl")
+	want.Sock, want.Cgroup, want.PID, want.TID, want.UID, want.Comm = 0xffff1, 9001, 42, 43, 1000, snapshot.CommOf("curl")
 	want.Flags = FlagOwnerKnown | FlagBornKnown | FlagPrevKnown
 	want.InState, want.Lifetime = time.Second, time.Second+3*time.Millisecond
 	if end != want {
