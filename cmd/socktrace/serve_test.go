@@ -400,3 +400,32 @@ func serveWorkload(args []string) error {
 	}
 	return nil
 }
+
+// After a quiet spell serve is still healthy when an event comes: the
+// event waits in the ring up to the tracer's latency, which is no reader
+// lagging behind.
+func TestServeHealthyAfterQuiet(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	srv := startServe(t, ns)
+	srv.waitHealthy(t)
+	time.Sleep(2*time.Second + 500*time.Millisecond)
+	// serve's own listener takes the connection: an accept, a close.
+	c, err := dialIn(ns, "tcp", srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for range 40 {
+		resp, err := srv.client.Get("http://" + srv.addr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/healthz %d %q right after a quiet spell", resp.StatusCode, body)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

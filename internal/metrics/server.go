@@ -116,6 +116,9 @@ func Serve(ctx context.Context, cfg ServerConfig, stderr io.Writer) error {
 	}
 	read := make(chan error, 1)
 	go func() { read <- s.read(m) }()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go s.watchDrained(watchCtx)
 	select {
 	case <-ctx.Done():
 		s.stop()
@@ -183,6 +186,29 @@ func (s *server) read(m *Metrics) error {
 		}
 		if !tr.Behind() {
 			s.caughtUp.Store(time.Now().UnixNano())
+		}
+	}
+}
+
+// drainedEvery is how often serve looks whether the ring is empty.
+const drainedEvery = 250 * time.Millisecond
+
+// watchDrained notes when the ring is empty: the reader notes it only
+// after an event, so after a quiet spell the first event, waiting its
+// few milliseconds in the ring, looked like a reader seconds behind.
+func (s *server) watchDrained(ctx context.Context) {
+	t := time.NewTicker(drainedEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.mu.Lock()
+			if s.tr != nil && !s.tr.Pending() {
+				s.caughtUp.Store(time.Now().UnixNano())
+			}
+			s.mu.Unlock()
 		}
 	}
 }
