@@ -65,5 +65,19 @@ func checkPrivileges() error {
 	if has(unix.CAP_SYS_ADMIN) || has(unix.CAP_BPF) && has(unix.CAP_PERFMON) {
 		return nil
 	}
+	if unix.Geteuid() == 0 {
+		// sudo would not help: root's capabilities were taken away.
+		return rootWithoutCaps{}
+	}
 	return ErrPrivileges
 }
+
+// rootWithoutCaps is ErrPrivileges for a root process whose capability
+// bounding set (a container's, a unit's, setpriv's) leaves them out.
+type rootWithoutCaps struct{}
+
+func (rootWithoutCaps) Error() string {
+	return "tracing needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), which this root process lacks: its capability bounding set leaves them out; give it those two"
+}
+
+func (rootWithoutCaps) Is(target error) bool { return target == ErrPrivileges }

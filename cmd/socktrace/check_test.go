@@ -129,3 +129,20 @@ func sysctlInt(t *testing.T, name string) int {
 	}
 	return n
 }
+
+// A root whose capability bounding set leaves out CAP_BPF is not told to
+// use sudo: it is root already.
+func TestCheckRootWithoutCaps(t *testing.T) {
+	nstest.RequireRoot(t)
+	child := nstest.Child("socktrace-table", "check")
+	cmd := exec.Command("setpriv", append([]string{"--bounding-set=-all,+perfmon", child.Path}, child.Args[1:]...)...)
+	cmd.Env = append(child.Env, failHookEnv+"=")
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("exit %v, want 1\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "which this root process lacks") || strings.Contains(string(out), "sudo") {
+		t.Errorf("want the root told what it lacks, without sudo:\n%s", out)
+	}
+}
