@@ -39,7 +39,8 @@ The counters and histograms then count them all; the sockets gauge
 each namespace's table at every scrape would walk the kernel's socket hash
 once per namespace. A close whose event the kernel lost is healed from
 serve's namespace's table at each scrape, and from the other namespaces'
-every 30 s.
+in rounds every 30 s: it must be missing from two rounds in a row, so it
+is counted within about 90 s.
 
 /healthz answers 200 while the tracer is attached and keeps up with the
 kernel's ring buffer, 503 otherwise, and for 10 s after events were lost
@@ -55,7 +56,8 @@ Labels never hold a pid, a peer address or an ephemeral port. --label adds
 to the per-connection counters an owner's process name (comm), where the
 owner runs (container: its pod, container or systemd unit, read once per
 process from its cgroup; "none" for a process in none of them, "unknown"
-when the owner or its cgroup is not known), or the service port (the port
+when the event has no owner, as a reset sent for a port nobody listens
+on, or its cgroup could not be read), or the service port (the port
 a server listens on, outside the ephemeral range); each label keeps at
 most --max-series values, and folds the rest into "other", counted by
 socktrace_series_dropped_total.`,
