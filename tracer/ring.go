@@ -141,6 +141,18 @@ func (r *ring) next(timeout time.Duration) ([]byte, error) {
 	}
 }
 
+// tryNext is next without waiting: ok is false when no committed record
+// is there; a discarded record returns nil.
+func (r *ring) tryNext() (rec []byte, ok bool, err error) {
+	if r.pos == r.end {
+		r.end = atomic.LoadUint64(r.producer)
+	}
+	if r.pos == r.end {
+		return nil, false, nil
+	}
+	return r.record()
+}
+
 // record reads the record at pos. ok is false when it is not committed yet;
 // a discarded record is skipped and returns nil.
 func (r *ring) record() (rec []byte, ok bool, err error) {

@@ -95,6 +95,11 @@ type Tracer struct {
 	stats                 Stats
 	warnings              []string
 	reasons               []string // reset reasons by value; nil: none to name (see ResetReason)
+	// peek is the next event that passes the userspace filter, read
+	// ahead by lookAhead (peeked), or the error reading it met.
+	peek    Event
+	peeked  bool
+	peekErr error
 	stopOnce              sync.Once
 }
 
@@ -199,6 +204,16 @@ func (t *Tracer) Stats() Stats {
 func (t *Tracer) Next(ev *Event) error {
 	t.ring.mu.Lock()
 	defer t.ring.mu.Unlock()
+	if t.peeked {
+		*ev, t.peeked = t.peek, false
+		t.stats.Delivered++
+		t.lookAhead()
+		return nil
+	}
+	if err := t.peekErr; err != nil {
+		t.peekErr = nil
+		return err
+	}
 	for {
 		// Reading the clock per event was a measurable cost; the loss
 		// counters are due every second, checked every lossCheckEvents
@@ -225,7 +240,40 @@ func (t *Tracer) Next(ev *Event) error {
 		}
 		if t.complete(ev) {
 			t.stats.Delivered++
+			t.lookAhead()
 			return nil
+		}
+	}
+}
+
+// lookAhead reads on, without waiting, past the records the userspace
+// filter drops, up to the next event that passes (kept for Next). So
+// Behind is false when only dropped records followed the event Next
+// returns: a caller that gathers events until Behind is false, and then
+// writes or applies them, would otherwise wait for the next event that
+// passes, however late, with these in hand.
+func (t *Tracer) lookAhead() {
+	if !t.userFilter {
+		return
+	}
+	for {
+		rec, ok, err := t.ring.tryNext()
+		switch {
+		case err != nil:
+			t.peekErr = err
+			return
+		case !ok:
+			return
+		case rec == nil:
+			continue // discarded
+		}
+		if err := decode(rec, t.monoToWall, &t.peek); err != nil {
+			t.peekErr = err
+			return
+		}
+		if t.complete(&t.peek) {
+			t.peeked = true
+			return
 		}
 	}
 }
@@ -252,7 +300,7 @@ func (t *Tracer) Pending() bool { return t.ring.pending() }
 
 // Behind reports whether events were queued behind the one Next last read,
 // without reading the kernel's position again. For Next's goroutine only.
-func (t *Tracer) Behind() bool { return t.ring.behind() }
+func (t *Tracer) Behind() bool { return t.peeked || t.ring.behind() }
 
 // Stop detaches the programs, so no new event is queued, and makes Next
 // return what is left, then ErrStopped.

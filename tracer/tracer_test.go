@@ -839,3 +839,47 @@ func cgroupInode(t *testing.T, pid int) uint64 {
 	t.Fatalf("pid %d is in no cgroup v2: %q", pid, data)
 	return 0
 }
+
+// When only records the userspace filter drops follow an event, Behind is
+// false once Next returned it: a caller that gathers events until then
+// writes them out, instead of holding them until the next event that
+// passes.
+func TestBehindPastDroppedRecords(t *testing.T) {
+	t.Parallel()
+	ns := nstest.New(t)
+	// Events with a lifetime, here the closes, are left to userspace
+	// to drop: the kernel does not test lifetimes.
+	expr, err := filter.Parse(strings.Fields("not lifetime > 0"), filter.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(Config{Filter: Filter{NetNS: uint32(ns.Inode), Expr: expr}, TableOnly: true, Latency: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	srv, cli, _, _ := connected(t, ns, "127.0.0.1:0", "wait-eof", "close")
+	cli.Send("close")
+	cli.Expect("CLOSED")
+	srv.Expect("EOF none")
+	srv.Send("close")
+	srv.Expect("CLOSED")
+	time.Sleep(100 * time.Millisecond) // every event is in the ring
+	// The listen, the connect and the accept pass; the two closes, last,
+	// do not.
+	var ev Event
+	for i := range 3 {
+		if err := tr.Next(&ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Has(FlagBornKnown) && ev.Lifetime > 0 {
+			t.Fatalf("event %d passed with a lifetime: %v->%v", i, ev.Old, ev.New)
+		}
+	}
+	if ev.Kind != KindAccept {
+		t.Fatalf("third event %v %v->%v, want the accept", ev.Kind, ev.Old, ev.New)
+	}
+	if tr.Behind() {
+		t.Error("Behind after the last event that passes, with only dropped records left")
+	}
+}
