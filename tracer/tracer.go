@@ -95,12 +95,14 @@ type Tracer struct {
 	stats                 Stats
 	warnings              []string
 	reasons               []string // reset reasons by value; nil: none to name (see ResetReason)
-	// peek is the next event that passes the userspace filter, read
-	// ahead by lookAhead (peeked), or the error reading it met.
-	peek    Event
-	peeked  bool
-	peekErr error
-	stopOnce              sync.Once
+	// readAhead: Next reads past the records the userspace filter drops
+	// (see lookAhead). peek is the next event that passes, read ahead
+	// (peeked), or the error reading it met.
+	readAhead bool
+	peek      Event
+	peeked    bool
+	peekErr   error
+	stopOnce  sync.Once
 }
 
 // lossCheckEvents is how many events Next returns between two looks at the
@@ -121,6 +123,7 @@ func New(cfg Config) (*Tracer, error) {
 		t.filter.containers = container.NewResolver(container.Config{ProcRoot: cfg.ProcRoot})
 	}
 	t.filter.exact = t.filter.kernelExact()
+	t.readAhead = t.userFilter && !(t.filter.exact.owned && t.filter.exact.ownerless)
 	if !cfg.TableOnly {
 		t.timeWaits = newTimeWaitBook()
 	}
@@ -204,15 +207,8 @@ func (t *Tracer) Stats() Stats {
 func (t *Tracer) Next(ev *Event) error {
 	t.ring.mu.Lock()
 	defer t.ring.mu.Unlock()
-	if t.peeked {
-		*ev, t.peeked = t.peek, false
-		t.stats.Delivered++
-		t.lookAhead()
-		return nil
-	}
-	if err := t.peekErr; err != nil {
-		t.peekErr = nil
-		return err
+	if t.readAhead && (t.peeked || t.peekErr != nil) {
+		return t.takePeek(ev)
 	}
 	for {
 		// Reading the clock per event was a measurable cost; the loss
@@ -240,10 +236,24 @@ func (t *Tracer) Next(ev *Event) error {
 		}
 		if t.complete(ev) {
 			t.stats.Delivered++
-			t.lookAhead()
+			if t.readAhead {
+				t.lookAhead()
+			}
 			return nil
 		}
 	}
+}
+
+// takePeek returns what lookAhead read: the event, or its error.
+func (t *Tracer) takePeek(ev *Event) error {
+	if err := t.peekErr; err != nil {
+		t.peekErr = nil
+		return err
+	}
+	*ev, t.peeked = t.peek, false
+	t.stats.Delivered++
+	t.lookAhead()
+	return nil
 }
 
 // lookAhead reads on, without waiting, past the records the userspace
@@ -252,10 +262,11 @@ func (t *Tracer) Next(ev *Event) error {
 // returns: a caller that gathers events until Behind is false, and then
 // writes or applies them, would otherwise wait for the next event that
 // passes, however late, with these in hand.
+//
+// Not when the kernel's program is exact for every event (--port, say):
+// userspace then drops only an event whose port it put back, rarely, and
+// the read-ahead's copy of each event would cost more than it saves.
 func (t *Tracer) lookAhead() {
-	if !t.userFilter {
-		return
-	}
 	for {
 		rec, ok, err := t.ring.tryNext()
 		switch {
