@@ -70,7 +70,7 @@ func (w *TimeWait) ID() uint64 { return w.id }
 // the time its timer has left (the kernel's TCP_TIMEWAIT_LEN is 60 s), or
 // gone.
 func (w *TimeWait) Conn(c *Conn, now time.Time) {
-	*c = Conn{Owner: w.owner, Born: unixTime(w.born), lastEvent: unixTime(w.lastEvent),
+	*c = Conn{Owner: w.owner, Cgroup: w.cgroup, Born: unixTime(w.born), lastEvent: unixTime(w.lastEvent),
 		missedAt: unixTime(w.missedAt)}
 	c.Socket = socketOf(w.key, w.uid)
 	c.Socket.State = w.state

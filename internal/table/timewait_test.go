@@ -258,3 +258,23 @@ func TestFinWait2RowSharedSlot(t *testing.T) {
 		t.Errorf("recentRow(%v) = %v: b took its slot", a, w)
 	}
 }
+
+// A TIME_WAIT row keeps its owner's cgroup id, from the connect through
+// the entry, into the row -c prints from it: the container of an owner
+// gone since is named by it.
+func TestTimeWaitKeepsCgroup(t *testing.T) {
+	tbl := New(Config{})
+	connect, tw := client.connect(0), client.timeWait(time.Second, tcpstate.FinWait2, time.Second)
+	connect.Cgroup, tw.Cgroup = 4242, 4242
+	tbl.Apply(connect)
+	tbl.Apply(tw)
+	var c Conn
+	n := 0
+	for w := range tbl.TimeWaits {
+		w.Conn(&c, at(2*time.Second))
+		n++
+	}
+	if n != 1 || c.Cgroup != 4242 || c.Owner != client.owner() {
+		t.Errorf("%d TIME_WAIT rows; the row's owner %+v, cgroup %d; want %+v, 4242", n, c.Owner, c.Cgroup, client.owner())
+	}
+}
