@@ -51,14 +51,19 @@ type otherHealer struct {
 // connections every healEvery until ctx ends. serve runs it when it
 // traces every namespace.
 func (m *Metrics) HealNamespaces(ctx context.Context) {
-	t := time.NewTicker(healEvery)
+	every(ctx, healEvery, func() { m.others.heal(ctx) })
+}
+
+// every calls f every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			m.others.heal(ctx)
+			f()
 		}
 	}
 }

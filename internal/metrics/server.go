@@ -197,20 +197,13 @@ const drainedEvery = 250 * time.Millisecond
 // after an event, so after a quiet spell the first event, waiting its
 // few milliseconds in the ring, looked like a reader seconds behind.
 func (s *server) watchDrained(ctx context.Context) {
-	t := time.NewTicker(drainedEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.mu.Lock()
-			if s.tr != nil && !s.tr.Pending() {
-				s.caughtUp.Store(time.Now().UnixNano())
-			}
-			s.mu.Unlock()
+	every(ctx, drainedEvery, func() {
+		s.mu.Lock()
+		if s.tr != nil && !s.tr.Pending() {
+			s.caughtUp.Store(time.Now().UnixNano())
 		}
-	}
+		s.mu.Unlock()
+	})
 }
 
 // health is 200 while the tracer is attached and its reader keeps up with
