@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -163,15 +162,8 @@ func TestTraceNamesContainers(t *testing.T) {
 	}
 	base := testCgroups(t, root, paths...)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runTrace(ctx, &out, &errOut, &traceOptions{json: true, ringMiB: 1,
-			latency: 10 * time.Millisecond, netns: strconv.FormatUint(ns.Inode, 10)})
-	}()
-	waitStarted(t, &errOut)
+	tr := startTrace(t, &traceOptions{json: true, ringMiB: 1,
+		latency: 10 * time.Millisecond, netns: strconv.FormatUint(ns.Inode, 10)})
 
 	want := map[int]int{} // pid → case
 	var addr string
@@ -193,7 +185,7 @@ func TestTraceNamesContainers(t *testing.T) {
 	ended := func() int {
 		n := 0
 		for pid, i := range want {
-			if cases[i].role == "client" && endOf(out.String(), pid) {
+			if cases[i].role == "client" && endOf(tr.out.String(), pid) {
 				n++
 			}
 		}
@@ -201,16 +193,15 @@ func TestTraceNamesContainers(t *testing.T) {
 	}
 	for deadline := time.Now().Add(5 * time.Second); ended() < len(cases)-1; {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d clients' connections ended, want %d: %s", ended(), len(cases)-1, out.String())
+			t.Fatalf("%d clients' connections ended, want %d: %s", ended(), len(cases)-1, tr.out.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := tr.stop(); err != nil {
 		t.Fatalf("trace: %v", err)
 	}
 	seen := map[int]int{}
-	for line := range strings.Lines(out.String()) {
+	for line := range strings.Lines(tr.out.String()) {
 		var ev struct {
 			Event, Container string
 			PID              int
@@ -248,17 +239,10 @@ func TestTraceNamesContainersOfShortLivedProcesses(t *testing.T) {
 	cgroup := "docker-" + id + ".scope"
 	base := testCgroups(t, root, cgroup)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		// Events wait up to the latency in the ring: long after the
-		// client is gone.
-		done <- runTrace(ctx, &out, &errOut, &traceOptions{json: true, ringMiB: 1,
-			latency: 500 * time.Millisecond, netns: strconv.FormatUint(ns.Inode, 10)})
-	}()
-	waitStarted(t, &errOut)
+	// Events wait up to the latency in the ring: long after the
+	// client is gone.
+	tr := startTrace(t, &traceOptions{json: true, ringMiB: 1,
+		latency: 500 * time.Millisecond, netns: strconv.FormatUint(ns.Inode, 10)})
 	srv := ns.StartPeer(t, "cgroup-peer", "server")
 	srv.Expect("ready")
 	srv.Send("go")
@@ -271,17 +255,16 @@ func TestTraceNamesContainersOfShortLivedProcesses(t *testing.T) {
 	if err := cli.Wait(); err != nil {
 		t.Fatalf("client: %v", err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), `"event":"close"`); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(tr.out.String(), `"event":"close"`); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no close: %s", out.String())
+			t.Fatalf("no close: %s", tr.out.String())
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := tr.stop(); err != nil {
 		t.Fatalf("trace: %v", err)
 	}
 	n := 0
-	for line := range strings.Lines(out.String()) {
+	for line := range strings.Lines(tr.out.String()) {
 		var ev struct {
 			Event, Container string
 			PID              int
@@ -298,7 +281,7 @@ func TestTraceNamesContainersOfShortLivedProcesses(t *testing.T) {
 		}
 	}
 	if n == 0 {
-		t.Errorf("no event of the client (pid %d): %s", cli.PID, out.String())
+		t.Errorf("no event of the client (pid %d): %s", cli.PID, tr.out.String())
 	}
 }
 
@@ -382,15 +365,8 @@ func TestFilterContainer(t *testing.T) {
 	const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	base := testCgroups(t, root, "docker-"+id+".scope", "socktrace-test.service")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runTrace(ctx, &out, &errOut, &traceOptions{json: true, ringMiB: 1, latency: 10 * time.Millisecond,
-			netns: strconv.FormatUint(ns.Inode, 10), filter: []string{"container", "=", "docker:0123456789ab"}})
-	}()
-	waitStarted(t, &errOut)
+	tr := startTrace(t, &traceOptions{json: true, ringMiB: 1, latency: 10 * time.Millisecond,
+		netns: strconv.FormatUint(ns.Inode, 10), filter: []string{"container", "=", "docker:0123456789ab"}})
 	srv := ns.StartPeer(t, "cgroup-peer", "server")
 	srv.Expect("ready")
 	moveToCgroup(t, filepath.Join(base, "docker-"+id+".scope"), srv.PID)
@@ -421,22 +397,20 @@ func TestFilterContainer(t *testing.T) {
 		}
 	}
 
-	accepted := func() bool { return strings.Contains(out.String(), `"event":"accept"`) }
+	accepted := func() bool { return strings.Contains(tr.out.String(), `"event":"accept"`) }
 	for deadline := time.Now().Add(10 * time.Second); !accepted(); {
 		if time.Now().After(deadline) {
-			cancel()
-			<-done
+			_ = tr.stop()
 			t.Fatalf("no accept of the docker container's server (pid %d, cgroup %q): %s\ntrace said: %s",
-				srv.PID, readFile(fmt.Sprintf("/proc/%d/cgroup", srv.PID)), out.String(), errOut.String())
+				srv.PID, readFile(fmt.Sprintf("/proc/%d/cgroup", srv.PID)), tr.out.String(), tr.errOut.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond) // the client's events, were they let through
-	cancel()
-	if err := <-done; err != nil {
+	if err := tr.stop(); err != nil {
 		t.Fatalf("trace: %v", err)
 	}
-	for line := range strings.Lines(out.String()) {
+	for line := range strings.Lines(tr.out.String()) {
 		var ev struct {
 			Event, Container string
 			PID              int
