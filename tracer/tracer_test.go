@@ -782,17 +782,12 @@ func TestOwnerCgroup(t *testing.T) {
 	t.Parallel()
 	ns := nstest.New(t)
 	c := traceNS(t, ns, false)
-	srv, cli, sport, cport := connected(t, ns, "127.0.0.1:0", "wait-eof", "close")
-	cli.Send("close")
-	cli.Expect("CLOSED")
-	srv.Expect("EOF none")
-	srv.Send("close")
-	evs := c.waitFor(t, wait, "both closes", all(
-		has(sport, cport, tcpstate.LastAck, tcpstate.Close), has(cport, sport, tcpstate.FinWait2, tcpstate.TimeWait)))
+	srv, sport, cport, cpid := clientCloses(t, ns, c, "127.0.0.1:0")
+	evs := c.seen
 	for _, p := range []struct {
 		pid           int
 		local, remote uint16
-	}{{cli.PID, cport, sport}, {srv.PID, sport, cport}} {
+	}{{cpid, cport, sport}, {srv.PID, sport, cport}} {
 		want := cgroupInode(t, p.pid)
 		owned := 0
 		for _, e := range of(evs, p.local, p.remote) {
